@@ -1,0 +1,1 @@
+//! Backend being written; see the registry in mod.rs.

@@ -1,0 +1,569 @@
+//! The helper traits: Linux's pte/pmd helper vocabulary, implemented by every backend.
+//!
+//! Generic mm code in Linux is written once against a small set of helpers (`pte_none`,
+//! `pmd_present`, `pmd_trans_huge`, `pmdp_invalidate`, ...) that each architecture implements
+//! over its own bit layout. [`PteOps`] and [`PmdOps`] are that vocabulary, with Linux's names.
+//! Entries are typed newtypes over the architecture's word ([`Pte`], [`Pmd`]); every bit of
+//! the word is kept, including bits no backend names.
+//!
+//! # Laws
+//! Every backend is checked against these (see [`crate::laws`], one law id each):
+//! - the empty entry (`pte_clear`'s value, at every address) is none and not present;
+//! - `pte_pfn(pfn_pte(pfn, prot)) == pfn`, and likewise for pmds;
+//! - swap entries round-trip and are neither none nor present;
+//! - a huge pmd after `pmdp_invalidate` is not none, still `trans_huge`, and still
+//!   `present` (Linux's debug_vm_pgtable rule; documented deviations are listed per backend);
+//! - invalidate is idempotent and keeps the pfn;
+//! - the flag helpers do what they say and never touch bits outside the named ones.
+
+use core::cmp::Ordering;
+use core::fmt;
+use core::hash::{Hash, Hasher};
+use core::marker::PhantomData;
+use core::ops::{BitAnd, BitOr, BitXor, Not};
+
+use crate::arch_id::Arch;
+use crate::error::Error;
+
+/// A page-table word: `u32` or `u64`, whatever the host.
+pub trait EntryWord:
+    Copy
+    + Eq
+    + Ord
+    + Hash
+    + Default
+    + fmt::Debug
+    + fmt::LowerHex
+    + Send
+    + Sync
+    + 'static
+    + BitAnd<Output = Self>
+    + BitOr<Output = Self>
+    + BitXor<Output = Self>
+    + Not<Output = Self>
+{
+    /// Width in bits.
+    const BITS: u32;
+    /// The all-zero word (which is *not* the empty entry on every architecture).
+    const ZERO: Self;
+    /// The word as bytes in memory.
+    type Bytes: AsRef<[u8]> + AsMut<[u8]> + Copy + Default + fmt::Debug + Eq;
+
+    /// Returns the word widened to 64 bits.
+    fn to_u64(self) -> u64;
+    /// Returns the word if `v` fits, `None` if it has bits above [`Self::BITS`].
+    fn try_from_u64(v: u64) -> Option<Self>;
+    /// Returns the bytes in the given byte order.
+    fn to_bytes(self, big_endian: bool) -> Self::Bytes;
+    /// Reads a word from bytes in the given byte order.
+    fn from_bytes(bytes: Self::Bytes, big_endian: bool) -> Self;
+    /// Returns the bytes as this host stores the word in memory.
+    fn to_ne_bytes(self) -> Self::Bytes;
+}
+
+macro_rules! entry_word {
+    ($t:ty, $n:literal) => {
+        impl EntryWord for $t {
+            const BITS: u32 = <$t>::BITS;
+            const ZERO: Self = 0;
+            type Bytes = [u8; $n];
+
+            #[inline(always)]
+            fn to_u64(self) -> u64 {
+                self as u64
+            }
+            #[inline(always)]
+            fn try_from_u64(v: u64) -> Option<Self> {
+                <$t>::try_from(v).ok()
+            }
+            #[inline]
+            fn to_bytes(self, big_endian: bool) -> Self::Bytes {
+                if big_endian {
+                    self.to_be_bytes()
+                } else {
+                    self.to_le_bytes()
+                }
+            }
+            #[inline]
+            fn from_bytes(bytes: Self::Bytes, big_endian: bool) -> Self {
+                if big_endian {
+                    <$t>::from_be_bytes(bytes)
+                } else {
+                    <$t>::from_le_bytes(bytes)
+                }
+            }
+            #[inline]
+            fn to_ne_bytes(self) -> Self::Bytes {
+                <$t>::to_ne_bytes(self)
+            }
+        }
+    };
+}
+entry_word!(u32, 4);
+entry_word!(u64, 8);
+
+macro_rules! entry_newtype {
+    ($(#[$doc:meta])* $name:ident, $level:literal) => {
+        $(#[$doc])*
+        #[repr(transparent)]
+        pub struct $name<A: Arch> {
+            raw: A::Word,
+            arch: PhantomData<A>,
+        }
+
+        impl<A: Arch> $name<A> {
+            /// Wraps a raw word exactly as the MMU (or Linux) stores it.
+            #[inline(always)]
+            pub const fn from_raw(raw: A::Word) -> Self {
+                Self { raw, arch: PhantomData }
+            }
+            /// Returns the raw word.
+            #[inline(always)]
+            pub const fn raw(self) -> A::Word {
+                self.raw
+            }
+            /// Returns the raw word widened to 64 bits.
+            #[inline(always)]
+            pub fn raw_u64(self) -> u64 {
+                self.raw.to_u64()
+            }
+            /// Wraps a 64-bit value, failing if it is wider than this architecture's word.
+            pub fn try_from_u64(raw: u64) -> Result<Self, Error> {
+                A::Word::try_from_u64(raw).map(Self::from_raw).ok_or(Error::ValueTooWide {
+                    arch: A::ID,
+                    value: raw,
+                    word_bits: A::Word::BITS,
+                })
+            }
+            /// Returns the bytes as this architecture's MMU reads them from memory
+            /// (big-endian on s390 and powerpc book3s64), whatever the host's byte order.
+            #[inline]
+            pub fn to_mmu_bytes(self) -> <A::Word as EntryWord>::Bytes {
+                self.raw.to_bytes(A::GEOMETRY.big_endian)
+            }
+            /// Reads an entry from memory laid out as this architecture's MMU reads it.
+            #[inline]
+            pub fn from_mmu_bytes(bytes: <A::Word as EntryWord>::Bytes) -> Self {
+                Self::from_raw(A::Word::from_bytes(bytes, A::GEOMETRY.big_endian))
+            }
+        }
+
+        impl<A: Arch> Clone for $name<A> {
+            #[inline(always)]
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+        impl<A: Arch> Copy for $name<A> {}
+        impl<A: Arch> PartialEq for $name<A> {
+            #[inline(always)]
+            fn eq(&self, other: &Self) -> bool {
+                self.raw == other.raw
+            }
+        }
+        impl<A: Arch> Eq for $name<A> {}
+        impl<A: Arch> PartialOrd for $name<A> {
+            fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl<A: Arch> Ord for $name<A> {
+            fn cmp(&self, other: &Self) -> Ordering {
+                self.raw.cmp(&other.raw)
+            }
+        }
+        impl<A: Arch> Hash for $name<A> {
+            #[inline(always)]
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                self.raw.hash(state)
+            }
+        }
+        impl<A: Arch> fmt::LowerHex for $name<A> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::LowerHex::fmt(&self.raw, f)
+            }
+        }
+    };
+}
+
+entry_newtype!(
+    /// A page-table entry of architecture `A`: the architecture's word, every bit kept.
+    ///
+    /// # Example
+    /// ```
+    /// use pgtable::arch::S390;
+    /// use pgtable::{Pte, PteOps};
+    /// // s390's empty pte is 0x400 (_PAGE_INVALID), not zero.
+    /// let empty = S390::pte_empty(0);
+    /// assert_eq!(empty.raw(), 0x400);
+    /// assert!(empty.none());
+    /// assert!(!Pte::<S390>::from_raw(0).none());
+    /// ```
+    Pte,
+    "pte"
+);
+entry_newtype!(
+    /// A page-middle-directory entry of architecture `A`: a table pointer, a huge (leaf)
+    /// mapping, an invalidated huge mapping mid-split, or empty.
+    Pmd,
+    "pmd"
+);
+
+/// A protection a mapping asks for: the generic side of `vm_get_page_prot`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protection {
+    /// `PROT_NONE`: present to Linux, inaccessible to the CPU (NUMA hinting uses it too).
+    None,
+    /// Read only.
+    Read,
+    /// Read and write (a private writable mapping after the write fault).
+    ReadWrite,
+    /// Read and execute.
+    ReadExec,
+    /// Read, write and execute.
+    ReadWriteExec,
+}
+
+impl Protection {
+    /// Every protection, for exhaustive tests.
+    pub const ALL: [Protection; 5] = [
+        Protection::None,
+        Protection::Read,
+        Protection::ReadWrite,
+        Protection::ReadExec,
+        Protection::ReadWriteExec,
+    ];
+
+    /// Returns whether the mapping may be written.
+    pub const fn writable(self) -> bool {
+        matches!(self, Protection::ReadWrite | Protection::ReadWriteExec)
+    }
+}
+
+/// An architecture's protection bits (`pgprot_t`), ready to combine with a pfn.
+pub struct PgProt<A: Arch> {
+    raw: A::Word,
+    arch: PhantomData<A>,
+}
+
+impl<A: Arch> PgProt<A> {
+    /// Wraps raw protection bits.
+    #[inline(always)]
+    pub const fn from_raw(raw: A::Word) -> Self {
+        Self {
+            raw,
+            arch: PhantomData,
+        }
+    }
+    /// Returns the raw protection bits.
+    #[inline(always)]
+    pub const fn raw(self) -> A::Word {
+        self.raw
+    }
+}
+impl<A: Arch> Clone for PgProt<A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<A: Arch> Copy for PgProt<A> {}
+impl<A: Arch> PartialEq for PgProt<A> {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+impl<A: Arch> Eq for PgProt<A> {}
+impl<A: Arch> fmt::Debug for PgProt<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PgProt<{}>({:#x})", A::ID.name(), self.raw)
+    }
+}
+
+/// A swap (or migration) entry: Linux's arch-independent `swp_entry_t` split into its parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SwpEntry {
+    ty: u32,
+    offset: u64,
+}
+
+impl SwpEntry {
+    /// Builds a swap entry after checking both fields fit architecture `A`'s layout.
+    pub fn new<A: Arch>(ty: u32, offset: u64) -> Result<Self, Error> {
+        let g = A::GEOMETRY;
+        if g.swap_type_bits == 0 {
+            return Err(Error::Unsupported {
+                arch: A::ID,
+                what: "swap entries",
+            });
+        }
+        if u64::from(ty) >> g.swap_type_bits != 0 {
+            return Err(Error::SwapTypeOutOfRange {
+                arch: A::ID,
+                ty,
+                type_bits: g.swap_type_bits,
+            });
+        }
+        if g.swap_offset_bits < 64 && offset >> g.swap_offset_bits != 0 {
+            return Err(Error::SwapOffsetOutOfRange {
+                arch: A::ID,
+                offset,
+                offset_bits: g.swap_offset_bits,
+            });
+        }
+        Ok(Self { ty, offset })
+    }
+    /// Builds an entry without range checks; backends use this when decoding a word.
+    pub const fn from_parts_unchecked(ty: u32, offset: u64) -> Self {
+        Self { ty, offset }
+    }
+    /// Returns the swap type (the swap device; migration entries use high types).
+    pub const fn ty(self) -> u32 {
+        self.ty
+    }
+    /// Returns the offset within the swap device (or the pfn, for migration entries).
+    pub const fn offset(self) -> u64 {
+        self.offset
+    }
+}
+
+/// The pte half of Linux's helper vocabulary, as architecture `Self` implements it.
+///
+/// Each method has the name of the Linux helper it follows and behaves as that
+/// architecture's header defines it, differences between architectures included.
+pub trait PteOps: Arch {
+    /// Every bit a pte flag helper may set or clear (the named flags), widened to 64 bits.
+    const PTE_FLAG_BITS: u64;
+    /// The bits the pfn field occupies in a pte.
+    const PTE_PFN_BITS: u64;
+
+    /// Returns what `pte_clear(mm, addr, ptep)` stores at `addr`: the empty pte. Zero on most
+    /// architectures; 0x400 on s390, 0x1c on xtensa, and address-dependent on nios2.
+    fn pte_empty(addr: u64) -> Pte<Self>;
+    /// `pte_none`: the slot maps nothing and holds no swap entry.
+    fn pte_none(pte: Pte<Self>) -> bool;
+    /// `pte_present`: the entry maps a page (PROT_NONE and NUMA-hinting entries included).
+    fn pte_present(pte: Pte<Self>) -> bool;
+    /// `pte_protnone`: present to Linux but inaccessible to the CPU.
+    fn pte_protnone(pte: Pte<Self>) -> bool;
+    /// `pte_pfn`: the page frame number a present entry maps.
+    fn pte_pfn(pte: Pte<Self>) -> u64;
+    /// `pfn_pte` without the width check: the caller has checked `pfn` (see [`PteOps::pfn_pte`]).
+    fn pfn_pte_unchecked(pfn: u64, prot: PgProt<Self>) -> Pte<Self>;
+    /// `vm_get_page_prot` for a private mapping: the pgprot for `prot` (`PAGE_NONE`,
+    /// `PAGE_READONLY`, `PAGE_COPY`, ...).
+    fn pte_pgprot(prot: Protection) -> PgProt<Self>;
+
+    /// `pte_write`.
+    fn pte_write(pte: Pte<Self>) -> bool;
+    /// `pte_mkwrite` (`pte_mkwrite_novma`).
+    fn pte_mkwrite(pte: Pte<Self>) -> Pte<Self>;
+    /// `pte_wrprotect`.
+    fn pte_wrprotect(pte: Pte<Self>) -> Pte<Self>;
+    /// `pte_dirty`.
+    fn pte_dirty(pte: Pte<Self>) -> bool;
+    /// `pte_mkdirty`.
+    fn pte_mkdirty(pte: Pte<Self>) -> Pte<Self>;
+    /// `pte_mkclean`.
+    fn pte_mkclean(pte: Pte<Self>) -> Pte<Self>;
+    /// `pte_young`.
+    fn pte_young(pte: Pte<Self>) -> bool;
+    /// `pte_mkyoung`.
+    fn pte_mkyoung(pte: Pte<Self>) -> Pte<Self>;
+    /// `pte_mkold`.
+    fn pte_mkold(pte: Pte<Self>) -> Pte<Self>;
+    /// `pte_special`; `false` where the architecture has no special bit.
+    fn pte_special(pte: Pte<Self>) -> bool;
+    /// `pte_mkspecial`; `Err(Unsupported)` where the architecture has no special bit
+    /// (`ARCH_HAS_PTE_SPECIAL` unset).
+    fn pte_mkspecial(pte: Pte<Self>) -> Result<Pte<Self>, Error>;
+
+    /// `__swp_entry_to_pte(__swp_entry(type, offset))`.
+    fn swp_entry_to_pte(entry: SwpEntry) -> Pte<Self>;
+    /// `__swp_type` / `__swp_offset` of `__pte_to_swp_entry(pte)`; meaningful only for a
+    /// swap pte (`!pte_none && !pte_present`).
+    fn pte_to_swp_entry(pte: Pte<Self>) -> SwpEntry;
+
+    /// Formats the flag bits of a pte (everything but the pfn field) in bitflags' text form.
+    fn fmt_pte_flags(raw: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+
+    /// `pfn_pte`: a pte mapping `pfn` with `prot`.
+    ///
+    /// # Errors
+    /// [`Error::PfnTooWide`] when `pfn` does not fit the architecture's physical address width.
+    fn pfn_pte(pfn: u64, prot: PgProt<Self>) -> Result<Pte<Self>, Error> {
+        check_pfn::<Self>(pfn)?;
+        Ok(Self::pfn_pte_unchecked(pfn, prot))
+    }
+}
+
+/// The pmd half of Linux's helper vocabulary, including the transparent-huge-page helpers.
+///
+/// Architectures without THP keep Linux's `!CONFIG_TRANSPARENT_HUGEPAGE` behaviour:
+/// `pmd_trans_huge` is false and the huge constructors return
+/// [`Error::NoTransparentHugepage`].
+pub trait PmdOps: PteOps {
+    /// Laws the real architecture does not keep, with the kernel source that shows it.
+    const LAW_DEVIATIONS: &'static [crate::laws::Deviation] = &[];
+
+    /// Returns what `pmd_clear` stores: the empty pmd (0x20 on s390, the address of
+    /// `invalid_pte_table` on nios2, 0x2 on um, zero elsewhere).
+    fn pmd_empty() -> Pmd<Self>;
+    /// `pmd_none`.
+    fn pmd_none(pmd: Pmd<Self>) -> bool;
+    /// `pmd_present`.
+    fn pmd_present(pmd: Pmd<Self>) -> bool;
+    /// `pmd_bad`: neither none nor a valid table pointer (a huge pmd can be "bad": generic
+    /// code tests `pmd_trans_huge` first).
+    fn pmd_bad(pmd: Pmd<Self>) -> bool;
+    /// `pmd_leaf`: a block/section mapping rather than a table pointer.
+    fn pmd_leaf(pmd: Pmd<Self>) -> bool;
+    /// `pmd_trans_huge`.
+    fn pmd_trans_huge(pmd: Pmd<Self>) -> bool;
+    /// `pmd_populate` without the width check: a table pmd pointing at the pte page `table_pfn`.
+    fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self>;
+    /// `pmd_pfn` (`pmd_page` for a table): the pfn a huge pmd maps or a table pmd points to.
+    fn pmd_pfn(pmd: Pmd<Self>) -> u64;
+    /// Formats the flag bits of a pmd (everything but the address field).
+    fn fmt_pmd_flags(raw: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+
+    /// `pfn_pmd` with the huge-page pgprot for `prot`, then `pmd_mkhuge`: what
+    /// `mk_huge_pmd` / `do_set_pmd` install. `pfn` is checked by [`PmdOps::mk_huge_pmd`].
+    fn mk_huge_pmd_unchecked(pfn: u64, prot: Protection) -> Result<Pmd<Self>, Error> {
+        let _ = (pfn, prot);
+        Err(Error::NoTransparentHugepage { arch: Self::ID })
+    }
+    /// `pmd_mkhuge`.
+    fn pmd_mkhuge(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
+        let _ = pmd;
+        Err(Error::NoTransparentHugepage { arch: Self::ID })
+    }
+    /// `pmd_mkinvalid` (called `pmd_mknotpresent` before v5.8): invalidates a present huge pmd.
+    #[doc(alias = "pmd_mknotpresent")]
+    fn pmd_mkinvalid(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
+        let _ = pmd;
+        Err(Error::NoTransparentHugepage { arch: Self::ID })
+    }
+    /// The value `pmdp_invalidate` stores: `pmd_mkinvalid` for the generic helper, the
+    /// architecture's own for s390 and powerpc (`__HAVE_ARCH_PMDP_INVALIDATE`).
+    fn pmdp_invalidate(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
+        Self::pmd_mkinvalid(pmd)
+    }
+    /// `pmd_populate`: a table pmd pointing at the pte page `table_pfn`.
+    ///
+    /// # Errors
+    /// [`Error::PfnTooWide`] when the table's pfn does not fit the table-pointer field, and
+    /// [`Error::ReservedPfn`] where that pfn is the architecture's empty-table marker.
+    fn pmd_populate(table_pfn: u64) -> Result<Pmd<Self>, Error> {
+        check_pfn::<Self>(table_pfn)?;
+        let pmd = Self::pmd_populate_unchecked(table_pfn);
+        if Self::pmd_none(pmd) {
+            return Err(Error::ReservedPfn {
+                arch: Self::ID,
+                pfn: table_pfn,
+            });
+        }
+        Ok(pmd)
+    }
+    /// `mk_huge_pmd`: a present huge pmd mapping the huge page starting at `pfn`.
+    ///
+    /// # Errors
+    /// [`Error::NoTransparentHugepage`] without THP, [`Error::PfnTooWide`] beyond the
+    /// physical width, [`Error::MisalignedHugePfn`] when `pfn` is not a multiple of the pages
+    /// per pmd.
+    fn mk_huge_pmd(pfn: u64, prot: Protection) -> Result<Pmd<Self>, Error> {
+        let g = Self::GEOMETRY;
+        if !g.has_thp {
+            return Err(Error::NoTransparentHugepage { arch: Self::ID });
+        }
+        check_pfn::<Self>(pfn)?;
+        let pages = g.pages_per_pmd();
+        if pfn % pages != 0 {
+            return Err(Error::MisalignedHugePfn {
+                arch: Self::ID,
+                pfn,
+                pages_per_huge: pages,
+            });
+        }
+        Self::mk_huge_pmd_unchecked(pfn, prot)
+    }
+}
+
+/// Returns `Err(PfnTooWide)` unless `pfn` fits architecture `A`'s physical address width.
+pub fn check_pfn<A: Arch>(pfn: u64) -> Result<(), Error> {
+    let bits = A::GEOMETRY.pfn_bits;
+    if bits < 64 && pfn >> bits != 0 {
+        return Err(Error::PfnTooWide {
+            arch: A::ID,
+            pfn,
+            pfn_bits: bits,
+        });
+    }
+    Ok(())
+}
+
+impl<A: PteOps> Pte<A> {
+    /// `pte_none`.
+    #[inline(always)]
+    pub fn none(self) -> bool {
+        A::pte_none(self)
+    }
+    /// `pte_present`.
+    #[inline(always)]
+    pub fn present(self) -> bool {
+        A::pte_present(self)
+    }
+    /// `pte_pfn`.
+    #[inline(always)]
+    pub fn pfn(self) -> u64 {
+        A::pte_pfn(self)
+    }
+    /// `is_swap_pte`: neither none nor present.
+    #[inline(always)]
+    pub fn is_swap(self) -> bool {
+        !A::pte_none(self) && !A::pte_present(self)
+    }
+}
+
+impl<A: PmdOps> Pmd<A> {
+    /// `pmd_none`.
+    #[inline(always)]
+    pub fn none(self) -> bool {
+        A::pmd_none(self)
+    }
+    /// `pmd_present`.
+    #[inline(always)]
+    pub fn present(self) -> bool {
+        A::pmd_present(self)
+    }
+    /// `pmd_trans_huge`.
+    #[inline(always)]
+    pub fn trans_huge(self) -> bool {
+        A::pmd_trans_huge(self)
+    }
+    /// `pmd_pfn`.
+    #[inline(always)]
+    pub fn pfn(self) -> u64 {
+        A::pmd_pfn(self)
+    }
+}
+
+impl<A: PmdOps> fmt::Debug for Pte<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Pte<{}>({})",
+            A::ID.name(),
+            crate::decode::decode_pte::<A>(*self, None)
+        )
+    }
+}
+impl<A: PmdOps> fmt::Debug for Pmd<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Pmd<{}>({})",
+            A::ID.name(),
+            crate::decode::decode_pmd::<A>(*self)
+        )
+    }
+}

@@ -1,0 +1,53 @@
+//! # pgtable
+//!
+//! Linux's page-table entry encodings, bit for bit, on seven architectures, behind one set of
+//! helper traits named as Linux names them — and (with the `engine` feature) a model checker
+//! that runs Linux's generic fault / THP-split / collapse / zap paths over any of those
+//! encodings and explores their interleavings.
+//!
+//! - [`PteOps`] and [`PmdOps`]: the helper vocabulary (`pte_none`, `pmd_trans_huge`,
+//!   `pmdp_invalidate`, swap entries, ...). Generic code asks these, never `raw == 0`:
+//!   s390's empty pte is `0x400`, xtensa's `0x1c`, nios2's depends on the address.
+//! - [`arch`]: one backend per architecture (and per historical variant), a registry to look
+//!   them up by name, and [`arch::Native`] for the host.
+//! - [`decode`]: what an entry is, for humans; [`laws`]: the contract every backend is checked
+//!   against, with Linux's own deviations documented.
+//!
+//! The encoding core is `#![no_std]` and needs no allocator: build with
+//! `default-features = false` and the backends you need (`features = ["s390", "x86_64"]`).
+//!
+//! # Example
+//! ```
+//! use pgtable::arch::{ArmLpaeV4_5, X86_64};
+//! use pgtable::{PmdOps, Protection};
+//!
+//! // A 2 MiB THP, then the value a split stores first (pmdp_invalidate).
+//! let huge = X86_64::mk_huge_pmd(0x200, Protection::ReadWrite)?;
+//! let mid_split = X86_64::pmdp_invalidate(huge)?;
+//! assert!(!mid_split.none() && mid_split.trans_huge() && mid_split.present());
+//!
+//! // 32-bit ARM LPAE before the 2016 fix emptied the pmd: zap_pmd_range skipped it.
+//! let huge = ArmLpaeV4_5::mk_huge_pmd(0x200, Protection::ReadWrite)?;
+//! assert!(ArmLpaeV4_5::pmdp_invalidate(huge)?.none());
+//! # Ok::<(), pgtable::Error>(())
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod arch_id;
+pub mod decode;
+pub mod entry;
+pub mod error;
+pub mod laws;
+
+#[path = "../arch/mod.rs"]
+pub mod arch;
+
+pub use arch_id::{Arch, ArchId, Geometry};
+pub use decode::{Decoded, EntryKind, Level};
+pub use entry::{EntryWord, PgProt, Pmd, PmdOps, Protection, Pte, PteOps, SwpEntry};
+pub use error::Error;
