@@ -339,6 +339,12 @@ pub trait PteOps: Arch {
     /// Returns what `pte_clear(mm, addr, ptep)` stores at `addr`: the empty pte. Zero on most
     /// architectures; 0x400 on s390, 0x1c on xtensa, and address-dependent on nios2.
     fn pte_empty(addr: u64) -> Pte<Self>;
+    /// Returns what a newly allocated pte table holds at `addr`: the empty value where the
+    /// architecture's `pte_alloc_one` fills the table (s390, xtensa), else what a zeroed page
+    /// reads as. Defaults to [`PteOps::pte_empty`].
+    fn pte_fresh(addr: u64) -> Pte<Self> {
+        Self::pte_empty(addr)
+    }
     /// `pte_none`: the slot maps nothing and holds no swap entry.
     fn pte_none(pte: Pte<Self>) -> bool;
     /// `pte_present`: the entry maps a page (PROT_NONE and NUMA-hinting entries included).

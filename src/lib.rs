@@ -47,6 +47,11 @@ pub mod laws;
 #[path = "../arch/mod.rs"]
 pub mod arch;
 
+#[cfg(feature = "engine")]
+pub mod engine;
+#[cfg(feature = "engine")]
+pub mod scenario;
+
 pub use arch_id::{Arch, ArchId, Geometry};
 pub use decode::{Decoded, EntryKind, Level};
 pub use entry::{EntryWord, PgProt, Pmd, PmdOps, Protection, Pte, PteOps, SwpEntry};

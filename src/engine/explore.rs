@@ -1,0 +1,429 @@
+//! The checker: visits every interleaving of a scenario's threads within its bounds.
+//!
+//! - Stateful: visited states are kept as 64-bit fingerprints (hash compaction, as SPIN's
+//!   `-DHC`), with the sleep set each was explored under.
+//! - Partial-order reduction with sleep sets over step footprints: a step independent of one
+//!   already explored from the same state is not re-explored after it. Sleep sets prune
+//!   transitions, never states, so every reachable state is still checked.
+//! - Optional preemption bound; breadth-first mode for a shortest counterexample.
+//! - Deterministic: threads are tried in order and the hash has no random seed, so the same
+//!   scenario gives the same counts and the same first trace.
+//! - Deadlock: a state where threads remain and none can run, reported with its wait-for
+//!   cycle.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::time::{Duration, Instant};
+use std::vec::Vec;
+
+use rustc_hash::FxHasher;
+
+use crate::entry::PmdOps;
+
+use super::invariant::{self, InvariantId};
+use super::mm::{Footprint, MAX_THREADS, Machine};
+use super::program::{Step, Wait};
+use super::{Scenario, Tid};
+
+/// Depth-first (fast, POR) or breadth-first (shortest counterexample).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Search {
+    /// Depth-first with sleep sets.
+    DepthFirst,
+    /// Breadth-first: the first violation found has the fewest steps.
+    BreadthFirst,
+}
+
+/// How to explore.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Options {
+    /// Depth- or breadth-first.
+    pub search: Search,
+    /// Partial-order reduction (sleep sets); depth-first only.
+    pub por: bool,
+    /// At most this many preemptions (switching away from a thread that could go on).
+    pub preemption_bound: Option<u8>,
+    /// Stop with [`Verdict::Incomplete`] after this many states.
+    pub max_states: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            search: Search::DepthFirst,
+            por: true,
+            preemption_bound: None,
+            max_states: 5_000_000,
+        }
+    }
+}
+
+/// Counts from one exploration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Distinct states visited.
+    pub states: u64,
+    /// Steps executed.
+    pub transitions: u64,
+    /// Longest schedule explored.
+    pub max_depth: u32,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Bytes the visited set holds (table capacity times entry size plus control bytes).
+    pub visited_bytes: u64,
+}
+
+impl Stats {
+    /// Returns nanoseconds per transition.
+    pub fn ns_per_transition(&self) -> f64 {
+        self.elapsed.as_nanos() as f64 / self.transitions.max(1) as f64
+    }
+    /// Returns bytes of visited set per stored state.
+    pub fn bytes_per_state(&self) -> f64 {
+        self.visited_bytes as f64 / self.states.max(1) as f64
+    }
+}
+
+/// A counterexample: which invariant broke, and the schedule (thread per step) that breaks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counterexample {
+    /// The invariant.
+    pub invariant: InvariantId,
+    /// What broke, in one phrase.
+    pub what: &'static str,
+    /// Thread index per step, from the scenario's initial state.
+    pub schedule: Vec<u8>,
+    /// For a deadlock: the threads of the wait-for cycle, in order.
+    pub wait_cycle: Vec<u8>,
+}
+
+/// The checker's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every reachable state (within the bounds) satisfies every invariant.
+    Holds,
+    /// A reachable state breaks an invariant.
+    Violated(Counterexample),
+    /// `max_states` was reached first.
+    Incomplete,
+}
+
+/// Verdict and counts.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The counts.
+    pub stats: Stats,
+}
+
+type Fx = BuildHasherDefault<FxHasher>;
+
+/// Returns the 64-bit fingerprint of a state.
+pub fn fingerprint<A: PmdOps>(m: &Machine<A>) -> u64 {
+    let mut h = FxHasher::default();
+    m.hash(&mut h);
+    h.finish()
+}
+
+/// One successor of a state: the thread's step ran.
+struct Succ<A: PmdOps> {
+    tid: u8,
+    next: Machine<A>,
+    fp: Footprint,
+}
+
+/// Runs thread `t`'s next step on a copy of `s`; `Err` with what it waits for if blocked.
+fn step<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>, t: u8) -> Result<Succ<A>, Wait> {
+    let mut next = s.clone();
+    next.fp = Footprint::default();
+    match sc.threads[usize::from(t)].program.step(&mut next, Tid(t)) {
+        Step::Ran(_) => {
+            let fp = core::mem::take(&mut next.fp);
+            Ok(Succ { tid: t, next, fp })
+        }
+        Step::Blocked(w) => Err(w),
+    }
+}
+
+/// Finds a wait-for cycle among blocked threads.
+fn wait_cycle<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>) -> Vec<u8> {
+    let n = sc.threads.len() as u8;
+    let mut waits_on = [0u8; MAX_THREADS];
+    for t in 0..n {
+        if s.threads[usize::from(t)].done {
+            continue;
+        }
+        if let Err(w) = step(sc, s, t) {
+            waits_on[usize::from(t)] = w.holders(s, Tid(t));
+        }
+    }
+    for start in 0..n {
+        let mut path = std::vec![start];
+        let mut cur = start;
+        for _ in 0..n {
+            let Some(next) = (0..n).find(|&u| waits_on[usize::from(cur)] & (1 << u) != 0) else {
+                break;
+            };
+            if next == start {
+                return path;
+            }
+            if path.contains(&next) {
+                break;
+            }
+            path.push(next);
+            cur = next;
+        }
+    }
+    Vec::new()
+}
+
+struct Dfs<'a, A: PmdOps> {
+    sc: &'a Scenario<A>,
+    opts: Options,
+    visited: HashMap<u64, u8, Fx>,
+    path: Vec<u8>,
+    stats: Stats,
+    found: Option<Counterexample>,
+    incomplete: bool,
+}
+
+impl<A: PmdOps> Dfs<'_, A> {
+    fn key(&self, m: &Machine<A>, last: u8, preempt: u8) -> u64 {
+        let h = fingerprint(m);
+        match self.opts.preemption_bound {
+            Some(_) => {
+                h ^ (u64::from(last) << 56 | u64::from(preempt) << 48)
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            }
+            None => h,
+        }
+    }
+
+    /// Explores `s`; returns `true` to stop (violation found or bound hit).
+    fn visit(
+        &mut self,
+        s: &Machine<A>,
+        sleep: u8,
+        sleep_fps: &[Footprint; MAX_THREADS],
+        last: u8,
+        preempt: u8,
+    ) -> bool {
+        let n = self.sc.threads.len() as u8;
+        let mut succs: [Option<Succ<A>>; MAX_THREADS] = [None, None, None, None];
+        let mut alive = false;
+        let mut enabled = 0u8;
+        for t in 0..n {
+            if s.threads[usize::from(t)].done {
+                continue;
+            }
+            alive = true;
+            if sleep & (1 << t) != 0 {
+                enabled |= 1 << t;
+                continue;
+            }
+            if let Ok(succ) = step(self.sc, s, t) {
+                enabled |= 1 << t;
+                succs[usize::from(t)] = Some(succ);
+            }
+        }
+        if alive && enabled == 0 {
+            self.found = Some(Counterexample {
+                invariant: InvariantId::Deadlock,
+                what: "every remaining thread is blocked",
+                schedule: self.path.clone(),
+                wait_cycle: wait_cycle(self.sc, s),
+            });
+            return true;
+        }
+        let last_enabled = last < n && enabled & (1 << last) != 0;
+        let mut done_here = 0u8;
+        let mut fps = *sleep_fps;
+        for succ in succs.iter_mut() {
+            let Some(Succ { tid, next, fp }) = succ.take() else {
+                continue;
+            };
+            let cost = u8::from(last_enabled && tid != last);
+            if let Some(bound) = self.opts.preemption_bound {
+                if preempt + cost > bound {
+                    continue;
+                }
+            }
+            self.stats.transitions += 1;
+            self.path.push(tid);
+            self.stats.max_depth = self.stats.max_depth.max(self.path.len() as u32);
+            if let Some((invariant, what)) = invariant::check(&next, self.sc.invariants) {
+                self.found = Some(Counterexample {
+                    invariant,
+                    what,
+                    schedule: self.path.clone(),
+                    wait_cycle: Vec::new(),
+                });
+                return true;
+            }
+            let mut child_sleep = 0u8;
+            if self.opts.por {
+                for u in 0..n {
+                    if (sleep | done_here) & (1 << u) != 0 && fps[usize::from(u)].independent(&fp) {
+                        child_sleep |= 1 << u;
+                    }
+                }
+            }
+            let key = self.key(&next, tid, preempt + cost);
+            let explore = match self.visited.get_mut(&key) {
+                None => {
+                    self.visited.insert(key, child_sleep);
+                    self.stats.states += 1;
+                    if self.stats.states >= self.opts.max_states {
+                        self.incomplete = true;
+                        return true;
+                    }
+                    true
+                }
+                Some(stored) if *stored & !child_sleep != 0 => {
+                    // Reached again with a smaller sleep set: explore what was slept on.
+                    *stored &= child_sleep;
+                    true
+                }
+                Some(_) => false,
+            };
+            if explore && self.visit(&next, child_sleep, &fps, tid, preempt + cost) {
+                return true;
+            }
+            self.path.pop();
+            done_here |= 1 << tid;
+            fps[usize::from(tid)] = fp;
+        }
+        false
+    }
+}
+
+/// Explores `sc` and returns the verdict with its counts.
+pub fn explore<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> Outcome {
+    let start = Instant::now();
+    let (verdict, mut stats) = match opts.search {
+        Search::DepthFirst => dfs(sc, opts),
+        Search::BreadthFirst => bfs(sc, opts),
+    };
+    stats.elapsed = start.elapsed();
+    Outcome { verdict, stats }
+}
+
+fn visited_bytes<K, V>(map: &HashMap<K, V, Fx>) -> u64 {
+    (map.capacity() * (core::mem::size_of::<(K, V)>() + 1)) as u64
+}
+
+fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Verdict, Stats) {
+    let mut d = Dfs {
+        sc,
+        opts,
+        visited: HashMap::default(),
+        path: Vec::new(),
+        stats: Stats::default(),
+        found: None,
+        incomplete: false,
+    };
+    let init = &sc.initial;
+    if let Some((invariant, what)) = invariant::check(init, sc.invariants) {
+        let cx = Counterexample {
+            invariant,
+            what,
+            schedule: Vec::new(),
+            wait_cycle: Vec::new(),
+        };
+        return (Verdict::Violated(cx), d.stats);
+    }
+    let key = d.key(init, u8::MAX, 0);
+    d.visited.insert(key, 0);
+    d.stats.states = 1;
+    d.visit(init, 0, &[Footprint::default(); MAX_THREADS], u8::MAX, 0);
+    d.stats.visited_bytes = visited_bytes(&d.visited);
+    let verdict = match (d.found, d.incomplete) {
+        (Some(cx), _) => Verdict::Violated(cx),
+        (None, true) => Verdict::Incomplete,
+        (None, false) => Verdict::Holds,
+    };
+    (verdict, d.stats)
+}
+
+fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Verdict, Stats) {
+    let mut stats = Stats::default();
+    // fingerprint -> (parent fingerprint, thread that stepped)
+    let mut parent: HashMap<u64, (u64, u8), Fx> = HashMap::default();
+    let mut queue: VecDeque<(Machine<A>, u64, u32)> = VecDeque::new();
+    let init_key = fingerprint(&sc.initial);
+    parent.insert(init_key, (init_key, u8::MAX));
+    stats.states = 1;
+    let schedule_to = |parent: &HashMap<u64, (u64, u8), Fx>, mut key: u64| {
+        let mut sched = Vec::new();
+        while let Some(&(p, t)) = parent.get(&key) {
+            if t == u8::MAX {
+                break;
+            }
+            sched.push(t);
+            key = p;
+        }
+        sched.reverse();
+        sched
+    };
+    if let Some((invariant, what)) = invariant::check(&sc.initial, sc.invariants) {
+        let cx = Counterexample {
+            invariant,
+            what,
+            schedule: Vec::new(),
+            wait_cycle: Vec::new(),
+        };
+        return (Verdict::Violated(cx), stats);
+    }
+    queue.push_back((sc.initial.clone(), init_key, 0));
+    let n = sc.threads.len() as u8;
+    while let Some((s, key, depth)) = queue.pop_front() {
+        stats.max_depth = stats.max_depth.max(depth);
+        let mut alive = false;
+        let mut any = false;
+        for t in 0..n {
+            if s.threads[usize::from(t)].done {
+                continue;
+            }
+            alive = true;
+            let Ok(Succ { next, .. }) = step(sc, &s, t) else {
+                continue;
+            };
+            any = true;
+            stats.transitions += 1;
+            let next_key = fingerprint(&next);
+            if parent.contains_key(&next_key) {
+                continue;
+            }
+            parent.insert(next_key, (key, t));
+            stats.states += 1;
+            if let Some((invariant, what)) = invariant::check(&next, sc.invariants) {
+                let cx = Counterexample {
+                    invariant,
+                    what,
+                    schedule: schedule_to(&parent, next_key),
+                    wait_cycle: Vec::new(),
+                };
+                stats.visited_bytes = visited_bytes(&parent);
+                return (Verdict::Violated(cx), stats);
+            }
+            if stats.states >= opts.max_states {
+                stats.visited_bytes = visited_bytes(&parent);
+                return (Verdict::Incomplete, stats);
+            }
+            queue.push_back((next, next_key, depth + 1));
+        }
+        if alive && !any {
+            let cx = Counterexample {
+                invariant: InvariantId::Deadlock,
+                what: "every remaining thread is blocked",
+                schedule: schedule_to(&parent, key),
+                wait_cycle: wait_cycle(sc, &s),
+            };
+            stats.visited_bytes = visited_bytes(&parent);
+            return (Verdict::Violated(cx), stats);
+        }
+    }
+    stats.visited_bytes = visited_bytes(&parent);
+    (Verdict::Holds, stats)
+}

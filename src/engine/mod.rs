@@ -1,0 +1,242 @@
+//! The engine: Linux's generic mm paths as step programs over any backend, and a checker that
+//! explores their interleavings (feature `engine`).
+//!
+//! - [`mm::Machine`]: the modelled machine, plain data holding real encoded entries of `A`.
+//! - [`program::Program`]: a thread's kernel path as small atomic steps; [`ops`] has the
+//!   catalogue's paths (fault, split, zap, MMU walk), each with its historical variants.
+//! - [`invariant`]: the invariants, with stable ids.
+//! - [`explore::explore`]: the checker; [`trace::replay`]: counterexamples, step by step.
+//! - [`ScenarioBuilder`]: how users (and the catalogue in [`crate::scenario`]) describe an
+//!   initial machine, threads and invariants.
+//!
+//! # Example
+//! ```
+//! use pgtable::arch::ArmLpaeV4_5;
+//! use pgtable::engine::explore::{Options, Search, Verdict, explore};
+//! use pgtable::engine::invariant::{InvariantId, InvariantSet};
+//! use pgtable::engine::ops::{split::SplitHugePmd, zap::MadvDontneed};
+//! use pgtable::engine::ScenarioBuilder;
+//!
+//! let sc = ScenarioBuilder::<ArmLpaeV4_5>::new("split-vs-zap", 1)
+//!     .huge(0)?
+//!     .thread("split", SplitHugePmd::new(0))
+//!     .thread("zap", MadvDontneed::new(0))
+//!     .invariants(InvariantSet::default().with(InvariantId::DontNeed))
+//!     .build()?;
+//! let out = explore(&sc, Options { search: Search::BreadthFirst, ..Options::default() });
+//! assert!(matches!(out.verdict, Verdict::Violated(cx) if cx.invariant == InvariantId::DontNeed));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod explore;
+pub mod invariant;
+pub mod locks;
+pub mod mm;
+pub mod ops;
+pub mod program;
+pub mod trace;
+
+use core::fmt;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use crate::entry::{PmdOps, Protection};
+
+use self::invariant::InvariantSet;
+use self::mm::{MAX_PMDS, MAX_THREADS, Machine, SLOTS};
+use self::program::{Program, Thread};
+
+/// A thread index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tid(pub u8);
+
+impl Tid {
+    /// Returns the thread's bit in a thread mask.
+    pub const fn bit(self) -> u8 {
+        1 << self.0
+    }
+}
+
+/// A scenario: an initial machine, threads, and the invariants to check.
+pub struct Scenario<A: PmdOps> {
+    /// The name shown in reports.
+    pub name: String,
+    /// The initial machine.
+    pub initial: Machine<A>,
+    /// The threads; thread `i` runs on CPU `i`.
+    pub threads: Vec<Thread<A>>,
+    /// The invariants checked after every step.
+    pub invariants: InvariantSet,
+}
+
+/// What is wrong with a scenario description.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScenarioError {
+    /// More regions than the machine has pmds.
+    TooManyRegions {
+        /// Asked for.
+        asked: usize,
+        /// The most.
+        max: usize,
+    },
+    /// More threads than CPUs.
+    TooManyThreads {
+        /// The most.
+        max: usize,
+    },
+    /// No threads.
+    NoThreads,
+    /// A region index beyond the scenario's regions.
+    NoSuchRegion(u8),
+    /// The region already holds a mapping.
+    RegionInUse(u8),
+    /// The backend cannot build the entry the scenario asks for.
+    Encoding(crate::Error),
+    /// The machine's arenas are full.
+    ArenaFull,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScenarioError::TooManyRegions { asked, max } => {
+                write!(
+                    f,
+                    "the scenario asks for {asked} regions; the machine models at most {max}"
+                )
+            }
+            ScenarioError::TooManyThreads { max } => {
+                write!(f, "a scenario has at most {max} threads")
+            }
+            ScenarioError::NoThreads => f.write_str("a scenario needs at least one thread"),
+            ScenarioError::NoSuchRegion(r) => {
+                write!(f, "region {r} is not one of the scenario's regions")
+            }
+            ScenarioError::RegionInUse(r) => write!(f, "region {r} already maps something"),
+            ScenarioError::Encoding(e) => {
+                write!(f, "the backend cannot encode the initial state: {e}")
+            }
+            ScenarioError::ArenaFull => f.write_str("the machine's table or page arena is full"),
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Builds a [`Scenario`]: regions and their initial mappings, threads, invariants.
+pub struct ScenarioBuilder<A: PmdOps> {
+    name: String,
+    machine: Machine<A>,
+    threads: Vec<Thread<A>>,
+    invariants: InvariantSet,
+    error: Option<ScenarioError>,
+}
+
+impl<A: PmdOps> ScenarioBuilder<A> {
+    /// Starts a scenario with `regions` empty pmds (each one pmd-sized region of one VMA).
+    pub fn new(name: &str, regions: usize) -> Self {
+        let error = (regions == 0 || regions > MAX_PMDS).then_some(ScenarioError::TooManyRegions {
+            asked: regions,
+            max: MAX_PMDS,
+        });
+        Self {
+            name: name.to_string(),
+            machine: Machine::new(regions.clamp(1, MAX_PMDS) as u8),
+            threads: Vec::new(),
+            invariants: InvariantSet::default(),
+            error,
+        }
+    }
+
+    fn region(&self, r: u8) -> Result<usize, ScenarioError> {
+        if r >= self.machine.npmds {
+            return Err(ScenarioError::NoSuchRegion(r));
+        }
+        if !A::pmd_none(self.machine.pmd[usize::from(r)]) {
+            return Err(ScenarioError::RegionInUse(r));
+        }
+        Ok(usize::from(r))
+    }
+
+    /// Sets the VMA protection (default read-write).
+    pub fn protection(mut self, prot: Protection) -> Self {
+        self.machine.prot = prot;
+        self
+    }
+
+    /// Maps region `r` with a THP: a huge pmd, its page, and the deposited table.
+    ///
+    /// # Errors
+    /// The backend has no THP, or the region is missing or in use.
+    pub fn huge(mut self, r: u8) -> Result<Self, ScenarioError> {
+        self.region(r)?;
+        let m = &mut self.machine;
+        let page = m.page_alloc(true).ok_or(ScenarioError::ArenaFull)?;
+        let table = m.table_alloc(r).ok_or(ScenarioError::ArenaFull)?;
+        let pmd = A::mk_huge_pmd(Machine::<A>::page_pfn(page), m.prot)
+            .map_err(ScenarioError::Encoding)?;
+        m.pmd_set(r, pmd);
+        m.deposit(r, table);
+        m.page_map(page, r, 1);
+        m.fp = Default::default();
+        Ok(self)
+    }
+
+    /// Maps region `r` with a pte table whose every modelled slot maps a small page.
+    ///
+    /// # Errors
+    /// The region is missing or in use, or an entry cannot be encoded.
+    pub fn table(mut self, r: u8) -> Result<Self, ScenarioError> {
+        self.region(r)?;
+        let m = &mut self.machine;
+        let table = m.table_alloc(r).ok_or(ScenarioError::ArenaFull)?;
+        let pmd =
+            A::pmd_populate(Machine::<A>::table_pfn(table)).map_err(ScenarioError::Encoding)?;
+        m.pmd_set(r, pmd);
+        for slot in 0..SLOTS {
+            let page = m.page_alloc(false).ok_or(ScenarioError::ArenaFull)?;
+            let pte = A::pfn_pte(Machine::<A>::page_pfn(page), A::pte_pgprot(m.prot))
+                .map_err(ScenarioError::Encoding)?;
+            m.pte_set(table, slot, pte);
+            m.page_map(page, r, 1);
+        }
+        m.fp = Default::default();
+        Ok(self)
+    }
+
+    /// Adds a thread (it runs on the next CPU).
+    pub fn thread(mut self, name: &'static str, program: impl Program<A> + 'static) -> Self {
+        if self.threads.len() == MAX_THREADS {
+            self.error
+                .get_or_insert(ScenarioError::TooManyThreads { max: MAX_THREADS });
+        } else {
+            self.threads.push(Thread::new(name, program));
+        }
+        self
+    }
+
+    /// Sets the invariants to check.
+    pub fn invariants(mut self, set: InvariantSet) -> Self {
+        self.invariants = set;
+        self
+    }
+
+    /// Finishes the scenario.
+    ///
+    /// # Errors
+    /// The first problem met while building.
+    pub fn build(self) -> Result<Scenario<A>, ScenarioError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.threads.is_empty() {
+            return Err(ScenarioError::NoThreads);
+        }
+        Ok(Scenario {
+            name: self.name,
+            initial: self.machine,
+            threads: self.threads,
+            invariants: self.invariants,
+        })
+    }
+}

@@ -1,0 +1,181 @@
+//! The catalogue: each founding race of `shared/reference/races.md` as a scenario, with the
+//! backends and variants it applies to and what the audit expects of each.
+//!
+//! A scenario is built per backend type by [`build`]; [`CATALOGUE`] describes every entry for
+//! run-time use (the audit, `pgtable scenarios`).
+
+use std::string::String;
+
+use crate::ArchId;
+use crate::arch::DynBackend;
+use crate::engine::invariant::{InvariantId, InvariantSet};
+use crate::engine::ops::{fault::AnonFault, split::SplitHugePmd, walk::MmuWalk, zap::MadvDontneed};
+use crate::engine::{Scenario, ScenarioBuilder, ScenarioError};
+use crate::entry::PmdOps;
+
+/// What the audit expects of one (scenario, backend, variant) cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Expectation {
+    /// The historical bug must be found: one of these invariants violated.
+    Violation(&'static [InvariantId]),
+    /// Every reachable state must satisfy every invariant.
+    Holds,
+    /// The scenario does not apply (no THP, say).
+    NotApplicable(&'static str),
+}
+
+/// One catalogue entry.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    /// Stable id (`race-002`).
+    pub id: &'static str,
+    /// One-line title.
+    pub title: &'static str,
+    /// The variants (kernel versions of the code path) it runs.
+    pub variants: &'static [&'static str],
+    /// The invariants checked.
+    pub invariants: &'static [InvariantId],
+    /// Expectation per backend and variant.
+    pub expect: fn(&dyn DynBackend, &str) -> Expectation,
+}
+
+/// Knobs for tests and benchmarks: test-only mutations of the fixed code, and size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Knobs {
+    /// Split without the TLB flush after `pmdp_invalidate`.
+    pub split_skips_tlb_flush: bool,
+    /// `zap_huge_pmd` without the pmd lock.
+    pub zap_huge_unlocked: bool,
+    /// The huge fault frees its preallocated table instead of depositing it.
+    pub fault_frees_deposit: bool,
+    /// Extra huge-mapped regions the zap also covers (benchmarks: 0, 1, 3, 7).
+    pub extra_regions: u8,
+    /// Leave out the fault thread and the MMU (benchmarks: 2 threads).
+    pub threads: Option<u8>,
+}
+
+const RACE_002_INVARIANTS: &[InvariantId] = &[
+    InvariantId::NeverNone,
+    InvariantId::DontNeed,
+    InvariantId::TableLife,
+    InvariantId::Deposit,
+    InvariantId::TlbSmallHuge,
+    InvariantId::Deadlock,
+    InvariantId::LockBalance,
+];
+
+/// Every catalogue entry.
+pub const CATALOGUE: &[Entry] = &[Entry {
+    id: "race-002",
+    title: "THP split vs MADV_DONTNEED zap: pmdp_invalidate must not empty the pmd (2016)",
+    variants: &["v4.5"],
+    invariants: RACE_002_INVARIANTS,
+    expect: |b, _| {
+        if !b.geometry().has_thp {
+            Expectation::NotApplicable("no transparent huge pages")
+        } else if b.id() == ArchId::ArmLpaeV4_5 {
+            Expectation::Violation(&[InvariantId::NeverNone, InvariantId::DontNeed])
+        } else {
+            Expectation::Holds
+        }
+    },
+}];
+
+/// Returns the catalogue entry with this id.
+pub fn entry(id: &str) -> Option<&'static Entry> {
+    CATALOGUE.iter().find(|e| e.id == id)
+}
+
+/// Why a catalogue scenario could not be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// No entry has this id.
+    UnknownScenario(String),
+    /// The entry has no such variant.
+    UnknownVariant(String),
+    /// The builder refused.
+    Scenario(ScenarioError),
+}
+
+impl core::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BuildError::UnknownScenario(s) => {
+                write!(f, "unknown scenario '{s}'; known: ")?;
+                for (i, e) in CATALOGUE.iter().enumerate() {
+                    write!(f, "{}{}", if i > 0 { ", " } else { "" }, e.id)?;
+                }
+                Ok(())
+            }
+            BuildError::UnknownVariant(v) => write!(f, "unknown variant '{v}'"),
+            BuildError::Scenario(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+impl From<ScenarioError> for BuildError {
+    fn from(e: ScenarioError) -> Self {
+        BuildError::Scenario(e)
+    }
+}
+
+fn set(ids: &[InvariantId]) -> InvariantSet {
+    ids.iter().fold(InvariantSet::default(), |s, &i| s.with(i))
+}
+
+/// Builds catalogue scenario `id` in `variant` for backend `A`.
+///
+/// # Errors
+/// Unknown id or variant, or a backend that cannot express the initial state.
+pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenario<A>, BuildError> {
+    let e = entry(id).ok_or_else(|| BuildError::UnknownScenario(id.into()))?;
+    if !e.variants.contains(&variant) {
+        return Err(BuildError::UnknownVariant(variant.into()));
+    }
+    match id {
+        "race-002" => race_002::<A>(knobs),
+        _ => Err(BuildError::UnknownScenario(id.into())),
+    }
+}
+
+/// Race 002: a THP mapped by one pmd; a split (`__split_huge_pmd`, v4.5 shape), a
+/// MADV_DONTNEED of the region (`zap_pmd_range` with its lockless checks), an anonymous fault,
+/// and a CPU whose MMU walks the region twice. The split's `pmdp_invalidate` stores whatever
+/// the backend's helpers give: on `arm-lpae-v4.5`, zero.
+fn race_002<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
+    let regions = 1 + k.extra_regions;
+    let mut b = ScenarioBuilder::<A>::new("race-002", usize::from(regions));
+    for r in 0..regions {
+        b = b.huge(r)?;
+    }
+    let split = SplitHugePmd {
+        skip_tlb_flush: k.split_skips_tlb_flush,
+        ..SplitHugePmd::new(0)
+    };
+    let zap = MadvDontneed {
+        zap_huge_unlocked: k.zap_huge_unlocked,
+        ..MadvDontneed::range(0, regions)
+    };
+    let fault = AnonFault {
+        free_instead_of_deposit: k.fault_frees_deposit,
+        ..AnonFault::new(0, 1)
+    };
+    let threads = k.threads.unwrap_or(4);
+    b = b.thread("split", split).thread("zap", zap);
+    if threads >= 3 {
+        b = b.thread(
+            "mmu",
+            MmuWalk {
+                region: 0,
+                slots: [0, 1],
+                walks: 2,
+            },
+        );
+    }
+    if threads >= 4 {
+        b = b.thread("fault", fault);
+    }
+    Ok(b.invariants(set(RACE_002_INVARIANTS)).build()?)
+}
