@@ -165,3 +165,61 @@ impl fmt::Display for ArchesReport {
 }
 
 impl Report for ArchesReport {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &'static str, depends: bool, thp: bool) -> ArchRow {
+        ArchRow {
+            name,
+            word_bits: 32,
+            empty_pte: 0x1c,
+            empty_pte_depends_on_addr: depends,
+            empty_pmd: 0x400,
+            thp,
+            huge_size: thp.then_some(1 << 20),
+            invalidate: thp.then_some(Invalidate {
+                before: 0x1,
+                after: 0x2,
+                present: false,
+                none: true,
+                trans_huge: false,
+            }),
+        }
+    }
+
+    #[test]
+    fn an_address_dependent_empty_pte_is_marked_and_footnoted() {
+        let report = ArchesReport {
+            backends: vec![row("a", true, false), row("b", false, true)],
+        };
+        let text = report.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[2],
+            "| a    | 32        | 0x1c¹     | 0x400     | no         | -                                 |"
+        );
+        assert_eq!(
+            lines[3],
+            "| b    | 32        | 0x1c      | 0x400     | yes, 1 MiB | present=no none=yes trans_huge=no |"
+        );
+        assert_eq!(lines[4], "");
+        assert!(lines[5].starts_with("¹ At address 0"), "{text}");
+        assert_eq!(lines.len(), 6);
+    }
+
+    #[test]
+    fn no_footnote_without_an_address_dependent_backend() {
+        let report = ArchesReport {
+            backends: vec![row("b", false, true)],
+        };
+        assert_eq!(report.to_string().lines().count(), 3);
+    }
+
+    #[test]
+    fn every_enabled_backend_gets_a_row() {
+        let report = run(&ArchesArgs {}).unwrap();
+        assert_eq!(report.backends.len(), arch::BACKENDS.len());
+    }
+}
