@@ -56,3 +56,8 @@ pub use arch_id::{Arch, ArchId, Geometry};
 pub use decode::{Decoded, EntryKind, Level};
 pub use entry::{EntryWord, PgProt, Pmd, PmdOps, Protection, Pte, PteOps, SwpEntry};
 pub use error::Error;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
