@@ -1,0 +1,359 @@
+//! The engine's machinery on its own: each step program run sequentially against what the
+//! kernel function does, the checker's modes, determinism, deadlock detection, and a
+//! scenario written by a user of the crate through the public builder.
+
+use pgtable::arch::X86_64;
+use pgtable::engine::Tid;
+use pgtable::engine::explore::{Options, Search, Verdict, explore};
+use pgtable::engine::invariant::{InvariantId, InvariantSet};
+use pgtable::engine::mm::{Machine, TableState};
+use pgtable::engine::ops::{
+    fault::AnonFault, split::SplitHugePmd, walk::MmuWalk, zap::MadvDontneed,
+};
+use pgtable::engine::program::{Program, Step, Wait};
+use pgtable::engine::trace::replay;
+use pgtable::engine::{Scenario, ScenarioBuilder, ScenarioError};
+use pgtable::scenario::{Knobs, build};
+use pgtable::{PmdOps, PteOps};
+
+type A = X86_64;
+
+/// Runs thread 0 of `sc` alone to completion and returns the final machine.
+#[track_caller]
+fn run_alone(sc: &Scenario<A>) -> Machine<A> {
+    let mut m = sc.initial.clone();
+    for _ in 0..64 {
+        if m.threads[0].done {
+            assert_eq!(m.flagged, None);
+            return m;
+        }
+        match sc.threads[0].program.step(&mut m, Tid(0)) {
+            Step::Ran(_) => {}
+            Step::Blocked(w) => panic!("blocked alone on {w:?}"),
+        }
+    }
+    panic!("did not finish");
+}
+
+fn all() -> InvariantSet {
+    InvariantSet::all()
+}
+
+// __split_huge_pmd_locked: the pmd ends as a table whose ptes map each subpage; the huge
+// page's mapcount moves from the compound map to one per pte.
+#[test]
+fn split_leaves_a_table_of_subpage_ptes() {
+    let sc = ScenarioBuilder::<A>::new("split", 1)
+        .huge(0)
+        .unwrap()
+        .thread("split", SplitHugePmd::new(0))
+        .build()
+        .unwrap();
+    let huge_pfn = A::pmd_pfn(sc.initial.pmd[0]);
+    let m = run_alone(&sc);
+    let pmd = m.pmd[0];
+    assert!(!A::pmd_none(pmd) && !A::pmd_trans_huge(pmd) && !A::pmd_bad(pmd));
+    let t = m.table_of(pmd).unwrap();
+    for slot in 0..2 {
+        let pte = m.tables[usize::from(t)].ptes[slot];
+        assert!(A::pte_present(pte));
+        assert_eq!(A::pte_pfn(pte), huge_pfn + slot as u64);
+    }
+    assert_eq!(m.pages[0].mapcount, 2);
+    assert_eq!(m.deposit[0], u8::MAX, "the deposited table was withdrawn");
+    assert_eq!(m.pmd_lock[0].holder(), None);
+    assert_eq!(m.mmap.readers, 0);
+}
+
+// zap_huge_pmd: the pmd is emptied with the backend's empty value, the deposited table is
+// freed, and MADV_DONTNEED's return is recorded.
+#[test]
+fn dontneed_of_a_huge_pmd_clears_it_and_frees_the_deposit() {
+    let sc = ScenarioBuilder::<A>::new("zap", 1)
+        .huge(0)
+        .unwrap()
+        .thread("zap", MadvDontneed::new(0))
+        .build()
+        .unwrap();
+    let deposited = sc.initial.deposit[0];
+    let m = run_alone(&sc);
+    assert_eq!(m.pmd[0], A::pmd_empty());
+    assert_eq!(m.tables[usize::from(deposited)].state, TableState::Freed);
+    assert_eq!(m.pages[0].mapcount, 0);
+    assert_eq!(m.dontneed_done, 1);
+}
+
+// zap_pte_range: every present pte is cleared to pte_clear's value for its address.
+#[test]
+fn dontneed_of_a_table_clears_each_pte() {
+    let sc = ScenarioBuilder::<A>::new("zap", 1)
+        .table(0)
+        .unwrap()
+        .thread("zap", MadvDontneed::new(0))
+        .build()
+        .unwrap();
+    let m = run_alone(&sc);
+    let t = m.table_of(m.pmd[0]).unwrap();
+    for slot in 0..2 {
+        assert!(A::pte_none(m.tables[usize::from(t)].ptes[slot]));
+    }
+    assert!(m.pages.iter().all(|p| p.mapcount == 0));
+}
+
+// do_huge_pmd_anonymous_page: a none pmd becomes a huge pmd with a deposited table.
+#[test]
+fn fault_on_an_empty_pmd_maps_a_thp_and_deposits_a_table() {
+    let sc = ScenarioBuilder::<A>::new("fault", 1)
+        .thread("fault", AnonFault::new(0, 1))
+        .build()
+        .unwrap();
+    let m = run_alone(&sc);
+    assert!(A::pmd_trans_huge(m.pmd[0]) && A::pmd_present(m.pmd[0]));
+    assert_ne!(m.deposit[0], u8::MAX);
+    assert_eq!(m.pages[0].mapcount, 1);
+}
+
+// __pte_alloc + do_anonymous_page: without a huge page, a table is installed and one pte set.
+#[test]
+fn fault_without_thp_installs_a_table_and_one_pte() {
+    let fault = AnonFault {
+        huge: false,
+        ..AnonFault::new(0, 1)
+    };
+    let sc = ScenarioBuilder::<A>::new("fault", 1)
+        .thread("fault", fault)
+        .build()
+        .unwrap();
+    let m = run_alone(&sc);
+    let t = m.table_of(m.pmd[0]).unwrap();
+    assert!(A::pte_none(m.tables[usize::from(t)].ptes[0]));
+    let pte = m.tables[usize::from(t)].ptes[1];
+    assert!(A::pte_present(pte) && A::pte_write(pte) && A::pte_dirty(pte));
+}
+
+// An MMU walk over a valid huge pmd caches a huge translation.
+#[test]
+fn mmu_walk_fills_the_tlb_from_a_huge_pmd() {
+    let walk = MmuWalk {
+        region: 0,
+        slots: [0, 1],
+        walks: 1,
+    };
+    let sc = ScenarioBuilder::<A>::new("walk", 1)
+        .huge(0)
+        .unwrap()
+        .thread("mmu", walk)
+        .build()
+        .unwrap();
+    let m = run_alone(&sc);
+    assert_eq!(m.tlb[0][0][0], A::pmd_pfn(sc.initial.pmd[0]));
+}
+
+#[test]
+fn exploration_is_deterministic() {
+    let sc = build::<A>("race-002", "v4.5", Knobs::default()).unwrap();
+    let a = explore(&sc, Options::default());
+    let b = explore(&sc, Options::default());
+    assert_eq!(
+        (a.stats.states, a.stats.transitions),
+        (b.stats.states, b.stats.transitions)
+    );
+    assert_eq!(a.verdict, b.verdict);
+}
+
+#[test]
+fn partial_order_reduction_keeps_every_state_and_saves_transitions() {
+    let sc = build::<A>("race-002", "v4.5", Knobs::default()).unwrap();
+    let por = explore(&sc, Options::default());
+    let full = explore(
+        &sc,
+        Options {
+            por: false,
+            ..Options::default()
+        },
+    );
+    let bfs = explore(
+        &sc,
+        Options {
+            search: Search::BreadthFirst,
+            ..Options::default()
+        },
+    );
+    println!(
+        "por {:?} / full {:?} / bfs {:?}",
+        por.stats, full.stats, bfs.stats
+    );
+    assert_eq!(
+        por.stats.states, full.stats.states,
+        "sleep sets prune transitions, not states"
+    );
+    assert_eq!(bfs.stats.states, full.stats.states);
+    assert!(por.stats.transitions < full.stats.transitions);
+}
+
+#[test]
+fn a_preemption_bound_explores_fewer_states() {
+    let sc = build::<A>("race-002", "v4.5", Knobs::default()).unwrap();
+    let full = explore(
+        &sc,
+        Options {
+            por: false,
+            ..Options::default()
+        },
+    );
+    let bounded = explore(
+        &sc,
+        Options {
+            por: false,
+            preemption_bound: Some(1),
+            ..Options::default()
+        },
+    );
+    assert_eq!(bounded.verdict, Verdict::Holds);
+    assert!(bounded.stats.transitions < full.stats.transitions);
+}
+
+#[test]
+fn max_states_makes_the_verdict_incomplete() {
+    let sc = build::<A>("race-002", "v4.5", Knobs::default()).unwrap();
+    let out = explore(
+        &sc,
+        Options {
+            max_states: 10,
+            ..Options::default()
+        },
+    );
+    assert_eq!(out.verdict, Verdict::Incomplete);
+}
+
+/// A user-written program: takes pmd lock `first`, then pmd lock `second`, then releases both.
+struct TwoLocks {
+    first: u8,
+    second: u8,
+}
+
+impl<B: PmdOps> Program<B> for TwoLocks {
+    fn name(&self) -> &'static str {
+        "two pmd locks"
+    }
+    fn step(&self, m: &mut Machine<B>, t: Tid) -> Step {
+        match m.th(t).pc {
+            0 | 1 => {
+                let r = if m.th(t).pc == 0 {
+                    self.first
+                } else {
+                    self.second
+                };
+                if !m.pmd_lock(r, t) {
+                    return Step::Blocked(Wait::PmdLock(r));
+                }
+                let pc = m.th(t).pc + 1;
+                m.goto(t, pc);
+                Step::Ran("spin_lock(pmd_lock)")
+            }
+            _ => {
+                m.pmd_unlock(self.second, t);
+                m.pmd_unlock(self.first, t);
+                m.th_mut(t).done = true;
+                Step::Ran("spin_unlock both")
+            }
+        }
+    }
+}
+
+#[test]
+fn an_abba_deadlock_is_reported_with_its_wait_for_cycle() {
+    let sc = ScenarioBuilder::<A>::new("abba", 2)
+        .thread(
+            "t0",
+            TwoLocks {
+                first: 0,
+                second: 1,
+            },
+        )
+        .thread(
+            "t1",
+            TwoLocks {
+                first: 1,
+                second: 0,
+            },
+        )
+        .invariants(all())
+        .build()
+        .unwrap();
+    for search in [Search::DepthFirst, Search::BreadthFirst] {
+        let Verdict::Violated(cx) = explore(
+            &sc,
+            Options {
+                search,
+                ..Options::default()
+            },
+        )
+        .verdict
+        else {
+            panic!("deadlock not found")
+        };
+        assert_eq!(cx.invariant, InvariantId::Deadlock);
+        let mut cycle = cx.wait_cycle.clone();
+        cycle.sort();
+        assert_eq!(cycle, [0, 1]);
+        let trace = replay(&sc, &cx.schedule).unwrap();
+        assert_eq!(trace.steps.len(), 2);
+    }
+}
+
+#[test]
+fn bad_scenarios_are_typed_errors() {
+    assert!(matches!(
+        ScenarioBuilder::<A>::new("x", 9)
+            .thread("t", SplitHugePmd::new(0))
+            .build(),
+        Err(ScenarioError::TooManyRegions { asked: 9, .. })
+    ));
+    assert!(matches!(
+        ScenarioBuilder::<A>::new("x", 1).build(),
+        Err(ScenarioError::NoThreads)
+    ));
+    assert!(matches!(
+        ScenarioBuilder::<A>::new("x", 1).huge(3),
+        Err(ScenarioError::NoSuchRegion(3))
+    ));
+    assert!(matches!(
+        ScenarioBuilder::<A>::new("x", 1)
+            .huge(0)
+            .and_then(|b| b.huge(0)),
+        Err(ScenarioError::RegionInUse(0))
+    ));
+    let err = build::<A>("race-999", "v4.5", Knobs::default())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("race-002"), "{err}");
+}
+
+#[test]
+fn a_replay_of_a_wrong_schedule_says_where_it_diverged() {
+    let sc = build::<A>("race-002", "v4.5", Knobs::default()).unwrap();
+    let err = replay(&sc, &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap_err();
+    assert!(err.to_string().contains("does not reproduce"), "{err}");
+}
+
+#[test]
+fn empty_ptes_come_from_the_backend() {
+    // A fresh table holds what the backend's allocator leaves, tested only with pte_none.
+    let sc = ScenarioBuilder::<A>::new("fault", 1)
+        .thread(
+            "f",
+            AnonFault {
+                huge: false,
+                ..AnonFault::new(0, 0)
+            },
+        )
+        .build()
+        .unwrap();
+    let m = run_alone(&sc);
+    let t = m.table_of(m.pmd[0]).unwrap();
+    assert_eq!(
+        m.tables[usize::from(t)].ptes[1],
+        <A as PteOps>::pte_fresh(Machine::<A>::slot_addr(0, 1))
+    );
+}
