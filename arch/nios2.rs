@@ -210,6 +210,10 @@ impl PteOps for Nios2 {
     fn pte_empty(addr: u64) -> Pte<Self> {
         Pte::from_raw(pte_empty(addr))
     }
+    fn pte_fresh(_addr: u64) -> Pte<Self> {
+        // Generic pte_alloc_one: a zeroed page (GFP_PGTABLE_USER has __GFP_ZERO).
+        Pte::from_raw(0)
+    }
     fn pte_none(pte: Pte<Self>) -> bool {
         pte_none(pte.raw())
     }

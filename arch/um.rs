@@ -203,6 +203,10 @@ impl PteOps for Um {
     fn pte_empty(_addr: u64) -> Pte<Self> {
         Pte::from_raw(NEWPAGE)
     }
+    fn pte_fresh(_addr: u64) -> Pte<Self> {
+        // Generic pte_alloc_one: a zeroed page, which pte_none also accepts.
+        Pte::from_raw(0)
+    }
     fn pte_none(pte: Pte<Self>) -> bool {
         pte_none(pte.raw())
     }
