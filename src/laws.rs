@@ -10,7 +10,7 @@
 use core::fmt;
 
 use crate::arch_id::ArchId;
-use crate::entry::{EntryWord, Pmd, PmdOps, Protection, Pte, PteOps, SwpEntry};
+use crate::entry::{EntryWord, PmdOps, Protection, Pte, PteOps, SwpEntry};
 use crate::error::Error;
 
 macro_rules! laws {
@@ -281,74 +281,69 @@ pub fn swap_case<A: PteOps>(ty: u32, offset: u64) -> Result<(), Witness> {
     })
 }
 
-/// Checks one huge pmd and its invalidation; returns the failed law, if any. Public for
-/// property tests.
+/// Checks one huge pmd and its invalidation; returns the first failed law, if any. Public
+/// for property tests.
 pub fn huge_pmd_case<A: PmdOps>(pfn: u64, prot: Protection) -> Result<(), (LawId, Witness)> {
-    let fail = |law, output, what| {
-        (
-            law,
-            Witness {
-                input: pfn,
-                output,
-                what,
-            },
-        )
+    match huge_laws()
+        .into_iter()
+        .zip(huge_pmd_failures::<A>(pfn, prot))
+        .find_map(|(law, failure)| failure.map(|w| (law, w)))
+    {
+        Some(failed) => Err(failed),
+        None => Ok(()),
+    }
+}
+
+/// Every law of [`huge_laws`] one huge pmd fails, in that order: `HugePmd` alone when the
+/// huge pmd itself is wrong (nothing to invalidate then), otherwise each invalidate law
+/// checked on its own, so one case can fail several.
+fn huge_pmd_failures<A: PmdOps>(pfn: u64, prot: Protection) -> [Option<Witness>; 6] {
+    let mut failures = [None; 6];
+    let witness = |output, what| {
+        Some(Witness {
+            input: pfn,
+            output,
+            what,
+        })
     };
-    let huge =
-        A::mk_huge_pmd(pfn, prot).map_err(|_| fail(LawId::HugePmd, 0, "mk_huge_pmd refused"))?;
+    let Ok(huge) = A::mk_huge_pmd(pfn, prot) else {
+        failures[0] = witness(0, "mk_huge_pmd refused");
+        return failures;
+    };
     let raw = huge.raw_u64();
     if A::pmd_none(huge) || !A::pmd_trans_huge(huge) || !A::pmd_leaf(huge) || !A::pmd_present(huge)
     {
-        return Err(fail(LawId::HugePmd, raw, "huge pmd misclassified"));
+        failures[0] = witness(raw, "huge pmd misclassified");
+        return failures;
     }
     if A::pmd_pfn(huge) != pfn {
-        return Err(fail(LawId::HugePmd, raw, "pmd_pfn of a huge pmd"));
+        failures[0] = witness(raw, "pmd_pfn of a huge pmd");
+        return failures;
     }
-    let inv = A::pmdp_invalidate(huge)
-        .map_err(|_| fail(LawId::InvalidateNotNone, raw, "pmdp_invalidate refused"))?;
-    check_invalidated::<A>(pfn, inv)
-}
-
-fn check_invalidated<A: PmdOps>(pfn: u64, inv: Pmd<A>) -> Result<(), (LawId, Witness)> {
-    let out = inv.raw_u64();
-    let fail = |law, what| {
-        Err((
-            law,
-            Witness {
-                input: pfn,
-                output: out,
-                what,
-            },
-        ))
+    let Ok(inv) = A::pmdp_invalidate(huge) else {
+        failures[1] = witness(raw, "pmdp_invalidate refused");
+        return failures;
     };
-    if A::pmd_none(inv) {
-        return fail(
-            LawId::InvalidateNotNone,
-            "invalidated pmd reads as pmd_none",
-        );
-    }
-    if !A::pmd_trans_huge(inv) {
-        return fail(
-            LawId::InvalidateTransHuge,
+    let out = inv.raw_u64();
+    let checks: [(bool, &'static str); 5] = [
+        (!A::pmd_none(inv), "invalidated pmd reads as pmd_none"),
+        (
+            A::pmd_trans_huge(inv),
             "invalidated pmd is not pmd_trans_huge",
-        );
-    }
-    if !A::pmd_present(inv) {
-        return fail(
-            LawId::InvalidatePresent,
-            "invalidated pmd is not pmd_present",
-        );
-    }
-    if A::pmdp_invalidate(inv) != Ok(inv) {
-        return fail(
-            LawId::InvalidateIdempotent,
+        ),
+        (A::pmd_present(inv), "invalidated pmd is not pmd_present"),
+        (
+            A::pmdp_invalidate(inv) == Ok(inv),
             "second pmdp_invalidate changed the pmd",
-        );
+        ),
+        (A::pmd_pfn(inv) == pfn, "invalidated pmd lost its pfn"),
+    ];
+    for (slot, (ok, what)) in failures[1..].iter_mut().zip(checks) {
+        if !ok {
+            *slot = witness(out, what);
+        }
     }
-    if A::pmd_pfn(inv) != pfn {
-        return fail(LawId::InvalidatePfn, "invalidated pmd lost its pfn");
-    }
-    Ok(())
+    failures
 }
 
 /// Runs every law over backend `A` with the default bounds.
@@ -452,11 +447,11 @@ pub fn check_with<A: PmdOps>(bounds: Bounds) -> LawReport {
         let mut tallies = laws.map(|_| Tally::new());
         for prot in Protection::ALL {
             for pfn in sample_pfns(g.pfn_bits, g.pages_per_pmd()) {
-                let failed = huge_pmd_case::<A>(pfn, prot).err();
-                for (law, tally) in laws.iter().zip(tallies.iter_mut()) {
-                    match failed {
-                        Some((l, w)) if l == *law => tally.check(false, w.input, w.output, w.what),
-                        _ => tally.check(true, pfn, 0, ""),
+                let failures = huge_pmd_failures::<A>(pfn, prot);
+                for (tally, failure) in tallies.iter_mut().zip(failures) {
+                    match failure {
+                        Some(w) => tally.check(false, w.input, w.output, w.what),
+                        None => tally.check(true, pfn, 0, ""),
                     }
                 }
             }
