@@ -369,12 +369,12 @@ fn check_readme_block(name: &str, fresh: &str) {
     );
 }
 
-// The README shows the default build's table: with fewer backends, or the synthetic one,
-// the live table differs by design.
+// The README shows the default build's table: with fewer backends the live table differs by
+// design.
 #[test]
 #[cfg_attr(
-    not(all(feature = "all-arches", not(feature = "scrambled"))),
-    ignore = "the README shows the default backends (all-arches, no scrambled)"
+    not(feature = "all-arches"),
+    ignore = "the README shows the default backends (all-arches)"
 )]
 fn readme_arches_block_is_the_live_output() {
     check_readme_block("arches", &ok(&["arches"]));

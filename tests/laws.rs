@@ -8,7 +8,9 @@ use proptest::prelude::*;
 /// The default bounds, or 2^14 flag subsets per law under emulation (PGTABLE_EMULATED).
 fn bounds() -> laws::Bounds {
     match std::env::var_os("PGTABLE_EMULATED") {
-        Some(_) => laws::Bounds { max_flag_subsets: 1 << 14 },
+        Some(_) => laws::Bounds {
+            max_flag_subsets: 1 << 14,
+        },
         None => laws::Bounds::default(),
     }
 }
@@ -132,7 +134,11 @@ impl ArchVisitor for Fresh {
     fn visit<A: PmdOps>(&mut self) {
         for i in 0..32u64 {
             let addr = i << A::GEOMETRY.page_shift;
-            assert!(A::pte_fresh(addr).none(), "{}: fresh pte at {addr:#x}", A::ID);
+            assert!(
+                A::pte_fresh(addr).none(),
+                "{}: fresh pte at {addr:#x}",
+                A::ID
+            );
         }
     }
 }

@@ -61,7 +61,12 @@ fn run(knobs: Knobs, search: Search) -> Vec<(ArchId, Verdict, u64, String)> {
 
 #[test]
 fn historical_arm_lpae_empties_the_pmd_and_every_other_backend_holds() {
-    for (arch, verdict, states, trace) in run(Knobs::default(), Search::DepthFirst) {
+    let results = run(Knobs::default(), Search::DepthFirst);
+    assert_eq!(
+        cfg!(feature = "arm"),
+        results.iter().any(|r| r.0 == ArchId::ArmLpaeV4_5)
+    );
+    for (arch, verdict, states, trace) in results {
         if arch == ArchId::ArmLpaeV4_5 {
             let Verdict::Violated(cx) = verdict else {
                 panic!("v4.5: expected a violation")
@@ -92,6 +97,38 @@ fn shortest_counterexample_on_v4_5_is_about_a_dozen_steps() {
             );
             assert!(trace.contains("pmdp_invalidate"), "{trace}");
         }
+    }
+}
+
+// The user-visible consequence on v4.5: MADV_DONTNEED skips the emptied pmd and returns
+// while the split republishes every subpage.
+#[test]
+fn on_v4_5_madv_dontneed_returns_with_the_pages_still_mapped() {
+    #[cfg(feature = "arm")]
+    {
+        use pgtable::engine::invariant::InvariantSet;
+        let mut sc =
+            build::<pgtable::arch::ArmLpaeV4_5>("race-002", "v4.5", Knobs::default()).unwrap();
+        sc.invariants = InvariantSet::default().with(InvariantId::DontNeed);
+        let out = explore(
+            &sc,
+            Options {
+                search: Search::BreadthFirst,
+                ..Options::default()
+            },
+        );
+        let Verdict::Violated(cx) = out.verdict else {
+            panic!("not found")
+        };
+        let trace = replay(&sc, &cx.schedule).unwrap().to_string();
+        println!("{trace}");
+        assert_eq!(cx.invariant, InvariantId::DontNeed);
+        assert!(cx.schedule.len() <= 16, "{trace}");
+        assert!(
+            trace.contains("zap_pmd_range: pmd_none, skip the range"),
+            "{trace}"
+        );
+        assert!(trace.contains("pmd_populate"), "{trace}");
     }
 }
 
