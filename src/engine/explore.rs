@@ -12,7 +12,7 @@
 //!   cycle.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::BuildHasherDefault;
 use std::time::{Duration, Instant};
 use std::vec::Vec;
 
@@ -121,9 +121,7 @@ type Fx = BuildHasherDefault<FxHasher>;
 
 /// Returns the 64-bit fingerprint of a state.
 pub fn fingerprint<A: PmdOps>(m: &Machine<A>) -> u64 {
-    let mut h = FxHasher::default();
-    m.hash(&mut h);
-    h.finish()
+    m.fingerprint()
 }
 
 /// One successor of a state: the thread's step ran.

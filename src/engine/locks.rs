@@ -14,6 +14,10 @@ impl Owner {
     /// The free lock.
     pub const FREE: Owner = Owner(0);
 
+    /// Returns the raw encoding: 0 when free, else the holder's index plus one.
+    pub const fn raw(self) -> u8 {
+        self.0
+    }
     /// Returns the holder, if any.
     pub const fn holder(self) -> Option<Tid> {
         if self.0 == 0 {

@@ -485,6 +485,70 @@ impl<A: PmdOps> Machine<A> {
     }
 }
 
+impl<A: PmdOps> Machine<A> {
+    /// Returns the state's 64-bit fingerprint for the visited set.
+    ///
+    /// Hand-packed instead of derived: it feeds only the regions in use and the allocated
+    /// prefix of the table and page arenas (allocation always takes the first unused slot,
+    /// so the rest is default), a few words each, which is several times cheaper than
+    /// hashing every field of the fixed-capacity arrays.
+    pub fn fingerprint(&self) -> u64 {
+        use core::hash::Hasher;
+        let mut h = rustc_hash::FxHasher::default();
+        let n = usize::from(self.npmds);
+        for r in 0..n {
+            h.write_u64(self.pmd[r].raw_u64());
+            h.write_u64(u64::from(self.pmd_lock[r].raw()) | u64::from(self.deposit[r]) << 8);
+        }
+        for t in self
+            .tables
+            .iter()
+            .take_while(|t| t.state != TableState::Unused)
+        {
+            let tag = match t.state {
+                TableState::Unused => 0u64,
+                TableState::Live => 1,
+                TableState::Freed => 2,
+            };
+            h.write_u64(tag | u64::from(t.region) << 8 | u64::from(t.ptl.raw()) << 16);
+            for pte in &t.ptes {
+                h.write_u64(pte.raw_u64());
+            }
+        }
+        for p in self.pages.iter().take_while(|p| p.allocated) {
+            h.write_u64(
+                u64::from(p.huge)
+                    | u64::from(p.refcount) << 8
+                    | u64::from(p.mapcount as u8) << 16
+                    | u64::from(p.lock.raw()) << 24
+                    | u64::from(p.region) << 32,
+            );
+        }
+        for cpu in &self.tlb {
+            for region in &cpu[..n] {
+                for &e in region {
+                    h.write_u64(e);
+                }
+            }
+        }
+        h.write_u64(
+            u64::from(self.mmap.readers)
+                | u64::from(self.mmap.writer.raw()) << 8
+                | u64::from(self.mmap.queued_writers) << 16
+                | u64::from(self.vma_gone) << 24
+                | u64::from(self.dontneed_done) << 32
+                | u64::from(self.dontneed_pages) << 40,
+        );
+        for th in &self.threads {
+            h.write_u64(u64::from(th.pc) | u64::from(th.done) << 8);
+            for &r in &th.regs {
+                h.write_u64(r);
+            }
+        }
+        h.finish()
+    }
+}
+
 /// Returns whether the MMU would use a huge pmd: present and not already invalidated
 /// (an invalidated entry is the fixed point of `pmdp_invalidate`).
 pub fn huge_hw_valid<A: PmdOps>(pmd: Pmd<A>) -> bool {
