@@ -90,8 +90,10 @@ macro_rules! forward_entry {
         $(
             fn $h(
                 entry: $crate::entry::$e<Self>,
-            ) -> Result<$crate::entry::$e<Self>, $crate::error::Error> {
-                Ok($crate::entry::$e::from_raw($m::$h$(::<$g>)?(entry.raw())))
+            ) -> ::core::result::Result<$crate::entry::$e<Self>, $crate::error::Error> {
+                ::core::result::Result::Ok($crate::entry::$e::from_raw(
+                    $m::$h$(::<$g>)?(entry.raw()),
+                ))
             }
         )+
     };
