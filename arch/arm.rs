@@ -544,50 +544,20 @@ impl PteOps for ArmClassic {
     fn pte_empty(_addr: u64) -> Pte<Self> {
         Pte::from_raw(0)
     }
-    fn pte_none(pte: Pte<Self>) -> bool {
-        classic::pte_none(pte.raw())
-    }
-    fn pte_present(pte: Pte<Self>) -> bool {
-        classic::pte_present(pte.raw())
+    forward_pte! {
+        in classic;
+        test: pte_none, pte_present, pte_write, pte_dirty, pte_young;
+        u64: pte_pfn;
+        map: pte_mkwrite, pte_wrprotect, pte_mkdirty, pte_mkclean, pte_mkyoung, pte_mkold;
     }
     fn pte_protnone(_pte: Pte<Self>) -> bool {
         false
-    }
-    fn pte_pfn(pte: Pte<Self>) -> u64 {
-        u64::from(classic::pte_pfn(pte.raw()))
     }
     fn pfn_pte_unchecked(pfn: u64, prot: PgProt<Self>) -> Pte<Self> {
         Pte::from_raw(classic::pfn_pte(pfn, prot.raw()))
     }
     fn pte_pgprot(prot: Protection) -> PgProt<Self> {
         PgProt::from_raw(classic_pgprot(prot))
-    }
-    fn pte_write(pte: Pte<Self>) -> bool {
-        classic::pte_write(pte.raw())
-    }
-    fn pte_mkwrite(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(classic::pte_mkwrite(pte.raw()))
-    }
-    fn pte_wrprotect(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(classic::pte_wrprotect(pte.raw()))
-    }
-    fn pte_dirty(pte: Pte<Self>) -> bool {
-        classic::pte_dirty(pte.raw())
-    }
-    fn pte_mkdirty(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(classic::pte_mkdirty(pte.raw()))
-    }
-    fn pte_mkclean(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(classic::pte_mkclean(pte.raw()))
-    }
-    fn pte_young(pte: Pte<Self>) -> bool {
-        classic::pte_young(pte.raw())
-    }
-    fn pte_mkyoung(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(classic::pte_mkyoung(pte.raw()))
-    }
-    fn pte_mkold(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(classic::pte_mkold(pte.raw()))
     }
     fn pte_special(_pte: Pte<Self>) -> bool {
         false
@@ -616,17 +586,10 @@ impl PmdOps for ArmClassic {
     fn pmd_empty() -> Pmd<Self> {
         Pmd::from_raw(0)
     }
-    fn pmd_none(pmd: Pmd<Self>) -> bool {
-        classic::pmd_none(pmd.raw())
-    }
-    fn pmd_present(pmd: Pmd<Self>) -> bool {
-        classic::pmd_present(pmd.raw())
-    }
-    fn pmd_bad(pmd: Pmd<Self>) -> bool {
-        classic::pmd_bad(pmd.raw())
-    }
-    fn pmd_leaf(pmd: Pmd<Self>) -> bool {
-        classic::pmd_leaf(pmd.raw())
+    forward_pmd! {
+        in classic;
+        test: pmd_none, pmd_present, pmd_bad, pmd_leaf;
+        u64: pmd_pfn;
     }
     fn pmd_trans_huge(_pmd: Pmd<Self>) -> bool {
         false
@@ -637,9 +600,6 @@ impl PmdOps for ArmClassic {
     fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {
         let phys = (table_pfn << 12) as u32;
         Pmd::from_raw(classic::pmd_populate(phys, classic::PAGE_USER_TABLE))
-    }
-    fn pmd_pfn(pmd: Pmd<Self>) -> u64 {
-        u64::from(classic::pmd_pfn(pmd.raw()))
     }
     fn fmt_pmd_flags(raw: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let flags = (raw & 0x3ff) as u32;
@@ -712,56 +672,21 @@ macro_rules! lpae_backend {
             fn pte_empty(_addr: u64) -> Pte<Self> {
                 Pte::from_raw(0)
             }
-            fn pte_none(pte: Pte<Self>) -> bool {
-                lpae::pte_none(pte.raw())
-            }
-            fn pte_present(pte: Pte<Self>) -> bool {
-                lpae::pte_present(pte.raw())
+            forward_pte! {
+                in lpae;
+                test: pte_none, pte_present, pte_write, pte_dirty, pte_young, pte_special;
+                u64: pte_pfn;
+                map: pte_mkwrite, pte_wrprotect, pte_mkdirty, pte_mkclean, pte_mkyoung, pte_mkold;
+                try_map: pte_mkspecial;
             }
             fn pte_protnone(_pte: Pte<Self>) -> bool {
                 false
-            }
-            fn pte_pfn(pte: Pte<Self>) -> u64 {
-                lpae::pte_pfn(pte.raw())
             }
             fn pfn_pte_unchecked(pfn: u64, prot: PgProt<Self>) -> Pte<Self> {
                 Pte::from_raw(lpae::pfn_pte(pfn, prot.raw()))
             }
             fn pte_pgprot(prot: Protection) -> PgProt<Self> {
                 PgProt::from_raw(lpae_pgprot(prot))
-            }
-            fn pte_write(pte: Pte<Self>) -> bool {
-                lpae::pte_write(pte.raw())
-            }
-            fn pte_mkwrite(pte: Pte<Self>) -> Pte<Self> {
-                Pte::from_raw(lpae::pte_mkwrite(pte.raw()))
-            }
-            fn pte_wrprotect(pte: Pte<Self>) -> Pte<Self> {
-                Pte::from_raw(lpae::pte_wrprotect(pte.raw()))
-            }
-            fn pte_dirty(pte: Pte<Self>) -> bool {
-                lpae::pte_dirty(pte.raw())
-            }
-            fn pte_mkdirty(pte: Pte<Self>) -> Pte<Self> {
-                Pte::from_raw(lpae::pte_mkdirty(pte.raw()))
-            }
-            fn pte_mkclean(pte: Pte<Self>) -> Pte<Self> {
-                Pte::from_raw(lpae::pte_mkclean(pte.raw()))
-            }
-            fn pte_young(pte: Pte<Self>) -> bool {
-                lpae::pte_young(pte.raw())
-            }
-            fn pte_mkyoung(pte: Pte<Self>) -> Pte<Self> {
-                Pte::from_raw(lpae::pte_mkyoung(pte.raw()))
-            }
-            fn pte_mkold(pte: Pte<Self>) -> Pte<Self> {
-                Pte::from_raw(lpae::pte_mkold(pte.raw()))
-            }
-            fn pte_special(pte: Pte<Self>) -> bool {
-                lpae::pte_special(pte.raw())
-            }
-            fn pte_mkspecial(pte: Pte<Self>) -> Result<Pte<Self>, Error> {
-                Ok(Pte::from_raw(lpae::pte_mkspecial(pte.raw())))
             }
             fn swp_entry_to_pte(entry: SwpEntry) -> Pte<Self> {
                 // `__swp_entry_to_pte`: the 32-bit entry value, zero-extended.
@@ -786,20 +711,13 @@ macro_rules! lpae_backend {
             fn pmd_empty() -> Pmd<Self> {
                 Pmd::from_raw(0)
             }
-            fn pmd_none(pmd: Pmd<Self>) -> bool {
-                lpae::pmd_none(pmd.raw())
+            forward_pmd! {
+                in lpae;
+                test: pmd_none, pmd_bad, pmd_leaf, pmd_trans_huge;
+                try_map: pmd_mkhuge;
             }
             fn pmd_present(pmd: Pmd<Self>) -> bool {
                 $present(pmd.raw())
-            }
-            fn pmd_bad(pmd: Pmd<Self>) -> bool {
-                lpae::pmd_bad(pmd.raw())
-            }
-            fn pmd_leaf(pmd: Pmd<Self>) -> bool {
-                lpae::pmd_leaf(pmd.raw())
-            }
-            fn pmd_trans_huge(pmd: Pmd<Self>) -> bool {
-                lpae::pmd_trans_huge(pmd.raw())
             }
             /// `pmd_populate`: the pte page | `_PAGE_USER_TABLE` (no hardware-table offset).
             fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {
@@ -827,9 +745,6 @@ macro_rules! lpae_backend {
             fn mk_huge_pmd_unchecked(pfn: u64, prot: Protection) -> Result<Pmd<Self>, Error> {
                 let v = lpae::pmd_mkhuge(lpae::pfn_pmd(pfn, lpae_pgprot(prot)));
                 Ok(Pmd::from_raw(lpae::set_pmd_at(v)))
-            }
-            fn pmd_mkhuge(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
-                Ok(Pmd::from_raw(lpae::pmd_mkhuge(pmd.raw())))
             }
             fn pmd_mkinvalid(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
                 Ok(Pmd::from_raw($mkinvalid(pmd.raw())))

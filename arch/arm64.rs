@@ -415,56 +415,19 @@ macro_rules! arm64_backend {
             fn pte_empty(_addr: u64) -> Pte<Self> {
                 Pte::from_raw(0)
             }
-            fn pte_none(pte: Pte<Self>) -> bool {
-                pte_none(pte.raw())
-            }
-            fn pte_present(pte: Pte<Self>) -> bool {
-                pte_present::<Self>(pte.raw())
-            }
-            fn pte_protnone(pte: Pte<Self>) -> bool {
-                pte_protnone::<Self>(pte.raw())
-            }
-            fn pte_pfn(pte: Pte<Self>) -> u64 {
-                pte_pfn::<Self>(pte.raw())
+            forward_pte! {
+                test: pte_none, pte_present::<Self>, pte_protnone::<Self>, pte_write, pte_dirty,
+                    pte_young, pte_special;
+                u64: pte_pfn::<Self>;
+                map: pte_mkwrite::<Self>, pte_wrprotect, pte_mkdirty, pte_mkclean, pte_mkyoung,
+                    pte_mkold;
+                try_map: pte_mkspecial;
             }
             fn pfn_pte_unchecked(pfn: u64, prot: PgProt<Self>) -> Pte<Self> {
                 Pte::from_raw(pfn_pte(pfn, prot.raw()))
             }
             fn pte_pgprot(prot: Protection) -> PgProt<Self> {
                 PgProt::from_raw(pgprot::<Self>(prot))
-            }
-            fn pte_write(pte: Pte<Self>) -> bool {
-                pte_write(pte.raw())
-            }
-            fn pte_mkwrite(pte: Pte<Self>) -> Pte<Self> {
-                Pte::from_raw(pte_mkwrite::<Self>(pte.raw()))
-            }
-            fn pte_wrprotect(pte: Pte<Self>) -> Pte<Self> {
-                Pte::from_raw(pte_wrprotect(pte.raw()))
-            }
-            fn pte_dirty(pte: Pte<Self>) -> bool {
-                pte_dirty(pte.raw())
-            }
-            fn pte_mkdirty(pte: Pte<Self>) -> Pte<Self> {
-                Pte::from_raw(pte_mkdirty(pte.raw()))
-            }
-            fn pte_mkclean(pte: Pte<Self>) -> Pte<Self> {
-                Pte::from_raw(pte_mkclean(pte.raw()))
-            }
-            fn pte_young(pte: Pte<Self>) -> bool {
-                pte_young(pte.raw())
-            }
-            fn pte_mkyoung(pte: Pte<Self>) -> Pte<Self> {
-                Pte::from_raw(pte_mkyoung(pte.raw()))
-            }
-            fn pte_mkold(pte: Pte<Self>) -> Pte<Self> {
-                Pte::from_raw(pte_mkold(pte.raw()))
-            }
-            fn pte_special(pte: Pte<Self>) -> bool {
-                pte_special(pte.raw())
-            }
-            fn pte_mkspecial(pte: Pte<Self>) -> Result<Pte<Self>, Error> {
-                Ok(Pte::from_raw(pte_mkspecial(pte.raw())))
             }
             fn swp_entry_to_pte(entry: SwpEntry) -> Pte<Self> {
                 Pte::from_raw(swp_entry::<Self>(u64::from(entry.ty()), entry.offset()))
@@ -483,20 +446,10 @@ macro_rules! arm64_backend {
             fn pmd_empty() -> Pmd<Self> {
                 Pmd::from_raw(0)
             }
-            fn pmd_none(pmd: Pmd<Self>) -> bool {
-                pmd_none(pmd.raw())
-            }
-            fn pmd_present(pmd: Pmd<Self>) -> bool {
-                pmd_present::<Self>(pmd.raw())
-            }
-            fn pmd_bad(pmd: Pmd<Self>) -> bool {
-                pmd_bad(pmd.raw())
-            }
-            fn pmd_leaf(pmd: Pmd<Self>) -> bool {
-                pmd_leaf::<Self>(pmd.raw())
-            }
-            fn pmd_trans_huge(pmd: Pmd<Self>) -> bool {
-                pmd_trans_huge::<Self>(pmd.raw())
+            forward_pmd! {
+                test: pmd_none, pmd_present::<Self>, pmd_bad, pmd_leaf::<Self>,
+                    pmd_trans_huge::<Self>;
+                try_map: pmd_mkhuge, pmd_mkinvalid::<Self>;
             }
             fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {
                 Pmd::from_raw(pmd_populate(table_pfn << 12))
@@ -524,12 +477,6 @@ macro_rules! arm64_backend {
                     pfn,
                     pgprot::<Self>(prot),
                 ))))
-            }
-            fn pmd_mkhuge(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
-                Ok(Pmd::from_raw(pmd_mkhuge(pmd.raw())))
-            }
-            fn pmd_mkinvalid(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
-                Ok(Pmd::from_raw(pmd_mkinvalid::<Self>(pmd.raw())))
             }
         }
 

@@ -22,6 +22,83 @@ use crate::entry::{Pmd, PmdOps, Protection, Pte};
 use crate::error::{ArchName, Error};
 use crate::laws::{self, LawReport};
 
+/// Writes, inside `impl PteOps`, the methods that only forward to the backend's raw-word
+/// helper of the same (Linux) name, so a backend lists what it forwards instead of spelling
+/// out each wrapper:
+///
+/// ```text
+/// forward_pte! {
+///     in lpae;                                  // optional: call lpae::pte_none, ...
+///     test: pte_none, pte_present::<Self>;      // fn pte_none(pte) -> bool
+///     u64: pte_pfn;                             // fn pte_pfn(pte) -> u64 (widened)
+///     map: pte_mkwrite, pte_mkold;              // fn pte_mkold(pte) -> Pte<Self>
+///     try_map: pte_mkspecial;                   // the same, in Ok(..)
+/// }
+/// ```
+///
+/// Each method calls `helper(pte.raw())` (with the turbofish given, if any) and wraps the
+/// result as its kind says. Methods that do anything more stay written out by hand.
+macro_rules! forward_pte {
+    (in $m:ident; $($body:tt)*) => {
+        forward_entry!(@list Pte $m $($body)*);
+    };
+    ($($body:tt)*) => {
+        forward_entry!(@list Pte self $($body)*);
+    };
+}
+
+/// `forward_pte!` for `impl PmdOps`: the same kinds, over `Pmd<Self>`.
+macro_rules! forward_pmd {
+    (in $m:ident; $($body:tt)*) => {
+        forward_entry!(@list Pmd $m $($body)*);
+    };
+    ($($body:tt)*) => {
+        forward_entry!(@list Pmd self $($body)*);
+    };
+}
+
+/// The body of `forward_pte!` and `forward_pmd!`: `$e` is the entry type, `$m` the module
+/// the helpers live in (`self` by default).
+macro_rules! forward_entry {
+    (@list $e:ident $m:ident) => {};
+    (@list $e:ident $m:ident $kind:ident: $($h:ident $(::<$g:ty>)?),+; $($rest:tt)*) => {
+        forward_entry!(@kind $e $m $kind [$($h $(::<$g>)?),+]);
+        forward_entry!(@list $e $m $($rest)*);
+    };
+    (@kind $e:ident $m:ident test [$($h:ident $(::<$g:ty>)?),+]) => {
+        $(
+            fn $h(entry: $crate::entry::$e<Self>) -> bool {
+                $m::$h$(::<$g>)?(entry.raw())
+            }
+        )+
+    };
+    (@kind $e:ident $m:ident u64 [$($h:ident $(::<$g:ty>)?),+]) => {
+        $(
+            fn $h(entry: $crate::entry::$e<Self>) -> u64 {
+                u64::from($m::$h$(::<$g>)?(entry.raw()))
+            }
+        )+
+    };
+    (@kind $e:ident $m:ident map [$($h:ident $(::<$g:ty>)?),+]) => {
+        $(
+            fn $h(entry: $crate::entry::$e<Self>) -> $crate::entry::$e<Self> {
+                $crate::entry::$e::from_raw($m::$h$(::<$g>)?(entry.raw()))
+            }
+        )+
+    };
+    (@kind $e:ident $m:ident try_map [$($h:ident $(::<$g:ty>)?),+]) => {
+        $(
+            fn $h(
+                entry: $crate::entry::$e<Self>,
+            ) -> ::core::result::Result<$crate::entry::$e<Self>, $crate::error::Error> {
+                ::core::result::Result::Ok($crate::entry::$e::from_raw(
+                    $m::$h$(::<$g>)?(entry.raw()),
+                ))
+            }
+        )+
+    };
+}
+
 #[cfg(feature = "arm")]
 pub mod arm;
 #[cfg(feature = "arm64")]

@@ -214,18 +214,13 @@ impl PteOps for Nios2 {
         // Generic pte_alloc_one: a zeroed page (GFP_PGTABLE_USER has __GFP_ZERO).
         Pte::from_raw(0)
     }
-    fn pte_none(pte: Pte<Self>) -> bool {
-        pte_none(pte.raw())
-    }
-    fn pte_present(pte: Pte<Self>) -> bool {
-        pte_present(pte.raw())
+    forward_pte! {
+        test: pte_none, pte_present;
+        u64: pte_pfn;
     }
     fn pte_protnone(_pte: Pte<Self>) -> bool {
         // No CONFIG_NUMA_BALANCING: include/linux/pgtable.h's stub.
         false
-    }
-    fn pte_pfn(pte: Pte<Self>) -> u64 {
-        u64::from(pte_pfn(pte.raw()))
     }
     fn pfn_pte_unchecked(pfn: u64, prot: PgProt<Self>) -> Pte<Self> {
         Pte::from_raw(pfn_pte(pfn_u32(pfn), prot.raw()))
@@ -296,14 +291,9 @@ impl PmdOps for Nios2 {
     fn pmd_empty() -> Pmd<Self> {
         Pmd::from_raw(INVALID_PTE_TABLE)
     }
-    fn pmd_none(pmd: Pmd<Self>) -> bool {
-        pmd_none(pmd.raw())
-    }
-    fn pmd_present(pmd: Pmd<Self>) -> bool {
-        pmd_present(pmd.raw())
-    }
-    fn pmd_bad(pmd: Pmd<Self>) -> bool {
-        pmd_bad(pmd.raw())
+    forward_pmd! {
+        test: pmd_none, pmd_present, pmd_bad;
+        u64: pmd_pfn;
     }
     fn pmd_leaf(_pmd: Pmd<Self>) -> bool {
         // No pmd_leaf in the arch: include/linux/pgtable.h's `false`.
@@ -314,9 +304,6 @@ impl PmdOps for Nios2 {
     }
     fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {
         Pmd::from_raw(pmd_populate(pfn_u32(table_pfn)))
-    }
-    fn pmd_pfn(pmd: Pmd<Self>) -> u64 {
-        u64::from(pmd_pfn(pmd.raw()))
     }
     fn fmt_pmd_flags(raw: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A pgd slot is a kernel address: only its in-page bits are "flags" (pmd_bad's).

@@ -342,14 +342,10 @@ impl<const HASH: bool> PteOps for Book3s64<HASH> {
             radix_pte_none(pte.raw())
         }
     }
-    fn pte_present(pte: Pte<Self>) -> bool {
-        pte_present(pte.raw())
-    }
-    fn pte_protnone(pte: Pte<Self>) -> bool {
-        pte_protnone(pte.raw())
-    }
-    fn pte_pfn(pte: Pte<Self>) -> u64 {
-        pte_pfn(pte.raw())
+    forward_pte! {
+        test: pte_present, pte_protnone;
+        u64: pte_pfn;
+        map: pte_mkwrite, pte_mkdirty;
     }
     fn pfn_pte_unchecked(pfn: u64, prot: PgProt<Self>) -> Pte<Self> {
         Pte::from_raw(pfn_pte(pfn, prot.raw()))
@@ -360,17 +356,11 @@ impl<const HASH: bool> PteOps for Book3s64<HASH> {
     fn pte_write(pte: Pte<Self>) -> bool {
         pte.raw() & PAGE_WRITE != 0
     }
-    fn pte_mkwrite(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte_mkwrite(pte.raw()))
-    }
     fn pte_wrprotect(pte: Pte<Self>) -> Pte<Self> {
         Pte::from_raw(pte.raw() & !PAGE_WRITE)
     }
     fn pte_dirty(pte: Pte<Self>) -> bool {
         pte.raw() & PAGE_DIRTY != 0
-    }
-    fn pte_mkdirty(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte_mkdirty(pte.raw()))
     }
     fn pte_mkclean(pte: Pte<Self>) -> Pte<Self> {
         Pte::from_raw(pte.raw() & !PAGE_DIRTY)
@@ -409,11 +399,8 @@ impl<const HASH: bool> PmdOps for Book3s64<HASH> {
     fn pmd_empty() -> Pmd<Self> {
         Pmd::from_raw(0)
     }
-    fn pmd_none(pmd: Pmd<Self>) -> bool {
-        pmd_none(pmd.raw())
-    }
-    fn pmd_present(pmd: Pmd<Self>) -> bool {
-        pmd_present(pmd.raw())
+    forward_pmd! {
+        test: pmd_none, pmd_present, pmd_leaf;
     }
     fn pmd_bad(pmd: Pmd<Self>) -> bool {
         if HASH {
@@ -421,9 +408,6 @@ impl<const HASH: bool> PmdOps for Book3s64<HASH> {
         } else {
             radix_pmd_bad(pmd.raw())
         }
-    }
-    fn pmd_leaf(pmd: Pmd<Self>) -> bool {
-        pmd_leaf(pmd.raw())
     }
     fn pmd_trans_huge(pmd: Pmd<Self>) -> bool {
         if HASH {

@@ -360,17 +360,10 @@ impl PteOps for S390 {
     fn pte_empty(_addr: u64) -> Pte<Self> {
         Pte::from_raw(PAGE_INVALID)
     }
-    fn pte_none(pte: Pte<Self>) -> bool {
-        pte_none(pte.raw())
-    }
-    fn pte_present(pte: Pte<Self>) -> bool {
-        pte_present(pte.raw())
-    }
-    fn pte_protnone(pte: Pte<Self>) -> bool {
-        pte_protnone(pte.raw())
-    }
-    fn pte_pfn(pte: Pte<Self>) -> u64 {
-        pte_pfn(pte.raw())
+    forward_pte! {
+        test: pte_none, pte_present, pte_protnone;
+        u64: pte_pfn;
+        map: pte_mkwrite, pte_wrprotect, pte_mkdirty, pte_mkclean, pte_mkyoung, pte_mkold;
     }
     fn pfn_pte_unchecked(pfn: u64, prot: PgProt<Self>) -> Pte<Self> {
         Pte::from_raw(pfn_pte(pfn, prot.raw()))
@@ -381,29 +374,11 @@ impl PteOps for S390 {
     fn pte_write(pte: Pte<Self>) -> bool {
         pte.raw() & PAGE_WRITE != 0
     }
-    fn pte_mkwrite(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte_mkwrite(pte.raw()))
-    }
-    fn pte_wrprotect(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte_wrprotect(pte.raw()))
-    }
     fn pte_dirty(pte: Pte<Self>) -> bool {
         pte.raw() & PAGE_DIRTY != 0
     }
-    fn pte_mkdirty(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte_mkdirty(pte.raw()))
-    }
-    fn pte_mkclean(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte_mkclean(pte.raw()))
-    }
     fn pte_young(pte: Pte<Self>) -> bool {
         pte.raw() & PAGE_YOUNG != 0
-    }
-    fn pte_mkyoung(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte_mkyoung(pte.raw()))
-    }
-    fn pte_mkold(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte_mkold(pte.raw()))
     }
     fn pte_special(pte: Pte<Self>) -> bool {
         pte.raw() & PAGE_SPECIAL != 0
@@ -427,20 +402,10 @@ impl PmdOps for S390 {
     fn pmd_empty() -> Pmd<Self> {
         Pmd::from_raw(SEGMENT_ENTRY_EMPTY)
     }
-    fn pmd_none(pmd: Pmd<Self>) -> bool {
-        pmd_none(pmd.raw())
-    }
-    fn pmd_present(pmd: Pmd<Self>) -> bool {
-        pmd_present(pmd.raw())
-    }
-    fn pmd_bad(pmd: Pmd<Self>) -> bool {
-        pmd_bad(pmd.raw())
-    }
-    fn pmd_leaf(pmd: Pmd<Self>) -> bool {
-        pmd_leaf(pmd.raw())
-    }
-    fn pmd_trans_huge(pmd: Pmd<Self>) -> bool {
-        pmd_trans_huge(pmd.raw())
+    forward_pmd! {
+        test: pmd_none, pmd_present, pmd_bad, pmd_leaf, pmd_trans_huge;
+        u64: pmd_pfn;
+        try_map: pmd_mkhuge;
     }
     /// `_SEGMENT_ENTRY | __pa(pte table)`: the table's origin is `table_pfn << 12` (in v6.12
     /// every pte table starts a 4 KiB page of its own). `_SEGMENT_ENTRY` is 0 and the origin
@@ -448,18 +413,12 @@ impl PmdOps for S390 {
     fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {
         Pmd::from_raw(SEGMENT_ENTRY | (table_pfn << PAGE_SHIFT))
     }
-    fn pmd_pfn(pmd: Pmd<Self>) -> u64 {
-        pmd_pfn(pmd.raw())
-    }
     fn fmt_pmd_flags(raw: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_flags(SegmentFlags::from_bits_retain(raw & !pmd_deref(raw)), f)
     }
     /// `pmd_mkhuge(pfn_pmd(pfn, prot))`; `set_pmd_at` changes nothing on an NX machine.
     fn mk_huge_pmd_unchecked(pfn: u64, prot: Protection) -> Result<Pmd<Self>, Error> {
         Ok(Pmd::from_raw(pmd_mkhuge(pfn_pmd(pfn, pgprot(prot)))))
-    }
-    fn pmd_mkhuge(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
-        Ok(Pmd::from_raw(pmd_mkhuge(pmd.raw())))
     }
     /// s390 defines no `pmd_mkinvalid` in v6.12 (it has its own `pmdp_invalidate`, and
     /// nothing else calls the helper); this returns what that `pmdp_invalidate` stores,

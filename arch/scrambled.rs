@@ -248,14 +248,8 @@ impl PteOps for Scrambled {
     fn pte_empty(addr: u64) -> Pte<Self> {
         Pte::from_raw(pte_empty(addr))
     }
-    fn pte_none(pte: Pte<Self>) -> bool {
-        pte_none(pte.raw())
-    }
-    fn pte_present(pte: Pte<Self>) -> bool {
-        pte_present(pte.raw())
-    }
-    fn pte_protnone(pte: Pte<Self>) -> bool {
-        pte_protnone(pte.raw())
+    forward_pte! {
+        test: pte_none, pte_present, pte_protnone;
     }
     fn pte_pfn(pte: Pte<Self>) -> u64 {
         field_pfn(pte.raw())
@@ -315,20 +309,9 @@ impl PmdOps for Scrambled {
     fn pmd_empty() -> Pmd<Self> {
         Pmd::from_raw(PMD_EMPTY)
     }
-    fn pmd_none(pmd: Pmd<Self>) -> bool {
-        pmd_none(pmd.raw())
-    }
-    fn pmd_present(pmd: Pmd<Self>) -> bool {
-        pmd_present(pmd.raw())
-    }
-    fn pmd_bad(pmd: Pmd<Self>) -> bool {
-        pmd_bad(pmd.raw())
-    }
-    fn pmd_leaf(pmd: Pmd<Self>) -> bool {
-        pmd_leaf(pmd.raw())
-    }
-    fn pmd_trans_huge(pmd: Pmd<Self>) -> bool {
-        pmd_trans_huge(pmd.raw())
+    forward_pmd! {
+        test: pmd_none, pmd_present, pmd_bad, pmd_leaf, pmd_trans_huge;
+        try_map: pmd_mkinvalid;
     }
     fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {
         Pmd::from_raw(pfn_field(table_pfn))
@@ -345,9 +328,6 @@ impl PmdOps for Scrambled {
     }
     fn pmd_mkhuge(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
         Ok(Pmd::from_raw(pmd.raw() | LEAF))
-    }
-    fn pmd_mkinvalid(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
-        Ok(Pmd::from_raw(pmd_mkinvalid(pmd.raw())))
     }
 }
 

@@ -207,33 +207,20 @@ impl PteOps for Um {
         // Generic pte_alloc_one: a zeroed page, which pte_none also accepts.
         Pte::from_raw(0)
     }
-    fn pte_none(pte: Pte<Self>) -> bool {
-        pte_none(pte.raw())
-    }
-    fn pte_present(pte: Pte<Self>) -> bool {
-        pte_present(pte.raw())
+    forward_pte! {
+        test: pte_none, pte_present, pte_write;
+        u64: pte_pfn;
+        map: pte_mkwrite, pte_wrprotect;
     }
     fn pte_protnone(_pte: Pte<Self>) -> bool {
         // No CONFIG_NUMA_BALANCING: include/linux/pgtable.h's stub.
         false
-    }
-    fn pte_pfn(pte: Pte<Self>) -> u64 {
-        pte_pfn(pte.raw())
     }
     fn pfn_pte_unchecked(pfn: u64, prot: PgProt<Self>) -> Pte<Self> {
         Pte::from_raw(pfn_pte(pfn, prot.raw()))
     }
     fn pte_pgprot(prot: Protection) -> PgProt<Self> {
         PgProt::from_raw(pgprot(prot))
-    }
-    fn pte_write(pte: Pte<Self>) -> bool {
-        pte_write(pte.raw())
-    }
-    fn pte_mkwrite(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte_mkwrite(pte.raw()))
-    }
-    fn pte_wrprotect(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte_wrprotect(pte.raw()))
     }
     fn pte_dirty(pte: Pte<Self>) -> bool {
         pte.raw() & Flags::DIRTY.bits() != 0
@@ -285,14 +272,9 @@ impl PmdOps for Um {
     fn pmd_empty() -> Pmd<Self> {
         Pmd::from_raw(NEWPAGE)
     }
-    fn pmd_none(pmd: Pmd<Self>) -> bool {
-        pmd_none(pmd.raw())
-    }
-    fn pmd_present(pmd: Pmd<Self>) -> bool {
-        pmd_present(pmd.raw())
-    }
-    fn pmd_bad(pmd: Pmd<Self>) -> bool {
-        pmd_bad(pmd.raw())
+    forward_pmd! {
+        test: pmd_none, pmd_present, pmd_bad;
+        u64: pmd_pfn;
     }
     fn pmd_leaf(_pmd: Pmd<Self>) -> bool {
         // No pmd_leaf in the arch: include/linux/pgtable.h's `false`.
@@ -303,9 +285,6 @@ impl PmdOps for Um {
     }
     fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {
         Pmd::from_raw(pmd_populate(table_pfn))
-    }
-    fn pmd_pfn(pmd: Pmd<Self>) -> u64 {
-        pmd_pfn(pmd.raw())
     }
     fn fmt_pmd_flags(raw: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_flags(Flags::from_bits_retain(raw & PAGE_OFFSET_MASK), f)

@@ -227,17 +227,9 @@ impl PteOps for X86_64 {
     fn pte_empty(_addr: u64) -> Pte<Self> {
         Pte::from_raw(0)
     }
-    fn pte_none(pte: Pte<Self>) -> bool {
-        pte_none(pte.raw())
-    }
-    fn pte_present(pte: Pte<Self>) -> bool {
-        pte_present(pte.raw())
-    }
-    fn pte_protnone(pte: Pte<Self>) -> bool {
-        pte_protnone(pte.raw())
-    }
-    fn pte_pfn(pte: Pte<Self>) -> u64 {
-        pte_pfn(pte.raw())
+    forward_pte! {
+        test: pte_none, pte_present, pte_protnone;
+        u64: pte_pfn;
     }
     fn pfn_pte_unchecked(pfn: u64, prot: PgProt<Self>) -> Pte<Self> {
         Pte::from_raw(pfn_pte(pfn, prot.raw()))
@@ -295,26 +287,13 @@ impl PmdOps for X86_64 {
     fn pmd_empty() -> Pmd<Self> {
         Pmd::from_raw(0)
     }
-    fn pmd_none(pmd: Pmd<Self>) -> bool {
-        pmd_none(pmd.raw())
-    }
-    fn pmd_present(pmd: Pmd<Self>) -> bool {
-        pmd_present(pmd.raw())
-    }
-    fn pmd_bad(pmd: Pmd<Self>) -> bool {
-        pmd_bad(pmd.raw())
-    }
-    fn pmd_leaf(pmd: Pmd<Self>) -> bool {
-        pmd_leaf(pmd.raw())
-    }
-    fn pmd_trans_huge(pmd: Pmd<Self>) -> bool {
-        pmd_trans_huge(pmd.raw())
+    forward_pmd! {
+        test: pmd_none, pmd_present, pmd_bad, pmd_leaf, pmd_trans_huge;
+        u64: pmd_pfn;
+        try_map: pmd_mkinvalid;
     }
     fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {
         Pmd::from_raw((table_pfn << 12) | PAGE_TABLE)
-    }
-    fn pmd_pfn(pmd: Pmd<Self>) -> u64 {
-        pmd_pfn(pmd.raw())
     }
     fn fmt_pmd_flags(raw: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_flags(Flags::from_bits_retain(pmd_flags(raw)), f)
@@ -324,9 +303,6 @@ impl PmdOps for X86_64 {
     }
     fn pmd_mkhuge(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
         Ok(Pmd::from_raw(pmd.raw() | PSE))
-    }
-    fn pmd_mkinvalid(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
-        Ok(Pmd::from_raw(pmd_mkinvalid(pmd.raw())))
     }
 }
 
