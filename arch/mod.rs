@@ -38,6 +38,7 @@ use crate::laws::{self, LawReport};
 ///
 /// Each method calls `helper(pte.raw())` (with the turbofish given, if any) and wraps the
 /// result as its kind says. Methods that do anything more stay written out by hand.
+#[allow(unused_macros)] // unused only when every backend feature is off
 macro_rules! forward_pte {
     (in $m:ident; $($body:tt)*) => {
         forward_entry!(@list Pte $m $($body)*);
@@ -48,6 +49,7 @@ macro_rules! forward_pte {
 }
 
 /// `forward_pte!` for `impl PmdOps`: the same kinds, over `Pmd<Self>`.
+#[allow(unused_macros)] // unused only when every backend feature is off
 macro_rules! forward_pmd {
     (in $m:ident; $($body:tt)*) => {
         forward_entry!(@list Pmd $m $($body)*);
@@ -59,6 +61,7 @@ macro_rules! forward_pmd {
 
 /// The body of `forward_pte!` and `forward_pmd!`: `$e` is the entry type, `$m` the module
 /// the helpers live in (`self` by default).
+#[allow(unused_macros)] // unused only when every backend feature is off
 macro_rules! forward_entry {
     (@list $e:ident $m:ident) => {};
     (@list $e:ident $m:ident $kind:ident: $($h:ident $(::<$g:ty>)?),+; $($rest:tt)*) => {
@@ -205,6 +208,7 @@ pub trait DynBackend: Sync {
     fn laws(&self) -> LawReport;
 }
 
+#[allow(dead_code)] // never built when every backend feature is off
 struct Backend<A>(PhantomData<A>);
 
 impl<A: PmdOps> DynBackend for Backend<A> {
@@ -279,6 +283,7 @@ pub trait ArchVisitor {
 
 /// Calls `v.visit::<A>()` for every enabled backend, in report order.
 pub fn visit_all<V: ArchVisitor>(v: &mut V) {
+    let _ = &v; // unused when every backend feature is off
     #[cfg(feature = "x86_64")]
     v.visit::<X86_64>();
     #[cfg(feature = "arm")]
