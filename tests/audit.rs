@@ -238,11 +238,13 @@ fn report_json_follows_the_documented_schema() {
     assert!(v["meta"]["host"]["os"].is_string());
     assert!(v["meta"].get("git_commit").is_some());
     assert_eq!(v["summary"]["passed"], true);
+    assert_eq!(v["summary"]["law_violations"], Value::Array(Vec::new()));
 
     let backends = v["backends"].as_array().unwrap();
     for b in backends {
         assert_eq!(b["laws"].as_array().unwrap().len(), LawId::ALL.len());
-        assert_eq!(b["laws_clean"], true, "{b}");
+        // Only a historical backend may break a law: the one its bug breaks.
+        assert!(b["laws_clean"] == true || b["historical"] == true, "{b}");
         for l in b["laws"].as_array().unwrap() {
             for key in ["law", "verdict", "cases", "witness", "note"] {
                 assert!(l.get(key).is_some(), "no {key} in {l}");

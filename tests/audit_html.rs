@@ -25,10 +25,15 @@ fn find_chromium() -> Option<PathBuf> {
         return Some(PathBuf::from(p));
     }
     let path = std::env::var_os("PATH")?;
-    ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .find(|p| p.is_file())
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+    .find(|p| p.is_file())
 }
 
 /// Runs Chromium headless on `page` with `extra` arguments; returns its stdout.
@@ -103,7 +108,12 @@ fn selection() -> String {
             .or_else(|| arch::BACKENDS.iter().find(fixed))
             .map(|b| b.id().name()),
     );
-    names.extend(arch::BACKENDS.iter().find(historical).map(|b| b.id().name()));
+    names.extend(
+        arch::BACKENDS
+            .iter()
+            .find(historical)
+            .map(|b| b.id().name()),
+    );
     format!("--arch={}", names.join(","))
 }
 
@@ -208,7 +218,10 @@ fn report_html_renders_in_headless_chromium() {
         let rendered = attr(svg, "data-rendered").expect("laid out by the browser");
         let (w, h) = rendered.split_once('x').expect("WxH");
         let (w, h): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
-        assert!(w > 400 && h > 100 + 20 * steps as u32, "rendered {rendered}");
+        assert!(
+            w > 400 && h > 100 + 20 * steps as u32,
+            "rendered {rendered}"
+        );
     }
 
     // The picture.

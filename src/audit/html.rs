@@ -52,6 +52,7 @@ td.cell a { color: inherit; }
 .failed-cell { background: #fbe0de; color: #9d1c14; outline: 2px solid #b3261e; outline-offset: -2px; }
 .law-holds { color: #1f6a34; } .law-na { color: #9aa2aa; } .law-deviation { color: #7a4d00; background: #fff4d6; }
 .law-violated { color: #fff; background: #b3261e; font-weight: 700; }
+.law-violated-expected { color: #7a4d00; background: #fff4d6; font-weight: 700; }
 table.laws td { text-align: center; }
 ul.legend { font-size: 13.5px; padding-left: 20px; }
 .scroll { overflow-x: auto; max-width: 100%; }
@@ -438,7 +439,7 @@ fn write_laws(out: &mut String, report: &Report) {
     }
     out.push_str("</tr></thead><tbody>");
     for (row, b) in rows.iter().zip(&report.backends) {
-        let _ = write!(out, r#"<tr><th scope="row">{}</th>"#, escape(&b.name));
+        let _ = write!(out, r#"<tr><th scope="row">{}</th>"#, escape(&row[0]));
         for (v, law) in row.iter().skip(1).zip(&report.laws) {
             let note = b
                 .laws
@@ -456,10 +457,14 @@ fn write_laws(out: &mut String, report: &Report) {
                     }
                     t
                 });
+            let class = match law_class(v) {
+                "law-violated" if b.historical => "law-violated-expected",
+                c => c,
+            };
             let _ = write!(
                 out,
                 r#"<td class="{}" title="{}">{}</td>"#,
-                law_class(v),
+                class,
                 escape(&note),
                 escape(v)
             );
@@ -558,7 +563,7 @@ pub fn render(report: &Report) -> String {
     }
     out.push_str("</dl></header>\n<section><h2>Matrix</h2><p>Backends as rows, scenarios as columns; each cell is the verdict against the expectation, with the states explored.</p>");
     write_matrix(&mut out, report);
-    out.push_str("</section>\n<section><h2>Laws</h2><p>Each backend against every law (<code>LAW-</code> prefix dropped): <i>holds</i>, <i>deviation</i> (fails exactly where the backend documents that Linux does), <i>n/a</i>, or <i>VIOLATED</i>. Hover a cell for details.</p>");
+    out.push_str("</section>\n<section><h2>Laws</h2><p>Each backend against every law (<code>LAW-</code> prefix dropped): <i>holds</i>, <i>deviation</i> (fails exactly where the backend documents that Linux does), <i>n/a</i>, or <i>VIOLATED</i> (expected only of a historical backend, whose bug it is). Hover a cell for details.</p>");
     write_laws(&mut out, report);
     out.push_str("</section>\n");
     if let Some(e) = &report.encodings {

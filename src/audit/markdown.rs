@@ -74,6 +74,15 @@ pub fn provenance(report: &Report) -> Vec<(String, String)> {
     facts
 }
 
+/// Returns a backend's name, marked `(historical)` where the catalogue expects its bug.
+pub fn backend_label(b: &super::BackendInfo) -> String {
+    if b.historical {
+        std::format!("{} (historical)", b.name)
+    } else {
+        b.name.clone()
+    }
+}
+
 /// Returns the law table: one row per backend, one column per law.
 pub fn law_table(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
     let mut header = std::vec!["backend".to_string()];
@@ -82,7 +91,7 @@ pub fn law_table(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
         .backends
         .iter()
         .map(|b| {
-            let mut row = std::vec![b.name.clone()];
+            let mut row = std::vec![backend_label(b)];
             row.extend(report.laws.iter().map(|law| {
                 b.laws
                     .iter()
@@ -212,7 +221,8 @@ pub fn render(report: &Report) -> String {
     out.push_str("\n## Laws\n\n");
     out.push_str(
         "Each backend against every law (`LAW-` prefix dropped): `holds`, `deviation` \
-         (fails exactly where the backend documents that Linux does), `n/a`, or `VIOLATED`.\n\n",
+         (fails exactly where the backend documents that Linux does), `n/a`, or `VIOLATED` \
+         (expected only of a historical backend, whose bug it is).\n\n",
     );
     let (header, rows) = law_table(report);
     pipe_table(&mut out, &header, &rows);
@@ -224,7 +234,12 @@ pub fn render(report: &Report) -> String {
                 .iter()
                 .filter(|l| l.verdict == "deviation" || l.verdict == "VIOLATED")
                 .map(move |l| {
-                    let mut note = std::format!("- {} {} ({})", b.name, l.law, l.verdict);
+                    let why = if l.verdict == "VIOLATED" && b.historical {
+                        ", expected: the historical bug"
+                    } else {
+                        ""
+                    };
+                    let mut note = std::format!("- {} {} ({}{why})", b.name, l.law, l.verdict);
                     if !l.note.is_empty() {
                         let _ = write!(note, ": {}", l.note);
                     }

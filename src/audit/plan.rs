@@ -6,7 +6,7 @@ use std::vec::Vec;
 
 use crate::arch::{self, DynBackend};
 use crate::engine::explore::Options;
-use crate::scenario::{CATALOGUE, Entry, Knobs};
+use crate::scenario::{CATALOGUE, Entry, Expectation, Knobs};
 
 use super::{AuditError, Encodings};
 
@@ -111,6 +111,15 @@ pub fn all_variants() -> Vec<&'static str> {
         }
     }
     out
+}
+
+/// Returns whether some catalogue scenario, in some variant, expects a historical bug on `b`.
+pub fn is_historical(b: &dyn DynBackend) -> bool {
+    CATALOGUE.iter().any(|e| {
+        e.variants
+            .iter()
+            .any(|v| matches!((e.expect)(b, v), Expectation::Violation(_)))
+    })
 }
 
 fn names<T>(items: impl IntoIterator<Item = T>, name: impl Fn(T) -> &'static str) -> Vec<String> {

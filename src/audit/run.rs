@@ -22,7 +22,7 @@ use crate::entry::PmdOps;
 use crate::laws::{self, Bounds, LawId, LawReport};
 use crate::scenario::{Expectation, Knobs, build};
 
-use super::plan::CellSpec;
+use super::plan::{CellSpec, is_historical};
 use super::{
     BackendInfo, Cell, ExpectKind, ExpectationRecord, LawRecord, Plan, Report, RunOptions, SCHEMA,
     SCHEMA_VERSION, ScenarioInfo, Statement, Status, Summary, TraceRecord, VerdictKind,
@@ -210,6 +210,7 @@ fn laws_info(b: &dyn DynBackend, report: Option<LawReport>) -> BackendInfo {
         name: b.id().name().into(),
         word_bits: b.word_bits(),
         thp: b.geometry().has_thp,
+        historical: is_historical(b),
         laws_clean: report.as_ref().is_some_and(LawReport::clean),
         laws,
     }
@@ -417,7 +418,7 @@ fn assemble(
     let met = cells.iter().filter(|c| c.met).count();
     let law_violations: Vec<String> = backends
         .iter()
-        .filter(|b| !b.laws_clean)
+        .filter(|b| !b.laws_clean && !b.historical)
         .map(|b| b.name.clone())
         .collect();
     let summary = Summary {

@@ -325,9 +325,14 @@ pub fn summary(report: &Report, opts: &TextOptions) -> String {
     }
 
     let s = &report.summary;
+    let laws = if s.law_violations.is_empty() {
+        String::new()
+    } else {
+        std::format!("; laws violated on {}", s.law_violations.join(", "))
+    };
     let _ = writeln!(
         out,
-        "\n{}: {} met, {} failed. Audit {}.",
+        "\n{}: {} met, {} failed{laws}. Audit {}.",
         plural(s.cells, "cell", "cells"),
         s.met,
         s.failed,
@@ -347,20 +352,40 @@ pub fn summary(report: &Report, opts: &TextOptions) -> String {
     out
 }
 
-/// Writes the one-line law verdict.
+/// Returns the laws a backend violates.
+pub fn violated_laws(b: &super::BackendInfo) -> Vec<&str> {
+    b.laws
+        .iter()
+        .filter(|l| l.verdict == "VIOLATED")
+        .map(|l| l.law.as_str())
+        .collect()
+}
+
+/// Writes the law verdict: every fixed backend clean (or deviating only as Linux does), the
+/// laws historical backends break, and any unexpected violation.
 pub fn write_laws_line(out: &mut String, report: &Report) {
-    if report.summary.law_violations.is_empty() {
+    let unexpected: Vec<&super::BackendInfo> = report
+        .backends
+        .iter()
+        .filter(|b| !b.laws_clean && !b.historical)
+        .collect();
+    if unexpected.is_empty() {
+        let _ = write!(
+            out,
+            "Laws: every {}backend keeps every law ({} laws each)",
+            if report.backends.iter().any(|b| b.historical) {
+                "fixed "
+            } else {
+                ""
+            },
+            report.laws.len()
+        );
         let deviating: Vec<&str> = report
             .backends
             .iter()
             .filter(|b| b.laws.iter().any(|l| l.verdict == "deviation"))
             .map(|b| b.name.as_str())
             .collect();
-        let _ = write!(
-            out,
-            "Laws: every backend keeps every law ({} laws each)",
-            report.laws.len()
-        );
         if deviating.is_empty() {
             out.push_str(".\n");
         } else {
@@ -371,15 +396,20 @@ pub fn write_laws_line(out: &mut String, report: &Report) {
             );
         }
     } else {
-        let _ = writeln!(out, "Laws: VIOLATED on:");
-        for b in report.backends.iter().filter(|b| !b.laws_clean) {
-            let laws: Vec<&str> = b
-                .laws
-                .iter()
-                .filter(|l| l.verdict == "VIOLATED")
-                .map(|l| l.law.as_str())
-                .collect();
-            let _ = writeln!(out, "  {}: {}", b.name, laws.join(", "));
+        let _ = writeln!(out, "Laws: VIOLATED on fixed backends:");
+        for b in &unexpected {
+            let _ = writeln!(out, "  {}: {}", b.name, violated_laws(b).join(", "));
+        }
+    }
+    let historical: Vec<&super::BackendInfo> = report
+        .backends
+        .iter()
+        .filter(|b| !b.laws_clean && b.historical)
+        .collect();
+    if !historical.is_empty() {
+        let _ = writeln!(out, "Historical backends break the laws their bug breaks:");
+        for b in &historical {
+            let _ = writeln!(out, "  {}: {}", b.name, violated_laws(b).join(", "));
         }
     }
 }
