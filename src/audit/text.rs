@@ -391,7 +391,7 @@ pub fn write_laws_line(out: &mut String, report: &Report) {
         } else {
             let _ = writeln!(
                 out,
-                ", or departs only where Linux does: {}.",
+                ", or departs only where Linux does:\n  {}.",
                 deviating.join(", ")
             );
         }
