@@ -25,12 +25,23 @@ const FAST_LAWS: &str = "--law-flag-subsets=4096";
 /// The mutation of the fixed split these tests use.
 const MUTATION: &str = "--mutate=split-skips-tlb-flush";
 
-/// A fresh directory under cargo's scratch space for integration tests.
+/// A fresh directory under cargo's scratch space for integration tests (those of earlier runs
+/// are removed on the first call).
 fn scratch(name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "audit-{name}-{}-{}",
-        std::process::id(),
+    static CLEANED: OnceLock<()> = OnceLock::new();
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let mine = format!("audit-run-{}-", std::process::id());
+    CLEANED.get_or_init(|| {
+        for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("audit-run-") && !name.starts_with(&mine) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    });
+    let dir = root.join(format!(
+        "{mine}{}-{name}",
         N.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_dir_all(&dir);
