@@ -52,6 +52,9 @@ pub mod engine;
 #[cfg(feature = "engine")]
 pub mod scenario;
 
+#[cfg(feature = "cli")]
+pub mod audit;
+
 pub use arch_id::{Arch, ArchId, Geometry};
 pub use decode::{Decoded, EntryKind, Level};
 pub use entry::{EntryWord, PgProt, Pmd, PmdOps, Protection, Pte, PteOps, SwpEntry};

@@ -12,13 +12,17 @@
 
 mod cli;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
 use cli::arches::ArchesArgs;
+use cli::audit::AuditArgs;
 use cli::decode::DecodeArgs;
+use cli::replay::ReplayArgs;
+use cli::scenarios::ScenariosArgs;
 use cli::{CliError, Outcome, emit};
 
 /// Linux page-table entry encodings for seven architectures, and a model checker for the
@@ -41,6 +45,14 @@ enum Command {
     Arches(ArchesArgs),
     /// Decode one raw pte or pmd as Linux's helpers read it.
     Decode(DecodeArgs),
+    /// Run every scenario on every backend and variant, check each verdict against its
+    /// expectation, and write the report (exit 1 when an expectation fails).
+    Audit(AuditArgs),
+    /// Re-run a counterexample of an audit report step by step (exit 1 when it no longer
+    /// reproduces).
+    Replay(ReplayArgs),
+    /// List the scenario catalogue with the backends each scenario applies to.
+    Scenarios(ScenariosArgs),
 }
 
 /// Runs the subcommand and prints its report.
@@ -48,6 +60,17 @@ fn dispatch(cli: &Cli) -> Result<Outcome, CliError> {
     match &cli.command {
         Command::Arches(args) => emit(&cli::arches::run(args)?, cli.json),
         Command::Decode(args) => emit(&cli::decode::run(args)?, cli.json),
+        Command::Audit(args) => emit(&cli::audit::run(args, cli.json)?, cli.json),
+        Command::Replay(args) => {
+            let report = cli::replay::run(args)?;
+            let outcome = emit(&report, cli.json)?;
+            if let Some(why) = report.failure() {
+                // Also on stderr, for scripts that keep only the status and the errors.
+                let _ = writeln!(std::io::stderr().lock(), "pgtable: {why}");
+            }
+            Ok(outcome)
+        }
+        Command::Scenarios(args) => emit(&cli::scenarios::run(args)?, cli.json),
     }
 }
 

@@ -7,7 +7,10 @@
 //! `main.rs`'s `Command`, and one match arm.
 
 pub mod arches;
+pub mod audit;
 pub mod decode;
+pub mod replay;
+pub mod scenarios;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -29,10 +32,6 @@ pub enum Outcome {
     /// Everything held (exit 0).
     Passed,
     /// The job ran and an expectation failed (exit 1).
-    #[allow(
-        dead_code,
-        reason = "the checking subcommands (audit, replay) come next"
-    )]
     Failed,
 }
 
@@ -53,6 +52,14 @@ pub enum CliError {
     Input(pgtable::Error),
     /// The output could not be written.
     Output(io::Error),
+    /// An audit selection that leaves nothing to run, or a report that cannot be used.
+    Audit(pgtable::audit::AuditError),
+}
+
+impl From<pgtable::audit::AuditError> for CliError {
+    fn from(e: pgtable::audit::AuditError) -> Self {
+        CliError::Audit(e)
+    }
 }
 
 impl From<pgtable::Error> for CliError {
@@ -73,6 +80,7 @@ impl fmt::Display for CliError {
             CliError::Usage(e) => f.write_str(&one_line_clap_error(e)),
             CliError::Input(e) => write!(f, "{e}"),
             CliError::Output(e) => write!(f, "cannot write the output: {e}"),
+            CliError::Audit(e) => write!(f, "{e}"),
         }
     }
 }

@@ -1,0 +1,641 @@
+//! `report.html`: one self-contained page (inline CSS, no fonts, images or scripts fetched) with
+//! the matrix, the law table, the encoding table and every counterexample drawn as an SVG
+//! sequence diagram: one lane per thread, steps from top to bottom, beside each step the lock
+//! it takes or releases and every entry it touches, raw and decoded; the violating step is
+//! highlighted.
+
+use core::fmt::Write as _;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use super::markdown::{law_table, provenance};
+use super::text::{columns, expected_phrase, find_cell, found_phrase, statuses};
+use super::{Report, Status, TouchRecord, TraceRecord};
+
+/// Escapes text for HTML and SVG (element content and quoted attributes).
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = r#"
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 24px 32px; color: #1d232a; background: #fff; line-height: 1.45; }
+h1 { margin: 0 0 4px 0; font-size: 26px; }
+h2 { margin-top: 36px; border-bottom: 1px solid #d7dce1; padding-bottom: 4px; font-size: 20px; }
+h3 { font-size: 16px; margin: 28px 0 6px 0; }
+code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12.5px; }
+.result { display: inline-block; padding: 2px 10px; border-radius: 4px; font-weight: 700; color: #fff; }
+.result.passed { background: #1f7a3a; } .result.failed { background: #b3261e; }
+dl.meta { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; margin: 12px 0; font-size: 14px; }
+dl.meta dt { color: #5b6570; } dl.meta dd { margin: 0; }
+table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
+th, td { border: 1px solid #d7dce1; padding: 4px 8px; text-align: left; vertical-align: top; }
+thead th { background: #f1f3f5; }
+tbody th { background: #f8f9fa; font-weight: 600; white-space: nowrap; }
+td.cell { white-space: nowrap; font-weight: 600; }
+td.cell .n { display: block; font-weight: 400; font-size: 11.5px; color: #5b6570; }
+td.cell a { color: inherit; }
+.s-found { background: #fff4d6; color: #7a4d00; }
+.s-holds { background: #e3f4e7; color: #1f6a34; }
+.s-not-applicable { background: #f4f5f6; color: #7b848d; }
+.failed-cell { background: #fbe0de; color: #9d1c14; outline: 2px solid #b3261e; outline-offset: -2px; }
+.law-holds { color: #1f6a34; } .law-na { color: #9aa2aa; } .law-deviation { color: #7a4d00; background: #fff4d6; }
+.law-violated { color: #fff; background: #b3261e; font-weight: 700; }
+.law-violated-expected { color: #7a4d00; background: #fff4d6; font-weight: 700; }
+table.laws td { text-align: center; }
+ul.legend { font-size: 13.5px; padding-left: 20px; }
+.scroll { overflow-x: auto; max-width: 100%; }
+article.counterexample { margin-bottom: 28px; }
+article.counterexample p { margin: 4px 0; font-size: 14px; }
+svg.sequence { display: block; margin-top: 8px; border: 1px solid #d7dce1; border-radius: 4px; background: #fff; }
+svg.sequence text { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; fill: #1d232a; }
+svg.sequence .lane-head { fill: #e8eef5; stroke: #8aa1b8; }
+svg.sequence .lane-name { font-weight: 700; fill: #24415e; }
+svg.sequence .lifeline { stroke: #8aa1b8; stroke-dasharray: 4 4; }
+svg.sequence .connector { stroke: #c3ccd5; stroke-dasharray: 1 3; }
+svg.sequence .marker { fill: #24415e; }
+svg.sequence .num { fill: #5b6570; }
+svg.sequence .label { font-weight: 700; }
+svg.sequence .lock { fill: #6b3fa0; }
+svg.sequence .lock-chip { fill: #f1eafa; stroke: #b79ad9; }
+svg.sequence .place { font-weight: 700; fill: #1f5fa8; }
+svg.sequence .read { fill: #6a737c; }
+svg.sequence .row-alt { fill: #f8f9fa; }
+svg.sequence .violating-row { fill: #fde3e1; stroke: #b3261e; stroke-width: 1.5; }
+svg.sequence .violating-marker { fill: #b3261e; }
+svg.sequence .violation { fill: #b3261e; font-weight: 700; }
+"#;
+
+/// Character width of the SVG's 12px monospace font, rounded up.
+const CHAR_W: f64 = 7.4;
+/// Height of one text line in the diagram.
+const LINE_H: f64 = 16.0;
+/// Height of the lane heads.
+const HEAD_H: f64 = 28.0;
+/// Left column (step numbers).
+const NUM_W: f64 = 40.0;
+/// Padding above and below a step row.
+const ROW_PAD: f64 = 6.0;
+
+fn text_w(s: &str) -> f64 {
+    s.chars().count() as f64 * CHAR_W
+}
+
+/// The lines written beside a touched entry: place, then raw and decoded before and after.
+fn touch_lines(t: &TouchRecord) -> Vec<(String, String, bool)> {
+    if t.written {
+        std::vec![
+            (
+                t.place.clone(),
+                std::format!("before {}", t.before.decoded),
+                true
+            ),
+            (
+                String::new(),
+                std::format!("after  {}", t.after.decoded),
+                true
+            ),
+        ]
+    } else {
+        std::vec![(
+            t.place.clone(),
+            std::format!("read   {}", t.before.decoded),
+            false
+        )]
+    }
+}
+
+/// Draws one counterexample as an SVG sequence diagram.
+pub fn sequence_svg(t: &TraceRecord) -> String {
+    let lanes = t.threads.len().max(1);
+    let lane_w = t
+        .threads
+        .iter()
+        .map(|n| text_w(n) + 28.0)
+        .fold(104.0, f64::max);
+    let detail_x = NUM_W + lane_w * lanes as f64 + 18.0;
+    let place_w = t
+        .steps
+        .iter()
+        .flat_map(|s| s.touched.iter())
+        .map(|e| text_w(&e.place) + 12.0)
+        .fold(0.0, f64::max);
+    let violating = t.violating_step();
+
+    // Lay out the rows first: each step's height depends on what it touched.
+    struct Row {
+        y: f64,
+        h: f64,
+    }
+    let mut rows = Vec::with_capacity(t.steps.len());
+    let mut y = HEAD_H + 20.0;
+    let mut width: f64 = detail_x + 200.0;
+    for s in &t.steps {
+        let mut lines = 1;
+        let mut w = text_w(&s.label) + s.lock.as_ref().map_or(0.0, |l| text_w(l) + 60.0);
+        for e in &s.touched {
+            for (_, text, _) in touch_lines(e) {
+                lines += 1;
+                w = w.max(place_w + text_w(&text));
+            }
+        }
+        if let Some(v) = &s.violated {
+            lines += 1;
+            w = w.max(text_w(&std::format!(
+                "VIOLATED {}: {}",
+                v.invariant,
+                v.what
+            )));
+        }
+        width = width.max(detail_x + w + 16.0);
+        let h = lines as f64 * LINE_H + 2.0 * ROW_PAD;
+        rows.push(Row { y, h });
+        y += h;
+    }
+    let height = y + 16.0;
+    let width = width.ceil();
+
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<svg class="sequence" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" data-lanes="{}" data-steps="{}" role="img" aria-label="{}">"#,
+        t.threads.len(),
+        t.steps.len(),
+        escape(&std::format!(
+            "{} on {}: {} steps, {} threads",
+            t.scenario,
+            t.backend,
+            t.steps.len(),
+            t.threads.len()
+        ))
+    );
+    // Row backgrounds (alternating, the violating one highlighted).
+    for (i, (s, r)) in t.steps.iter().zip(&rows).enumerate() {
+        if Some(i) == violating {
+            let _ = write!(
+                out,
+                r#"<rect class="violating-row" data-step="{}" x="2" y="{}" width="{}" height="{}" rx="3"/>"#,
+                s.index,
+                r.y,
+                width - 4.0,
+                r.h
+            );
+        } else if i % 2 == 1 {
+            let _ = write!(
+                out,
+                r#"<rect class="row-alt" x="1" y="{}" width="{}" height="{}"/>"#,
+                r.y,
+                width - 2.0,
+                r.h
+            );
+        }
+    }
+    // Lanes: a head with the thread name and a lifeline.
+    for (i, name) in t.threads.iter().enumerate() {
+        let cx = NUM_W + lane_w * (i as f64 + 0.5);
+        let _ = write!(
+            out,
+            r#"<g class="lane" data-thread="{}"><rect class="lane-head" x="{}" y="8" width="{}" height="{HEAD_H}" rx="4"/><text class="lane-name" x="{cx}" y="{}" text-anchor="middle">{}</text><line class="lifeline" x1="{cx}" y1="{}" x2="{cx}" y2="{}"/></g>"#,
+            escape(name),
+            cx - (lane_w - 16.0) / 2.0,
+            lane_w - 16.0,
+            8.0 + HEAD_H / 2.0 + 4.0,
+            escape(name),
+            8.0 + HEAD_H,
+            height - 8.0
+        );
+    }
+    // Steps.
+    for (i, (s, r)) in t.steps.iter().zip(&rows).enumerate() {
+        let is_violating = Some(i) == violating;
+        let cx = NUM_W + lane_w * (f64::from(s.thread) + 0.5);
+        let base = r.y + ROW_PAD + 12.0;
+        let _ = write!(
+            out,
+            r#"<g class="step{}" data-step="{}" data-thread="{}"><title>{}</title>"#,
+            if is_violating { " violating" } else { "" },
+            s.index,
+            escape(&s.thread_name),
+            escape(&std::format!(
+                "step {}: {} — {}",
+                s.index,
+                s.thread_name,
+                s.label
+            ))
+        );
+        let _ = write!(
+            out,
+            r#"<text class="num" x="{}" y="{base}" text-anchor="end">{}</text>"#,
+            NUM_W - 8.0,
+            s.index
+        );
+        let _ = write!(
+            out,
+            r#"<line class="connector" x1="{}" y1="{}" x2="{}" y2="{}"/>"#,
+            cx + 7.0,
+            base - 4.0,
+            detail_x - 6.0,
+            base - 4.0
+        );
+        let _ = write!(
+            out,
+            r#"<circle class="{}" cx="{cx}" cy="{}" r="6"/>"#,
+            if is_violating {
+                "violating-marker"
+            } else {
+                "marker"
+            },
+            base - 4.0
+        );
+        let _ = write!(
+            out,
+            r#"<text class="label" x="{detail_x}" y="{base}">{}</text>"#,
+            escape(&s.label)
+        );
+        if let Some(lock) = &s.lock {
+            let x = detail_x + text_w(&s.label) + 12.0;
+            let w = text_w(&std::format!("lock {lock}")) + 12.0;
+            let _ = write!(
+                out,
+                r#"<rect class="lock-chip" x="{x}" y="{}" width="{w}" height="15" rx="7"/><text class="lock" x="{}" y="{base}">lock {}</text>"#,
+                base - 11.5,
+                x + 6.0,
+                escape(lock)
+            );
+        }
+        let mut ly = base;
+        for e in &s.touched {
+            for (place, text, written) in touch_lines(e) {
+                ly += LINE_H;
+                if !place.is_empty() {
+                    let _ = write!(
+                        out,
+                        r#"<text class="place" x="{detail_x}" y="{ly}">{}</text>"#,
+                        escape(&place)
+                    );
+                }
+                let _ = write!(
+                    out,
+                    r#"<text class="{}" x="{}" y="{ly}">{}</text>"#,
+                    if written { "entry" } else { "entry read" },
+                    detail_x + place_w,
+                    escape(&text)
+                );
+            }
+        }
+        if let Some(v) = &s.violated {
+            ly += LINE_H;
+            let _ = write!(
+                out,
+                r#"<text class="violation" x="{detail_x}" y="{ly}">VIOLATED {}: {}</text>"#,
+                escape(&v.invariant),
+                escape(&v.what)
+            );
+        }
+        out.push_str("</g>");
+    }
+    out.push_str("</svg>");
+    out
+}
+
+fn status_class(s: Status) -> &'static str {
+    match s {
+        Status::Found => "s-found",
+        Status::Holds => "s-holds",
+        Status::NotApplicable => "s-not-applicable",
+        _ => "failed-cell",
+    }
+}
+
+fn law_class(verdict: &str) -> &'static str {
+    match verdict {
+        "holds" => "law-holds",
+        "deviation" => "law-deviation",
+        "VIOLATED" => "law-violated",
+        _ => "law-na",
+    }
+}
+
+fn trace_anchor(report: &Report, id: &str) -> Option<String> {
+    report
+        .traces
+        .iter()
+        .position(|t| t.id == id)
+        .map(|i| std::format!("trace-{}", i + 1))
+}
+
+fn write_matrix(out: &mut String, report: &Report) {
+    let cols = columns(report);
+    out.push_str(
+        r#"<div class="scroll"><table id="matrix" class="matrix"><thead><tr><th>backend</th>"#,
+    );
+    for c in &cols {
+        let title = report
+            .scenarios
+            .iter()
+            .find(|s| s.id == c.scenario)
+            .map_or(String::new(), |s| {
+                std::format!("{} ({})", s.title, c.variant)
+            });
+        let _ = write!(
+            out,
+            r#"<th title="{}">{}</th>"#,
+            escape(&title),
+            escape(&c.header)
+        );
+    }
+    out.push_str("</tr></thead><tbody>");
+    for b in &report.backends {
+        let _ = write!(out, r#"<tr><th scope="row">{}</th>"#, escape(&b.name));
+        for col in &cols {
+            let Some(cell) = find_cell(report, &b.name, col) else {
+                out.push_str(r#"<td class="cell missing">-</td>"#);
+                continue;
+            };
+            let trace = cell
+                .trace
+                .as_ref()
+                .and_then(|id| report.traces.iter().find(|t| &t.id == id));
+            let title = std::format!(
+                "{} on {} ({}): {}; {}",
+                cell.scenario,
+                cell.backend,
+                cell.variant,
+                expected_phrase(cell),
+                found_phrase(cell, trace)
+            );
+            let word = escape(cell.status.word());
+            let n = match cell.status {
+                Status::NotApplicable | Status::Error => String::new(),
+                _ => std::format!(
+                    r#"<span class="n">{} states</span>"#,
+                    escape(&super::group(cell.states))
+                ),
+            };
+            let body = match cell
+                .trace
+                .as_deref()
+                .and_then(|id| trace_anchor(report, id))
+            {
+                Some(anchor) => std::format!(r##"<a href="#{anchor}">{word}</a>{n}"##),
+                None => std::format!("{word}{n}"),
+            };
+            let _ = write!(
+                out,
+                r#"<td class="cell {} {}" data-status="{}" title="{}">{body}</td>"#,
+                status_class(cell.status),
+                if cell.met { "met" } else { "failed" },
+                escape(cell.status.word()),
+                escape(&title)
+            );
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table></div>");
+    out.push_str(r#"<ul class="legend">"#);
+    for s in statuses(report) {
+        let _ = write!(
+            out,
+            r#"<li><span class="{}">&nbsp;{}&nbsp;</span> {}</li>"#,
+            status_class(s),
+            escape(s.word()),
+            escape(s.meaning())
+        );
+    }
+    out.push_str("<li>Each number: the states explored. Hover a cell for its expectation and verdict.</li></ul>");
+    out.push_str(r#"<ul class="legend">"#);
+    for s in &report.scenarios {
+        let _ = write!(
+            out,
+            "<li><code>{}</code> ({}): {}</li>",
+            escape(&s.id),
+            escape(&s.variants.join(", ")),
+            escape(&s.title)
+        );
+    }
+    out.push_str("</ul>");
+}
+
+fn write_laws(out: &mut String, report: &Report) {
+    let (header, rows) = law_table(report);
+    out.push_str(r#"<div class="scroll"><table id="laws" class="laws"><thead><tr>"#);
+    for (h, law) in header
+        .iter()
+        .zip(core::iter::once(None).chain(report.laws.iter().map(Some)))
+    {
+        let title = law.map_or(String::new(), |l| std::format!("{}: {}", l.id, l.statement));
+        let _ = write!(out, r#"<th title="{}">{}</th>"#, escape(&title), escape(h));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for (row, b) in rows.iter().zip(&report.backends) {
+        let _ = write!(out, r#"<tr><th scope="row">{}</th>"#, escape(&row[0]));
+        for (v, law) in row.iter().skip(1).zip(&report.laws) {
+            let note = b
+                .laws
+                .iter()
+                .find(|l| l.law == law.id)
+                .map_or(String::new(), |l| {
+                    let mut t =
+                        std::format!("{} on {}: {} ({} cases)", l.law, b.name, l.verdict, l.cases);
+                    if !l.note.is_empty() {
+                        let _ = write!(t, "; {}", l.note);
+                    }
+                    if let Some(w) = &l.witness {
+                        let _ =
+                            write!(t, "; input {:#x} gave {:#x}: {}", w.input, w.output, w.what);
+                    }
+                    t
+                });
+            let class = match law_class(v) {
+                "law-violated" if b.historical => "law-violated-expected",
+                c => c,
+            };
+            let _ = write!(
+                out,
+                r#"<td class="{}" title="{}">{}</td>"#,
+                class,
+                escape(&note),
+                escape(v)
+            );
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table></div>");
+    let noted: Vec<String> = report
+        .backends
+        .iter()
+        .flat_map(|b| {
+            b.laws
+                .iter()
+                .filter(|l| l.verdict == "deviation" || l.verdict == "VIOLATED")
+                .map(move |l| {
+                    std::format!(
+                        "<li><b>{}</b> <code>{}</code> ({}){}</li>",
+                        escape(&b.name),
+                        escape(&l.law),
+                        escape(&l.verdict),
+                        if l.note.is_empty() {
+                            String::new()
+                        } else {
+                            std::format!(": {}", escape(&l.note))
+                        }
+                    )
+                })
+        })
+        .collect();
+    if !noted.is_empty() {
+        let _ = write!(out, r#"<ul class="legend">{}</ul>"#, noted.concat());
+    }
+    out.push_str(r#"<ul class="legend">"#);
+    for l in &report.laws {
+        let _ = write!(
+            out,
+            "<li><code>{}</code>: {}</li>",
+            escape(&l.id),
+            escape(&l.statement)
+        );
+    }
+    out.push_str("</ul>");
+}
+
+/// Renders the pipe table of `pgtable arches` (and its footnotes) as HTML.
+fn write_encodings(out: &mut String, table: &str) {
+    out.push_str(r#"<div class="scroll"><table id="encodings" class="mono">"#);
+    let mut first = true;
+    let mut notes = Vec::new();
+    for line in table.lines() {
+        let l = line.trim();
+        if !l.starts_with('|') {
+            if !l.is_empty() {
+                notes.push(l);
+            }
+            continue;
+        }
+        let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+        if cells
+            .iter()
+            .all(|c| !c.is_empty() && c.chars().all(|ch| ch == '-'))
+        {
+            continue;
+        }
+        let tag = if first { "th" } else { "td" };
+        out.push_str("<tr>");
+        for c in cells {
+            let _ = write!(out, "<{tag}>{}</{tag}>", escape(c));
+        }
+        out.push_str("</tr>");
+        first = false;
+    }
+    out.push_str("</table></div>");
+    for n in notes {
+        let _ = write!(out, "<p>{}</p>", escape(n));
+    }
+}
+
+/// Renders `report.html`.
+pub fn render(report: &Report) -> String {
+    let passed = report.summary.passed;
+    let result = if passed { "PASSED" } else { "FAILED" };
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>pgtable audit report: {result}</title>
+<style>{STYLE}</style></head><body>
+<header><h1>pgtable audit report</h1><span id="result" class="result {}">{result}</span>
+<dl class="meta">"#,
+        if passed { "passed" } else { "failed" }
+    );
+    for (k, v) in provenance(report) {
+        let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", escape(&k), escape(&v));
+    }
+    out.push_str("</dl></header>\n<section><h2>Matrix</h2><p>Backends as rows, scenarios as columns; each cell is the verdict against the expectation, with the states explored.</p>");
+    write_matrix(&mut out, report);
+    out.push_str("</section>\n<section><h2>Laws</h2><p>Each backend against every law (<code>LAW-</code> prefix dropped): <i>holds</i>, <i>deviation</i> (fails exactly where the backend documents that Linux does), <i>n/a</i>, or <i>VIOLATED</i> (expected only of a historical backend, whose bug it is). Hover a cell for details.</p>");
+    write_laws(&mut out, report);
+    out.push_str("</section>\n");
+    if let Some(e) = &report.encodings {
+        out.push_str("<section><h2>Encodings</h2><p>What <code>pgtable arches</code> prints.</p>");
+        write_encodings(&mut out, &e.table);
+        out.push_str("</section>\n");
+    }
+    out.push_str(r#"<section id="counterexamples"><h2>Counterexamples</h2>"#);
+    if report.traces.is_empty() {
+        out.push_str("<p>None: no cell broke an invariant.</p>");
+    }
+    for (i, t) in report.traces.iter().enumerate() {
+        let cell = report
+            .cells
+            .iter()
+            .find(|c| c.trace.as_ref() == Some(&t.id));
+        let tag = match cell.map(|c| c.status) {
+            Some(Status::Found) => "found, as expected".to_string(),
+            Some(s) => s.word().to_string(),
+            None => String::new(),
+        };
+        let _ = write!(
+            out,
+            r#"<article class="counterexample {}" id="trace-{}"><h3>{}. {} on {} ({}): {} <span class="{}">&nbsp;{}&nbsp;</span></h3>"#,
+            if cell.is_some_and(|c| c.met) {
+                "expected"
+            } else {
+                "unexpected"
+            },
+            i + 1,
+            i + 1,
+            escape(&t.scenario),
+            escape(&t.backend),
+            escape(&t.variant),
+            escape(&t.invariant),
+            cell.map_or("", |c| status_class(c.status)),
+            escape(&tag)
+        );
+        if let Some(c) = cell {
+            let _ = write!(
+                out,
+                "<p>{}; {}.</p>",
+                escape(&expected_phrase(c)),
+                escape(&found_phrase(c, Some(t)))
+            );
+        }
+        let _ = write!(
+            out,
+            "<p>Trace id <code>{}</code>: re-run it with <code>pgtable replay report.json {}</code>.</p>",
+            escape(&t.id),
+            escape(&t.id)
+        );
+        let _ = write!(
+            out,
+            r#"<div class="scroll">{}</div></article>"#,
+            sequence_svg(t)
+        );
+    }
+    out.push_str("</section>\n");
+    // Records each diagram's laid-out size on the element, for tests that read the DOM.
+    out.push_str("<script>for (const s of document.querySelectorAll('svg.sequence')) { const r = s.getBoundingClientRect(); s.setAttribute('data-rendered', Math.round(r.width) + 'x' + Math.round(r.height)); }</script>\n");
+    out.push_str("</body></html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_is_escaped() {
+        assert_eq!(escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+        assert_eq!(escape("PRESENT | RW"), "PRESENT | RW");
+    }
+}

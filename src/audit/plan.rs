@@ -1,0 +1,348 @@
+//! What an audit runs: the cells of scenario × backend × variant a selection leaves, the
+//! state bound, and the test-only mutations of the fixed code.
+
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use crate::arch::{self, DynBackend};
+use crate::engine::explore::Options;
+use crate::scenario::{CATALOGUE, Entry, Expectation, Knobs};
+
+use super::{AuditError, Encodings};
+
+/// A deliberate bug in the fixed code, for testing that the audit reports a failure (hidden
+/// from `--help`: `pgtable audit --mutate NAME`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mutation {
+    /// The split skips the TLB flush after `pmdp_invalidate`.
+    SplitSkipsTlbFlush,
+    /// `zap_huge_pmd` runs without the pmd lock.
+    ZapHugeUnlocked,
+    /// The huge fault frees its preallocated table instead of depositing it.
+    FaultFreesDeposit,
+}
+
+impl Mutation {
+    /// Every mutation.
+    pub const ALL: [Mutation; 3] = [
+        Mutation::SplitSkipsTlbFlush,
+        Mutation::ZapHugeUnlocked,
+        Mutation::FaultFreesDeposit,
+    ];
+
+    /// Returns the name the command line takes.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Mutation::SplitSkipsTlbFlush => "split-skips-tlb-flush",
+            Mutation::ZapHugeUnlocked => "zap-huge-unlocked",
+            Mutation::FaultFreesDeposit => "fault-frees-deposit",
+        }
+    }
+
+    /// Returns the mutation called `name`.
+    pub fn from_name(name: &str) -> Option<Mutation> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Returns `knobs` with this mutation switched on.
+    pub const fn apply(self, knobs: Knobs) -> Knobs {
+        match self {
+            Mutation::SplitSkipsTlbFlush => Knobs {
+                split_skips_tlb_flush: true,
+                ..knobs
+            },
+            Mutation::ZapHugeUnlocked => Knobs {
+                zap_huge_unlocked: true,
+                ..knobs
+            },
+            Mutation::FaultFreesDeposit => Knobs {
+                fault_frees_deposit: true,
+                ..knobs
+            },
+        }
+    }
+}
+
+/// One cell to run.
+#[derive(Clone, Copy)]
+pub struct CellSpec {
+    /// The backend.
+    pub backend: &'static dyn DynBackend,
+    /// The catalogue entry.
+    pub entry: &'static Entry,
+    /// The variant.
+    pub variant: &'static str,
+}
+
+/// The selection an audit runs. [`Plan::new`] selects everything.
+#[derive(Clone)]
+pub struct Plan {
+    /// Backends, in registry order.
+    pub backends: Vec<&'static dyn DynBackend>,
+    /// Scenarios, in catalogue order.
+    pub scenarios: Vec<&'static Entry>,
+    /// Variants to run (empty: every variant of each scenario).
+    pub variants: Vec<&'static str>,
+    /// Mutations of the fixed code (tests only).
+    pub mutations: Vec<Mutation>,
+    /// The explorer's state bound per cell.
+    pub max_states: u64,
+    /// The encoding table to carry into the report (the CLI passes `pgtable arches`).
+    pub encodings: Option<Encodings>,
+    /// Bound the laws' flag-subset enumeration to this many subsets (tests only; `None`: the
+    /// laws' own default, as `DynBackend::laws` runs them).
+    pub law_flag_subsets: Option<u64>,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Every variant of the catalogue, deduplicated, in first-seen order.
+pub fn all_variants() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for e in CATALOGUE {
+        for &v in e.variants {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// Returns whether some catalogue scenario, in some variant, expects a historical bug on `b`.
+pub fn is_historical(b: &dyn DynBackend) -> bool {
+    CATALOGUE.iter().any(|e| {
+        e.variants
+            .iter()
+            .any(|v| matches!((e.expect)(b, v), Expectation::Violation(_)))
+    })
+}
+
+fn names<T>(items: impl IntoIterator<Item = T>, name: impl Fn(T) -> &'static str) -> Vec<String> {
+    items.into_iter().map(|i| name(i).to_string()).collect()
+}
+
+impl Plan {
+    /// Selects every enabled backend, every catalogue scenario and variant, no mutation, and
+    /// the explorer's default state bound.
+    pub fn new() -> Self {
+        Self {
+            backends: arch::BACKENDS.to_vec(),
+            scenarios: CATALOGUE.iter().collect(),
+            variants: Vec::new(),
+            mutations: Vec::new(),
+            max_states: Options::default().max_states,
+            encodings: None,
+            law_flag_subsets: None,
+        }
+    }
+
+    /// Keeps only the backends named (all when `names` is empty), in registry order.
+    ///
+    /// # Errors
+    /// [`AuditError::UnknownArch`] for a name that is not an enabled backend.
+    pub fn arches<S: AsRef<str>>(mut self, selected: &[S]) -> Result<Self, AuditError> {
+        if let Some(bad) = selected
+            .iter()
+            .find(|n| !arch::BACKENDS.iter().any(|b| b.id().name() == n.as_ref()))
+        {
+            return Err(AuditError::UnknownArch {
+                name: bad.as_ref().into(),
+                known: names(arch::BACKENDS.iter(), |b| b.id().name()),
+            });
+        }
+        if !selected.is_empty() {
+            self.backends = arch::BACKENDS
+                .iter()
+                .copied()
+                .filter(|b| selected.iter().any(|n| n.as_ref() == b.id().name()))
+                .collect();
+        }
+        Ok(self)
+    }
+
+    /// Keeps only the scenarios named (all when `ids` is empty), in catalogue order.
+    ///
+    /// # Errors
+    /// [`AuditError::UnknownScenario`] for an id not in the catalogue.
+    pub fn scenarios<S: AsRef<str>>(mut self, ids: &[S]) -> Result<Self, AuditError> {
+        if let Some(bad) = ids
+            .iter()
+            .find(|i| !CATALOGUE.iter().any(|e| e.id == i.as_ref()))
+        {
+            return Err(AuditError::UnknownScenario {
+                id: bad.as_ref().into(),
+                known: names(CATALOGUE.iter(), |e| e.id),
+            });
+        }
+        if !ids.is_empty() {
+            self.scenarios = CATALOGUE
+                .iter()
+                .filter(|e| ids.iter().any(|i| i.as_ref() == e.id))
+                .collect();
+        }
+        Ok(self)
+    }
+
+    /// Keeps only these variants (all when `variants` is empty).
+    ///
+    /// # Errors
+    /// [`AuditError::UnknownVariant`] for a variant no catalogue scenario has.
+    pub fn variants<S: AsRef<str>>(mut self, variants: &[S]) -> Result<Self, AuditError> {
+        let known = all_variants();
+        let mut chosen = Vec::new();
+        for v in variants {
+            let Some(&k) = known.iter().find(|k| **k == v.as_ref()) else {
+                return Err(AuditError::UnknownVariant {
+                    variant: v.as_ref().into(),
+                    known: names(known.iter(), |k| k),
+                });
+            };
+            if !chosen.contains(&k) {
+                chosen.push(k);
+            }
+        }
+        self.variants = chosen;
+        Ok(self)
+    }
+
+    /// Sets the mutations of the fixed code.
+    pub fn mutations(mut self, mutations: &[Mutation]) -> Self {
+        let mut m = mutations.to_vec();
+        m.sort();
+        m.dedup();
+        self.mutations = m;
+        self
+    }
+
+    /// Sets the explorer's state bound per cell.
+    pub fn max_states(mut self, max_states: u64) -> Self {
+        self.max_states = max_states;
+        self
+    }
+
+    /// Bounds the laws' flag-subset enumeration (tests only: a faster, less thorough check).
+    pub fn law_flag_subsets(mut self, subsets: Option<u64>) -> Self {
+        self.law_flag_subsets = subsets;
+        self
+    }
+
+    /// Carries the encoding table into the report.
+    pub fn encodings(mut self, encodings: Encodings) -> Self {
+        self.encodings = Some(encodings);
+        self
+    }
+
+    /// Returns the scenario knobs: the defaults with the mutations applied.
+    pub fn knobs(&self) -> Knobs {
+        self.mutations
+            .iter()
+            .fold(Knobs::default(), |k, m| m.apply(k))
+    }
+
+    /// Returns the variants of `entry` this plan runs.
+    pub fn variants_of(&self, entry: &Entry) -> Vec<&'static str> {
+        entry
+            .variants
+            .iter()
+            .copied()
+            .filter(|v| self.variants.is_empty() || self.variants.contains(v))
+            .collect()
+    }
+
+    /// Returns the cells, sorted by backend (registry order), scenario (catalogue order),
+    /// then variant.
+    pub fn cells(&self) -> Vec<CellSpec> {
+        let mut cells = Vec::new();
+        for &backend in &self.backends {
+            for &entry in &self.scenarios {
+                for variant in self.variants_of(entry) {
+                    cells.push(CellSpec {
+                        backend,
+                        entry,
+                        variant,
+                    });
+                }
+            }
+        }
+        cells
+    }
+
+    /// Checks that the selection leaves at least one cell.
+    ///
+    /// # Errors
+    /// [`AuditError::NothingSelected`].
+    pub fn check(&self) -> Result<(), AuditError> {
+        if self.cells().is_empty() {
+            return Err(AuditError::NothingSelected);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_plan_runs_every_backend_scenario_and_variant() {
+        let plan = Plan::new();
+        let per_backend: usize = CATALOGUE.iter().map(|e| e.variants.len()).sum();
+        assert_eq!(plan.cells().len(), arch::BACKENDS.len() * per_backend);
+        assert_eq!(plan.knobs(), Knobs::default());
+    }
+
+    // Unknown names are refused with the valid ones listed.
+    #[test]
+    fn unknown_names_list_the_known_ones() {
+        let e = Plan::new().arches(&["vax"]).err().unwrap();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("unknown architecture 'vax'; enabled: "),
+            "{msg}"
+        );
+        for b in arch::BACKENDS {
+            assert!(msg.contains(b.id().name()), "{msg}");
+        }
+        let msg = Plan::new()
+            .scenarios(&["race-999"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            msg.contains("race-999") && msg.contains(CATALOGUE[0].id),
+            "{msg}"
+        );
+        let msg = Plan::new().variants(&["v0.1"]).err().unwrap().to_string();
+        assert!(
+            msg.contains("v0.1") && msg.contains(CATALOGUE[0].variants[0]),
+            "{msg}"
+        );
+    }
+
+    // The selection keeps registry and catalogue order whatever the order asked.
+    #[test]
+    fn selections_keep_registry_order() {
+        let all: Vec<&str> = arch::BACKENDS.iter().map(|b| b.id().name()).collect();
+        let mut reversed = all.clone();
+        reversed.reverse();
+        let plan = Plan::new().arches(&reversed).unwrap();
+        let got: Vec<&str> = plan.backends.iter().map(|b| b.id().name()).collect();
+        assert_eq!(got, all);
+    }
+
+    #[test]
+    fn mutations_switch_on_their_knob() {
+        let plan = Plan::new().mutations(&[Mutation::SplitSkipsTlbFlush]);
+        assert!(plan.knobs().split_skips_tlb_flush);
+        assert!(!plan.knobs().zap_huge_unlocked);
+        for m in Mutation::ALL {
+            assert_eq!(Mutation::from_name(m.name()), Some(m));
+            assert_ne!(m.apply(Knobs::default()), Knobs::default());
+        }
+    }
+}
