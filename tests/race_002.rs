@@ -129,6 +129,21 @@ fn on_v4_5_madv_dontneed_returns_with_the_pages_still_mapped() {
             "{trace}"
         );
         assert!(trace.contains("pmd_populate"), "{trace}");
+        // The README quotes this trace's numbered steps: they must stay true.
+        let readme = include_str!("../README.md");
+        let quoted: Vec<&str> = readme
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.len() > 4 && l.as_bytes()[0].is_ascii_digit() && l.contains(". "))
+            .filter(|l| l.contains("split") || l.contains("zap"))
+            .collect();
+        assert!(quoted.len() >= 4);
+        for line in quoted {
+            assert!(
+                trace.lines().any(|t| t.trim() == line),
+                "README quotes a step the trace lacks: {line}\n{trace}"
+            );
+        }
     }
 }
 

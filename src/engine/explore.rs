@@ -307,8 +307,16 @@ pub fn explore<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> Outcome {
     Outcome { verdict, stats }
 }
 
+/// Returns the visited set's heap: its buckets (hashbrown keeps at most 7/8 of them full, in
+/// a power-of-two table) times one entry and one control byte.
 fn visited_bytes<K, V>(map: &HashMap<K, V, Fx>) -> u64 {
-    (map.capacity() * (core::mem::size_of::<(K, V)>() + 1)) as u64
+    let cap = map.capacity();
+    let buckets = if cap < 8 {
+        cap + 1
+    } else {
+        (cap * 8 / 7).next_power_of_two()
+    };
+    (buckets * (core::mem::size_of::<(K, V)>() + 1)) as u64
 }
 
 fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Verdict, Stats) {
