@@ -296,6 +296,21 @@ fn a_bad_level_names_the_possible_ones() {
     assert!(msg.contains("'pud'") && msg.contains("pte, pmd"), "{msg}");
 }
 
+// The level can follow the value as --level; given twice, the two must agree.
+#[test]
+fn the_level_can_be_given_with_dash_dash_level() {
+    let positional = ok(&["decode", "x86_64", "pmd", "0x80"]);
+    let flag = ok(&["decode", "x86_64", "0x80", "--level", "pmd"]);
+    assert_eq!(positional, flag);
+    assert!(flag.contains("huge-invalid"), "{flag}");
+    // Bit 7 is PAT in a pte: the same word is a swap entry there.
+    assert!(ok(&["decode", "x86_64", "0x80"]).contains("swap"));
+    let msg = usage_error(&["decode", "x86_64", "pte", "0x80", "--level", "pmd"]);
+    assert!(msg.contains("given twice"), "{msg}");
+    let msg = usage_error(&["decode", "x86_64", "0x80", "--level", "pud"]);
+    assert!(msg.contains("'pud'"), "{msg}");
+}
+
 #[test]
 fn a_non_hex_value_says_which_character() {
     let arch = any_arch();
@@ -328,7 +343,7 @@ fn unknown_subcommands_and_missing_arguments_are_usage_errors() {
     let msg = usage_error(&[]);
     assert!(msg.contains("no subcommand"), "{msg}");
     let msg = usage_error(&["decode", "x86_64"]);
-    assert!(msg.contains("<LEVEL>") && msg.contains("<VALUE>"), "{msg}");
+    assert!(msg.contains("<LEVEL>") && msg.contains("VALUE"), "{msg}");
     let msg = usage_error(&["arches", "--frob"]);
     assert!(msg.contains("'--frob'"), "{msg}");
 }

@@ -1,4 +1,6 @@
-//! `pgtable decode <arch> <pte|pmd> <hex>`: what one raw entry is, as Linux's helpers read it.
+//! `pgtable decode <arch> [pte|pmd] <hex> [--level pte|pmd]`: what one raw entry is, as
+//! Linux's helpers read it. The level matters: the same bits mean different things in a pte
+//! and in a pmd (x86_64's bit 7 is PAT in a pte and PSE in a pmd).
 
 use std::fmt;
 
@@ -33,15 +35,49 @@ impl From<LevelArg> for Level {
 pub struct DecodeArgs {
     /// Backend name, as `pgtable arches` lists them (x86_64, s390, ...).
     pub arch: String,
-    /// Which level the entry sits at.
-    pub level: LevelArg,
-    /// The raw entry in hex (`0x` prefix optional, `_` separators allowed).
-    #[arg(value_parser = parse_hex)]
-    pub value: u64,
+    /// The level then the raw entry (`pmd 0x...`), or the raw entry alone with `--level`.
+    /// Hex takes an optional `0x` prefix and `_` separators.
+    #[arg(num_args = 1..=2, required = true, value_names = ["LEVEL", "VALUE"])]
+    pub entry: Vec<String>,
+    /// Which level the entry sits at (default pte), where the level is not given before it.
+    #[arg(long, value_enum)]
+    pub level: Option<LevelArg>,
     /// Virtual address the entry maps, in hex (only matters where the empty pte depends on
     /// it, as on nios2).
     #[arg(long, value_parser = parse_hex)]
     pub addr: Option<u64>,
+}
+
+impl DecodeArgs {
+    /// Returns the level and the raw value, from `<level> <hex>` or `<hex> --level <level>`.
+    fn level_and_value(&self) -> Result<(LevelArg, u64), CliError> {
+        let usage = |msg: String| {
+            CliError::Usage(clap::Error::raw(clap::error::ErrorKind::InvalidValue, msg))
+        };
+        let (level, value) = match self.entry.as_slice() {
+            [level, value] => {
+                let positional = LevelArg::from_str(level, true).map_err(|_| {
+                    usage(format!(
+                        "invalid level '{level}' [possible values: pte, pmd]\n"
+                    ))
+                })?;
+                if self.level.is_some_and(|l| l != positional) {
+                    return Err(usage(format!(
+                        "the level is given twice and differs: '{level}' and --level\n"
+                    )));
+                }
+                (positional, value)
+            }
+            [value] => (self.level.unwrap_or(LevelArg::Pte), value),
+            _ => {
+                return Err(usage(
+                    "expected <level> <hex> or <hex> --level <level>\n".into(),
+                ));
+            }
+        };
+        let raw = parse_hex(value).map_err(|e| usage(format!("invalid value '{value}': {e}\n")))?;
+        Ok((level, raw))
+    }
 }
 
 /// A swap entry's fields.
@@ -96,7 +132,8 @@ pub struct Addr(#[serde(serialize_with = "hex")] pub u64);
 /// [`CliError::Input`] for an unknown backend name or a value wider than its entry word.
 pub fn run(args: &DecodeArgs) -> Result<DecodeReport, CliError> {
     let backend = arch::lookup(&args.arch)?;
-    let d = backend.decode(args.level.into(), args.value, args.addr)?;
+    let (level, value) = args.level_and_value()?;
+    let d = backend.decode(level.into(), value, args.addr)?;
     Ok(DecodeReport {
         arch: d.arch.name(),
         level: d.level.name(),
