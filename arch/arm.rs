@@ -24,6 +24,12 @@
 //! - **LPAE v4.5** ([`ArmLpaeV4_5`]): `pmd_mknotpresent` returned 0 and `pmd_present` was
 //!   `v != 0`, so the pmd a THP split invalidated read as `pmd_none` and `zap_pmd_range` could
 //!   skip it (the February 2016 race). Kept on purpose: it fails the invalidate laws.
+//! - **LPAE v4.5, as stored** ([`ArmLpaeV4_5Stored`]): the same helpers, but `pmdp_invalidate`
+//!   stores what v4.5's generic `pmdp_invalidate` really wrote: `set_pmd_at(pmd_mknotpresent())`,
+//!   and LPAE's `set_pmd_at` ORs AP2 and nG into the zero, so the word was 0x880: not none,
+//!   `pmd_trans_huge` and `pmd_present`, but with pfn 0. The pmd_none window the 2016 fix
+//!   describes needs the helper's value to reach memory unchanged; as stored, the window is
+//!   a present huge pmd of pfn 0 that a lockless reader (GUP-fast) can take (race-002-gup).
 //! - Swap (common pgtable.h): type in bits 2–6, offset from bit 8, computed in a 32-bit
 //!   `unsigned long` (`swp_entry_t`), so the offset has 24 bits on both formats.
 //! - There is no NUMA balancing on 32-bit ARM, so `pte_protnone` is always false.
@@ -47,6 +53,11 @@ pub struct ArmLpae;
 /// 32-bit ARM with LPAE as in v4.5, before "ARM: 8578/1" and "ARM: 8579/1" (June 2016).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ArmLpaeV4_5;
+
+/// 32-bit ARM with LPAE as in v4.5, with the word v4.5's `pmdp_invalidate` really stored
+/// (`set_pmd_at` of `pmd_mknotpresent`'s zero: 0x880).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ArmLpaeV4_5Stored;
 
 /// Swap layout shared by both formats (arch/arm/include/asm/pgtable.h).
 pub mod swap {
@@ -475,6 +486,11 @@ pub mod lpae_v4_5 {
         let _ = v;
         0
     }
+    /// What v4.5's generic `pmdp_invalidate` stored: `set_pmd_at(pmd_mknotpresent(*pmdp))`
+    /// (mm/pgtable-generic.c before v4.16), i.e. AP2 | nG = 0x880.
+    pub const fn pmdp_invalidate_stored(v: u64) -> u64 {
+        super::lpae::set_pmd_at(pmd_mknotpresent(v))
+    }
 }
 
 impl Arch for ArmClassic {
@@ -647,6 +663,7 @@ macro_rules! lpae_backend {
         id: $id:expr,
         pmd_present: $present:path,
         pmd_mkinvalid: $mkinvalid:path,
+        pmdp_invalidate: $invalidate:path,
         deviations: $deviations:expr $(,)?
     ) => {
         impl Arch for $ty {
@@ -749,6 +766,9 @@ macro_rules! lpae_backend {
             fn pmd_mkinvalid(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
                 Ok(Pmd::from_raw($mkinvalid(pmd.raw())))
             }
+            fn pmdp_invalidate(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
+                Ok(Pmd::from_raw($invalidate(pmd.raw())))
+            }
         }
 
         static_assertions::assert_eq_size!(u64, Pte<$ty>, Pmd<$ty>);
@@ -760,23 +780,51 @@ lpae_backend!(
     id: ArchId::ArmLpae,
     pmd_present: lpae::pmd_present,
     pmd_mkinvalid: lpae::pmd_mkinvalid,
+    pmdp_invalidate: lpae::pmd_mkinvalid,
     deviations: LPAE_DEVIATIONS,
 );
 
-// In v4.5 the generic `pmdp_invalidate` was `set_pmd_at(pmd_mknotpresent(*pmdp))`: the model
-// follows the crate's rule (`pmdp_invalidate` = `pmd_mkinvalid`) and stores 0. Note that
-// `set_pmd_at` would OR AP2 | nG into that zero (see `lpae::set_pmd_at(0)` = 0x880).
+// In v4.5 the generic `pmdp_invalidate` was `set_pmd_at(pmd_mknotpresent(*pmdp))`. This backend
+// stores the helper's value, 0, as the 2016 fix ("ARM: 8579/1") describes the race;
+// `ArmLpaeV4_5Stored` stores what `set_pmd_at` made of it (0x880).
 lpae_backend!(
     ArmLpaeV4_5,
     id: ArchId::ArmLpaeV4_5,
     pmd_present: lpae_v4_5::pmd_present,
     pmd_mkinvalid: lpae_v4_5::pmd_mknotpresent,
+    pmdp_invalidate: lpae_v4_5::pmd_mknotpresent,
+    deviations: LPAE_V4_5_DEVIATIONS,
+);
+
+lpae_backend!(
+    ArmLpaeV4_5Stored,
+    id: ArchId::ArmLpaeV4_5Stored,
+    pmd_present: lpae_v4_5::pmd_present,
+    pmd_mkinvalid: lpae_v4_5::pmd_mknotpresent,
+    pmdp_invalidate: lpae_v4_5::pmdp_invalidate_stored,
     deviations: LPAE_V4_5_DEVIATIONS,
 );
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // v4.5 as stored: set_pmd_at ORs AP2 | nG into pmd_mknotpresent's zero. The word is not
+    // none, reads as a present huge pmd, and maps pfn 0 instead of the THP.
+    #[test]
+    fn v4_5_stored_invalidate_is_a_present_huge_pmd_of_pfn_0() {
+        let huge = ArmLpaeV4_5Stored::mk_huge_pmd(0x200, Protection::ReadWrite).unwrap();
+        assert_eq!(ArmLpaeV4_5Stored::pmd_mkinvalid(huge).unwrap().raw(), 0);
+        let inv = ArmLpaeV4_5Stored::pmdp_invalidate(huge).unwrap();
+        assert_eq!(inv.raw(), 0x880);
+        assert!(!inv.none() && inv.present() && inv.trans_huge());
+        assert_eq!(inv.pfn(), 0);
+        assert_eq!(
+            ArmLpaeV4_5Stored::pmdp_invalidate(inv),
+            Ok(inv),
+            "idempotent"
+        );
+    }
 
     // Classic: PAGE_NONE = __PAGE_NONE | L_PTE_MT_WRITEALLOC | L_PTE_SHARED (mmu.c).
     #[test]

@@ -122,7 +122,7 @@ pub mod x86_64;
 pub mod xtensa;
 
 #[cfg(feature = "arm")]
-pub use arm::{ArmClassic, ArmLpae, ArmLpaeV4_5};
+pub use arm::{ArmClassic, ArmLpae, ArmLpaeV4_5, ArmLpaeV4_5Stored};
 #[cfg(feature = "arm64")]
 pub use arm64::{Arm64, Arm64V6_1};
 #[cfg(feature = "nios2")]
@@ -263,6 +263,7 @@ registry! {
     "arm" => ArmClassic,
     "arm" => ArmLpae,
     "arm" => ArmLpaeV4_5,
+    "arm" => ArmLpaeV4_5Stored,
     "arm64" => Arm64,
     "arm64" => Arm64V6_1,
     "s390" => S390,
@@ -291,6 +292,7 @@ pub fn visit_all<V: ArchVisitor>(v: &mut V) {
         v.visit::<ArmClassic>();
         v.visit::<ArmLpae>();
         v.visit::<ArmLpaeV4_5>();
+        v.visit::<ArmLpaeV4_5Stored>();
     }
     #[cfg(feature = "arm64")]
     {

@@ -202,3 +202,56 @@ fn freeing_the_deposited_table_breaks_table_life() {
         &[InvariantId::TableLife],
     );
 }
+
+// v4.5 as stored: the split leaves 0x880 (AP2 | nG) in the pmd, a present huge pmd of pfn 0,
+// and GUP-fast hands its caller pfn 0's page. Every fixed backend keeps the pfn or reads the
+// pmd as not present, and holds.
+#[test]
+fn gup_fast_takes_pfn_0_from_v4_5_as_stored_and_nothing_wrong_elsewhere() {
+    struct Gup(Vec<(ArchId, Verdict, String)>);
+    impl ArchVisitor for Gup {
+        fn visit<A: PmdOps>(&mut self) {
+            if !A::GEOMETRY.has_thp {
+                return;
+            }
+            let sc = build::<A>("race-002-gup", "v4.5", Knobs::default()).unwrap();
+            let out = explore(
+                &sc,
+                Options {
+                    search: Search::BreadthFirst,
+                    ..Options::default()
+                },
+            );
+            let trace = match &out.verdict {
+                Verdict::Violated(cx) => replay(&sc, &cx.schedule).unwrap().to_string(),
+                _ => String::new(),
+            };
+            self.0.push((A::ID, out.verdict, trace));
+        }
+    }
+    let mut g = Gup(Vec::new());
+    visit_all(&mut g);
+    assert_eq!(
+        cfg!(feature = "arm"),
+        g.0.iter().any(|r| r.0 == ArchId::ArmLpaeV4_5Stored)
+    );
+    for (arch, verdict, trace) in g.0 {
+        match arch {
+            ArchId::ArmLpaeV4_5Stored => {
+                let Verdict::Violated(cx) = verdict else {
+                    panic!("stored: not found")
+                };
+                assert_eq!(cx.invariant, InvariantId::Decode, "{trace}");
+                assert!(cx.schedule.len() <= 10, "{trace}");
+                assert!(trace.contains("0x880"), "{trace}");
+            }
+            ArchId::ArmLpaeV4_5 => {
+                let Verdict::Violated(cx) = verdict else {
+                    panic!("v4.5: not found")
+                };
+                assert_eq!(cx.invariant, InvariantId::NeverNone, "{trace}");
+            }
+            _ => assert_eq!(verdict, Verdict::Holds, "{arch}: {trace}"),
+        }
+    }
+}

@@ -38,6 +38,7 @@ invariants! {
     TableLife => "INV-TABLE-LIFE", "A page-table page is never accessed after it is freed.";
     NeverNone => "INV-002-NEVERNONE", "While a region maps any page, its pmd never reads as pmd_none.";
     DontNeed => "INV-002-DONTNEED", "Once MADV_DONTNEED returns, no address in its range translates (tables or any TLB) to a page mapped there before.";
+    Decode => "INV-002-DECODE", "A lockless reader that keeps a present entry's page gets a page mapped at that address.";
     Deposit => "INV-DEPOSIT", "Every huge pmd has its deposited table, and each deposit is withdrawn once.";
     TlbSmallHuge => "INV-TLB-SMALL-HUGE", "No CPU caches a huge and a small translation for one address at once (AMD erratum 383).";
     Deadlock => "INV-NO-DEADLOCK", "Some thread can always run until every thread has finished.";

@@ -420,6 +420,12 @@ impl<A: PmdOps> Machine<A> {
         page.mapcount += delta;
         page.region = r;
     }
+    /// Takes a page reference (`try_grab_folio`).
+    pub fn page_get(&mut self, p: u8) {
+        self.write(Loc::Page(p));
+        let page = &mut self.pages[usize::from(p)];
+        page.refcount = page.refcount.saturating_add(1);
+    }
     /// Frees a page reference.
     pub fn page_put(&mut self, p: u8) {
         self.write(Loc::Page(p));

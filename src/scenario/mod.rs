@@ -9,7 +9,9 @@ use std::string::String;
 use crate::ArchId;
 use crate::arch::DynBackend;
 use crate::engine::invariant::{InvariantId, InvariantSet};
-use crate::engine::ops::{fault::AnonFault, split::SplitHugePmd, walk::MmuWalk, zap::MadvDontneed};
+use crate::engine::ops::{
+    fault::AnonFault, gup::GupFast, split::SplitHugePmd, walk::MmuWalk, zap::MadvDontneed,
+};
 use crate::engine::{Scenario, ScenarioBuilder, ScenarioError};
 use crate::entry::PmdOps;
 
@@ -64,22 +66,52 @@ const RACE_002_INVARIANTS: &[InvariantId] = &[
     InvariantId::LockBalance,
 ];
 
+const RACE_002_GUP_INVARIANTS: &[InvariantId] = &[
+    InvariantId::Decode,
+    InvariantId::NeverNone,
+    InvariantId::TableLife,
+    InvariantId::Deposit,
+    InvariantId::Deadlock,
+    InvariantId::LockBalance,
+];
+
 /// Every catalogue entry.
-pub const CATALOGUE: &[Entry] = &[Entry {
-    id: "race-002",
-    title: "THP split vs MADV_DONTNEED zap: pmdp_invalidate must not empty the pmd (2016)",
-    variants: &["v4.5"],
-    invariants: RACE_002_INVARIANTS,
-    expect: |b, _| {
-        if !b.geometry().has_thp {
-            Expectation::NotApplicable("no transparent huge pages")
-        } else if b.id() == ArchId::ArmLpaeV4_5 {
-            Expectation::Violation(&[InvariantId::NeverNone, InvariantId::DontNeed])
-        } else {
-            Expectation::Holds
-        }
+pub const CATALOGUE: &[Entry] = &[
+    Entry {
+        id: "race-002",
+        title: "THP split vs MADV_DONTNEED zap: pmdp_invalidate must not empty the pmd (2016)",
+        variants: &["v4.5"],
+        invariants: RACE_002_INVARIANTS,
+        expect: |b, _| {
+            if !b.geometry().has_thp {
+                Expectation::NotApplicable("no transparent huge pages")
+            } else if b.id() == ArchId::ArmLpaeV4_5 {
+                Expectation::Violation(&[InvariantId::NeverNone, InvariantId::DontNeed])
+            } else {
+                Expectation::Holds
+            }
+        },
     },
-}];
+    Entry {
+        id: "race-002-gup",
+        title: "THP split vs GUP-fast: a lockless reader must not take an invalidated pmd's pfn",
+        variants: &["v4.5"],
+        invariants: RACE_002_GUP_INVARIANTS,
+        expect: |b, _| {
+            if !b.geometry().has_thp {
+                Expectation::NotApplicable("no transparent huge pages")
+            } else if b.id() == ArchId::ArmLpaeV4_5Stored {
+                Expectation::Violation(&[InvariantId::Decode])
+            } else if b.id() == ArchId::ArmLpaeV4_5 {
+                // The helper's zero: GUP-fast sees pmd_none and falls back, but the split
+                // still empties the pmd.
+                Expectation::Violation(&[InvariantId::NeverNone])
+            } else {
+                Expectation::Holds
+            }
+        },
+    },
+];
 
 /// Returns the catalogue entry with this id.
 pub fn entry(id: &str) -> Option<&'static Entry> {
@@ -136,6 +168,7 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
     }
     match id {
         "race-002" => race_002::<A>(knobs),
+        "race-002-gup" => race_002_gup::<A>(knobs),
         _ => Err(BuildError::UnknownScenario(id.into())),
     }
 }
@@ -178,4 +211,21 @@ fn race_002<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
         b = b.thread("fault", fault);
     }
     Ok(b.invariants(set(RACE_002_INVARIANTS)).build()?)
+}
+
+/// Race 002 seen by GUP-fast: a THP split while two GUP-fast walkers take the pages at two
+/// addresses of the region. A backend whose invalidated pmd still reads as a present huge pmd
+/// must keep its pfn, or GUP-fast hands the caller some other page (`arm-lpae-v4.5-stored`:
+/// 0x880, pfn 0).
+fn race_002_gup<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
+    let split = SplitHugePmd {
+        skip_tlb_flush: k.split_skips_tlb_flush,
+        ..SplitHugePmd::new(0)
+    };
+    let b = ScenarioBuilder::<A>::new("race-002-gup", 1)
+        .huge(0)?
+        .thread("split", split)
+        .thread("gup0", GupFast { region: 0, slot: 0 })
+        .thread("gup1", GupFast { region: 0, slot: 1 });
+    Ok(b.invariants(set(RACE_002_GUP_INVARIANTS)).build()?)
 }

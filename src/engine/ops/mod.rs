@@ -3,6 +3,7 @@
 //! fields of the program, so one scenario runs every variant.
 
 pub mod fault;
+pub mod gup;
 pub mod split;
 pub mod walk;
 pub mod zap;
