@@ -1,6 +1,6 @@
 //! One decoded view of any entry, for `Debug`, reports and the CLI.
 //!
-//! The view is derived from the backend's own helpers ([`PteOps`], [`PmdOps`]), never from a
+//! The view is derived from the backend's own helpers ([`crate::PteOps`], [`PmdOps`]), never from a
 //! second reading of the bits, so it shows exactly what Linux's generic code would conclude.
 //! It is for display: the engine's semantics use the helpers directly.
 

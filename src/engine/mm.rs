@@ -3,7 +3,7 @@
 //! is a copy and hashing it is cheap.
 //!
 //! Tables hold real encoded entries of backend `A`; the machine asks `A` for every empty value
-//! and tests emptiness only through [`PmdOps`]/[`PteOps`]. Every access a step makes goes
+//! and tests emptiness only through [`PmdOps`]/[`crate::PteOps`]. Every access a step makes goes
 //! through the accessors here, which record the footprint for partial-order reduction, poison
 //! freed tables (an access to one is an `INV-TABLE-LIFE` violation) and, when replaying a
 //! trace, log each touched entry with its value before and after.
