@@ -1,7 +1,7 @@
 //! The architecture backends, one module each (like Linux's `arch/`), and their registry.
 //!
 //! Every backend builds and is tested on every host: backends are selected with cargo
-//! features (all on by default), never with `target_arch`. [`Native`] names the host's own
+//! features (all on by default), never with `target_arch`. `Native` names the host's own
 //! architecture where pgtable has it. [`BACKENDS`] lists the enabled backends for run-time
 //! use; [`lookup`] finds one by name.
 //!
@@ -162,7 +162,7 @@ cfg_if::cfg_if! {
     }
 }
 
-/// Whether [`Native`] exists on this host.
+/// Whether `Native` exists on this host.
 pub const HAS_NATIVE: bool = cfg!(any(
     all(target_arch = "x86_64", feature = "x86_64"),
     all(target_arch = "aarch64", feature = "arm64"),

@@ -9,7 +9,7 @@
 //!   `pmdp_invalidate`, swap entries, ...). Generic code asks these, never `raw == 0`:
 //!   s390's empty pte is `0x400`, xtensa's `0x1c`, nios2's depends on the address.
 //! - [`arch`]: one backend per architecture (and per historical variant), a registry to look
-//!   them up by name, and [`arch::Native`] for the host.
+//!   them up by name, and `arch::Native` for the host.
 //! - [`decode`]: what an entry is, for humans; [`laws`]: the contract every backend is checked
 //!   against, with Linux's own deviations documented.
 //!
