@@ -8,6 +8,8 @@
 //! `PGTABLE_BLESS=1 cargo test --test audit` rewrites it.
 #![cfg(feature = "cli")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -700,33 +702,6 @@ fn scenarios_lists_the_catalogue_with_the_backends_each_applies_to() {
 
 // --- the README shows the live summary ---
 
-/// Checks the README block between `<!-- {name}:begin -->` and `<!-- {name}:end -->` against
-/// `fresh`; with `PGTABLE_BLESS=1` rewrites it instead.
-fn check_readme_block(name: &str, fresh: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-    let readme = std::fs::read_to_string(&path).expect("README.md is readable");
-    let begin = format!("<!-- {name}:begin -->\n");
-    let end = format!("<!-- {name}:end -->");
-    let start = readme.find(&begin).expect("README has the begin marker") + begin.len();
-    let stop = start
-        + readme[start..]
-            .find(&end)
-            .expect("README has the end marker");
-    if readme[start..stop] == *fresh {
-        return;
-    }
-    if std::env::var_os("PGTABLE_BLESS").is_some_and(|v| v == "1") {
-        let updated = format!("{}{fresh}{}", &readme[..start], &readme[stop..]);
-        std::fs::write(&path, updated).expect("README.md is writable");
-        eprintln!("README.md: rewrote the {name} block");
-        return;
-    }
-    panic!(
-        "README.md's {name} block is stale; run `PGTABLE_BLESS=1 cargo test --test audit` \
-         or paste this between the markers:\n{fresh}"
-    );
-}
-
 // The README shows the default build's full audit: with fewer backends the live summary
 // differs by design. State counts are deterministic; --no-timings drops the only line that
 // is not.
@@ -744,6 +719,6 @@ fn readme_audit_block_is_the_live_output() {
     let out = pgtable_in(&dir, &["audit", "--no-timings", FAST_LAWS]);
     let stdout = text(&out.stdout);
     let fresh = format!("```text\n$ pgtable audit --no-timings\n{stdout}```\n");
-    check_readme_block("audit", &fresh);
+    common::check_readme_block("audit", &fresh, "audit");
     assert_eq!(out.status.code(), Some(0), "{stdout}");
 }

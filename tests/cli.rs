@@ -5,7 +5,8 @@
 //! --test cli` rewrites the README in place (after a new backend is merged, say).
 #![cfg(feature = "cli")]
 
-use std::path::Path;
+mod common;
+
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -357,33 +358,6 @@ fn help_and_version_exit_zero() {
 
 // --- the README shows the live output ---
 
-/// Checks the README block between `<!-- {name}:begin -->` and `<!-- {name}:end -->` against
-/// `fresh`; with `PGTABLE_BLESS=1` rewrites it instead.
-fn check_readme_block(name: &str, fresh: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-    let readme = std::fs::read_to_string(&path).expect("README.md is readable");
-    let begin = format!("<!-- {name}:begin -->\n");
-    let end = format!("<!-- {name}:end -->");
-    let start = readme.find(&begin).expect("README has the begin marker") + begin.len();
-    let stop = start
-        + readme[start..]
-            .find(&end)
-            .expect("README has the end marker");
-    if readme[start..stop] == *fresh {
-        return;
-    }
-    if std::env::var_os("PGTABLE_BLESS").is_some_and(|v| v == "1") {
-        let updated = format!("{}{fresh}{}", &readme[..start], &readme[stop..]);
-        std::fs::write(&path, updated).expect("README.md is writable");
-        eprintln!("README.md: rewrote the {name} block");
-        return;
-    }
-    panic!(
-        "README.md's {name} block is stale; run `PGTABLE_BLESS=1 cargo test --test cli` \
-         or paste this between the markers:\n{fresh}"
-    );
-}
-
 // The README shows the default build's table: with fewer backends the live table differs by
 // design.
 #[test]
@@ -392,7 +366,7 @@ fn check_readme_block(name: &str, fresh: &str) {
     ignore = "the README shows the default backends (all-arches)"
 )]
 fn readme_arches_block_is_the_live_output() {
-    check_readme_block("arches", &ok(&["arches"]));
+    common::check_readme_block("arches", &ok(&["arches"]), "cli");
 }
 
 #[cfg(feature = "x86_64")]
@@ -400,5 +374,5 @@ fn readme_arches_block_is_the_live_output() {
 fn readme_decode_example_is_the_live_output() {
     const ARGS: [&str; 4] = ["decode", "x86_64", "pmd", "0x800f_ffff_ffc0_00a6"];
     let fresh = format!("```text\n$ pgtable {}\n{}```\n", ARGS.join(" "), ok(&ARGS));
-    check_readme_block("decode", &fresh);
+    common::check_readme_block("decode", &fresh, "cli");
 }
