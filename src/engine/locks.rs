@@ -114,3 +114,54 @@ impl RwSem {
         (w | self.readers) & !t.bit()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Tid = Tid(0);
+    const T1: Tid = Tid(1);
+    const T2: Tid = Tid(2);
+
+    // A queued writer blocks new readers (writer preference) and gets the lock once the
+    // readers leave.
+    #[test]
+    fn a_queued_writer_blocks_new_readers() {
+        let mut sem = RwSem::default();
+        assert!(sem.try_read(T0));
+        assert_eq!(sem.try_write(T1), Some(false), "queues");
+        assert_eq!(sem.try_write(T1), None, "still blocked");
+        assert!(!sem.try_read(T2), "writer preference");
+        assert_eq!(sem.read_blockers(T2), T1.bit());
+        assert_eq!(sem.write_blockers(T1), T0.bit());
+        assert!(sem.up_read(T0));
+        assert_eq!(sem.try_write(T1), Some(true));
+        assert_eq!(sem.queued_writers, 0);
+        assert_eq!(sem.read_blockers(T2), T1.bit());
+    }
+
+    // downgrade_write: writer to reader in one step, so other readers may enter but no writer
+    // gets in between.
+    #[test]
+    fn downgrade_turns_the_writer_into_a_reader() {
+        let mut sem = RwSem::default();
+        assert_eq!(sem.try_write(T0), Some(true));
+        assert!(!sem.try_read(T1));
+        assert!(sem.downgrade(T0));
+        assert!(sem.try_read(T1));
+        assert_eq!(sem.try_write(T2), Some(false));
+        assert!(!sem.downgrade(T1), "only the writer can downgrade");
+        assert!(sem.up_read(T0) && sem.up_read(T1));
+        assert_eq!(sem.try_write(T2), Some(true));
+        assert!(sem.up_write(T2));
+    }
+
+    #[test]
+    fn an_owner_unlocks_only_its_own_lock() {
+        let mut lock = Owner::FREE;
+        assert!(lock.try_lock(T1) && !lock.try_lock(T0));
+        assert_eq!(lock.holder(), Some(T1));
+        assert!(!lock.unlock(T0) && lock.unlock(T1));
+        assert_eq!(lock, Owner::FREE);
+    }
+}

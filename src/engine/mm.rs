@@ -180,8 +180,6 @@ pub struct Machine<A: PmdOps> {
     pub tlb: [[[u64; SLOTS + 1]; MAX_PMDS]; MAX_THREADS],
     /// `mmap_lock`.
     pub mmap: RwSem,
-    /// Regions whose VMA is gone (munmap detached it).
-    pub vma_gone: u8,
     /// Threads.
     pub threads: [ThreadState; MAX_THREADS],
     /// Regions a thread's MADV_DONTNEED has returned for (bitmask), with the pages mapped
@@ -236,7 +234,6 @@ impl<A: PmdOps> Machine<A> {
             pages: [Page::default(); MAX_PAGES],
             tlb: [[[TLB_EMPTY; SLOTS + 1]; MAX_PMDS]; MAX_THREADS],
             mmap: RwSem::default(),
-            vma_gone: 0,
             threads: [ThreadState::default(); MAX_THREADS],
             dontneed_done: 0,
             dontneed_pages: 0,
@@ -541,7 +538,6 @@ impl<A: PmdOps> Machine<A> {
             u64::from(self.mmap.readers)
                 | u64::from(self.mmap.writer.raw()) << 8
                 | u64::from(self.mmap.queued_writers) << 16
-                | u64::from(self.vma_gone) << 24
                 | u64::from(self.dontneed_done) << 32
                 | u64::from(self.dontneed_pages) << 40,
         );
