@@ -575,15 +575,6 @@ impl PteOps for ArmClassic {
     fn pte_pgprot(prot: Protection) -> PgProt<Self> {
         PgProt::from_raw(classic_pgprot(prot))
     }
-    fn pte_special(_pte: Pte<Self>) -> bool {
-        false
-    }
-    fn pte_mkspecial(_pte: Pte<Self>) -> Result<Pte<Self>, Error> {
-        Err(Error::Unsupported {
-            arch: Self::ID,
-            what: "pte_special (ARCH_HAS_PTE_SPECIAL is selected only with ARM_LPAE)",
-        })
-    }
     fn swp_entry_to_pte(entry: SwpEntry) -> Pte<Self> {
         Pte::from_raw(swap::swp_entry(entry.ty(), entry.offset()))
     }

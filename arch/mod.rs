@@ -38,6 +38,23 @@ use crate::laws::{self, LawReport};
 ///
 /// Each method calls `helper(pte.raw())` (with the turbofish given, if any) and wraps the
 /// result as its kind says. Methods that do anything more stay written out by hand.
+/// Writes a pte flag's test, set and clear helpers from its mask, for the architectures whose
+/// helpers are exactly that: `pte_young / pte_mkyoung / pte_mkold = Flags::ACCESSED.bits();`.
+#[allow(unused_macros)] // unused only when every backend feature is off
+macro_rules! pte_flag_helpers {
+    ($($test:ident / $set:ident / $clear:ident = $mask:expr;)*) => {$(
+        fn $test(pte: Pte<Self>) -> bool {
+            pte.raw() & $mask != 0
+        }
+        fn $set(pte: Pte<Self>) -> Pte<Self> {
+            Pte::from_raw(pte.raw() | $mask)
+        }
+        fn $clear(pte: Pte<Self>) -> Pte<Self> {
+            Pte::from_raw(pte.raw() & !$mask)
+        }
+    )*};
+}
+
 #[allow(unused_macros)] // unused only when every backend feature is off
 macro_rules! forward_pte {
     (in $m:ident; $($body:tt)*) => {

@@ -31,7 +31,6 @@ use bitflags::bitflags;
 use crate::arch_id::{Arch, ArchId, Geometry};
 use crate::decode::write_flags;
 use crate::entry::{PgProt, Pmd, PmdOps, Protection, Pte, PteOps, SwpEntry};
-use crate::error::Error;
 use crate::laws::{Deviation, LawId};
 
 /// The nios2 backend (2 levels, 4 KiB pages, no THP).
@@ -228,41 +227,10 @@ impl PteOps for Nios2 {
     fn pte_pgprot(prot: Protection) -> PgProt<Self> {
         PgProt::from_raw(pgprot(prot))
     }
-    fn pte_write(pte: Pte<Self>) -> bool {
-        pte.raw() & Flags::WRITE.bits() != 0
-    }
-    fn pte_mkwrite(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte.raw() | Flags::WRITE.bits())
-    }
-    fn pte_wrprotect(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte.raw() & !Flags::WRITE.bits())
-    }
-    fn pte_dirty(pte: Pte<Self>) -> bool {
-        pte.raw() & Flags::DIRTY.bits() != 0
-    }
-    fn pte_mkdirty(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte.raw() | Flags::DIRTY.bits())
-    }
-    fn pte_mkclean(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte.raw() & !Flags::DIRTY.bits())
-    }
-    fn pte_young(pte: Pte<Self>) -> bool {
-        pte.raw() & Flags::ACCESSED.bits() != 0
-    }
-    fn pte_mkyoung(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte.raw() | Flags::ACCESSED.bits())
-    }
-    fn pte_mkold(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte.raw() & !Flags::ACCESSED.bits())
-    }
-    fn pte_special(_pte: Pte<Self>) -> bool {
-        false
-    }
-    fn pte_mkspecial(_pte: Pte<Self>) -> Result<Pte<Self>, Error> {
-        Err(Error::Unsupported {
-            arch: Self::ID,
-            what: "a special pte bit (ARCH_HAS_PTE_SPECIAL is not selected)",
-        })
+    pte_flag_helpers! {
+        pte_write / pte_mkwrite / pte_wrprotect = Flags::WRITE.bits();
+        pte_dirty / pte_mkdirty / pte_mkclean = Flags::DIRTY.bits();
+        pte_young / pte_mkyoung / pte_mkold = Flags::ACCESSED.bits();
     }
     fn swp_entry_to_pte(entry: SwpEntry) -> Pte<Self> {
         // SwpEntry::new checked both widths; the masks in swp_entry keep exactly them.
@@ -319,6 +287,7 @@ static_assertions::const_assert_eq!(INVALID_PTE_TABLE, 0xc040_0000);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     // Kernel vector: pte_clear stores (addr >> PAGE_SHIFT) & 0xf.
     #[test]

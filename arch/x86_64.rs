@@ -257,14 +257,8 @@ impl PteOps for X86_64 {
     fn pte_mkclean(pte: Pte<Self>) -> Pte<Self> {
         Pte::from_raw(pte.raw() & !DIRTY_BITS)
     }
-    fn pte_young(pte: Pte<Self>) -> bool {
-        pte.raw() & Flags::ACCESSED.bits() != 0
-    }
-    fn pte_mkyoung(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte.raw() | Flags::ACCESSED.bits())
-    }
-    fn pte_mkold(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte.raw() & !Flags::ACCESSED.bits())
+    pte_flag_helpers! {
+        pte_young / pte_mkyoung / pte_mkold = Flags::ACCESSED.bits();
     }
     fn pte_special(pte: Pte<Self>) -> bool {
         pte.raw() & Flags::SPECIAL.bits() != 0

@@ -34,7 +34,6 @@ use bitflags::bitflags;
 use crate::arch_id::{Arch, ArchId, Geometry};
 use crate::decode::write_flags;
 use crate::entry::{PgProt, Pmd, PmdOps, Protection, Pte, PteOps, SwpEntry};
-use crate::error::Error;
 use crate::laws::{Deviation, LawId};
 
 /// The xtensa backend (MMU v3, 2 levels, 4 KiB pages, no THP).
@@ -245,23 +244,8 @@ impl PteOps for Xtensa {
     fn pte_mkdirty(pte: Pte<Self>) -> Pte<Self> {
         Pte::from_raw(pte.raw() | Flags::DIRTY.bits())
     }
-    fn pte_young(pte: Pte<Self>) -> bool {
-        pte.raw() & Flags::ACCESSED.bits() != 0
-    }
-    fn pte_mkyoung(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte.raw() | Flags::ACCESSED.bits())
-    }
-    fn pte_mkold(pte: Pte<Self>) -> Pte<Self> {
-        Pte::from_raw(pte.raw() & !Flags::ACCESSED.bits())
-    }
-    fn pte_special(_pte: Pte<Self>) -> bool {
-        false
-    }
-    fn pte_mkspecial(_pte: Pte<Self>) -> Result<Pte<Self>, Error> {
-        Err(Error::Unsupported {
-            arch: Self::ID,
-            what: "a special pte bit (ARCH_HAS_PTE_SPECIAL is not selected)",
-        })
+    pte_flag_helpers! {
+        pte_young / pte_mkyoung / pte_mkold = Flags::ACCESSED.bits();
     }
     fn swp_entry_to_pte(entry: SwpEntry) -> Pte<Self> {
         // SwpEntry::new checked the offset against its 21 bits.

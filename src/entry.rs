@@ -377,11 +377,21 @@ pub trait PteOps: Arch {
     fn pte_mkyoung(pte: Pte<Self>) -> Pte<Self>;
     /// `pte_mkold`.
     fn pte_mkold(pte: Pte<Self>) -> Pte<Self>;
-    /// `pte_special`; `false` where the architecture has no special bit.
-    fn pte_special(pte: Pte<Self>) -> bool;
-    /// `pte_mkspecial`; `Err(Unsupported)` where the architecture has no special bit
-    /// (`ARCH_HAS_PTE_SPECIAL` unset).
-    fn pte_mkspecial(pte: Pte<Self>) -> Result<Pte<Self>, Error>;
+    /// `pte_special`. The default is Linux's generic answer where the architecture has no
+    /// special bit (`ARCH_HAS_PTE_SPECIAL` unset): `false`.
+    fn pte_special(pte: Pte<Self>) -> bool {
+        let _ = pte;
+        false
+    }
+    /// `pte_mkspecial`. The default, for architectures without a special bit, is
+    /// [`Error::Unsupported`].
+    fn pte_mkspecial(pte: Pte<Self>) -> Result<Pte<Self>, Error> {
+        let _ = pte;
+        Err(Error::Unsupported {
+            arch: Self::ID,
+            what: "a special pte bit (ARCH_HAS_PTE_SPECIAL is not selected)",
+        })
+    }
 
     /// `__swp_entry_to_pte(__swp_entry(type, offset))`.
     fn swp_entry_to_pte(entry: SwpEntry) -> Pte<Self>;
