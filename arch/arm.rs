@@ -566,9 +566,6 @@ impl PteOps for ArmClassic {
         u64: pte_pfn;
         map: pte_mkwrite, pte_wrprotect, pte_mkdirty, pte_mkclean, pte_mkyoung, pte_mkold;
     }
-    fn pte_protnone(_pte: Pte<Self>) -> bool {
-        false
-    }
     fn pfn_pte_unchecked(pfn: u64, prot: PgProt<Self>) -> Pte<Self> {
         Pte::from_raw(classic::pfn_pte(pfn, prot.raw()))
     }
@@ -597,9 +594,6 @@ impl PmdOps for ArmClassic {
         in classic;
         test: pmd_none, pmd_present, pmd_bad, pmd_leaf;
         u64: pmd_pfn;
-    }
-    fn pmd_trans_huge(_pmd: Pmd<Self>) -> bool {
-        false
     }
     /// `pmd_populate`: `pmdp[0]` = the pte page + `PTE_HWTABLE_OFF` (its first hardware
     /// table) | `_PAGE_USER_TABLE`. On ARMv7 CPUs with PXN (`ID_MMFR0.VMSA >= 4`) Linux also
@@ -686,9 +680,6 @@ macro_rules! lpae_backend {
                 u64: pte_pfn;
                 map: pte_mkwrite, pte_wrprotect, pte_mkdirty, pte_mkclean, pte_mkyoung, pte_mkold;
                 try_map: pte_mkspecial;
-            }
-            fn pte_protnone(_pte: Pte<Self>) -> bool {
-                false
             }
             fn pfn_pte_unchecked(pfn: u64, prot: PgProt<Self>) -> Pte<Self> {
                 Pte::from_raw(lpae::pfn_pte(pfn, prot.raw()))

@@ -211,10 +211,6 @@ impl PteOps for Um {
         u64: pte_pfn;
         map: pte_mkwrite, pte_wrprotect;
     }
-    fn pte_protnone(_pte: Pte<Self>) -> bool {
-        // No CONFIG_NUMA_BALANCING: include/linux/pgtable.h's stub.
-        false
-    }
     fn pfn_pte_unchecked(pfn: u64, prot: PgProt<Self>) -> Pte<Self> {
         Pte::from_raw(pfn_pte(pfn, prot.raw()))
     }
@@ -251,13 +247,6 @@ impl PmdOps for Um {
     forward_pmd! {
         test: pmd_none, pmd_present, pmd_bad;
         u64: pmd_pfn;
-    }
-    fn pmd_leaf(_pmd: Pmd<Self>) -> bool {
-        // No pmd_leaf in the arch: include/linux/pgtable.h's `false`.
-        false
-    }
-    fn pmd_trans_huge(_pmd: Pmd<Self>) -> bool {
-        false
     }
     fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {
         Pmd::from_raw(pmd_populate(table_pfn))

@@ -222,10 +222,6 @@ impl PteOps for Xtensa {
         u64: pte_pfn;
         map: pte_wrprotect, pte_mkclean;
     }
-    fn pte_protnone(_pte: Pte<Self>) -> bool {
-        // No CONFIG_NUMA_BALANCING: include/linux/pgtable.h's stub.
-        false
-    }
     fn pfn_pte_unchecked(pfn: u64, prot: PgProt<Self>) -> Pte<Self> {
         Pte::from_raw(pfn_pte(pfn_u32(pfn), prot.raw()))
     }
@@ -278,13 +274,6 @@ impl PmdOps for Xtensa {
     forward_pmd! {
         test: pmd_none, pmd_present, pmd_bad;
         u64: pmd_pfn;
-    }
-    fn pmd_leaf(_pmd: Pmd<Self>) -> bool {
-        // No pmd_leaf in the arch: include/linux/pgtable.h's `false`.
-        false
-    }
-    fn pmd_trans_huge(_pmd: Pmd<Self>) -> bool {
-        false
     }
     fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {
         Pmd::from_raw(pmd_populate(pfn_u32(table_pfn)))

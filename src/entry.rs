@@ -349,8 +349,12 @@ pub trait PteOps: Arch {
     fn pte_none(pte: Pte<Self>) -> bool;
     /// `pte_present`: the entry maps a page (PROT_NONE and NUMA-hinting entries included).
     fn pte_present(pte: Pte<Self>) -> bool;
-    /// `pte_protnone`: present to Linux but inaccessible to the CPU.
-    fn pte_protnone(pte: Pte<Self>) -> bool;
+    /// `pte_protnone`: present to Linux but inaccessible to the CPU. The default is
+    /// include/linux/pgtable.h's stub for architectures without NUMA balancing: `false`.
+    fn pte_protnone(pte: Pte<Self>) -> bool {
+        let _ = pte;
+        false
+    }
     /// `pte_pfn`: the page frame number a present entry maps.
     fn pte_pfn(pte: Pte<Self>) -> u64;
     /// `pfn_pte` without the width check: the caller has checked `pfn` (see [`PteOps::pfn_pte`]).
@@ -431,10 +435,17 @@ pub trait PmdOps: PteOps {
     /// `pmd_bad`: neither none nor a valid table pointer (a huge pmd can be "bad": generic
     /// code tests `pmd_trans_huge` first).
     fn pmd_bad(pmd: Pmd<Self>) -> bool;
-    /// `pmd_leaf`: a block/section mapping rather than a table pointer.
-    fn pmd_leaf(pmd: Pmd<Self>) -> bool;
-    /// `pmd_trans_huge`.
-    fn pmd_trans_huge(pmd: Pmd<Self>) -> bool;
+    /// `pmd_leaf`: a block/section mapping rather than a table pointer. The default is
+    /// include/linux/pgtable.h's `false`, for architectures that define none.
+    fn pmd_leaf(pmd: Pmd<Self>) -> bool {
+        let _ = pmd;
+        false
+    }
+    /// `pmd_trans_huge`. The default is the `!CONFIG_TRANSPARENT_HUGEPAGE` answer: `false`.
+    fn pmd_trans_huge(pmd: Pmd<Self>) -> bool {
+        let _ = pmd;
+        false
+    }
     /// `pmd_populate` without the width check: a table pmd pointing at the pte page `table_pfn`.
     fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self>;
     /// `pmd_pfn` (`pmd_page` for a table): the pfn a huge pmd maps or a table pmd points to.
