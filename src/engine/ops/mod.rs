@@ -5,6 +5,7 @@
 pub mod fault;
 pub mod gup;
 pub mod split;
+pub mod v6_12;
 pub mod walk;
 pub mod zap;
 

@@ -1,0 +1,454 @@
+//! The anonymous write fault as v6.12 does it (mm/memory.c), under `mmap_lock` read:
+//! `__handle_mm_fault` (:5840) → `create_huge_pmd` → `do_huge_pmd_anonymous_page`
+//! (mm/huge_memory.c:1324, :1192) for an empty pmd where a THP is allowed, else
+//! `handle_pte_fault` (:5756) → `do_anonymous_page` (:4736).
+//!
+//! Every lockless pmd read of v6.12 is its own step: the `pmd_none` that picks the huge path
+//! (:5901), `vmf.orig_pmd = pmdp_get_lockless` (:5911), `handle_pte_fault`'s `pmd_none`, the
+//! read inside `pte_offset_map_nolock` (mm/pgtable-generic.c:308), `pte_alloc`'s `pmd_none`
+//! and the read inside `pte_offset_map_lock` (:364), which takes the pte lock and rechecks
+//! `pmd_same`, retrying if the pmd changed. A non-present pmd that is not a migration entry
+//! makes the fault return 0 (the access retries); only a real migration entry would wait
+//! (the model has none). `vmf_pte_changed` (:5049) compares with `orig_pte` when one was read
+//! from a table, and otherwise asks `pte_none` — never a constant zero.
+
+use crate::entry::PmdOps;
+
+use super::super::super::Tid;
+use super::super::super::invariant::InvariantId;
+use super::super::super::mm::Machine;
+use super::super::super::program::{Program, Step, Wait};
+use super::super::finish;
+use super::{anon_pte, pte_offset_map};
+
+/// A user write that faults at (region, slot) of an anonymous VMA, v6.12.
+#[derive(Clone, Copy, Debug)]
+pub struct AnonFault {
+    /// The region (pmd index).
+    pub region: u8,
+    /// The pte slot within it.
+    pub slot: u8,
+    /// Whether `thp_vma_allowable_order` allows a PMD-sized THP here.
+    pub huge: bool,
+}
+
+impl AnonFault {
+    /// A write fault at (region, slot) that may take the huge path.
+    pub const fn new(region: u8, slot: u8) -> Self {
+        Self {
+            region,
+            slot,
+            huge: true,
+        }
+    }
+}
+
+/// `vmf.orig_pmd`, then the pmd value `pte_offset_map_lock` mapped.
+const PMDVAL: usize = 0;
+/// `vmf->orig_pte`.
+const ORIG_PTE: usize = 1;
+/// The table in use (low byte), the page allocated (next byte), a spare table (third byte).
+const OBJS: usize = 2;
+/// `FAULT_FLAG_ORIG_PTE_VALID`.
+const FLAGS: usize = 3;
+const ORIG_PTE_VALID: u64 = 1;
+
+const LOCK_MMAP: u8 = 0;
+const PMD_NONE_THP: u8 = 1;
+const HUGE_ALLOC: u8 = 2;
+const HUGE_LOCK: u8 = 3;
+const HUGE_SET: u8 = 4;
+const HUGE_UNLOCK: u8 = 5;
+const HUGE_BACKOFF: u8 = 6;
+const ORIG_PMD: u8 = 7;
+const ACCESSED_LOCK: u8 = 8;
+const ACCESSED: u8 = 9;
+const ACCESSED_UNLOCK: u8 = 10;
+const PTE_FAULT: u8 = 11;
+const PTE_MAP_NOLOCK: u8 = 12;
+const READ_ORIG_PTE: u8 = 13;
+const EXISTING_LOCK: u8 = 14;
+const EXISTING_UPDATE: u8 = 15;
+const EXISTING_UNLOCK: u8 = 16;
+const PTE_ALLOC_CHECK: u8 = 17;
+const PTE_ALLOC: u8 = 18;
+const INSTALL_LOCK: u8 = 19;
+const INSTALL: u8 = 20;
+const INSTALL_UNLOCK: u8 = 21;
+const FOLIO_ALLOC: u8 = 22;
+const MAP_LOCK: u8 = 23;
+const MAP_PTL: u8 = 24;
+const MAP_RECHECK: u8 = 25;
+const MAP_RETRY_UNLOCK: u8 = 26;
+const SET_PTE: u8 = 27;
+const PTE_UNLOCK: u8 = 28;
+const RELEASE: u8 = 29;
+const RETURN: u8 = 30;
+
+/// Returns object `which` of the fault (`TABLE`, `PAGE`, `SPARE`); a byte holds index + 1,
+/// 0 for none.
+fn obj<A: PmdOps>(m: &Machine<A>, t: Tid, which: u32) -> Option<u8> {
+    let byte = (m.th(t).regs[OBJS] >> (8 * which)) as u8;
+    byte.checked_sub(1)
+}
+
+/// Returns object `which`, which the program's order guarantees is set.
+fn need<A: PmdOps>(m: &mut Machine<A>, t: Tid, which: u32) -> u8 {
+    obj(m, t, which).unwrap_or_else(|| {
+        m.flag(
+            InvariantId::Model,
+            "the fault lost track of its table or page",
+        );
+        0
+    })
+}
+
+fn set_obj<A: PmdOps>(m: &mut Machine<A>, t: Tid, which: u32, v: Option<u8>) {
+    let r = &mut m.th_mut(t).regs[OBJS];
+    let byte = v.map_or(0, |v| u64::from(v) + 1);
+    *r = (*r & !(0xff << (8 * which))) | byte << (8 * which);
+}
+
+const TABLE: u32 = 0;
+const PAGE: u32 = 1;
+const SPARE: u32 = 2;
+
+impl<A: PmdOps> Program<A> for AnonFault {
+    fn name(&self) -> &'static str {
+        "handle_mm_fault (anonymous, v6.12)"
+    }
+
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let r = self.region;
+        let slot = usize::from(self.slot);
+        match m.th(t).pc {
+            LOCK_MMAP => {
+                if !m.mmap_read(t) {
+                    return Step::Blocked(Wait::MmapRead);
+                }
+                m.goto(t, PMD_NONE_THP);
+                Step::Ran("lock_mm_and_find_vma: mmap_read_lock")
+            }
+            PMD_NONE_THP => {
+                let pmd = m.pmd_get(r);
+                if A::pmd_none(pmd) && self.huge && A::GEOMETRY.has_thp {
+                    m.goto(t, HUGE_ALLOC);
+                    return Step::Ran("__handle_mm_fault: pmd_none, create_huge_pmd");
+                }
+                m.goto(t, ORIG_PMD);
+                Step::Ran("__handle_mm_fault: no huge fault here")
+            }
+            HUGE_ALLOC => {
+                let (Some(page), Some(table)) = (m.page_alloc(true), m.table_alloc(r)) else {
+                    m.flag(InvariantId::Model, "page or table arena full");
+                    m.goto(t, RETURN);
+                    return Step::Ran("do_huge_pmd_anonymous_page: allocation failed");
+                };
+                set_obj(m, t, PAGE, Some(page));
+                set_obj(m, t, SPARE, Some(table));
+                m.goto(t, HUGE_LOCK);
+                Step::Ran("do_huge_pmd_anonymous_page: vma_alloc_folio, pte_alloc_one")
+            }
+            HUGE_LOCK => {
+                if !m.pmd_lock(r, t) {
+                    return Step::Blocked(Wait::PmdLock(r));
+                }
+                m.goto(t, HUGE_SET);
+                Step::Ran("__do_huge_pmd_anonymous_page: pmd_lock")
+            }
+            HUGE_SET => {
+                let cur = m.pmd_get(r);
+                if !A::pmd_none(cur) {
+                    m.goto(t, HUGE_BACKOFF);
+                    return Step::Ran("__do_huge_pmd_anonymous_page: !pmd_none, unlock_release");
+                }
+                let page = need(m, t, PAGE);
+                let table = need(m, t, SPARE);
+                match A::mk_huge_pmd(Machine::<A>::page_pfn(page), m.prot) {
+                    Ok(huge) => {
+                        m.page_map(page, r, 1);
+                        m.deposit(r, table);
+                        m.pmd_set(r, huge);
+                    }
+                    Err(_) => m.flag(InvariantId::Model, "mk_huge_pmd refused a modelled page"),
+                }
+                m.goto(t, HUGE_UNLOCK);
+                Step::Ran(
+                    "__do_huge_pmd_anonymous_page: folio_add_new_anon_rmap, pgtable_trans_huge_deposit, set_pmd_at",
+                )
+            }
+            HUGE_UNLOCK => {
+                m.pmd_unlock(r, t);
+                m.goto(t, RETURN);
+                Step::Ran("__do_huge_pmd_anonymous_page: spin_unlock")
+            }
+            HUGE_BACKOFF => {
+                m.pmd_unlock(r, t);
+                let (page, table) = (need(m, t, PAGE), need(m, t, SPARE));
+                m.table_free(table);
+                m.page_put(page);
+                m.goto(t, RETURN);
+                Step::Ran("__do_huge_pmd_anonymous_page: spin_unlock, pte_free, folio_put")
+            }
+            ORIG_PMD => {
+                let pmd = m.pmd_get(r);
+                m.th_mut(t).regs[PMDVAL] = pmd.raw_u64();
+                if A::pmd_none(pmd) {
+                    m.goto(t, PTE_FAULT);
+                    return Step::Ran("__handle_mm_fault: orig_pmd = pmdp_get_lockless, pmd_none");
+                }
+                if !A::pmd_present(pmd) {
+                    m.goto(t, RETURN);
+                    return Step::Ran(
+                        "__handle_mm_fault: !pmd_present and no migration entry, return 0",
+                    );
+                }
+                if A::pmd_trans_huge(pmd) {
+                    m.goto(t, ACCESSED_LOCK);
+                    return Step::Ran("__handle_mm_fault: pmd_trans_huge, huge_pmd_set_accessed");
+                }
+                m.goto(t, PTE_FAULT);
+                Step::Ran("__handle_mm_fault: a table, handle_pte_fault")
+            }
+            ACCESSED_LOCK => {
+                if !m.pmd_lock(r, t) {
+                    return Step::Blocked(Wait::PmdLock(r));
+                }
+                m.goto(t, ACCESSED);
+                Step::Ran("huge_pmd_set_accessed: pmd_lock")
+            }
+            ACCESSED => {
+                // touch_pmd's pmd_mkyoung: the model's huge pmds are built young, so a
+                // pmd_same success writes the value back unchanged.
+                let cur = m.pmd_get(r);
+                let orig = m.th(t).regs[PMDVAL];
+                m.goto(t, ACCESSED_UNLOCK);
+                if orig == cur.raw_u64() {
+                    Step::Ran("huge_pmd_set_accessed: pmd_same, touch_pmd")
+                } else {
+                    Step::Ran("huge_pmd_set_accessed: !pmd_same, nothing to do")
+                }
+            }
+            ACCESSED_UNLOCK => {
+                m.pmd_unlock(r, t);
+                m.goto(t, RETURN);
+                Step::Ran("huge_pmd_set_accessed: spin_unlock")
+            }
+            PTE_FAULT => {
+                let pmd = m.pmd_get(r);
+                if A::pmd_none(pmd) {
+                    m.th_mut(t).regs[FLAGS] &= !ORIG_PTE_VALID;
+                    m.goto(t, PTE_ALLOC_CHECK);
+                    return Step::Ran(
+                        "handle_pte_fault: pmd_none, vmf->pte = NULL, do_anonymous_page",
+                    );
+                }
+                m.goto(t, PTE_MAP_NOLOCK);
+                Step::Ran("handle_pte_fault: !pmd_none")
+            }
+            PTE_MAP_NOLOCK => {
+                let pmd = m.pmd_get(r);
+                match pte_offset_map(m, pmd) {
+                    Some(table) => {
+                        set_obj(m, t, TABLE, Some(table));
+                        m.goto(t, READ_ORIG_PTE);
+                        Step::Ran("pte_offset_map_nolock: a table")
+                    }
+                    None => {
+                        m.goto(t, RETURN);
+                        Step::Ran("pte_offset_map_nolock: NULL, return 0 (the access retries)")
+                    }
+                }
+            }
+            READ_ORIG_PTE => {
+                let table = need(m, t, TABLE);
+                let pte = m.pte_get(table, slot);
+                m.th_mut(t).regs[ORIG_PTE] = pte.raw_u64();
+                m.th_mut(t).regs[FLAGS] |= ORIG_PTE_VALID;
+                if A::pte_none(pte) {
+                    m.goto(t, PTE_ALLOC_CHECK);
+                    return Step::Ran(
+                        "handle_pte_fault: orig_pte = ptep_get_lockless, pte_none, do_anonymous_page",
+                    );
+                }
+                if A::pte_present(pte) {
+                    m.goto(t, EXISTING_LOCK);
+                    return Step::Ran("handle_pte_fault: orig_pte present, spin_lock(ptl) next");
+                }
+                m.goto(t, RETURN);
+                Step::Ran("handle_pte_fault: !pte_present, do_swap_page (not modelled)")
+            }
+            EXISTING_LOCK => {
+                let table = need(m, t, TABLE);
+                if !m.ptl_lock(table, t) {
+                    return Step::Blocked(Wait::Ptl(table));
+                }
+                m.goto(t, EXISTING_UPDATE);
+                Step::Ran("handle_pte_fault: spin_lock(vmf->ptl)")
+            }
+            EXISTING_UPDATE => {
+                let table = need(m, t, TABLE);
+                let cur = m.pte_get(table, slot);
+                let orig = m.th(t).regs[ORIG_PTE];
+                m.goto(t, EXISTING_UNLOCK);
+                if orig == cur.raw_u64() {
+                    let entry = A::pte_mkyoung(if A::pte_write(cur) {
+                        A::pte_mkdirty(cur)
+                    } else {
+                        cur
+                    });
+                    if entry != cur {
+                        m.pte_set(table, slot, entry);
+                    }
+                    return Step::Ran("handle_pte_fault: pte_same, ptep_set_access_flags");
+                }
+                Step::Ran("handle_pte_fault: !pte_same, update_mmu_tlb")
+            }
+            EXISTING_UNLOCK => {
+                let table = need(m, t, TABLE);
+                m.ptl_unlock(table, t);
+                m.goto(t, RETURN);
+                Step::Ran("handle_pte_fault: pte_unmap_unlock")
+            }
+            PTE_ALLOC_CHECK => {
+                let pmd = m.pmd_get(r);
+                if A::pmd_none(pmd) {
+                    m.goto(t, PTE_ALLOC);
+                    return Step::Ran("do_anonymous_page: pte_alloc: pmd_none, __pte_alloc");
+                }
+                m.goto(t, FOLIO_ALLOC);
+                Step::Ran("do_anonymous_page: pte_alloc: a table is there")
+            }
+            PTE_ALLOC => {
+                let Some(table) = m.table_alloc(r) else {
+                    m.flag(InvariantId::Model, "table arena full");
+                    m.goto(t, RETURN);
+                    return Step::Ran("__pte_alloc: allocation failed");
+                };
+                set_obj(m, t, SPARE, Some(table));
+                m.goto(t, INSTALL_LOCK);
+                Step::Ran("__pte_alloc: pte_alloc_one")
+            }
+            INSTALL_LOCK => {
+                if !m.pmd_lock(r, t) {
+                    return Step::Blocked(Wait::PmdLock(r));
+                }
+                m.goto(t, INSTALL);
+                Step::Ran("pmd_install: pmd_lock")
+            }
+            INSTALL => {
+                let cur = m.pmd_get(r);
+                m.goto(t, INSTALL_UNLOCK);
+                if A::pmd_none(cur) {
+                    let table = need(m, t, SPARE);
+                    match A::pmd_populate(Machine::<A>::table_pfn(table)) {
+                        Ok(pmd) => m.pmd_set(r, pmd),
+                        Err(_) => {
+                            m.flag(InvariantId::Model, "pmd_populate refused a modelled table")
+                        }
+                    }
+                    set_obj(m, t, SPARE, None);
+                    return Step::Ran("pmd_install: pmd_none, smp_wmb, pmd_populate");
+                }
+                Step::Ran("pmd_install: someone else populated the pmd")
+            }
+            INSTALL_UNLOCK => {
+                m.pmd_unlock(r, t);
+                let spare = obj(m, t, SPARE);
+                m.goto(t, FOLIO_ALLOC);
+                if let Some(spare) = spare {
+                    set_obj(m, t, SPARE, None);
+                    m.table_free(spare);
+                    return Step::Ran("pmd_install: spin_unlock; __pte_alloc: pte_free the spare");
+                }
+                Step::Ran("pmd_install: spin_unlock")
+            }
+            FOLIO_ALLOC => {
+                let Some(page) = m.page_alloc(false) else {
+                    m.flag(InvariantId::Model, "page arena full");
+                    m.goto(t, RETURN);
+                    return Step::Ran("do_anonymous_page: allocation failed");
+                };
+                set_obj(m, t, PAGE, Some(page));
+                m.goto(t, MAP_LOCK);
+                Step::Ran("do_anonymous_page: alloc_anon_folio, mk_pte")
+            }
+            MAP_LOCK => {
+                let pmd = m.pmd_get(r);
+                match pte_offset_map(m, pmd) {
+                    Some(table) => {
+                        m.th_mut(t).regs[PMDVAL] = pmd.raw_u64();
+                        set_obj(m, t, TABLE, Some(table));
+                        m.goto(t, MAP_PTL);
+                        Step::Ran("pte_offset_map_lock: __pte_offset_map finds a table")
+                    }
+                    None => {
+                        m.goto(t, RELEASE);
+                        Step::Ran("pte_offset_map_lock: NULL, goto release")
+                    }
+                }
+            }
+            MAP_PTL => {
+                let table = need(m, t, TABLE);
+                if !m.ptl_lock(table, t) {
+                    return Step::Blocked(Wait::Ptl(table));
+                }
+                m.goto(t, MAP_RECHECK);
+                Step::Ran("pte_offset_map_lock: spin_lock(ptl)")
+            }
+            MAP_RECHECK => {
+                let now = m.pmd_get(r);
+                let was = m.th(t).regs[PMDVAL];
+                if was == now.raw_u64() {
+                    m.goto(t, SET_PTE);
+                    return Step::Ran("pte_offset_map_lock: pmd_same after the lock");
+                }
+                m.goto(t, MAP_RETRY_UNLOCK);
+                Step::Ran("pte_offset_map_lock: the pmd changed under us")
+            }
+            MAP_RETRY_UNLOCK => {
+                let table = need(m, t, TABLE);
+                m.ptl_unlock(table, t);
+                m.goto(t, MAP_LOCK);
+                Step::Ran("pte_offset_map_lock: pte_unmap_unlock, again")
+            }
+            SET_PTE => {
+                let table = need(m, t, TABLE);
+                let page = need(m, t, PAGE);
+                let cur = m.pte_get(table, slot);
+                let changed = if m.th(t).regs[FLAGS] & ORIG_PTE_VALID != 0 {
+                    m.th(t).regs[ORIG_PTE] != cur.raw_u64()
+                } else {
+                    !A::pte_none(cur)
+                };
+                m.goto(t, PTE_UNLOCK);
+                if changed {
+                    m.page_put(page);
+                    return Step::Ran("do_anonymous_page: vmf_pte_changed, goto release");
+                }
+                let prot = m.prot;
+                let pte = anon_pte(m, Machine::<A>::page_pfn(page), prot);
+                m.pte_set(table, slot, pte);
+                m.page_map(page, r, 1);
+                Step::Ran("do_anonymous_page: folio_add_new_anon_rmap, set_ptes")
+            }
+            PTE_UNLOCK => {
+                let table = need(m, t, TABLE);
+                m.ptl_unlock(table, t);
+                m.goto(t, RETURN);
+                Step::Ran("do_anonymous_page: pte_unmap_unlock")
+            }
+            RELEASE => {
+                let page = need(m, t, PAGE);
+                m.page_put(page);
+                m.goto(t, RETURN);
+                Step::Ran("do_anonymous_page: release: folio_put")
+            }
+            _ => {
+                m.mmap_read_unlock(t);
+                finish(m, t);
+                Step::Ran("handle_mm_fault: mmap_read_unlock")
+            }
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! GUP-fast as v6.12 does it (mm/gup.c), with interrupts off: `gup_fast_pmd_range` (:3269)
+//! reads the pmd once (`pmdp_get_lockless`), gives up on `!pmd_present`, routes a
+//! `pmd_leaf` to `gup_fast_pmd_leaf` (:3134: `pmd_access_permitted`, grab the folio, recheck
+//! the pmd's raw value) and anything else to `gup_fast_pte_range` (:2935), which maps the
+//! table through its *copy* of the pmd (`pte_offset_map(&pmd)`), reads the pte, checks
+//! `pte_protnone` and `pte_access_permitted`, grabs the folio and rechecks both the pmd and
+//! the pte. Whatever it keeps is handed to the caller as the page mapped at the address.
+//!
+//! `pmd_access_permitted` is taken as "the MMU would use this huge pmd" (a hardware-valid
+//! leaf): every architecture's `pmd_access_permitted` implies it. `pmd_protnone` (NUMA
+//! hinting) is not asked: no catalogue scenario makes NUMA-hinting pmds. Interrupts-off
+//! against a TLB-flush IPI and RCU-deferred table freeing matter only where a scenario frees
+//! tables GUP-fast can reach; none does yet.
+
+use crate::entry::PmdOps;
+
+use super::super::super::Tid;
+use super::super::super::invariant::InvariantId;
+use super::super::super::mm::{Machine, NO_TABLE, huge_hw_valid};
+use super::super::super::program::{Program, Step};
+use super::super::finish;
+use super::pte_offset_map;
+
+/// `get_user_pages_fast` (read) of one page at (region, slot), v6.12.
+#[derive(Clone, Copy, Debug)]
+pub struct GupFast {
+    /// The region (pmd index).
+    pub region: u8,
+    /// The pte slot within it.
+    pub slot: u8,
+}
+
+const PMD: usize = 0;
+const PTE: usize = 1;
+const PFN: usize = 2;
+const TABLE: usize = 3;
+
+const READ_PMD: u8 = 0;
+const READ_PTE: u8 = 1;
+const GRAB: u8 = 2;
+const RECHECK_PMD: u8 = 3;
+const RECHECK_PTE: u8 = 4;
+const KEEP: u8 = 5;
+
+impl<A: PmdOps> Program<A> for GupFast {
+    fn name(&self) -> &'static str {
+        "get_user_pages_fast (v6.12)"
+    }
+
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let r = self.region;
+        let slot = usize::from(self.slot);
+        match m.th(t).pc {
+            READ_PMD => {
+                let pmd = m.pmd_get(r);
+                let th = m.th_mut(t);
+                th.regs[PMD] = pmd.raw_u64();
+                th.regs[TABLE] = u64::from(NO_TABLE);
+                if !A::pmd_present(pmd) {
+                    finish(m, t);
+                    return Step::Ran("gup_fast_pmd_range: !pmd_present, fall back to slow GUP");
+                }
+                if A::pmd_leaf(pmd) {
+                    if !huge_hw_valid(pmd) {
+                        finish(m, t);
+                        return Step::Ran(
+                            "gup_fast_pmd_leaf: !pmd_access_permitted, fall back to slow GUP",
+                        );
+                    }
+                    m.th_mut(t).regs[PFN] = A::pmd_pfn(pmd) + slot as u64;
+                    m.goto(t, GRAB);
+                    return Step::Ran("gup_fast_pmd_range: pmd_leaf, gup_fast_pmd_leaf");
+                }
+                match pte_offset_map(m, pmd) {
+                    Some(table) => {
+                        m.th_mut(t).regs[TABLE] = u64::from(table);
+                        m.goto(t, READ_PTE);
+                        Step::Ran("gup_fast_pte_range: pte_offset_map(&pmd)")
+                    }
+                    None => {
+                        finish(m, t);
+                        Step::Ran("gup_fast_pte_range: pte_offset_map NULL, fall back")
+                    }
+                }
+            }
+            READ_PTE => {
+                let table = m.th(t).regs[TABLE] as u8;
+                let pte = m.pte_get(table, slot);
+                if !A::pte_present(pte) || A::pte_protnone(pte) || A::pte_special(pte) {
+                    finish(m, t);
+                    return Step::Ran(
+                        "gup_fast_pte_range: ptep_get_lockless: not present, protnone or special, fall back",
+                    );
+                }
+                let th = m.th_mut(t);
+                th.regs[PTE] = pte.raw_u64();
+                th.regs[PFN] = A::pte_pfn(pte);
+                m.goto(t, GRAB);
+                Step::Ran("gup_fast_pte_range: ptep_get_lockless, pte present")
+            }
+            GRAB => {
+                if let Some(page) = m.page_of_pfn(m.th(t).regs[PFN]) {
+                    m.page_get(page);
+                }
+                m.goto(t, RECHECK_PMD);
+                Step::Ran("try_grab_folio_fast: take a reference on the folio")
+            }
+            RECHECK_PMD => {
+                let now = m.pmd_get(r);
+                if m.th(t).regs[PMD] != now.raw_u64() {
+                    return self.drop_ref(m, t, "gup_fast: pmd_val(orig) != pmd_val(*pmdp), put");
+                }
+                let leaf = m.th(t).regs[TABLE] == u64::from(NO_TABLE);
+                m.goto(t, if leaf { KEEP } else { RECHECK_PTE });
+                Step::Ran("gup_fast: the pmd is unchanged")
+            }
+            RECHECK_PTE => {
+                let table = m.th(t).regs[TABLE] as u8;
+                let now = m.pte_get(table, slot);
+                if m.th(t).regs[PTE] != now.raw_u64() {
+                    return self.drop_ref(m, t, "gup_fast_pte_range: pte_val changed, put");
+                }
+                m.goto(t, KEEP);
+                Step::Ran("gup_fast_pte_range: the pte is unchanged")
+            }
+            _ => {
+                let page = m.page_of_pfn(m.th(t).regs[PFN]);
+                let mapped_here = page.is_some_and(|p| {
+                    m.pages[usize::from(p)].mapcount > 0 && m.pages[usize::from(p)].region == r
+                });
+                if !mapped_here {
+                    m.flag(
+                        InvariantId::Decode,
+                        "GUP-fast returned a pfn that is no page mapped at that address",
+                    );
+                }
+                finish(m, t);
+                Step::Ran("gup_fast: keep the page, folio_set_referenced")
+            }
+        }
+    }
+}
+
+impl GupFast {
+    fn drop_ref<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, label: &'static str) -> Step {
+        if let Some(page) = m.page_of_pfn(m.th(t).regs[PFN]) {
+            m.page_put(page);
+        }
+        finish(m, t);
+        Step::Ran(label)
+    }
+}

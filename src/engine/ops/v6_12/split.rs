@@ -1,0 +1,172 @@
+//! THP split as v6.12 does it: `__split_huge_pmd` (mm/huge_memory.c:2964) →
+//! `split_huge_pmd_locked` (:2920) → `__split_huge_pmd_locked` (:2716), anonymous branch.
+//!
+//! Unlike v4.5, the pmd is invalidated and the TLB flushed *first* (:2826, "we first mark the
+//! current pmd notpresent ... then we flush the SMP TLB and finally we write the non-huge
+//! version of the pmd entry with pmd_populate"); only then is the deposited table withdrawn
+//! ("Withdraw the table only after we mark the pmd entry invalid. This's critical for some
+//! architectures (Power)", :2873), filled while still private, and published after
+//! `smp_wmb()` (:2946) with `pmd_populate`. The huge-zero-page and file branches
+//! (`pmdp_huge_clear_flush`, which leave the pmd none until populate or for good) are not
+//! modelled: the catalogue's THPs are anonymous.
+
+use crate::entry::PmdOps;
+
+use super::super::super::Tid;
+use super::super::super::invariant::InvariantId;
+use super::super::super::mm::{Machine, NO_PAGE, NO_TABLE, SLOTS};
+use super::super::super::program::{Program, Step, Wait};
+use super::super::finish;
+use super::anon_pte;
+
+/// `__split_huge_pmd` of one region, v6.12.
+#[derive(Clone, Copy, Debug)]
+pub struct SplitHugePmd {
+    /// The region (pmd index).
+    pub region: u8,
+    /// Whether the caller holds `mmap_lock` for read (MADV_DONTNEED of a sub-range does;
+    /// rmap-driven splits do not).
+    pub mmap_read: bool,
+    /// Mutation for tests: skip `flush_pmd_tlb_range` after the invalidate.
+    pub skip_tlb_flush: bool,
+}
+
+impl SplitHugePmd {
+    /// The split as v6.12 does it, under `mmap_lock` read.
+    pub const fn new(region: u8) -> Self {
+        Self {
+            region,
+            mmap_read: true,
+            skip_tlb_flush: false,
+        }
+    }
+}
+
+const ORIG: usize = 0;
+const TABLE: usize = 1;
+const PAGE: usize = 2;
+
+const LOCK_MMAP: u8 = 0;
+const PMD_LOCK: u8 = 1;
+const CHECK: u8 = 2;
+const INVALIDATE: u8 = 3;
+const FLUSH: u8 = 4;
+const WITHDRAW_FILL: u8 = 5;
+const POPULATE: u8 = 6;
+const UNLOCK: u8 = 7;
+const RETURN: u8 = 8;
+
+impl<A: PmdOps> Program<A> for SplitHugePmd {
+    fn name(&self) -> &'static str {
+        "__split_huge_pmd (v6.12)"
+    }
+
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let r = self.region;
+        match m.th(t).pc {
+            LOCK_MMAP => {
+                if self.mmap_read && !m.mmap_read(t) {
+                    return Step::Blocked(Wait::MmapRead);
+                }
+                m.goto(t, PMD_LOCK);
+                Step::Ran("__split_huge_pmd: mmap_read_lock held by the caller")
+            }
+            PMD_LOCK => {
+                if !m.pmd_lock(r, t) {
+                    return Step::Blocked(Wait::PmdLock(r));
+                }
+                m.goto(t, CHECK);
+                Step::Ran("__split_huge_pmd: pmd_lock")
+            }
+            CHECK => {
+                // split_huge_pmd_locked (:2933): pmd_trans_huge || pmd_devmap || migration.
+                let pmd = m.pmd_get(r);
+                if !A::pmd_trans_huge(pmd) {
+                    m.goto(t, UNLOCK);
+                    return Step::Ran("split_huge_pmd_locked: !pmd_trans_huge, nothing to split");
+                }
+                m.th_mut(t).regs[ORIG] = pmd.raw_u64();
+                m.goto(t, INVALIDATE);
+                Step::Ran("split_huge_pmd_locked: pmd_trans_huge(*pmd)")
+            }
+            INVALIDATE => {
+                // pmdp_invalidate (mm/pgtable-generic.c:198): pmdp_establish(pmd_mkinvalid).
+                let pmd = m.pmd_get(r);
+                match A::pmdp_invalidate(pmd) {
+                    Ok(inv) => m.pmd_set(r, inv),
+                    Err(_) => m.flag(InvariantId::Model, "pmdp_invalidate refused a huge pmd"),
+                }
+                m.goto(
+                    t,
+                    if self.skip_tlb_flush {
+                        WITHDRAW_FILL
+                    } else {
+                        FLUSH
+                    },
+                );
+                Step::Ran("__split_huge_pmd_locked: pmdp_invalidate")
+            }
+            FLUSH => {
+                m.tlb_flush_region(r);
+                m.goto(t, WITHDRAW_FILL);
+                Step::Ran("pmdp_invalidate: flush_pmd_tlb_range")
+            }
+            WITHDRAW_FILL => {
+                let Some(table) = m.withdraw(r) else {
+                    m.flag(
+                        InvariantId::Deposit,
+                        "the split withdrew from an empty deposit list",
+                    );
+                    m.th_mut(t).regs[TABLE] = u64::from(NO_TABLE);
+                    m.goto(t, UNLOCK);
+                    return Step::Ran("pgtable_trans_huge_withdraw: nothing deposited");
+                };
+                let orig =
+                    crate::Pmd::<A>::try_from_u64(m.th(t).regs[ORIG]).unwrap_or(A::pmd_empty());
+                let pfn = A::pmd_pfn(orig);
+                let prot = m.prot;
+                for slot in 0..SLOTS {
+                    let pte = anon_pte(m, pfn + slot as u64, prot);
+                    m.pte_set(table, slot, pte);
+                }
+                // folio_add_anon_rmap_ptes before the ptes are visible.
+                let page = m.page_of_pfn(pfn).map_or(NO_PAGE, u64::from);
+                if page != NO_PAGE {
+                    m.page_map(page as u8, r, SLOTS as i8);
+                }
+                let th = m.th_mut(t);
+                th.regs[TABLE] = u64::from(table);
+                th.regs[PAGE] = page;
+                m.goto(t, POPULATE);
+                Step::Ran(
+                    "__split_huge_pmd_locked: pgtable_trans_huge_withdraw, set_ptes into the private table",
+                )
+            }
+            POPULATE => {
+                let table = m.th(t).regs[TABLE] as u8;
+                let page = m.th(t).regs[PAGE];
+                if page != NO_PAGE {
+                    m.page_map(page as u8, r, -1);
+                }
+                match A::pmd_populate(Machine::<A>::table_pfn(table)) {
+                    Ok(pmd) => m.pmd_set(r, pmd),
+                    Err(_) => m.flag(InvariantId::Model, "pmd_populate refused a modelled table"),
+                }
+                m.goto(t, UNLOCK);
+                Step::Ran("__split_huge_pmd_locked: folio_remove_rmap_pmd, smp_wmb, pmd_populate")
+            }
+            UNLOCK => {
+                m.pmd_unlock(r, t);
+                m.goto(t, RETURN);
+                Step::Ran("__split_huge_pmd: spin_unlock(ptl)")
+            }
+            _ => {
+                if self.mmap_read {
+                    m.mmap_read_unlock(t);
+                }
+                finish(m, t);
+                Step::Ran("__split_huge_pmd: return to the caller, mmap_read_unlock")
+            }
+        }
+    }
+}

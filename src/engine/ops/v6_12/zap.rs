@@ -1,0 +1,266 @@
+//! MADV_DONTNEED as v6.12 does it: `madvise_dontneed_single_vma` → `zap_page_range_single`
+//! → `unmap_page_range` → `zap_pmd_range` (mm/memory.c:1703), under `mmap_lock` read
+//! (`madvise_need_mmap_write` is false for MADV_DONTNEED, mm/madvise.c:55).
+//!
+//! Per pmd, as v6.12 orders it:
+//! - one lockless read: `is_swap_pmd || pmd_trans_huge` → `zap_huge_pmd` (mm/huge_memory.c:2095):
+//!   `__pmd_trans_huge_lock` (:2584) takes the pmd lock and rechecks; then
+//!   `pmdp_huge_get_and_clear_full`, the folio from a *present* pmd only — a non-present huge
+//!   pmd without THP migration reaches `WARN_ONCE("Non present huge pmd without pmd migration
+//!   enabled!")` (:2142) with a NULL folio that `folio_test_anon` dereferences (:2144):
+//!   INV-ZAP-FOLIO —, the deposited table freed, the lock dropped;
+//! - a second lockless read: `pmd_none` → next pmd; else `zap_pte_range` (:1582), whose
+//!   `pte_offset_map_lock` (mm/pgtable-generic.c:364) returns NULL for a none, migration,
+//!   huge or bad pmd — then `zap_pmd_range` retries **the same pmd** (`if (addr != next)
+//!   pmd--`) — and rechecks `pmd_same` after taking the pte lock, retrying if it changed;
+//! - the TLB flush is the mmu_gather's, once, in `tlb_finish_mmu` (mm/mmu_gather.c:464),
+//!   not per pmd.
+
+use crate::entry::PmdOps;
+
+use super::super::super::Tid;
+use super::super::super::invariant::InvariantId;
+use super::super::super::mm::{Machine, SLOTS};
+use super::super::super::program::{Program, Step, Wait};
+use super::super::{finish, is_swap_pmd};
+use super::pte_offset_map;
+
+/// `madvise(MADV_DONTNEED)` of whole regions `first..first + count`, v6.12.
+#[derive(Clone, Copy, Debug)]
+pub struct MadvDontneed {
+    /// The first region (pmd index).
+    pub first: u8,
+    /// How many regions.
+    pub count: u8,
+}
+
+impl MadvDontneed {
+    /// MADV_DONTNEED of one region.
+    pub const fn new(region: u8) -> Self {
+        Self {
+            first: region,
+            count: 1,
+        }
+    }
+    /// MADV_DONTNEED of `count` regions from `first`.
+    pub const fn range(first: u8, count: u8) -> Self {
+        Self { first, count }
+    }
+}
+
+/// The pmd value `pte_offset_map_lock` mapped (rechecked with `pmd_same` under the lock).
+const PMDVAL: usize = 0;
+const TABLE: usize = 1;
+/// Which region of the range the zap is at.
+const CUR: usize = 2;
+
+const LOCK_MMAP: u8 = 0;
+const HUGE_CHECK: u8 = 1;
+const HUGE_LOCK: u8 = 2;
+const HUGE_RECHECK: u8 = 3;
+const HUGE_CLEAR: u8 = 4;
+const HUGE_UNLOCK: u8 = 5;
+const NONE_CHECK: u8 = 6;
+const PTE_MAP: u8 = 7;
+const PTE_LOCK: u8 = 8;
+const PTE_RECHECK: u8 = 9;
+const PTE_RETRY_UNLOCK: u8 = 10;
+const PTE_CLEAR: u8 = 11; // one step per slot
+const PTE_UNLOCK: u8 = PTE_CLEAR + SLOTS as u8;
+const FINISH_MMU: u8 = PTE_UNLOCK + 1;
+const RETURN: u8 = FINISH_MMU + 1;
+
+impl<A: PmdOps> Program<A> for MadvDontneed {
+    fn name(&self) -> &'static str {
+        "madvise(MADV_DONTNEED) (v6.12)"
+    }
+
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let r = self.first + m.th(t).regs[CUR] as u8;
+        let pc = m.th(t).pc;
+        match pc {
+            LOCK_MMAP => {
+                if !m.mmap_read(t) {
+                    return Step::Blocked(Wait::MmapRead);
+                }
+                // The pages mapped when the call begins: none may stay reachable after it.
+                m.ghost();
+                let mut mapped = 0u16;
+                let range = self.first..self.first + self.count;
+                for (i, p) in m.pages.iter().enumerate() {
+                    if p.allocated && p.mapcount > 0 && range.contains(&p.region) {
+                        mapped |= 1 << i;
+                    }
+                }
+                m.dontneed_pages |= mapped;
+                m.goto(t, HUGE_CHECK);
+                Step::Ran("madvise: mmap_read_lock, tlb_gather_mmu")
+            }
+            HUGE_CHECK => {
+                let pmd = m.pmd_get(r);
+                if is_swap_pmd(pmd) || A::pmd_trans_huge(pmd) {
+                    m.goto(t, HUGE_LOCK);
+                    return Step::Ran("zap_pmd_range: is_swap_pmd || pmd_trans_huge, zap_huge_pmd");
+                }
+                m.goto(t, NONE_CHECK);
+                Step::Ran("zap_pmd_range: not huge")
+            }
+            HUGE_LOCK => {
+                if !m.pmd_lock(r, t) {
+                    return Step::Blocked(Wait::PmdLock(r));
+                }
+                m.goto(t, HUGE_RECHECK);
+                Step::Ran("__pmd_trans_huge_lock: pmd_lock")
+            }
+            HUGE_RECHECK => {
+                let pmd = m.pmd_get(r);
+                if is_swap_pmd(pmd) || A::pmd_trans_huge(pmd) {
+                    m.goto(t, HUGE_CLEAR);
+                    return Step::Ran("__pmd_trans_huge_lock: still huge under the lock");
+                }
+                m.pmd_unlock(r, t);
+                m.goto(t, NONE_CHECK);
+                Step::Ran("__pmd_trans_huge_lock: no longer huge, spin_unlock, fall through")
+            }
+            HUGE_CLEAR => {
+                let orig = m.pmd_get(r);
+                m.pmd_set(r, A::pmd_empty());
+                if A::pmd_present(orig) {
+                    if let Some(page) = m.page_of_pfn(A::pmd_pfn(orig)) {
+                        m.page_map(page, r, -1);
+                    }
+                } else {
+                    // No pmd migration entries exist in the model: this is the WARN_ONCE
+                    // branch, and folio_test_anon(NULL) follows.
+                    m.flag(
+                        InvariantId::ZapFolio,
+                        "zap_huge_pmd cleared a non-present huge pmd: no folio (NULL dereference)",
+                    );
+                }
+                match m.withdraw(r) {
+                    Some(table) => m.table_free(table),
+                    None => m.flag(
+                        InvariantId::Deposit,
+                        "zap_huge_pmd withdrew from an empty deposit list",
+                    ),
+                }
+                m.goto(t, HUGE_UNLOCK);
+                Step::Ran(
+                    "zap_huge_pmd: pmdp_huge_get_and_clear_full, folio_remove_rmap_pmd, zap_deposited_table",
+                )
+            }
+            HUGE_UNLOCK => {
+                m.pmd_unlock(r, t);
+                self.next_pmd(m, t, "zap_huge_pmd: spin_unlock, next pmd")
+            }
+            NONE_CHECK => {
+                let pmd = m.pmd_get(r);
+                if A::pmd_none(pmd) {
+                    return self.next_pmd(m, t, "zap_pmd_range: pmd_none, skip the range");
+                }
+                m.goto(t, PTE_MAP);
+                Step::Ran("zap_pmd_range: !pmd_none, zap_pte_range")
+            }
+            PTE_MAP => {
+                // __pte_offset_map: a lockless read of the pmd, then nomap or the table.
+                let pmd = m.pmd_get(r);
+                if A::pmd_bad(pmd) && !A::pmd_none(pmd) && !A::pmd_trans_huge(pmd) {
+                    m.pmd_set(r, A::pmd_empty());
+                    m.goto(t, HUGE_CHECK);
+                    return Step::Ran(
+                        "__pte_offset_map: pmd_bad, pmd_clear_bad; retry the same pmd",
+                    );
+                }
+                match pte_offset_map(m, pmd) {
+                    Some(table) => {
+                        let th = m.th_mut(t);
+                        th.regs[PMDVAL] = pmd.raw_u64();
+                        th.regs[TABLE] = u64::from(table);
+                        m.goto(t, PTE_LOCK);
+                        Step::Ran("pte_offset_map_lock: __pte_offset_map finds a table")
+                    }
+                    None => {
+                        m.goto(t, HUGE_CHECK);
+                        Step::Ran(
+                            "pte_offset_map_lock: NULL (none, huge or migration); zap_pmd_range retries the same pmd",
+                        )
+                    }
+                }
+            }
+            PTE_LOCK => {
+                let table = m.th(t).regs[TABLE] as u8;
+                if !m.ptl_lock(table, t) {
+                    return Step::Blocked(Wait::Ptl(table));
+                }
+                m.goto(t, PTE_RECHECK);
+                Step::Ran("pte_offset_map_lock: spin_lock(ptl)")
+            }
+            PTE_RECHECK => {
+                let now = m.pmd_get(r);
+                let was = m.th(t).regs[PMDVAL];
+                if was == now.raw_u64() {
+                    m.goto(t, PTE_CLEAR);
+                    return Step::Ran("pte_offset_map_lock: pmd_same after the lock");
+                }
+                m.goto(t, PTE_RETRY_UNLOCK);
+                Step::Ran("pte_offset_map_lock: the pmd changed under us")
+            }
+            PTE_RETRY_UNLOCK => {
+                let table = m.th(t).regs[TABLE] as u8;
+                m.ptl_unlock(table, t);
+                m.goto(t, PTE_MAP);
+                Step::Ran("pte_offset_map_lock: pte_unmap_unlock, again")
+            }
+            pc if pc < PTE_UNLOCK => {
+                let slot = usize::from(pc - PTE_CLEAR);
+                let table = m.th(t).regs[TABLE] as u8;
+                let pte = m.pte_get(table, slot);
+                if !A::pte_none(pte) {
+                    m.pte_set(table, slot, A::pte_empty(Machine::<A>::slot_addr(r, slot)));
+                    if A::pte_present(pte) {
+                        if let Some(page) = m.page_of_pfn(A::pte_pfn(pte)) {
+                            m.page_map(page, r, -1);
+                        }
+                    }
+                }
+                m.goto(t, pc + 1);
+                Step::Ran("zap_pte_range: ptep_get, zap_present_ptes / clear_not_present_full_ptes")
+            }
+            PTE_UNLOCK => {
+                let table = m.th(t).regs[TABLE] as u8;
+                m.ptl_unlock(table, t);
+                self.next_pmd(m, t, "zap_pte_range: pte_unmap_unlock, next pmd")
+            }
+            FINISH_MMU => {
+                for i in 0..self.count {
+                    m.tlb_flush_region(self.first + i);
+                }
+                m.goto(t, RETURN);
+                Step::Ran("tlb_finish_mmu: flush the gathered range")
+            }
+            _ => {
+                m.mmap_read_unlock(t);
+                m.ghost();
+                for i in 0..self.count {
+                    m.dontneed_done |= 1 << (self.first + i);
+                }
+                finish(m, t);
+                Step::Ran("madvise: mmap_read_unlock, MADV_DONTNEED returns")
+            }
+        }
+    }
+}
+
+impl MadvDontneed {
+    /// `addr = next`: on to the next pmd of the range, or to the gather's flush.
+    fn next_pmd<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, label: &'static str) -> Step {
+        let cur = m.th(t).regs[CUR] + 1;
+        if cur < u64::from(self.count) {
+            m.th_mut(t).regs[CUR] = cur;
+            m.goto(t, HUGE_CHECK);
+        } else {
+            m.goto(t, FINISH_MMU);
+        }
+        Step::Ran(label)
+    }
+}
