@@ -43,6 +43,7 @@ invariants! {
     TlbSmallHuge => "INV-TLB-SMALL-HUGE", "No CPU caches a huge and a small translation for one address at once (AMD erratum 383).";
     Deadlock => "INV-NO-DEADLOCK", "Some thread can always run until every thread has finished.";
     LockBalance => "INV-LOCK-BALANCE", "A thread releases only locks it holds.";
+    ZapFolio => "INV-ZAP-FOLIO", "zap_huge_pmd finds the folio of every huge pmd it clears: a non-present huge pmd that is no migration entry has none, and v6.12 dereferences the NULL (mm/huge_memory.c:2142).";
     Model => "INV-MODEL", "The model's own preconditions hold (no arena overflow, no helper error).";
 }
 

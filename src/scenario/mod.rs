@@ -10,10 +10,10 @@ use crate::ArchId;
 use crate::arch::DynBackend;
 use crate::engine::invariant::{InvariantId, InvariantSet};
 use crate::engine::ops::{
-    fault::AnonFault, gup::GupFast, split::SplitHugePmd, walk::MmuWalk, zap::MadvDontneed,
+    fault::AnonFault, gup::GupFast, split::SplitHugePmd, v6_12, walk::MmuWalk, zap::MadvDontneed,
 };
 use crate::engine::{Scenario, ScenarioBuilder, ScenarioError};
-use crate::entry::PmdOps;
+use crate::entry::{PmdOps, Protection};
 
 /// What the audit expects of one (scenario, backend, variant) cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -80,11 +80,13 @@ pub const CATALOGUE: &[Entry] = &[
     Entry {
         id: "race-002",
         title: "THP split vs MADV_DONTNEED zap: pmdp_invalidate must not empty the pmd (2016)",
-        variants: &["v4.5"],
+        variants: &["v4.5", "v6.12"],
         invariants: RACE_002_INVARIANTS,
-        expect: |b, _| {
+        expect: |b, v| {
             if !b.geometry().has_thp {
                 Expectation::NotApplicable("no transparent huge pages")
+            } else if v == V6_12 && historical(b.id()) {
+                Expectation::NotApplicable(HISTORICAL_UNDER_V6_12)
             } else if b.id() == ArchId::ArmLpaeV4_5 {
                 Expectation::Violation(&[InvariantId::NeverNone, InvariantId::DontNeed])
             } else {
@@ -95,11 +97,13 @@ pub const CATALOGUE: &[Entry] = &[
     Entry {
         id: "race-002-gup",
         title: "THP split vs GUP-fast: a lockless reader must not take an invalidated pmd's pfn",
-        variants: &["v4.5"],
+        variants: &["v4.5", "v6.12"],
         invariants: RACE_002_GUP_INVARIANTS,
-        expect: |b, _| {
+        expect: |b, v| {
             if !b.geometry().has_thp {
                 Expectation::NotApplicable("no transparent huge pages")
+            } else if v == V6_12 && historical(b.id()) {
+                Expectation::NotApplicable(HISTORICAL_UNDER_V6_12)
             } else if b.id() == ArchId::ArmLpaeV4_5Stored {
                 Expectation::Violation(&[InvariantId::Decode])
             } else if b.id() == ArchId::ArmLpaeV4_5 {
@@ -111,6 +115,63 @@ pub const CATALOGUE: &[Entry] = &[
             }
         },
     },
+    Entry {
+        id: "prot-none-thp-zap",
+        title: "MADV_DONTNEED of a PROT_NONE THP: zap_huge_pmd must find the folio (32-bit ARM LPAE, today)",
+        variants: &[V6_12],
+        invariants: PROT_NONE_THP_ZAP_INVARIANTS,
+        expect: |b, _| {
+            if !b.geometry().has_thp {
+                Expectation::NotApplicable("no transparent huge pages")
+            } else if historical(b.id()) {
+                Expectation::NotApplicable(HISTORICAL_UNDER_V6_12)
+            } else if b.id() == ArchId::ArmLpae {
+                // set_pmd_at clears L_PMD_SECT_VALID for PROT_NONE: !pmd_present, and no THP
+                // migration on 32-bit ARM, so zap_huge_pmd gets a NULL folio.
+                Expectation::Violation(&[InvariantId::ZapFolio])
+            } else {
+                Expectation::Holds
+            }
+        },
+    },
+    Entry {
+        id: "dontneed-fault-tlb",
+        title: "MADV_DONTNEED's deferred TLB flush vs a fault: a CPU may cache a huge and a small translation at once (model finding, today)",
+        variants: &[V6_12],
+        invariants: DONTNEED_FAULT_TLB_INVARIANTS,
+        expect: |b, _| {
+            if !b.geometry().has_thp {
+                Expectation::NotApplicable("no transparent huge pages")
+            } else if historical(b.id()) {
+                Expectation::NotApplicable(HISTORICAL_UNDER_V6_12)
+            } else {
+                // A finding about v6.12's generic code, the same on every architecture:
+                // only the split path orders invalidate, flush, populate.
+                Expectation::Violation(&[InvariantId::TlbSmallHuge])
+            }
+        },
+    },
+];
+
+/// The generic-code version of today's kernel.
+pub const V6_12: &str = "v6.12";
+
+/// Why a historical backend is not run under v6.12 generic code.
+const HISTORICAL_UNDER_V6_12: &str =
+    "historical helpers under v6.12 generic code: no kernel ever ran that pair";
+
+/// Returns whether a backend models a historical kernel's helpers (before the 2016 fix).
+fn historical(id: ArchId) -> bool {
+    matches!(id, ArchId::ArmLpaeV4_5 | ArchId::ArmLpaeV4_5Stored)
+}
+
+const PROT_NONE_THP_ZAP_INVARIANTS: &[InvariantId] = &[
+    InvariantId::ZapFolio,
+    InvariantId::DontNeed,
+    InvariantId::TableLife,
+    InvariantId::Deposit,
+    InvariantId::Deadlock,
+    InvariantId::LockBalance,
 ];
 
 /// Returns the catalogue entry with this id.
@@ -166,9 +227,14 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
     if !e.variants.contains(&variant) {
         return Err(BuildError::UnknownVariant(variant.into()));
     }
+    let v6_12 = variant == V6_12;
     match id {
+        "race-002" if v6_12 => race_002_v6_12::<A>(knobs),
         "race-002" => race_002::<A>(knobs),
+        "race-002-gup" if v6_12 => race_002_gup_v6_12::<A>(knobs),
         "race-002-gup" => race_002_gup::<A>(knobs),
+        "prot-none-thp-zap" => prot_none_thp_zap::<A>(),
+        "dontneed-fault-tlb" => dontneed_fault_tlb::<A>(),
         _ => Err(BuildError::UnknownScenario(id.into())),
     }
 }
@@ -228,4 +294,107 @@ fn race_002_gup<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
         .thread("gup0", GupFast { region: 0, slot: 0 })
         .thread("gup1", GupFast { region: 0, slot: 1 });
     Ok(b.invariants(set(RACE_002_GUP_INVARIANTS)).build()?)
+}
+
+/// Race 002 under v6.12 generic code: `__split_huge_pmd_locked` invalidates and flushes before
+/// it withdraws and fills the table, `zap_pmd_range` retries a pmd that `pte_offset_map_lock`
+/// could not map and flushes once at `tlb_finish_mmu`, and the fault reads the pmd as v6.12
+/// does. Same threads and invariants as the v4.5 shape.
+fn race_002_v6_12<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
+    let regions = 1 + k.extra_regions;
+    let mut b = ScenarioBuilder::<A>::new("race-002", usize::from(regions));
+    for r in 0..regions {
+        b = b.huge(r)?;
+    }
+    let split = v6_12::split::SplitHugePmd {
+        skip_tlb_flush: k.split_skips_tlb_flush,
+        ..v6_12::split::SplitHugePmd::new(0)
+    };
+    let threads = k.threads.unwrap_or(4);
+    b = b
+        .thread("split", split)
+        .thread("zap", v6_12::zap::MadvDontneed::range(0, regions));
+    if threads >= 3 {
+        b = b.thread(
+            "mmu",
+            MmuWalk {
+                region: 0,
+                slots: [0, 1],
+                walks: 2,
+            },
+        );
+    }
+    if threads >= 4 {
+        b = b.thread("fault", v6_12::fault::AnonFault::new(0, 1));
+    }
+    Ok(b.invariants(set(RACE_002_V6_12_INVARIANTS)).build()?)
+}
+
+/// Race 002's invariants under v6.12 code, without INV-TLB-SMALL-HUGE: v6.12 keeps that
+/// one only across a split, and `dontneed-fault-tlb` shows where MADV_DONTNEED does not.
+const RACE_002_V6_12_INVARIANTS: &[InvariantId] = &[
+    InvariantId::NeverNone,
+    InvariantId::DontNeed,
+    InvariantId::TableLife,
+    InvariantId::Deposit,
+    InvariantId::Deadlock,
+    InvariantId::LockBalance,
+];
+
+/// MADV_DONTNEED of a THP (v6.12) while a write fault repopulates the range and a CPU's MMU
+/// walks it twice. `zap_huge_pmd` clears the pmd but the mmu_gather flushes only at
+/// `tlb_finish_mmu`, under `mmap_lock` read; a fault in between installs a table and a small
+/// pte, and the CPU that cached the huge translation caches a small one too.
+fn dontneed_fault_tlb<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
+    let b = ScenarioBuilder::<A>::new("dontneed-fault-tlb", 1)
+        .huge(0)?
+        .thread("zap", v6_12::zap::MadvDontneed::new(0))
+        .thread(
+            "mmu",
+            MmuWalk {
+                region: 0,
+                slots: [0, 1],
+                walks: 2,
+            },
+        )
+        .thread("fault", v6_12::fault::AnonFault::new(0, 1));
+    Ok(b.invariants(set(DONTNEED_FAULT_TLB_INVARIANTS)).build()?)
+}
+
+const DONTNEED_FAULT_TLB_INVARIANTS: &[InvariantId] = &[
+    InvariantId::TlbSmallHuge,
+    InvariantId::DontNeed,
+    InvariantId::TableLife,
+    InvariantId::Deposit,
+    InvariantId::Deadlock,
+    InvariantId::LockBalance,
+];
+
+/// Race 002 seen by v6.12's GUP-fast (routing on `pmd_present` and `pmd_leaf`, the pmd and
+/// the pte rechecked separately) against the v6.12 split.
+fn race_002_gup_v6_12<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
+    let split = v6_12::split::SplitHugePmd {
+        skip_tlb_flush: k.split_skips_tlb_flush,
+        ..v6_12::split::SplitHugePmd::new(0)
+    };
+    let b = ScenarioBuilder::<A>::new("race-002-gup", 1)
+        .huge(0)?
+        .thread("split", split)
+        .thread("gup0", v6_12::gup::GupFast { region: 0, slot: 0 })
+        .thread("gup1", v6_12::gup::GupFast { region: 0, slot: 1 });
+    Ok(b.invariants(set(RACE_002_GUP_INVARIANTS)).build()?)
+}
+
+/// A THP that `mprotect(PROT_NONE)` has made inaccessible, then MADV_DONTNEED of it (v6.12
+/// `zap_pmd_range` → `zap_huge_pmd`), while a second thread splits it (`__split_huge_pmd`,
+/// as an rmap walk or a partial munmap would). On 32-bit ARM LPAE the PROT_NONE huge pmd is
+/// `!pmd_present` (set_pmd_at clears L_PMD_SECT_VALID) and `pmd_trans_huge`, so the zap takes
+/// the "Non present huge pmd without pmd migration enabled!" branch and dereferences a NULL
+/// folio: the crash reproduced on real kernels by `ci/kernel-test`.
+fn prot_none_thp_zap<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
+    let b = ScenarioBuilder::<A>::new("prot-none-thp-zap", 1)
+        .protection(Protection::None)
+        .huge(0)?
+        .thread("zap", v6_12::zap::MadvDontneed::new(0));
+    Ok(b.invariants(set(PROT_NONE_THP_ZAP_INVARIANTS)).build()?)
 }
