@@ -13,7 +13,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
@@ -27,28 +26,9 @@ const FAST_LAWS: &str = "--law-flag-subsets=4096";
 /// The mutation of the fixed split these tests use.
 const MUTATION: &str = "--mutate=split-skips-tlb-flush";
 
-/// A fresh directory under cargo's scratch space for integration tests (those of earlier runs
-/// are removed on the first call).
+/// A fresh directory for one test; see [`common::scratch_dir`].
 fn scratch(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    static CLEANED: OnceLock<()> = OnceLock::new();
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let mine = format!("audit-run-{}-", std::process::id());
-    CLEANED.get_or_init(|| {
-        for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("audit-run-") && !name.starts_with(&mine) {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    });
-    let dir = root.join(format!(
-        "{mine}{}-{name}",
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
+    common::scratch_dir("audit-run", name)
 }
 
 /// Runs `pgtable args...` in `dir`.
