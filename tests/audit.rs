@@ -702,3 +702,121 @@ fn readme_audit_block_is_the_live_output() {
     common::check_readme_block("audit", &fresh, "audit");
     assert_eq!(out.status.code(), Some(0), "{stdout}");
 }
+
+// --- the report directory and --no-timings ---
+
+// With --no-timings two runs write the same bytes into all three files (no date, no wall
+// time); without it the report carries them.
+#[test]
+fn no_timings_reports_are_byte_identical_across_runs() {
+    let sel = selection();
+    let args = [
+        "audit",
+        sel.as_str(),
+        FAST_LAWS,
+        "--no-timings",
+        "--out",
+        "r",
+    ];
+    let (first, second) = (scratch("no-timings-1"), scratch("no-timings-2"));
+    let (out1, _) = expect_code(&first, &args, 0);
+    let (out2, _) = expect_code(&second, &args, 0);
+    assert_eq!(out1, out2, "the summaries differ");
+    assert!(!out1.contains("Time:"), "{out1}");
+    for file in ["report.json", "report.md", "report.html"] {
+        let a = std::fs::read(first.join("r").join(file)).expect("first report");
+        let b = std::fs::read(second.join("r").join(file)).expect("second report");
+        assert!(a == b, "{file} differs between two --no-timings runs");
+    }
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(first.join("r/report.json")).unwrap()).unwrap();
+    assert!(v["meta"]["date"].is_null(), "{}", v["meta"]);
+    assert!(v["summary"]["elapsed_ms"].is_null());
+    assert!(
+        v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["elapsed_ms"].is_null())
+    );
+    // Without the flag, the date and the wall times are there.
+    let timed = scratch("timed");
+    expect_code(&timed, &["audit", sel.as_str(), FAST_LAWS, "--out", "r"], 0);
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(timed.join("r/report.json")).unwrap()).unwrap();
+    assert!(v["meta"]["date"].is_string());
+    assert!(v["summary"]["elapsed_ms"].is_number());
+}
+
+// Report files of an earlier run that this run did not rewrite are named on stderr.
+#[test]
+fn report_files_left_from_an_earlier_run_are_warned_about() {
+    let dir = scratch("stale");
+    let sel = selection();
+    expect_code(&dir, &["audit", sel.as_str(), FAST_LAWS, "--out", "r"], 0);
+    let (_, stderr) = expect_code(
+        &dir,
+        &[
+            "audit",
+            sel.as_str(),
+            FAST_LAWS,
+            "--out",
+            "r",
+            "--format",
+            "md",
+        ],
+        0,
+    );
+    for stale in ["report.json", "report.html"] {
+        assert!(
+            stderr.contains(&format!(
+                "pgtable: warning: {} is left from an earlier run",
+                Path::new("r").join(stale).display()
+            )),
+            "{stale}: {stderr}"
+        );
+    }
+    assert!(!stderr.contains("report.md is left"), "{stderr}");
+    assert!(stderr.contains("this run wrote only report.md"), "{stderr}");
+    // A fresh directory: no warning.
+    let (_, stderr) = expect_code(
+        &dir,
+        &[
+            "audit",
+            sel.as_str(),
+            FAST_LAWS,
+            "--out",
+            "fresh",
+            "--format",
+            "md",
+        ],
+        0,
+    );
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+// --out naming a file, and a stray comma in a list, are usage errors that say so.
+#[test]
+fn out_naming_a_file_and_a_stray_comma_are_one_line_usage_errors() {
+    let dir = scratch("usage-more");
+    std::fs::write(dir.join("a-file"), "").unwrap();
+    let (stdout, stderr) = expect_code(&dir, &["audit", "--out", "a-file"], 2);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(
+        stderr,
+        "pgtable: error: cannot write the output: --out a-file: not a directory (give a \
+         directory; it is created if missing)\n"
+    );
+    let arch = format!("--arch={},", fixed_backend());
+    let (_, stderr) = expect_code(&dir, &["audit", arch.as_str()], 2);
+    assert_eq!(
+        stderr,
+        "pgtable: error: an empty name in '--arch <ARCH>': a stray comma? (separate names with \
+         single commas) (see 'pgtable --help')\n"
+    );
+    let (_, stderr) = expect_code(&dir, &["audit", "--scenario=race-002,,race-002"], 2);
+    assert!(
+        stderr.contains("an empty name in '--scenario <ID>'"),
+        "{stderr}"
+    );
+}

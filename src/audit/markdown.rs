@@ -34,7 +34,10 @@ pub fn provenance(report: &Report) -> Vec<(String, String)> {
     let mut facts = std::vec![
         ("Tool".to_string(), std::format!("{} {}", m.tool, m.version)),
         ("Commit".to_string(), commit),
-        ("Date".to_string(), m.date.clone()),
+        (
+            "Date".to_string(),
+            m.date.clone().unwrap_or_else(|| "-".into())
+        ),
         ("Host".to_string(), host),
         (
             "Bound".to_string(),
@@ -43,7 +46,7 @@ pub fn provenance(report: &Report) -> Vec<(String, String)> {
         (
             "Result".to_string(),
             std::format!(
-                "{}: {}, {} met, {} failed ({} found, {} held, {} not applicable); {:.2} s on {}",
+                "{}: {}, {} met, {} failed ({} found, {} held, {} not applicable){}",
                 if s.passed { "PASSED" } else { "FAILED" },
                 plural(s.cells, "cell", "cells"),
                 s.met,
@@ -51,8 +54,11 @@ pub fn provenance(report: &Report) -> Vec<(String, String)> {
                 s.found,
                 s.held,
                 s.not_applicable,
-                s.elapsed_ms / 1e3,
-                plural(s.jobs, "thread", "threads")
+                s.elapsed_ms.map_or_else(String::new, |ms| std::format!(
+                    "; {:.2} s on {}",
+                    ms / 1e3,
+                    plural(s.jobs, "thread", "threads")
+                ))
             ),
         ),
     ];
