@@ -820,3 +820,53 @@ fn out_naming_a_file_and_a_stray_comma_are_one_line_usage_errors() {
         "{stderr}"
     );
 }
+
+// A failed audit lists every failed cell with its reason in Markdown and HTML, even when no
+// cell has a counterexample (here: every cell stops at the state bound).
+#[test]
+fn a_failed_report_lists_every_failed_cell_with_its_reason() {
+    let dir = scratch("failed-cells");
+    let arch = format!("--arch={}", fixed_backend());
+    expect_code(
+        &dir,
+        &["audit", &arch, FAST_LAWS, "--max-states=10", "--no-timings"],
+        1,
+    );
+    let v = read_json(&dir.join("audit-report/report.json"));
+    let md = std::fs::read_to_string(dir.join("audit-report/report.md")).unwrap();
+    let html = std::fs::read_to_string(dir.join("audit-report/report.html")).unwrap();
+    assert!(md.contains("\n## Failed cells\n"), "{md}");
+    assert!(html.contains(r#"<section id="failures"><h2>Failed cells</h2>"#));
+    let failed: Vec<&Value> = v["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["met"] == false)
+        .collect();
+    assert!(!failed.is_empty());
+    for c in failed {
+        let key = format!(
+            "{}/{}/{}",
+            c["scenario"].as_str().unwrap(),
+            c["backend"].as_str().unwrap(),
+            c["variant"].as_str().unwrap()
+        );
+        let md_line = md
+            .lines()
+            .find(|l| l.starts_with(&format!("- `{key}`: ")))
+            .unwrap_or_else(|| panic!("{key} not listed: {md}"));
+        assert!(
+            md_line.contains("expected every invariant to hold"),
+            "{md_line}"
+        );
+        assert!(md_line.contains("10 states"), "the reason: {md_line}");
+        assert!(
+            html.contains(&format!("<li><code>{key}</code>: expected")),
+            "{key}"
+        );
+    }
+    assert!(
+        md.contains("None: no cell broke an invariant. The failed cells are listed under Failed cells above."),
+        "{md}"
+    );
+}

@@ -22,8 +22,10 @@ use pgtable::scenario::{CATALOGUE, Expectation};
 
 /// How long Chromium may take for one page.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(120);
-/// The screenshot's window.
-const WINDOW: (u32, u32) = (1400, 3000);
+/// The window widths the page must fit (a laptop and a wide screen), and the screenshots'
+/// height.
+const WIDTHS: [u32; 2] = [1000, 1400];
+const HEIGHT: u32 = 3000;
 
 fn find_chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("PGTABLE_CHROMIUM") {
@@ -193,13 +195,34 @@ fn report_html_renders_in_headless_chromium() {
             .expect("report.json");
     let page = dir.join("report.html");
 
-    // The rendered DOM (after layout and the page's inline script).
-    let dom = chromium(
-        &browser,
-        &dir.join("profile-dom"),
-        &page,
-        &["--dump-dom".to_string()],
-    );
+    // The rendered DOM (after layout and the page's inline script), at each width: no
+    // horizontal overflow of the page, nor of any scroll box (the laws table, the diagrams).
+    let mut dom = String::new();
+    for width in WIDTHS {
+        dom = chromium(
+            &browser,
+            &dir.join(format!("profile-dom-{width}")),
+            &page,
+            &[
+                "--dump-dom".to_string(),
+                format!("--window-size={width},{HEIGHT}"),
+            ],
+        );
+        let root = &dom[dom.find("<html").expect("the html element")..];
+        assert_eq!(
+            attr(root, "data-page-overflow"),
+            Some("0"),
+            "the page overflows horizontally at {width} px"
+        );
+        for (i, _) in dom.match_indices(r#"<div class="scroll""#) {
+            assert_eq!(
+                attr(&dom[i..], "data-overflow"),
+                Some("0"),
+                "a box overflows at {width} px: {}",
+                &dom[i..(i + 200).min(dom.len())]
+            );
+        }
+    }
     assert!(
         dom.contains("<title>pgtable audit report: FAILED</title>"),
         "no title in the rendered DOM:\n{}",
@@ -247,23 +270,71 @@ fn report_html_renders_in_headless_chromium() {
         );
     }
 
-    // The picture.
-    let png = dir.join("report.png");
-    chromium(
-        &browser,
-        &dir.join("profile-shot"),
-        &page,
-        &[
-            format!("--screenshot={}", png.display()),
-            format!("--window-size={},{}", WINDOW.0, WINDOW.1),
-        ],
-    );
-    let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
-    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
-    let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
-    assert_eq!((width, height), WINDOW);
-    // A blank page of this size compresses to a few KiB; tables, text and diagrams do not.
-    assert!(bytes.len() > 60_000, "screenshot of {} bytes", bytes.len());
-    eprintln!("screenshot: {}", png.display());
+    // The glossary defines every invariant and law id that appears on the page, and the
+    // ids in the law table's head and the counterexample headings link to it.
+    let glossary = &dom[dom.find(r#"<section id="glossary""#).expect("a glossary")..];
+    for prefix in ["INV-", "LAW-"] {
+        for (i, _) in dom.match_indices(prefix) {
+            let id: String = dom[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            if id.len() <= prefix.len() {
+                continue; // the prefix itself, in prose
+            }
+            assert!(
+                glossary.contains(&format!(r#"<dt id="{id}">"#)),
+                "{id} appears on the page but the glossary does not define it"
+            );
+        }
+    }
+    for t in traces {
+        let inv = t["invariant"].as_str().unwrap();
+        assert!(
+            dom.contains(&format!(r##"<a href="#{inv}">{inv}</a>"##)),
+            "{inv} link"
+        );
+    }
+
+    // A failed report lists every failed cell with its reason, without hovering.
+    let failures = &dom[dom
+        .find(r#"<section id="failures""#)
+        .expect("a Failed cells section")..];
+    let failures = &failures[..failures.find("</section>").unwrap()];
+    for c in report["cells"].as_array().unwrap() {
+        let key = format!(
+            "{}/{}/{}",
+            c["scenario"].as_str().unwrap(),
+            c["backend"].as_str().unwrap(),
+            c["variant"].as_str().unwrap()
+        );
+        let listed = failures.contains(&format!("<code>{key}</code>: expected"));
+        assert_eq!(
+            listed,
+            c["met"] == false,
+            "{key} in Failed cells: {failures}"
+        );
+    }
+
+    // The pictures, one per width (look at them: target/tmp/audit-html-*/report-*.png).
+    for width in WIDTHS {
+        let png = dir.join(format!("report-{width}.png"));
+        chromium(
+            &browser,
+            &dir.join(format!("profile-shot-{width}")),
+            &page,
+            &[
+                format!("--screenshot={}", png.display()),
+                format!("--window-size={width},{HEIGHT}"),
+            ],
+        );
+        let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+        let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+        let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+        assert_eq!((w, h), (width, HEIGHT));
+        // A blank page of this size compresses to a few KiB; tables, text and diagrams do not.
+        assert!(bytes.len() > 60_000, "screenshot of {} bytes", bytes.len());
+        eprintln!("screenshot: {}", png.display());
+    }
 }

@@ -281,9 +281,37 @@ pub fn render(report: &Report) -> String {
         out.push_str(&e.table);
     }
 
+    let failed: Vec<_> = report.cells.iter().filter(|c| !c.met).collect();
+    if !failed.is_empty() {
+        out.push_str("\n## Failed cells\n\n");
+        let _ = writeln!(
+            out,
+            "{} of {} cells failed their expectation:\n",
+            failed.len(),
+            report.cells.len()
+        );
+        for c in failed {
+            let trace = c
+                .trace
+                .as_deref()
+                .and_then(|id| report.traces.iter().find(|t| t.id == id));
+            let _ = writeln!(
+                out,
+                "- `{}`: {}; {}.",
+                c.key(),
+                expected_phrase(c),
+                found_phrase(c, trace)
+            );
+        }
+    }
+
     out.push_str("\n## Counterexamples\n\n");
     if report.traces.is_empty() {
-        out.push_str("None: no cell broke an invariant.\n");
+        out.push_str("None: no cell broke an invariant.");
+        if report.summary.failed > 0 {
+            out.push_str(" The failed cells are listed under Failed cells above.");
+        }
+        out.push('\n');
     }
     for (i, t) in report.traces.iter().enumerate() {
         write_trace(&mut out, i + 1, t, report);
