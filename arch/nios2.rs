@@ -84,7 +84,7 @@ pub const PAGE_OFFSET: u32 = PHYS_OFFSET + KERNEL_REGION_BASE;
 /// The pfn of `invalid_pte_table` in this model. The real array is a page-aligned .bss
 /// object of vmlinux (arch/nios2/mm/init.c) whose address depends on the build; the model
 /// fixes it at 4 MiB above `PAGE_OFFSET`, the page after a model 4 MiB kernel image loaded at
-/// `NIOS2_MEM_BASE`. `pmd_populate` of this pfn is refused ([`Error::ReservedPfn`]).
+/// `NIOS2_MEM_BASE`. `pmd_populate` of this pfn is refused ([`Error::ReservedPfn`](crate::Error::ReservedPfn)).
 pub const INVALID_PTE_TABLE_PFN: u64 = 0x400;
 /// The kernel virtual address of `invalid_pte_table`: what `pmd_clear` and `pgd_init` store.
 pub const INVALID_PTE_TABLE: u32 = PAGE_OFFSET + ((INVALID_PTE_TABLE_PFN as u32) << PAGE_SHIFT);

@@ -190,7 +190,9 @@ entry_newtype!(
     /// A page-table entry of architecture `A`: the architecture's word, every bit kept.
     ///
     /// # Example
+    /// With the `s390` feature:
     /// ```
+    /// # #[cfg(feature = "s390")] {
     /// use pgtable::arch::S390;
     /// use pgtable::{Pte, PteOps};
     /// // s390's empty pte is 0x400 (_PAGE_INVALID), not zero.
@@ -198,6 +200,7 @@ entry_newtype!(
     /// assert_eq!(empty.raw(), 0x400);
     /// assert!(empty.none());
     /// assert!(!Pte::<S390>::from_raw(0).none());
+    /// # }
     /// ```
     Pte,
     "pte"

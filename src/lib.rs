@@ -16,22 +16,47 @@
 //! The encoding core is `#![no_std]` and needs no allocator: build with
 //! `default-features = false` and the backends you need (`features = ["s390", "x86_64"]`).
 //!
+//! # Cargo features
+//!
+//! All on by default. On docs.rs every item that needs a feature is marked with it.
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `x86_64`, `arm`, `arm64`, `s390`, `powerpc`, `nios2`, `xtensa`, `um`, `scrambled` | that backend in [`arch`] and in the registry (`arm` brings the classic, LPAE and both v4.5 LPAE backends; `arm64` and `powerpc` two each) |
+//! | `all-arches` | every backend |
+//! | `std` | `std::error::Error` for [`Error`] |
+//! | `engine` | the model checker (`engine`) and the race catalogue (`scenario`); needs `std` |
+//! | `cli` | the audit report model and renderers (`audit`) and the `pgtable` binary |
+//!
 //! # Example
 //! ```
-//! use pgtable::arch::{ArmLpaeV4_5, X86_64};
+//! # #[cfg(feature = "x86_64")] {
+//! use pgtable::arch::X86_64;
 //! use pgtable::{PmdOps, Protection};
 //!
 //! // A 2 MiB THP, then the value a split stores first (pmdp_invalidate).
 //! let huge = X86_64::mk_huge_pmd(0x200, Protection::ReadWrite)?;
 //! let mid_split = X86_64::pmdp_invalidate(huge)?;
 //! assert!(!mid_split.none() && mid_split.trans_huge() && mid_split.present());
+//! # }
+//! # Ok::<(), pgtable::Error>(())
+//! ```
 //!
-//! // 32-bit ARM LPAE before the 2016 fix emptied the pmd: zap_pmd_range skipped it.
+//! With the `arm` feature: 32-bit ARM LPAE before the 2016 fix emptied the pmd, and
+//! `zap_pmd_range` skipped it.
+//! ```
+//! # #[cfg(feature = "arm")] {
+//! use pgtable::arch::ArmLpaeV4_5;
+//! use pgtable::{PmdOps, Protection};
+//!
 //! let huge = ArmLpaeV4_5::mk_huge_pmd(0x200, Protection::ReadWrite)?;
 //! assert!(ArmLpaeV4_5::pmdp_invalidate(huge)?.none());
+//! # }
 //! # Ok::<(), pgtable::Error>(())
 //! ```
 #![no_std]
+// docs.rs (nightly) marks each feature-gated item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -74,8 +74,19 @@ fn dispatch(cli: &Cli) -> Result<Outcome, CliError> {
     }
 }
 
+/// The command line, with `pgtable help --help` (or `-h`) read as `pgtable --help`: clap's
+/// `help` subcommand takes subcommand names, not flags.
+fn args() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<_> = std::env::args_os().collect();
+    if args.len() > 2 && args[1] == "help" && args[2..].iter().all(|a| a == "--help" || a == "-h") {
+        args.truncate(1);
+        args.push("--help".into());
+    }
+    args
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(args()) {
         Ok(cli) => cli,
         // --help and --version are not errors: clap prints them to stdout.
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {

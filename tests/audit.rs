@@ -13,7 +13,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
@@ -27,28 +26,9 @@ const FAST_LAWS: &str = "--law-flag-subsets=4096";
 /// The mutation of the fixed split these tests use.
 const MUTATION: &str = "--mutate=split-skips-tlb-flush";
 
-/// A fresh directory under cargo's scratch space for integration tests (those of earlier runs
-/// are removed on the first call).
+/// A fresh directory for one test; see [`common::scratch_dir`].
 fn scratch(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    static CLEANED: OnceLock<()> = OnceLock::new();
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let mine = format!("audit-run-{}-", std::process::id());
-    CLEANED.get_or_init(|| {
-        for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("audit-run-") && !name.starts_with(&mine) {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    });
-    let dir = root.join(format!(
-        "{mine}{}-{name}",
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
+    common::scratch_dir("audit-run", name)
 }
 
 /// Runs `pgtable args...` in `dir`.
@@ -721,4 +701,173 @@ fn readme_audit_block_is_the_live_output() {
     let fresh = format!("```text\n$ pgtable audit --no-timings\n{stdout}```\n");
     common::check_readme_block("audit", &fresh, "audit");
     assert_eq!(out.status.code(), Some(0), "{stdout}");
+}
+
+// --- the report directory and --no-timings ---
+
+// With --no-timings two runs write the same bytes into all three files (no date, no wall
+// time); without it the report carries them.
+#[test]
+fn no_timings_reports_are_byte_identical_across_runs() {
+    let sel = selection();
+    let args = [
+        "audit",
+        sel.as_str(),
+        FAST_LAWS,
+        "--no-timings",
+        "--out",
+        "r",
+    ];
+    let (first, second) = (scratch("no-timings-1"), scratch("no-timings-2"));
+    let (out1, _) = expect_code(&first, &args, 0);
+    let (out2, _) = expect_code(&second, &args, 0);
+    assert_eq!(out1, out2, "the summaries differ");
+    assert!(!out1.contains("Time:"), "{out1}");
+    for file in ["report.json", "report.md", "report.html"] {
+        let a = std::fs::read(first.join("r").join(file)).expect("first report");
+        let b = std::fs::read(second.join("r").join(file)).expect("second report");
+        assert!(a == b, "{file} differs between two --no-timings runs");
+    }
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(first.join("r/report.json")).unwrap()).unwrap();
+    assert!(v["meta"]["date"].is_null(), "{}", v["meta"]);
+    assert!(v["summary"]["elapsed_ms"].is_null());
+    assert!(
+        v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["elapsed_ms"].is_null())
+    );
+    // Without the flag, the date and the wall times are there.
+    let timed = scratch("timed");
+    expect_code(&timed, &["audit", sel.as_str(), FAST_LAWS, "--out", "r"], 0);
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(timed.join("r/report.json")).unwrap()).unwrap();
+    assert!(v["meta"]["date"].is_string());
+    assert!(v["summary"]["elapsed_ms"].is_number());
+}
+
+// Report files of an earlier run that this run did not rewrite are named on stderr.
+#[test]
+fn report_files_left_from_an_earlier_run_are_warned_about() {
+    let dir = scratch("stale");
+    let sel = selection();
+    expect_code(&dir, &["audit", sel.as_str(), FAST_LAWS, "--out", "r"], 0);
+    let (_, stderr) = expect_code(
+        &dir,
+        &[
+            "audit",
+            sel.as_str(),
+            FAST_LAWS,
+            "--out",
+            "r",
+            "--format",
+            "md",
+        ],
+        0,
+    );
+    for stale in ["report.json", "report.html"] {
+        assert!(
+            stderr.contains(&format!(
+                "pgtable: warning: {} is left from an earlier run",
+                Path::new("r").join(stale).display()
+            )),
+            "{stale}: {stderr}"
+        );
+    }
+    assert!(!stderr.contains("report.md is left"), "{stderr}");
+    assert!(stderr.contains("this run wrote only report.md"), "{stderr}");
+    // A fresh directory: no warning.
+    let (_, stderr) = expect_code(
+        &dir,
+        &[
+            "audit",
+            sel.as_str(),
+            FAST_LAWS,
+            "--out",
+            "fresh",
+            "--format",
+            "md",
+        ],
+        0,
+    );
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+// --out naming a file, and a stray comma in a list, are usage errors that say so.
+#[test]
+fn out_naming_a_file_and_a_stray_comma_are_one_line_usage_errors() {
+    let dir = scratch("usage-more");
+    std::fs::write(dir.join("a-file"), "").unwrap();
+    let (stdout, stderr) = expect_code(&dir, &["audit", "--out", "a-file"], 2);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(
+        stderr,
+        "pgtable: error: cannot write the output: --out a-file: not a directory (give a \
+         directory; it is created if missing)\n"
+    );
+    let arch = format!("--arch={},", fixed_backend());
+    let (_, stderr) = expect_code(&dir, &["audit", arch.as_str()], 2);
+    assert_eq!(
+        stderr,
+        "pgtable: error: an empty name in '--arch <ARCH>': a stray comma? (separate names with \
+         single commas) (see 'pgtable --help')\n"
+    );
+    let (_, stderr) = expect_code(&dir, &["audit", "--scenario=race-002,,race-002"], 2);
+    assert!(
+        stderr.contains("an empty name in '--scenario <ID>'"),
+        "{stderr}"
+    );
+}
+
+// A failed audit lists every failed cell with its reason in Markdown and HTML, even when no
+// cell has a counterexample (here: every cell stops at the state bound).
+#[test]
+fn a_failed_report_lists_every_failed_cell_with_its_reason() {
+    let dir = scratch("failed-cells");
+    let arch = format!("--arch={}", fixed_backend());
+    expect_code(
+        &dir,
+        &["audit", &arch, FAST_LAWS, "--max-states=10", "--no-timings"],
+        1,
+    );
+    let v = read_json(&dir.join("audit-report/report.json"));
+    let md = std::fs::read_to_string(dir.join("audit-report/report.md")).unwrap();
+    let html = std::fs::read_to_string(dir.join("audit-report/report.html")).unwrap();
+    assert!(md.contains("\n## Failed cells\n"), "{md}");
+    assert!(html.contains(r#"<section id="failures"><h2>Failed cells</h2>"#));
+    let failed: Vec<&Value> = v["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["met"] == false)
+        .collect();
+    assert!(!failed.is_empty());
+    for c in failed {
+        let key = format!(
+            "{}/{}/{}",
+            c["scenario"].as_str().unwrap(),
+            c["backend"].as_str().unwrap(),
+            c["variant"].as_str().unwrap()
+        );
+        let md_line = md
+            .lines()
+            .find(|l| l.starts_with(&format!("- `{key}`: ")))
+            .unwrap_or_else(|| panic!("{key} not listed: {md}"));
+        assert!(
+            md_line.contains("expected every invariant to hold")
+                || md_line.contains("expected the historical bug (INV-"),
+            "{md_line}"
+        );
+        assert!(md_line.contains("10 states"), "the reason: {md_line}");
+        assert!(
+            html.contains(&format!("<li><code>{key}</code>: expected")),
+            "{key}"
+        );
+    }
+    assert!(
+        md.contains("None: no cell broke an invariant. The failed cells are listed under Failed cells above."),
+        "{md}"
+    );
 }

@@ -193,7 +193,7 @@ mod x86_64 {
     fn a_page_none_pte_is_present_protnone_with_the_pfn_uninverted() {
         let v = decode_json("x86_64", "pte", "000f_ffff_fedc_b120");
         assert_eq!(v["kind"], "page");
-        assert_eq!(v["pfn"], 0x1234);
+        assert_eq!(v["pfn"], "0x1234");
         assert_eq!(v["present"], true);
         assert_eq!(v["protnone"], true);
         assert_eq!(v["none"], false);
@@ -218,7 +218,7 @@ mod x86_64 {
     fn a_table_pmd_points_at_its_pte_table() {
         let v = decode_json("x86_64", "pmd", "0x1234067");
         assert_eq!(v["kind"], "table");
-        assert_eq!(v["pfn"], 0x1234);
+        assert_eq!(v["pfn"], "0x1234");
         assert_eq!(v["trans_huge"], false);
     }
 
@@ -227,11 +227,11 @@ mod x86_64 {
     fn a_huge_pmd_and_its_invalidated_form() {
         let v = decode_json("x86_64", "pmd", "0x8000_0000_0020_00a7");
         assert_eq!(v["kind"], "huge");
-        assert_eq!(v["pfn"], 0x200);
+        assert_eq!(v["pfn"], "0x200");
         assert_eq!(v["trans_huge"], true);
         let v = decode_json("x86_64", "pmd", "0x800f_ffff_ffc0_00a6");
         assert_eq!(v["kind"], "huge-invalid");
-        assert_eq!(v["pfn"], 0x200);
+        assert_eq!(v["pfn"], "0x200");
         assert_eq!(v["present"], true);
         assert_eq!(v["trans_huge"], true);
         assert_eq!(v["none"], false);
@@ -308,6 +308,7 @@ fn the_level_can_be_given_with_dash_dash_level() {
     assert!(ok(&["decode", "x86_64", "0x80"]).contains("swap"));
     let msg = usage_error(&["decode", "x86_64", "pte", "0x80", "--level", "pmd"]);
     assert!(msg.contains("given twice"), "{msg}");
+    assert!(msg.contains("'pte' and --level pmd"), "both values: {msg}");
     let msg = usage_error(&["decode", "x86_64", "0x80", "--level", "pud"]);
     assert!(msg.contains("'pud'"), "{msg}");
 }
@@ -354,6 +355,105 @@ fn help_and_version_exit_zero() {
     assert!(ok(&["--help"]).contains("decode"));
     assert!(ok(&["decode", "--help"]).contains("<LEVEL>"));
     assert!(ok(&["--version"]).starts_with("pgtable "));
+}
+
+// `help` is clap's subcommand; asking it for its own help shows the top-level help.
+#[test]
+fn help_dash_dash_help_shows_the_top_level_help() {
+    let top = ok(&["--help"]);
+    assert_eq!(ok(&["help", "--help"]), top);
+    assert_eq!(ok(&["help", "-h"]), top);
+    assert!(ok(&["help", "decode"]).contains("<LEVEL>"));
+}
+
+// `decode x86_64 pte` without a value names what is missing, not 'p' as a hex digit.
+#[test]
+fn a_level_without_a_value_says_the_value_is_missing() {
+    let arch = any_arch();
+    for level in ["pte", "pmd"] {
+        let msg = usage_error(&["decode", arch, level]);
+        assert!(
+            msg.contains(&format!("the entry value is missing after '{level}'")),
+            "{msg}"
+        );
+        assert!(!msg.contains("hex digit"), "{msg}");
+    }
+}
+
+// Every raw value in decode's JSON is a hex string; the pfn too (and null where none).
+#[test]
+fn decode_json_writes_the_pfn_as_a_hex_string() {
+    for b in pgtable::arch::BACKENDS {
+        let v: Value = serde_json::from_str(&ok(&[
+            "decode",
+            b.id().name(),
+            "pmd",
+            &format!("{:#x}", b.empty_pmd()),
+            "--json",
+        ]))
+        .expect("JSON");
+        assert!(v["pfn"].is_null() || v["pfn"].is_string(), "{v}");
+    }
+    #[cfg(feature = "x86_64")]
+    {
+        let v = decode_json("x86_64", "pte", "0x8000_0000_0123_4067");
+        assert_eq!(v["pfn"], "0x1234");
+        assert_eq!(v["raw"], "0x8000000001234067");
+    }
+}
+
+// --addr shows the empty entry at that address and whether the value is it, on every
+// backend; on nios2 the empty pte changes with the address.
+#[test]
+fn decode_addr_shows_the_empty_pte_at_that_address() {
+    const ADDR: u64 = 0x7000;
+    for b in pgtable::arch::BACKENDS {
+        let empty = b.empty_pte(ADDR);
+        let addr = format!("{ADDR:#x}");
+        let text = ok(&[
+            "decode",
+            b.id().name(),
+            "pte",
+            &format!("{empty:#x}"),
+            "--addr",
+            &addr,
+        ]);
+        assert_eq!(field(&text, "addr"), addr, "{text}");
+        assert!(
+            field(&text, "empty here").starts_with(&format!("{empty:#x} (pte_clear's value")),
+            "{text}"
+        );
+        assert!(
+            field(&text, "empty here").ends_with("this value is it)"),
+            "{text}"
+        );
+        let v: Value = serde_json::from_str(&ok(&[
+            "decode",
+            b.id().name(),
+            "pte",
+            &format!("{empty:#x}"),
+            "--addr",
+            &addr,
+            "--json",
+        ]))
+        .expect("JSON");
+        assert_eq!(v["addr"]["addr"], addr.as_str());
+        assert_eq!(v["addr"]["empty"], format!("{empty:#x}").as_str());
+        assert_eq!(v["addr"]["is_empty"], true);
+        // Without --addr, nothing about the address is shown.
+        let plain = ok(&["decode", b.id().name(), "pte", &format!("{empty:#x}")]);
+        assert!(!plain.contains("empty here"), "{plain}");
+    }
+    #[cfg(feature = "nios2")]
+    {
+        // nios2's pte_clear stores the low four bits of the page number: 0x7 at 0x7000.
+        let text = ok(&["decode", "nios2", "pte", "0x3", "--addr", "0x7000"]);
+        assert_eq!(
+            field(&text, "empty here"),
+            "0x7 (pte_clear's value at this address; this value is not it)"
+        );
+        assert_eq!(field(&text, "none"), "yes");
+    }
 }
 
 // --- the README shows the live output ---

@@ -53,12 +53,21 @@ td.cell a { color: inherit; }
 .law-holds { color: #1f6a34; } .law-na { color: #9aa2aa; } .law-deviation { color: #7a4d00; background: #fff4d6; }
 .law-violated { color: #fff; background: #b3261e; font-weight: 700; }
 .law-violated-expected { color: #7a4d00; background: #fff4d6; font-weight: 700; }
-table.laws td { text-align: center; }
+table.laws td { text-align: center; padding: 3px 4px; font-size: 12px; }
+table.laws tbody th { white-space: normal; font-size: 12px; }
+table.laws thead th { font-size: 11px; overflow-wrap: anywhere; min-width: 3.5em; }
+table.laws th a, article.counterexample h3 a { color: inherit; }
+dl.glossary { display: grid; grid-template-columns: max-content auto; gap: 4px 14px; font-size: 13.5px; }
+dl.glossary dt { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12.5px; }
+dl.glossary dd { margin: 0; }
+dl.glossary :target { background: #fff4d6; }
+ul.failures li { margin: 4px 0; }
+svg.sequence .idle { fill: #5b6570; font-style: italic; }
 ul.legend { font-size: 13.5px; padding-left: 20px; }
 .scroll { overflow-x: auto; max-width: 100%; }
 article.counterexample { margin-bottom: 28px; }
 article.counterexample p { margin: 4px 0; font-size: 14px; }
-svg.sequence { display: block; margin-top: 8px; border: 1px solid #d7dce1; border-radius: 4px; background: #fff; }
+svg.sequence { box-sizing: border-box; max-width: 100%; height: auto; display: block; margin-top: 8px; border: 1px solid #d7dce1; border-radius: 4px; background: #fff; }
 svg.sequence text { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; fill: #1d232a; }
 svg.sequence .lane-head { fill: #e8eef5; stroke: #8aa1b8; }
 svg.sequence .lane-name { font-weight: 700; fill: #24415e; }
@@ -162,6 +171,30 @@ pub fn sequence_svg(t: &TraceRecord) -> String {
         let h = lines as f64 * LINE_H + 2.0 * ROW_PAD;
         rows.push(Row { y, h });
         y += h;
+    }
+    // Threads that never ran: one thread alone broke the invariant, and the idle lanes say so.
+    let idle: Vec<&str> = t
+        .threads
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !t.steps.iter().any(|s| usize::from(s.thread) == *i))
+        .map(|(_, n)| n.as_str())
+        .collect();
+    let idle_note = (!idle.is_empty()).then(|| {
+        std::format!(
+            "{}: not scheduled before the {}",
+            idle.join(", "),
+            if violating.is_some() {
+                "violation"
+            } else {
+                "end of the trace"
+            }
+        )
+    });
+    let idle_y = y + LINE_H;
+    if let Some(note) = &idle_note {
+        width = width.max(NUM_W + text_w(note) + 16.0);
+        y += LINE_H + 8.0;
     }
     let height = y + 16.0;
     let width = width.ceil();
@@ -305,6 +338,13 @@ pub fn sequence_svg(t: &TraceRecord) -> String {
         }
         out.push_str("</g>");
     }
+    if let Some(note) = &idle_note {
+        let _ = write!(
+            out,
+            r#"<text class="idle" x="{NUM_W}" y="{idle_y}">{}</text>"#,
+            escape(note)
+        );
+    }
     out.push_str("</svg>");
     out
 }
@@ -434,8 +474,20 @@ fn write_laws(out: &mut String, report: &Report) {
         .iter()
         .zip(core::iter::once(None).chain(report.laws.iter().map(Some)))
     {
-        let title = law.map_or(String::new(), |l| std::format!("{}: {}", l.id, l.statement));
-        let _ = write!(out, r#"<th title="{}">{}</th>"#, escape(&title), escape(h));
+        match law {
+            Some(l) => {
+                let _ = write!(
+                    out,
+                    r##"<th title="{}"><a href="#{}">{}</a></th>"##,
+                    escape(&std::format!("{}: {}", l.id, l.statement)),
+                    escape(&l.id),
+                    escape(h)
+                );
+            }
+            None => {
+                let _ = write!(out, "<th>{}</th>", escape(h));
+            }
+        }
     }
     out.push_str("</tr></thead><tbody>");
     for (row, b) in rows.iter().zip(&report.backends) {
@@ -543,6 +595,58 @@ fn write_encodings(out: &mut String, table: &str) {
     }
 }
 
+/// Writes the "Failed cells" section: every cell whose expectation failed, with its reason
+/// (nothing when every expectation held).
+fn write_failures(out: &mut String, report: &Report) {
+    let failed: Vec<_> = report.cells.iter().filter(|c| !c.met).collect();
+    if failed.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        r#"<section id="failures"><h2>Failed cells</h2><p>{} of {} cells failed their expectation:</p><ul class="failures">"#,
+        failed.len(),
+        report.cells.len()
+    );
+    for c in failed {
+        let trace = c
+            .trace
+            .as_deref()
+            .and_then(|id| report.traces.iter().find(|t| t.id == id));
+        let link = c
+            .trace
+            .as_deref()
+            .and_then(|id| trace_anchor(report, id))
+            .map_or(String::new(), |a| {
+                std::format!(r##" (<a href="#{a}">counterexample</a>)"##)
+            });
+        let _ = write!(
+            out,
+            "<li><code>{}</code>: {}; {}{link}.</li>",
+            escape(&c.key()),
+            escape(&expected_phrase(c)),
+            escape(&found_phrase(c, trace))
+        );
+    }
+    out.push_str("</ul></section>\n");
+}
+
+/// Writes the glossary: every invariant and law id on the page with its statement, each an
+/// anchor the ids elsewhere on the page link to.
+fn write_glossary(out: &mut String, report: &Report) {
+    out.push_str(r#"<section id="glossary"><h2>Glossary</h2><p>Every invariant (<code>INV-</code>) a cell checked and every law (<code>LAW-</code>) a backend is held to; the ids are stable and listed in docs/MODEL.md.</p><dl class="glossary">"#);
+    for s in report.invariants.iter().chain(&report.laws) {
+        let _ = write!(
+            out,
+            r#"<dt id="{}">{}</dt><dd>{}</dd>"#,
+            escape(&s.id),
+            escape(&s.id),
+            escape(&s.statement)
+        );
+    }
+    out.push_str("</dl></section>\n");
+}
+
 /// Renders `report.html`.
 pub fn render(report: &Report) -> String {
     let passed = report.summary.passed;
@@ -571,9 +675,16 @@ pub fn render(report: &Report) -> String {
         write_encodings(&mut out, &e.table);
         out.push_str("</section>\n");
     }
+    write_failures(&mut out, report);
     out.push_str(r#"<section id="counterexamples"><h2>Counterexamples</h2>"#);
     if report.traces.is_empty() {
-        out.push_str("<p>None: no cell broke an invariant.</p>");
+        out.push_str("<p>None: no cell broke an invariant.");
+        if report.summary.failed > 0 {
+            out.push_str(
+                r##" The failed cells are listed under <a href="#failures">Failed cells</a>."##,
+            );
+        }
+        out.push_str("</p>");
     }
     for (i, t) in report.traces.iter().enumerate() {
         let cell = report
@@ -587,7 +698,7 @@ pub fn render(report: &Report) -> String {
         };
         let _ = write!(
             out,
-            r#"<article class="counterexample {}" id="trace-{}"><h3>{}. {} on {} ({}): {} <span class="{}">&nbsp;{}&nbsp;</span></h3>"#,
+            r##"<article class="counterexample {}" id="trace-{}"><h3>{}. {} on {} ({}): <a href="#{}">{}</a> <span class="{}">&nbsp;{}&nbsp;</span></h3>"##,
             if cell.is_some_and(|c| c.met) {
                 "expected"
             } else {
@@ -598,6 +709,7 @@ pub fn render(report: &Report) -> String {
             escape(&t.scenario),
             escape(&t.backend),
             escape(&t.variant),
+            escape(&t.invariant),
             escape(&t.invariant),
             cell.map_or("", |c| status_class(c.status)),
             escape(&tag)
@@ -623,8 +735,10 @@ pub fn render(report: &Report) -> String {
         );
     }
     out.push_str("</section>\n");
-    // Records each diagram's laid-out size on the element, for tests that read the DOM.
-    out.push_str("<script>for (const s of document.querySelectorAll('svg.sequence')) { const r = s.getBoundingClientRect(); s.setAttribute('data-rendered', Math.round(r.width) + 'x' + Math.round(r.height)); }</script>\n");
+    write_glossary(&mut out, report);
+    // Records each diagram's laid-out size, each scroll box's and the page's horizontal
+    // overflow on the elements, for tests that read the DOM.
+    out.push_str("<script>for (const s of document.querySelectorAll('svg.sequence')) { const r = s.getBoundingClientRect(); s.setAttribute('data-rendered', Math.round(r.width) + 'x' + Math.round(r.height)); } for (const b of document.querySelectorAll('.scroll')) { b.setAttribute('data-overflow', b.scrollWidth - b.clientWidth); } const d = document.documentElement; d.setAttribute('data-page-overflow', d.scrollWidth - d.clientWidth); d.setAttribute('data-viewport', d.clientWidth);</script>\n");
     out.push_str("</body></html>\n");
     out
 }

@@ -34,7 +34,10 @@ pub fn provenance(report: &Report) -> Vec<(String, String)> {
     let mut facts = std::vec![
         ("Tool".to_string(), std::format!("{} {}", m.tool, m.version)),
         ("Commit".to_string(), commit),
-        ("Date".to_string(), m.date.clone()),
+        (
+            "Date".to_string(),
+            m.date.clone().unwrap_or_else(|| "-".into())
+        ),
         ("Host".to_string(), host),
         (
             "Bound".to_string(),
@@ -43,7 +46,7 @@ pub fn provenance(report: &Report) -> Vec<(String, String)> {
         (
             "Result".to_string(),
             std::format!(
-                "{}: {}, {} met, {} failed ({} found, {} held, {} not applicable); {:.2} s on {}",
+                "{}: {}, {} met, {} failed ({} found, {} held, {} not applicable){}",
                 if s.passed { "PASSED" } else { "FAILED" },
                 plural(s.cells, "cell", "cells"),
                 s.met,
@@ -51,8 +54,11 @@ pub fn provenance(report: &Report) -> Vec<(String, String)> {
                 s.found,
                 s.held,
                 s.not_applicable,
-                s.elapsed_ms / 1e3,
-                plural(s.jobs, "thread", "threads")
+                s.elapsed_ms.map_or_else(String::new, |ms| std::format!(
+                    "; {:.2} s on {}",
+                    ms / 1e3,
+                    plural(s.jobs, "thread", "threads")
+                ))
             ),
         ),
     ];
@@ -275,9 +281,37 @@ pub fn render(report: &Report) -> String {
         out.push_str(&e.table);
     }
 
+    let failed: Vec<_> = report.cells.iter().filter(|c| !c.met).collect();
+    if !failed.is_empty() {
+        out.push_str("\n## Failed cells\n\n");
+        let _ = writeln!(
+            out,
+            "{} of {} cells failed their expectation:\n",
+            failed.len(),
+            report.cells.len()
+        );
+        for c in failed {
+            let trace = c
+                .trace
+                .as_deref()
+                .and_then(|id| report.traces.iter().find(|t| t.id == id));
+            let _ = writeln!(
+                out,
+                "- `{}`: {}; {}.",
+                c.key(),
+                expected_phrase(c),
+                found_phrase(c, trace)
+            );
+        }
+    }
+
     out.push_str("\n## Counterexamples\n\n");
     if report.traces.is_empty() {
-        out.push_str("None: no cell broke an invariant.\n");
+        out.push_str("None: no cell broke an invariant.");
+        if report.summary.failed > 0 {
+            out.push_str(" The failed cells are listed under Failed cells above.");
+        }
+        out.push('\n');
     }
     for (i, t) in report.traces.iter().enumerate() {
         write_trace(&mut out, i + 1, t, report);

@@ -148,6 +148,18 @@ pub struct Report {
     pub traces: Vec<TraceRecord>,
 }
 
+impl Report {
+    /// Removes everything that varies from one run to the next (the date and every wall
+    /// time), so that two runs of the same build and selection write byte-identical reports.
+    pub fn drop_timings(&mut self) {
+        self.meta.date = None;
+        self.summary.elapsed_ms = None;
+        for cell in &mut self.cells {
+            cell.elapsed_ms = None;
+        }
+    }
+}
+
 /// The selection an audit ran.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunOptions {
@@ -186,8 +198,9 @@ pub struct Summary {
     pub law_violations: Vec<String>,
     /// Whether every expectation held and every backend keeps its laws: exit status 0.
     pub passed: bool,
-    /// Wall time of the whole audit, in milliseconds.
-    pub elapsed_ms: f64,
+    /// Wall time of the whole audit, in milliseconds (none in a report made without
+    /// timings, see [`Report::drop_timings`]).
+    pub elapsed_ms: Option<f64>,
     /// Worker threads used.
     pub jobs: usize,
 }
@@ -414,8 +427,8 @@ pub struct Cell {
     pub transitions: u64,
     /// Longest schedule explored.
     pub max_depth: u32,
-    /// Wall time of the exploration, in milliseconds.
-    pub elapsed_ms: f64,
+    /// Wall time of the exploration, in milliseconds (none in a report made without timings).
+    pub elapsed_ms: Option<f64>,
     /// The counterexample's id in [`Report::traces`], when the explorer found one.
     pub trace: Option<String>,
 }

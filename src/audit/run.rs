@@ -181,7 +181,7 @@ fn run_task(task: &Task, knobs: Knobs, plan: &Plan) -> TaskResult {
                     None,
                 ),
             };
-            cell.elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
+            cell.elapsed_ms = Some(start.elapsed().as_secs_f64() * 1e3);
             TaskResult::Cell(Box::new((cell, trace)))
         }
     }
@@ -260,7 +260,7 @@ fn blank_cell(spec: &CellSpec) -> Cell {
         states: 0,
         transitions: 0,
         max_depth: 0,
-        elapsed_ms: 0.0,
+        elapsed_ms: None,
         trace: None,
     }
 }
@@ -430,7 +430,7 @@ fn assemble(
         not_applicable: count(Status::NotApplicable),
         passed: met == cells.len() && law_violations.is_empty(),
         law_violations,
-        elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
+        elapsed_ms: Some(start.elapsed().as_secs_f64() * 1e3),
         jobs,
     };
     Report {

@@ -338,11 +338,11 @@ pub fn summary(report: &Report, opts: &TextOptions) -> String {
         s.failed,
         if s.passed { "PASSED" } else { "FAILED" }
     );
-    if opts.timings {
+    if let Some(ms) = s.elapsed_ms.filter(|_| opts.timings) {
         let _ = writeln!(
             out,
             "Time: {:.2} s on {}.",
-            s.elapsed_ms / 1e3,
+            ms / 1e3,
             plural(s.jobs, "thread", "threads")
         );
     }

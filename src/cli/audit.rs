@@ -2,13 +2,15 @@
 //! with a progress bar while it runs, the summary on stdout, and `report.json`, `report.md` and
 //! `report.html` in the report directory.
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::builder::PossibleValuesParser;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::error::ErrorKind;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Serialize, Serializer};
@@ -43,16 +45,51 @@ impl Format {
     }
 }
 
-fn arch_names() -> PossibleValuesParser {
-    PossibleValuesParser::new(arch::BACKENDS.iter().map(|b| b.id().name()))
+/// One name of a comma-separated list from a fixed set. Clap's own parser calls the empty
+/// name of `--arch x86_64,` a missing value; this one says it is a stray comma.
+#[derive(Clone)]
+struct ListItem(PossibleValuesParser);
+
+impl TypedValueParser for ListItem {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        if value.is_empty() {
+            let name = arg.map_or_else(|| "the list".to_string(), |a| format!("'{a}'"));
+            return Err(clap::Error::raw(
+                ErrorKind::InvalidValue,
+                format!(
+                    "an empty name in {name}: a stray comma? (separate names with single \
+                     commas)\n"
+                ),
+            )
+            .with_cmd(cmd));
+        }
+        self.0.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        self.0.possible_values()
+    }
 }
 
-fn scenario_ids() -> PossibleValuesParser {
-    PossibleValuesParser::new(CATALOGUE.iter().map(|e| e.id))
+fn arch_names() -> ListItem {
+    ListItem(PossibleValuesParser::new(
+        arch::BACKENDS.iter().map(|b| b.id().name()),
+    ))
 }
 
-fn variant_names() -> PossibleValuesParser {
-    PossibleValuesParser::new(audit_lib::plan::all_variants())
+fn scenario_ids() -> ListItem {
+    ListItem(PossibleValuesParser::new(CATALOGUE.iter().map(|e| e.id)))
+}
+
+fn variant_names() -> ListItem {
+    ListItem(PossibleValuesParser::new(audit_lib::plan::all_variants()))
 }
 
 fn mutation_names() -> PossibleValuesParser {
@@ -89,7 +126,8 @@ pub struct AuditArgs {
     #[arg(long, value_name = "N", default_value_t = Options::default().max_states,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_states: u64,
-    /// Leave the wall time out of the summary (for output that must not vary between runs).
+    /// Leave the date and every wall time out of the summary and the report files, so that
+    /// runs of the same build write byte-identical output.
     #[arg(long)]
     pub no_timings: bool,
     /// Test only: break the fixed code on purpose, to check that the audit reports it.
@@ -162,6 +200,28 @@ fn write_file(path: &Path, contents: &str) -> Result<(), CliError> {
         .map_err(|e| CliError::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display()))))
 }
 
+/// Warns on stderr about report files in `dir` that this run did not write: they are left
+/// from an earlier run and do not describe this one.
+fn warn_about_stale_files(dir: &Path, written: &[Format]) {
+    for f in [Format::Json, Format::Md, Format::Html] {
+        let path = dir.join(f.file_name());
+        if !written.contains(&f) && path.exists() {
+            // A warning that cannot be written changes nothing.
+            let _ = writeln!(
+                io::stderr().lock(),
+                "pgtable: warning: {} is left from an earlier run and does not describe this one \
+                 (this run wrote only {})",
+                path.display(),
+                written
+                    .iter()
+                    .map(|f| f.file_name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+}
+
 /// Runs `pgtable audit` and writes the report files.
 ///
 /// # Errors
@@ -181,6 +241,12 @@ pub fn run(args: &AuditArgs, json_stdout: bool) -> Result<AuditOutput, CliError>
         .law_flag_subsets(args.law_flag_subsets)
         .max_states(args.max_states);
     plan.check()?;
+    if !args.format.is_empty() && args.out.exists() && !args.out.is_dir() {
+        return Err(CliError::Output(io::Error::other(format!(
+            "--out {}: not a directory (give a directory; it is created if missing)",
+            args.out.display()
+        ))));
+    }
     let plan = {
         let enc = encodings(&plan)?;
         plan.encodings(enc)
@@ -194,7 +260,7 @@ pub fn run(args: &AuditArgs, json_stdout: bool) -> Result<AuditOutput, CliError>
     let show = !json_stdout && io::stdout().is_terminal() && io::stderr().is_terminal();
     let total = plan.backends.len() + plan.cells().len();
     let bar = show.then(|| progress_bar(total));
-    let report = audit_lib::run::run(&plan, jobs, &|p| {
+    let mut report = audit_lib::run::run(&plan, jobs, &|p| {
         if let Some(bar) = &bar {
             bar.set_position(p.done as u64);
             bar.set_message(p.what.to_string());
@@ -202,6 +268,9 @@ pub fn run(args: &AuditArgs, json_stdout: bool) -> Result<AuditOutput, CliError>
     });
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if args.no_timings {
+        report.drop_timings();
     }
 
     let formats = &args.format;
@@ -231,6 +300,9 @@ pub fn run(args: &AuditArgs, json_stdout: bool) -> Result<AuditOutput, CliError>
         let path = args.out.join(f.file_name());
         write_file(&path, &contents)?;
         written.push(path.display().to_string());
+    }
+    if !formats.is_empty() {
+        warn_about_stale_files(&args.out, formats);
     }
     Ok(AuditOutput {
         report,

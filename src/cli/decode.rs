@@ -42,8 +42,9 @@ pub struct DecodeArgs {
     /// Which level the entry sits at (default pte), where the level is not given before it.
     #[arg(long, value_enum)]
     pub level: Option<LevelArg>,
-    /// Virtual address the entry maps, in hex (only matters where the empty pte depends on
-    /// it, as on nios2).
+    /// Virtual address the entry maps, in hex: the output then shows the empty entry at that
+    /// address (what `pte_clear`/`pmd_clear` store) and whether the value is it. Only the
+    /// empty pte depends on the address, and only on some backends (nios2).
     #[arg(long, value_parser = parse_hex)]
     pub addr: Option<u64>,
 }
@@ -61,12 +62,19 @@ impl DecodeArgs {
                         "invalid level '{level}' [possible values: pte, pmd]\n"
                     ))
                 })?;
-                if self.level.is_some_and(|l| l != positional) {
+                if let Some(flag) = self.level.filter(|l| *l != positional) {
                     return Err(usage(format!(
-                        "the level is given twice and differs: '{level}' and --level\n"
+                        "the level is given twice and differs: '{level}' and --level {}\n",
+                        level_name(flag)
                     )));
                 }
                 (positional, value)
+            }
+            [value] if LevelArg::from_str(value, true).is_ok() => {
+                return Err(usage(format!(
+                    "the entry value is missing after '{value}': expected <level> <hex>, \
+                     e.g. '{value} 0x8000000000000067'\n"
+                )));
             }
             [value] => (self.level.unwrap_or(LevelArg::Pte), value),
             _ => {
@@ -77,6 +85,14 @@ impl DecodeArgs {
         };
         let raw = parse_hex(value).map_err(|e| usage(format!("invalid value '{value}': {e}\n")))?;
         Ok((level, raw))
+    }
+}
+
+/// The level's name as typed on the command line.
+fn level_name(level: LevelArg) -> &'static str {
+    match level {
+        LevelArg::Pte => "pte",
+        LevelArg::Pmd => "pmd",
     }
 }
 
@@ -105,7 +121,8 @@ pub struct DecodeReport {
     pub raw: u64,
     /// The classification (`none`, `table`, `page`, `huge`, `huge-invalid`, `swap`, `bad`).
     pub kind: &'static str,
-    /// The pfn mapped or pointed to, where the kind has one.
+    /// The pfn mapped or pointed to, where the kind has one (hex, like every raw value).
+    #[serde(serialize_with = "hex_opt")]
     pub pfn: Option<u64>,
     /// The swap entry, for kind `swap`.
     pub swap: Option<Swap>,
@@ -122,9 +139,25 @@ pub struct DecodeReport {
     pub flags: Option<String>,
 }
 
-/// An address, serialized as hex.
+/// The address given with `--addr` and what depends on it.
 #[derive(Serialize, Debug, Clone, Copy)]
-pub struct Addr(#[serde(serialize_with = "hex")] pub u64);
+pub struct Addr {
+    /// The address.
+    #[serde(serialize_with = "hex")]
+    pub addr: u64,
+    /// The empty entry at this address and level: what `pte_clear` (or `pmd_clear`) stores.
+    #[serde(serialize_with = "hex")]
+    pub empty: u64,
+    /// Whether the raw value is exactly that empty entry.
+    pub is_empty: bool,
+}
+
+fn hex_opt<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => hex(v, s),
+        None => s.serialize_none(),
+    }
+}
 
 /// Runs `pgtable decode`.
 ///
@@ -137,7 +170,17 @@ pub fn run(args: &DecodeArgs) -> Result<DecodeReport, CliError> {
     Ok(DecodeReport {
         arch: d.arch.name(),
         level: d.level.name(),
-        addr: args.addr.map(Addr),
+        addr: args.addr.map(|addr| {
+            let empty = match level {
+                LevelArg::Pte => backend.empty_pte(addr),
+                LevelArg::Pmd => backend.empty_pmd(),
+            };
+            Addr {
+                addr,
+                empty,
+                is_empty: empty == value,
+            }
+        }),
         raw: d.raw,
         kind: d.kind.name(),
         pfn: d.pfn,
@@ -161,8 +204,15 @@ impl fmt::Display for DecodeReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "arch:       {}", self.arch)?;
         writeln!(f, "level:      {}", self.level)?;
-        if let Some(Addr(addr)) = self.addr {
-            writeln!(f, "addr:       {addr:#x}")?;
+        if let Some(a) = self.addr {
+            writeln!(f, "addr:       {:#x}", a.addr)?;
+            writeln!(
+                f,
+                "empty here: {:#x} ({}_clear's value at this address; this value {})",
+                a.empty,
+                self.level,
+                if a.is_empty { "is it" } else { "is not it" }
+            )?;
         }
         writeln!(f, "raw:        {:#x}", self.raw)?;
         writeln!(f, "kind:       {}", self.kind)?;

@@ -4,6 +4,8 @@ use std::path::Path;
 
 /// Checks the README block between `<!-- {name}:begin -->` and `<!-- {name}:end -->` against
 /// `fresh`; with `PGTABLE_BLESS=1` rewrites it instead.
+// Each test binary compiles this module; not every one uses every helper.
+#[allow(dead_code)]
 pub fn check_readme_block(name: &str, fresh: &str, test: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
     let readme = std::fs::read_to_string(&path).expect("README.md is readable");
@@ -27,4 +29,53 @@ pub fn check_readme_block(name: &str, fresh: &str, test: &str) {
         "README.md's {name} block is stale; run `PGTABLE_BLESS=1 cargo test --test {test}` \
          or paste this between the markers:\n{fresh}"
     );
+}
+
+/// Returns a fresh directory `<prefix>-<pid>-<n>-<name>` under cargo's scratch space for
+/// integration tests. On the first call it removes the directories of earlier runs whose
+/// process has exited; a live process's directories (a concurrent `cargo test` in the same
+/// target directory) are left alone.
+// Each test binary compiles this module; not every one uses every helper.
+#[allow(dead_code)]
+pub fn scratch_dir(prefix: &str, name: &str) -> std::path::PathBuf {
+    use std::sync::Once;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    static CLEANED: Once = Once::new();
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    CLEANED.call_once(|| remove_dead_runs(root, prefix));
+    let dir = root.join(format!(
+        "{prefix}-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+/// Removes `<prefix>-<pid>-...` directories in `root` whose process no longer runs.
+fn remove_dead_runs(root: &Path, prefix: &str) {
+    let me = std::process::id();
+    for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != me && !process_is_alive(pid) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Whether process `pid` exists. Where that cannot be known (no `/proc`), every process
+/// counts as alive, so nothing of another run is ever removed.
+fn process_is_alive(pid: u32) -> bool {
+    let proc_root = Path::new("/proc");
+    !proc_root.join("self").exists() || proc_root.join(pid.to_string()).exists()
 }
