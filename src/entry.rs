@@ -532,22 +532,24 @@ pub fn check_pfn<A: Arch>(pfn: u64) -> Result<(), Error> {
 }
 
 impl<A: PteOps> Pte<A> {
-    /// `pte_none`.
+    /// Returns whether the pte is empty, as Linux's `pte_none` decides (not `raw == 0`).
     #[inline(always)]
     pub fn none(self) -> bool {
         A::pte_none(self)
     }
-    /// `pte_present`.
+    /// Returns whether the pte maps a page, to Linux (`pte_present`; a PROT_NONE pte is
+    /// present though the MMU cannot use it).
     #[inline(always)]
     pub fn present(self) -> bool {
         A::pte_present(self)
     }
-    /// `pte_pfn`.
+    /// Returns the page frame number the pte maps (`pte_pfn`; meaningful when present).
     #[inline(always)]
     pub fn pfn(self) -> u64 {
         A::pte_pfn(self)
     }
-    /// `is_swap_pte`: neither none nor present.
+    /// Returns whether the pte holds a swap or migration entry (`is_swap_pte`: neither none
+    /// nor present).
     #[inline(always)]
     pub fn is_swap(self) -> bool {
         !A::pte_none(self) && !A::pte_present(self)
@@ -555,36 +557,74 @@ impl<A: PteOps> Pte<A> {
 }
 
 impl<A: PmdOps> Pmd<A> {
-    /// `pmd_none`.
+    /// Returns whether the pmd is empty, as Linux's `pmd_none` decides (not `raw == 0`).
     #[inline(always)]
     pub fn none(self) -> bool {
         A::pmd_none(self)
     }
-    /// `pmd_present`.
+    /// Returns whether the pmd points at a pte table or maps a huge page, to Linux
+    /// (`pmd_present`; an invalidated huge pmd mid-split is still present).
     #[inline(always)]
     pub fn present(self) -> bool {
         A::pmd_present(self)
     }
-    /// `pmd_trans_huge`.
+    /// Returns whether a pmd that is not none is malformed: not a valid table pointer
+    /// (`pmd_bad`). Ask it after [`none`](Self::none), as Linux's `pmd_none_or_clear_bad`
+    /// does, and after `pmd_trans_huge`: on x86_64 the empty pmd and a huge pmd read as bad.
+    #[inline(always)]
+    pub fn bad(self) -> bool {
+        A::pmd_bad(self)
+    }
+    /// Returns whether the pmd maps memory itself instead of pointing at a pte table
+    /// (`pmd_leaf`).
+    #[inline(always)]
+    pub fn leaf(self) -> bool {
+        A::pmd_leaf(self)
+    }
+    /// Returns whether the pmd maps a transparent huge page (`pmd_trans_huge`).
     #[inline(always)]
     pub fn trans_huge(self) -> bool {
         A::pmd_trans_huge(self)
     }
-    /// `pmd_pfn`.
+    /// Returns the page frame number the pmd maps or points at (`pmd_pfn`).
     #[inline(always)]
     pub fn pfn(self) -> u64 {
         A::pmd_pfn(self)
     }
+    /// Returns whether the pmd holds a swap or migration entry, or anything else that is
+    /// neither none nor present (`is_swap_pmd`; 32-bit ARM LPAE's invalidated THP is one).
+    #[inline(always)]
+    pub fn is_swap(self) -> bool {
+        !A::pmd_none(self) && !A::pmd_present(self)
+    }
 }
 
-impl<A: PmdOps> fmt::Debug for Pte<A> {
+/// Shows the architecture, the raw word and how the pte helpers read it (only the pte
+/// helpers: `Pte<A>` needs no `PmdOps`).
+impl<A: PteOps> fmt::Debug for Pte<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Pte<{}>({})",
-            A::ID.name(),
-            crate::decode::decode_pte::<A>(*self, None)
-        )
+        /// The backend's flag names for a raw word, as `Display`.
+        struct Flags<A: PteOps>(u64, PhantomData<A>);
+        impl<A: PteOps> fmt::Display for Flags<A> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                A::fmt_pte_flags(self.0, f)
+            }
+        }
+        let raw = self.raw_u64();
+        write!(f, "Pte<{}>({raw:#x} ", A::ID.name())?;
+        if A::pte_none(*self) {
+            f.write_str("none")?;
+        } else if A::pte_present(*self) {
+            write!(f, "page pfn={:#x}", A::pte_pfn(*self))?;
+            if A::pte_protnone(*self) {
+                f.write_str(" protnone")?;
+            }
+            write!(f, " [{}]", Flags::<A>(raw, PhantomData))?;
+        } else {
+            let swp = A::pte_to_swp_entry(*self);
+            write!(f, "swap type={} offset={:#x}", swp.ty(), swp.offset())?;
+        }
+        f.write_str(")")
     }
 }
 impl<A: PmdOps> fmt::Debug for Pmd<A> {
