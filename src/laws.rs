@@ -71,19 +71,36 @@ pub struct Deviation {
 
 /// The outcome of one law on one backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "cli", derive(serde::Serialize, serde::Deserialize))]
 pub enum Verdict {
     /// Every case passed.
+    #[cfg_attr(feature = "cli", serde(rename = "holds"))]
     Holds,
     /// A case failed and the backend does not document it, or a documented deviation
     /// did not show.
+    #[cfg_attr(feature = "cli", serde(rename = "VIOLATED"))]
     Violated,
     /// A case failed exactly where the backend documents that Linux does so.
+    #[cfg_attr(feature = "cli", serde(rename = "deviation"))]
     Deviation,
     /// The law does not apply (no THP, no swap format).
+    #[cfg_attr(feature = "cli", serde(rename = "n/a"))]
     NotApplicable,
 }
 
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl Verdict {
+    /// Returns whether a case failed, documented or not ([`Violated`](Self::Violated) or
+    /// [`Deviation`](Self::Deviation)): the verdicts a report explains in a note.
+    pub const fn failed_a_case(self) -> bool {
+        matches!(self, Verdict::Violated | Verdict::Deviation)
+    }
+
     /// Returns the verdict as reports print it.
     pub const fn name(self) -> &'static str {
         match self {

@@ -10,7 +10,7 @@ use std::vec::Vec;
 
 use super::markdown::{law_table, provenance};
 use super::text::{columns, expected_phrase, find_cell, found_phrase, statuses};
-use super::{Report, Status, TouchRecord, TraceRecord};
+use super::{LawVerdict, Report, Status, TouchRecord, TraceRecord};
 
 /// Escapes text for HTML and SVG (element content and quoted attributes).
 pub fn escape(s: &str) -> String {
@@ -358,12 +358,12 @@ fn status_class(s: Status) -> &'static str {
     }
 }
 
-fn law_class(verdict: &str) -> &'static str {
+fn law_class(verdict: Option<LawVerdict>) -> &'static str {
     match verdict {
-        "holds" => "law-holds",
-        "deviation" => "law-deviation",
-        "VIOLATED" => "law-violated",
-        _ => "law-na",
+        Some(LawVerdict::Holds) => "law-holds",
+        Some(LawVerdict::Deviation) => "law-deviation",
+        Some(LawVerdict::Violated) => "law-violated",
+        Some(LawVerdict::NotApplicable) | None => "law-na",
     }
 }
 
@@ -493,23 +493,19 @@ fn write_laws(out: &mut String, report: &Report) {
     for (row, b) in rows.iter().zip(&report.backends) {
         let _ = write!(out, r#"<tr><th scope="row">{}</th>"#, escape(&row[0]));
         for (v, law) in row.iter().skip(1).zip(&report.laws) {
-            let note = b
-                .laws
-                .iter()
-                .find(|l| l.law == law.id)
-                .map_or(String::new(), |l| {
-                    let mut t =
-                        std::format!("{} on {}: {} ({} cases)", l.law, b.name, l.verdict, l.cases);
-                    if !l.note.is_empty() {
-                        let _ = write!(t, "; {}", l.note);
-                    }
-                    if let Some(w) = &l.witness {
-                        let _ =
-                            write!(t, "; input {:#x} gave {:#x}: {}", w.input, w.output, w.what);
-                    }
-                    t
-                });
-            let class = match law_class(v) {
+            let record = b.laws.iter().find(|l| l.law == law.id);
+            let note = record.map_or(String::new(), |l| {
+                let mut t =
+                    std::format!("{} on {}: {} ({} cases)", l.law, b.name, l.verdict, l.cases);
+                if !l.note.is_empty() {
+                    let _ = write!(t, "; {}", l.note);
+                }
+                if let Some(w) = &l.witness {
+                    let _ = write!(t, "; input {:#x} gave {:#x}: {}", w.input, w.output, w.what);
+                }
+                t
+            });
+            let class = match law_class(record.map(|l| l.verdict)) {
                 "law-violated" if b.historical => "law-violated-expected",
                 c => c,
             };
@@ -530,13 +526,13 @@ fn write_laws(out: &mut String, report: &Report) {
         .flat_map(|b| {
             b.laws
                 .iter()
-                .filter(|l| l.verdict == "deviation" || l.verdict == "VIOLATED")
+                .filter(|l| l.verdict.failed_a_case())
                 .map(move |l| {
                     std::format!(
                         "<li><b>{}</b> <code>{}</code> ({}){}</li>",
                         escape(&b.name),
                         escape(&l.law),
-                        escape(&l.verdict),
+                        l.verdict.name(),
                         if l.note.is_empty() {
                             String::new()
                         } else {

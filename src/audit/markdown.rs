@@ -8,7 +8,7 @@ use std::vec::Vec;
 use super::text::{
     expected_phrase, found_phrase, matrix, pipe_table, plural, statuses, touch_line,
 };
-use super::{Report, Status, TraceRecord, group};
+use super::{LawVerdict, Report, Status, TraceRecord, group};
 
 /// Returns the law id without its `LAW-` prefix, for narrow table headers.
 pub fn short_law(id: &str) -> &str {
@@ -102,7 +102,7 @@ pub fn law_table(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
                 b.laws
                     .iter()
                     .find(|r| r.law == law.id)
-                    .map_or("-".into(), |r| r.verdict.clone())
+                    .map_or("-".into(), |r| r.verdict.name().into())
             }));
             row
         })
@@ -203,7 +203,7 @@ pub fn render(report: &Report) -> String {
          expectation, with the states explored.\n\n",
     );
     let (header, rows) = matrix(report);
-    pipe_table(&mut out, &header, &rows);
+    let _ = pipe_table(&mut out, &header, &rows);
     out.push('\n');
     for s in statuses(report) {
         let _ = writeln!(out, "- {}: {}", code(s.word()), s.meaning());
@@ -231,16 +231,16 @@ pub fn render(report: &Report) -> String {
          (expected only of a historical backend, whose bug it is).\n\n",
     );
     let (header, rows) = law_table(report);
-    pipe_table(&mut out, &header, &rows);
+    let _ = pipe_table(&mut out, &header, &rows);
     let notes: Vec<String> = report
         .backends
         .iter()
         .flat_map(|b| {
             b.laws
                 .iter()
-                .filter(|l| l.verdict == "deviation" || l.verdict == "VIOLATED")
+                .filter(|l| l.verdict.failed_a_case())
                 .map(move |l| {
-                    let why = if l.verdict == "VIOLATED" && b.historical {
+                    let why = if l.verdict == LawVerdict::Violated && b.historical {
                         ", expected: the historical bug"
                     } else {
                         ""

@@ -194,7 +194,7 @@ fn laws_info(b: &dyn DynBackend, report: Option<LawReport>) -> BackendInfo {
             .iter()
             .map(|l| LawRecord {
                 law: l.law.id().into(),
-                verdict: l.verdict.name().into(),
+                verdict: l.verdict,
                 cases: l.cases,
                 witness: l.witness.map(|w| Witness {
                     input: w.input,

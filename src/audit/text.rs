@@ -8,7 +8,10 @@ use core::fmt::Write as _;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-use super::{Cell, ExpectKind, Report, Status, StepRecord, TouchRecord, TraceRecord, group};
+pub use super::format::pipe_table;
+use super::{
+    Cell, ExpectKind, LawVerdict, Report, Status, StepRecord, TouchRecord, TraceRecord, group,
+};
 
 /// How to print the summary.
 #[derive(Clone, Debug)]
@@ -94,34 +97,6 @@ pub fn matrix(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
         })
         .collect();
     (header, rows)
-}
-
-/// Writes a pipe table with every column padded to its widest cell: aligned in a terminal,
-/// a table in Markdown.
-pub fn pipe_table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |out: &mut String, cells: &[String]| {
-        out.push('|');
-        for (cell, w) in cells.iter().zip(&widths) {
-            let _ = write!(out, " {cell:<w$} |");
-        }
-        out.push('\n');
-    };
-    line(out, header);
-    out.push('|');
-    for w in &widths {
-        out.push_str(&"-".repeat(w + 2));
-        out.push('|');
-    }
-    out.push('\n');
-    for row in rows {
-        line(out, row);
-    }
 }
 
 /// Returns the statuses that appear in the report, in legend order.
@@ -257,7 +232,7 @@ pub fn summary(report: &Report, opts: &TextOptions) -> String {
     );
     out.push('\n');
     let (header, rows) = matrix(report);
-    pipe_table(&mut out, &header, &rows);
+    let _ = pipe_table(&mut out, &header, &rows);
     out.push('\n');
     for s in statuses(report) {
         let _ = writeln!(out, "{:<10} {}", s.word(), s.meaning());
@@ -356,7 +331,7 @@ pub fn summary(report: &Report, opts: &TextOptions) -> String {
 pub fn violated_laws(b: &super::BackendInfo) -> Vec<&str> {
     b.laws
         .iter()
-        .filter(|l| l.verdict == "VIOLATED")
+        .filter(|l| l.verdict == LawVerdict::Violated)
         .map(|l| l.law.as_str())
         .collect()
 }
@@ -383,7 +358,7 @@ pub fn write_laws_line(out: &mut String, report: &Report) {
         let deviating: Vec<&str> = report
             .backends
             .iter()
-            .filter(|b| b.laws.iter().any(|l| l.verdict == "deviation"))
+            .filter(|b| b.laws.iter().any(|l| l.verdict == LawVerdict::Deviation))
             .map(|b| b.name.as_str())
             .collect();
         if deviating.is_empty() {

@@ -21,7 +21,6 @@ use pgtable::audit::{self as audit_lib, Encodings, Mutation, Plan, html, markdow
 use pgtable::engine::explore::Options;
 use pgtable::scenario::CATALOGUE;
 
-use super::arches::{self, ArchesArgs};
 use super::{CliError, Outcome, Report};
 
 /// A report file format.
@@ -168,22 +167,6 @@ impl Report for AuditOutput {
     }
 }
 
-/// The encoding table of the audited backends, from `pgtable arches`.
-fn encodings(plan: &Plan) -> Result<Encodings, CliError> {
-    let mut table = arches::run(&ArchesArgs {})?;
-    table
-        .backends
-        .retain(|row| plan.backends.iter().any(|b| b.id().name() == row.name));
-    let json = serde_json::to_value(&table).map_err(|e| CliError::Output(io::Error::other(e)))?;
-    Ok(Encodings {
-        table: table.to_string(),
-        backends: json
-            .get("backends")
-            .cloned()
-            .unwrap_or(serde_json::Value::Null),
-    })
-}
-
 fn progress_bar(total: usize) -> ProgressBar {
     let bar = ProgressBar::new(total as u64);
     if let Ok(style) = ProgressStyle::with_template(
@@ -248,7 +231,7 @@ pub fn run(args: &AuditArgs, json_stdout: bool) -> Result<AuditOutput, CliError>
         ))));
     }
     let plan = {
-        let enc = encodings(&plan)?;
+        let enc = Encodings::of(&plan.backends);
         plan.encodings(enc)
     };
     let jobs = args.jobs.map_or_else(

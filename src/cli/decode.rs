@@ -10,7 +10,7 @@ use serde::Serialize;
 use pgtable::arch;
 use pgtable::decode::{EntryKind, Level};
 
-use super::{CliError, Report, hex, parse_hex};
+use super::{CliError, Report, hex, parse_hex, yes_no};
 
 /// The level of the entry, as typed on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -194,10 +194,6 @@ pub fn run(args: &DecodeArgs) -> Result<DecodeReport, CliError> {
         protnone: d.protnone,
         flags: (d.kind != EntryKind::Swap).then(|| d.flags.to_string()),
     })
-}
-
-fn yes_no(b: bool) -> &'static str {
-    if b { "yes" } else { "no" }
 }
 
 impl fmt::Display for DecodeReport {

@@ -177,55 +177,8 @@ pub fn parse_hex(s: &str) -> Result<u64, String> {
     Ok(value)
 }
 
-/// Formats a size in bytes with a binary unit: `4 KiB`, `2 MiB`, `16 MiB`, `1 GiB`.
-pub fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes;
-    let mut unit = 0;
-    while unit + 1 < UNITS.len() && v >= 1024 && v % 1024 == 0 {
-        v /= 1024;
-        unit += 1;
-    }
-    format!("{v} {}", UNITS[unit])
-}
-
-/// Writes a markdown pipe table with every column padded to its widest cell, so it reads as
-/// an aligned table in a terminal and renders as a table in markdown.
-pub fn write_pipe_table(
-    f: &mut fmt::Formatter<'_>,
-    header: &[&str],
-    rows: &[Vec<String>],
-) -> fmt::Result {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |f: &mut fmt::Formatter<'_>, cells: &mut dyn Iterator<Item = &str>| {
-        f.write_str("|")?;
-        for (cell, w) in cells.zip(&widths) {
-            write!(f, " {cell:<w$} |")?;
-        }
-        f.write_str("\n")
-    };
-    line(f, &mut header.iter().copied())?;
-    f.write_str("|")?;
-    for w in &widths {
-        write!(f, "{}|", "-".repeat(w + 2))?;
-    }
-    f.write_str("\n")?;
-    for row in rows {
-        line(f, &mut row.iter().map(String::as_str))?;
-    }
-    Ok(())
-}
-
-/// Serializes a raw word as a `0x` hex string (JSON numbers lose bits above 2^53 in many
-/// readers).
-pub fn hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{v:#x}"))
-}
+pub use pgtable::audit::format::hex::serialize as hex;
+pub use pgtable::audit::format::yes_no;
 
 #[cfg(test)]
 mod tests {
@@ -256,14 +209,5 @@ mod tests {
         assert_eq!(parse_hex("").unwrap_err(), "no hex digits");
         assert_eq!(parse_hex("0x").unwrap_err(), "no hex digits");
         assert_eq!(parse_hex("0x__").unwrap_err(), "no hex digits");
-    }
-
-    #[test]
-    fn sizes_use_the_largest_exact_binary_unit() {
-        assert_eq!(format_size(4096), "4 KiB");
-        assert_eq!(format_size(2 << 20), "2 MiB");
-        assert_eq!(format_size(16 << 20), "16 MiB");
-        assert_eq!(format_size(1 << 30), "1 GiB");
-        assert_eq!(format_size(1536), "1536 B");
     }
 }

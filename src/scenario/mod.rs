@@ -41,8 +41,14 @@ pub struct Entry {
     pub expect: fn(&dyn DynBackend, &str) -> Expectation,
 }
 
-/// Knobs for tests and benchmarks: test-only mutations of the fixed code, and size.
+/// Knobs for tests and benchmarks: test-only mutations of the fixed code, and size. A report
+/// records them with each trace (a knob missing from an older report takes its default).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "cli",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Knobs {
     /// Split without the TLB flush after `pmdp_invalidate`.
     pub split_skips_tlb_flush: bool,

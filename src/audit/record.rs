@@ -1,0 +1,72 @@
+//! Conversions from engine and decoder types to report records.
+
+use std::string::ToString;
+
+use super::label::lock_of;
+use super::{EntryRecord, StepRecord, TouchRecord, TraceRecord, ViolationRecord, cell_key};
+
+impl From<&crate::Decoded> for EntryRecord {
+    fn from(d: &crate::Decoded) -> Self {
+        Self {
+            raw: d.raw,
+            decoded: d.to_string(),
+            kind: d.kind.name().into(),
+            pfn: d.pfn,
+            none: d.none,
+            present: d.present,
+            trans_huge: d.trans_huge,
+        }
+    }
+}
+
+impl TraceRecord {
+    /// Builds the record of a replayed trace.
+    pub fn from_trace(
+        trace: &crate::engine::trace::Trace,
+        variant: &str,
+        knobs: crate::scenario::Knobs,
+        cx: &crate::engine::explore::Counterexample,
+    ) -> Self {
+        let backend = trace.arch.name();
+        let steps = trace
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StepRecord {
+                index: i + 1,
+                thread: s.thread,
+                thread_name: s.thread_name.into(),
+                label: s.label.into(),
+                lock: lock_of(s.label).map(Into::into),
+                touched: s
+                    .touched
+                    .iter()
+                    .map(|t| TouchRecord {
+                        place: t.place(),
+                        level: t.before.level.name().into(),
+                        written: t.written(),
+                        before: (&t.before).into(),
+                        after: (&t.after).into(),
+                    })
+                    .collect(),
+                violated: s.violated.map(|(id, what)| ViolationRecord {
+                    invariant: id.id().into(),
+                    what: what.into(),
+                }),
+            })
+            .collect();
+        Self {
+            id: cell_key(&trace.scenario, backend, variant),
+            scenario: trace.scenario.clone(),
+            backend: backend.into(),
+            variant: variant.into(),
+            knobs,
+            invariant: cx.invariant.id().into(),
+            what: cx.what.into(),
+            schedule: cx.schedule.clone(),
+            wait_cycle: cx.wait_cycle.clone(),
+            threads: trace.threads.iter().map(|&t| t.into()).collect(),
+            steps,
+        }
+    }
+}
