@@ -366,31 +366,32 @@ pub trait PteOps: Arch {
     /// `PAGE_READONLY`, `PAGE_COPY`, ...).
     fn pte_pgprot(prot: Protection) -> PgProt<Self>;
 
-    /// `pte_write`.
+    /// Returns whether the pte allows writes (`pte_write`).
     fn pte_write(pte: Pte<Self>) -> bool;
-    /// `pte_mkwrite` (`pte_mkwrite_novma`).
+    /// Returns the pte with writes allowed (`pte_mkwrite`, `pte_mkwrite_novma` since v6.6).
     fn pte_mkwrite(pte: Pte<Self>) -> Pte<Self>;
-    /// `pte_wrprotect`.
+    /// Returns the pte with writes forbidden (`pte_wrprotect`).
     fn pte_wrprotect(pte: Pte<Self>) -> Pte<Self>;
-    /// `pte_dirty`.
+    /// Returns whether the page was written through this pte (`pte_dirty`).
     fn pte_dirty(pte: Pte<Self>) -> bool;
-    /// `pte_mkdirty`.
+    /// Returns the pte marked written-to (`pte_mkdirty`).
     fn pte_mkdirty(pte: Pte<Self>) -> Pte<Self>;
-    /// `pte_mkclean`.
+    /// Returns the pte with its dirty mark cleared (`pte_mkclean`).
     fn pte_mkclean(pte: Pte<Self>) -> Pte<Self>;
-    /// `pte_young`.
+    /// Returns whether the page was accessed through this pte since last cleared (`pte_young`).
     fn pte_young(pte: Pte<Self>) -> bool;
-    /// `pte_mkyoung`.
+    /// Returns the pte marked accessed (`pte_mkyoung`).
     fn pte_mkyoung(pte: Pte<Self>) -> Pte<Self>;
-    /// `pte_mkold`.
+    /// Returns the pte with its accessed mark cleared (`pte_mkold`).
     fn pte_mkold(pte: Pte<Self>) -> Pte<Self>;
-    /// `pte_special`. The default is Linux's generic answer where the architecture has no
+    /// Returns whether the pte maps a special page with no `struct page` behind it that the
+    /// kernel counts (`pte_special`). The default is Linux's generic answer where the architecture has no
     /// special bit (`ARCH_HAS_PTE_SPECIAL` unset): `false`.
     fn pte_special(pte: Pte<Self>) -> bool {
         let _ = pte;
         false
     }
-    /// `pte_mkspecial`. The default, for architectures without a special bit, is
+    /// Returns the pte marked special (`pte_mkspecial`). The default, for architectures without a special bit, is
     /// [`Error::Unsupported`].
     fn pte_mkspecial(pte: Pte<Self>) -> Result<Pte<Self>, Error> {
         let _ = pte;
@@ -431,9 +432,10 @@ pub trait PmdOps: PteOps {
     /// Returns what `pmd_clear` stores: the empty pmd (0x20 on s390, the address of
     /// `invalid_pte_table` on nios2, 0x2 on um, zero elsewhere).
     fn pmd_empty() -> Pmd<Self>;
-    /// `pmd_none`.
+    /// Returns whether the pmd is empty, as Linux decides it (`pmd_none`; not `raw == 0`).
     fn pmd_none(pmd: Pmd<Self>) -> bool;
-    /// `pmd_present`.
+    /// Returns whether the pmd points at a pte table or maps a huge page, to Linux
+    /// (`pmd_present`; a huge pmd invalidated for a split still is, on fixed kernels).
     fn pmd_present(pmd: Pmd<Self>) -> bool;
     /// `pmd_bad`: neither none nor a valid table pointer (a huge pmd can be "bad": generic
     /// code tests `pmd_trans_huge` first).
@@ -444,7 +446,7 @@ pub trait PmdOps: PteOps {
         let _ = pmd;
         false
     }
-    /// `pmd_trans_huge`. The default is the `!CONFIG_TRANSPARENT_HUGEPAGE` answer: `false`.
+    /// Returns whether the pmd maps a transparent huge page (`pmd_trans_huge`). The default is the `!CONFIG_TRANSPARENT_HUGEPAGE` answer: `false`.
     fn pmd_trans_huge(pmd: Pmd<Self>) -> bool {
         let _ = pmd;
         false
@@ -462,7 +464,7 @@ pub trait PmdOps: PteOps {
         let _ = (pfn, prot);
         Err(Error::NoTransparentHugepage { arch: Self::ID })
     }
-    /// `pmd_mkhuge`.
+    /// Returns the pmd marked as mapping a huge page itself (`pmd_mkhuge`).
     fn pmd_mkhuge(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
         let _ = pmd;
         Err(Error::NoTransparentHugepage { arch: Self::ID })
