@@ -23,14 +23,15 @@ type A = X86_64;
 fn run_alone(sc: &Scenario<A>) -> Machine<A> {
     let mut m = sc.initial.clone();
     for _ in 0..64 {
-        if m.threads[0].done {
-            assert_eq!(m.flagged, None);
+        if m.th(Tid(0)).done {
             return m;
         }
+        m.begin_step(false);
         match sc.threads[0].program.step(&mut m, Tid(0)) {
             Step::Ran(_) => {}
             Step::Blocked(w) => panic!("blocked alone on {w:?}"),
         }
+        assert_eq!(m.end_step().raised, []);
     }
     panic!("did not finish");
 }
@@ -49,20 +50,20 @@ fn split_leaves_a_table_of_subpage_ptes() {
         .thread("split", SplitHugePmd::new(0))
         .build()
         .unwrap();
-    let huge_pfn = A::pmd_pfn(sc.initial.pmd[0]);
+    let huge_pfn = A::pmd_pfn(sc.initial.peek_pmd(0));
     let m = run_alone(&sc);
-    let pmd = m.pmd[0];
+    let pmd = m.peek_pmd(0);
     assert!(!A::pmd_none(pmd) && !A::pmd_trans_huge(pmd) && !A::pmd_bad(pmd));
     let t = m.table_of(pmd).unwrap();
     for slot in 0..2 {
-        let pte = m.tables[usize::from(t)].ptes[slot];
+        let pte = m.table(t).ptes[slot];
         assert!(A::pte_present(pte));
         assert_eq!(A::pte_pfn(pte), huge_pfn + slot as u64);
     }
-    assert_eq!(m.pages[0].mapcount, 2);
-    assert_eq!(m.deposit[0], u8::MAX, "the deposited table was withdrawn");
-    assert_eq!(m.pmd_lock[0].holder(), None);
-    assert_eq!(m.mmap.readers, 0);
+    assert_eq!(m.page(0).mapcount, 2);
+    assert_eq!(m.deposited(0), None, "the deposited table was withdrawn");
+    assert_eq!(m.pmd_lock_holder(0), None);
+    assert_eq!(m.mmap_sem().readers, 0);
 }
 
 // zap_huge_pmd: the pmd is emptied with the backend's empty value, the deposited table is
@@ -75,12 +76,12 @@ fn dontneed_of_a_huge_pmd_clears_it_and_frees_the_deposit() {
         .thread("zap", MadvDontneed::new(0))
         .build()
         .unwrap();
-    let deposited = sc.initial.deposit[0];
+    let deposited = sc.initial.deposited(0).unwrap();
     let m = run_alone(&sc);
-    assert_eq!(m.pmd[0], A::pmd_empty());
-    assert_eq!(m.tables[usize::from(deposited)].state, TableState::Freed);
-    assert_eq!(m.pages[0].mapcount, 0);
-    assert_eq!(m.dontneed_done, 1);
+    assert_eq!(m.peek_pmd(0), A::pmd_empty());
+    assert_eq!(m.table(deposited).state, TableState::Freed);
+    assert_eq!(m.page(0).mapcount, 0);
+    assert_eq!(m.dontneed_done(), 1);
 }
 
 // zap_pte_range: every present pte is cleared to pte_clear's value for its address.
@@ -93,11 +94,11 @@ fn dontneed_of_a_table_clears_each_pte() {
         .build()
         .unwrap();
     let m = run_alone(&sc);
-    let t = m.table_of(m.pmd[0]).unwrap();
+    let t = m.table_of(m.peek_pmd(0)).unwrap();
     for slot in 0..2 {
-        assert!(A::pte_none(m.tables[usize::from(t)].ptes[slot]));
+        assert!(A::pte_none(m.table(t).ptes[slot]));
     }
-    assert!(m.pages.iter().all(|p| p.mapcount == 0));
+    assert!(m.allocated_pages().all(|(_, p)| p.mapcount == 0));
 }
 
 // do_huge_pmd_anonymous_page: a none pmd becomes a huge pmd with a deposited table.
@@ -108,9 +109,9 @@ fn fault_on_an_empty_pmd_maps_a_thp_and_deposits_a_table() {
         .build()
         .unwrap();
     let m = run_alone(&sc);
-    assert!(A::pmd_trans_huge(m.pmd[0]) && A::pmd_present(m.pmd[0]));
-    assert_ne!(m.deposit[0], u8::MAX);
-    assert_eq!(m.pages[0].mapcount, 1);
+    assert!(A::pmd_trans_huge(m.peek_pmd(0)) && A::pmd_present(m.peek_pmd(0)));
+    assert_ne!(m.deposited(0), None);
+    assert_eq!(m.page(0).mapcount, 1);
 }
 
 // __pte_alloc + do_anonymous_page: without a huge page, a table is installed and one pte set.
@@ -125,9 +126,9 @@ fn fault_without_thp_installs_a_table_and_one_pte() {
         .build()
         .unwrap();
     let m = run_alone(&sc);
-    let t = m.table_of(m.pmd[0]).unwrap();
-    assert!(A::pte_none(m.tables[usize::from(t)].ptes[0]));
-    let pte = m.tables[usize::from(t)].ptes[1];
+    let t = m.table_of(m.peek_pmd(0)).unwrap();
+    assert!(A::pte_none(m.table(t).ptes[0]));
+    let pte = m.table(t).ptes[1];
     assert!(A::pte_present(pte) && A::pte_write(pte) && A::pte_dirty(pte));
 }
 
@@ -146,7 +147,10 @@ fn mmu_walk_fills_the_tlb_from_a_huge_pmd() {
         .build()
         .unwrap();
     let m = run_alone(&sc);
-    assert_eq!(m.tlb[0][0][0], A::pmd_pfn(sc.initial.pmd[0]));
+    assert_eq!(
+        m.tlb_entry(0, 0, None),
+        Some(A::pmd_pfn(sc.initial.peek_pmd(0)))
+    );
 }
 
 #[test]
@@ -351,9 +355,138 @@ fn empty_ptes_come_from_the_backend() {
         .build()
         .unwrap();
     let m = run_alone(&sc);
-    let t = m.table_of(m.pmd[0]).unwrap();
+    let t = m.table_of(m.peek_pmd(0)).unwrap();
     assert_eq!(
-        m.tables[usize::from(t)].ptes[1],
+        m.table(t).ptes[1],
         <A as PteOps>::pte_fresh(Machine::<A>::slot_addr(0, 1))
     );
+}
+
+// Op structs with a region, slot or range outside the scenario are refused by `build`, naming
+// the thread and the value (they used to index out of bounds, overflow a shift or an add).
+#[test]
+fn ops_outside_the_scenario_are_refused_by_build() {
+    use pgtable::engine::ops::gup::GupFast;
+    use pgtable::engine::ops::v6_12;
+    use pgtable::engine::program::ProgramError;
+    let bad = |sc: Result<Scenario<A>, ScenarioError>| match sc {
+        Err(ScenarioError::BadThread { thread, error, .. }) => (thread, error),
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("accepted"),
+    };
+    let region = |region| ProgramError::Region { region, regions: 1 };
+    let slot = |slot| ProgramError::Slot { slot, slots: 2 };
+    let one = || ScenarioBuilder::<A>::new("bad", 1).thread("ok", MadvDontneed::new(0));
+    assert_eq!(
+        bad(one().thread("gup", GupFast { region: 9, slot: 0 }).build()),
+        (1, region(9))
+    );
+    assert_eq!(
+        bad(one()
+            .thread("gup", v6_12::gup::GupFast { region: 0, slot: 2 })
+            .build()),
+        (1, slot(2))
+    );
+    assert_eq!(
+        bad(one().thread("zap", MadvDontneed::range(250, 10)).build()),
+        (1, region(259))
+    );
+    assert_eq!(
+        bad(one().thread("zap", MadvDontneed::range(0, 0)).build()),
+        (1, ProgramError::EmptyRange)
+    );
+    assert_eq!(
+        bad(one()
+            .thread("zap", v6_12::zap::MadvDontneed::range(0, 2))
+            .build()),
+        (1, region(1))
+    );
+    assert_eq!(
+        bad(one().thread("fault", AnonFault::new(0, 7)).build()),
+        (1, slot(7))
+    );
+    assert_eq!(
+        bad(one()
+            .thread("fault", v6_12::fault::AnonFault::new(64, 0))
+            .build()),
+        (1, region(64))
+    );
+    assert_eq!(
+        bad(one().thread("split", SplitHugePmd::new(200)).build()),
+        (1, region(200))
+    );
+    assert_eq!(
+        bad(one()
+            .thread("split", v6_12::split::SplitHugePmd::new(1))
+            .build()),
+        (1, region(1))
+    );
+    let walk = MmuWalk {
+        region: 0,
+        slots: [0, 3],
+        walks: 1,
+    };
+    assert_eq!(bad(one().thread("mmu", walk).build()), (1, slot(3)));
+}
+
+// A report's knobs asking for more regions than the machine has are refused, not wrapped.
+#[test]
+fn knobs_asking_for_too_many_regions_are_refused() {
+    for extra in [8u8, 200, 255] {
+        let knobs = Knobs {
+            extra_regions: extra,
+            ..Knobs::default()
+        };
+        for variant in ["v4.5", "v6.12"] {
+            let err = build::<A>("race-002", variant, knobs).err().unwrap();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "the scenario asks for {} regions; the machine models at most 8",
+                    usize::from(extra) + 1
+                )
+            );
+        }
+    }
+    let knobs = Knobs {
+        extra_regions: 7,
+        ..Knobs::default()
+    };
+    assert!(build::<A>("race-002", "v4.5", knobs).is_ok());
+}
+
+// `max_states` is the most states stored: exactly the reachable count completes, one fewer
+// does not, under both searches.
+#[test]
+fn max_states_equal_to_the_reachable_count_completes() {
+    let sc = build::<A>("race-002", "v4.5", Knobs::default()).unwrap();
+    for search in [Search::DepthFirst, Search::BreadthFirst] {
+        let opts = Options {
+            search,
+            ..Options::default()
+        };
+        let full = explore(&sc, opts);
+        assert_eq!(full.verdict, Verdict::Holds);
+        let n = full.stats.states;
+        let exact = explore(
+            &sc,
+            Options {
+                max_states: n,
+                ..opts
+            },
+        );
+        assert_eq!((exact.verdict, exact.complete), (Verdict::Holds, true));
+        let short = explore(
+            &sc,
+            Options {
+                max_states: n - 1,
+                ..opts
+            },
+        );
+        assert_eq!(
+            (short.verdict, short.complete),
+            (Verdict::Incomplete, false)
+        );
+        assert_eq!(short.stats.states, n - 1);
+    }
 }

@@ -20,8 +20,8 @@ use rustc_hash::FxHasher;
 
 use crate::entry::PmdOps;
 
-use super::invariant::{self, InvariantId};
-use super::mm::{Footprint, MAX_THREADS, Machine};
+use super::invariant::{self, InvariantId, InvariantSet};
+use super::mm::{Flagged, Footprint, MAX_THREADS, Machine};
 use super::program::{Step, Wait};
 use super::{Scenario, Tid};
 
@@ -43,8 +43,15 @@ pub struct Options {
     pub por: bool,
     /// At most this many preemptions (switching away from a thread that could go on).
     pub preemption_bound: Option<u8>,
-    /// Stop with [`Verdict::Incomplete`] after this many states.
+    /// Stop with [`Verdict::Incomplete`] rather than store more than this many states.
     pub max_states: u64,
+    /// Stop at the first violation (the default). When `false` the search goes on through
+    /// every reachable state and [`Outcome::violated`] lists every invariant broken.
+    pub stop_at_first: bool,
+    /// Run the footprint auditor after every step: compare the state before and after with
+    /// the step's footprint and report an undeclared write as `INV-FOOTPRINT`. On by default
+    /// in debug builds (tests); it costs a state comparison per step.
+    pub audit_footprints: bool,
 }
 
 impl Default for Options {
@@ -54,6 +61,8 @@ impl Default for Options {
             por: true,
             preemption_bound: None,
             max_states: 5_000_000,
+            stop_at_first: true,
+            audit_footprints: cfg!(debug_assertions),
         }
     }
 }
@@ -111,8 +120,12 @@ pub enum Verdict {
 /// Verdict and counts.
 #[derive(Clone, Debug)]
 pub struct Outcome {
-    /// The verdict.
+    /// The verdict: the first violation found, if any.
     pub verdict: Verdict,
+    /// Every invariant found broken (only the first one when [`Options::stop_at_first`]).
+    pub violated: InvariantSet,
+    /// Whether every reachable state (within the preemption bound) was explored.
+    pub complete: bool,
     /// The counts.
     pub stats: Stats,
 }
@@ -129,16 +142,57 @@ struct Succ<A: PmdOps> {
     tid: u8,
     next: Machine<A>,
     fp: Footprint,
+    /// The first invariant the step broke, and every one it broke.
+    broke: Option<(InvariantId, &'static str)>,
+    all: InvariantSet,
 }
 
-/// Runs thread `t`'s next step on a copy of `s`; `Err` with what it waits for if blocked.
-fn step<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>, t: u8) -> Result<Succ<A>, Wait> {
+/// Runs thread `t`'s next step on a copy of `s` and checks it; `Err` with what it waits for
+/// if blocked.
+fn step<A: PmdOps>(
+    sc: &Scenario<A>,
+    opts: &Options,
+    s: &Machine<A>,
+    t: u8,
+) -> Result<Succ<A>, Wait> {
     let mut next = s.clone();
-    next.fp = Footprint::default();
+    next.begin_step(false);
     match sc.threads[usize::from(t)].program.step(&mut next, Tid(t)) {
         Step::Ran(_) => {
-            let fp = core::mem::take(&mut next.fp);
-            Ok(Succ { tid: t, next, fp })
+            let mut fx = next.end_step();
+            if opts.audit_footprints {
+                if let Some(loc) = next.undeclared_write(s, &fx.footprint) {
+                    let _ = loc;
+                    fx.raised.insert(
+                        0,
+                        Flagged {
+                            id: InvariantId::Footprint,
+                            what: "the step changed a location its footprint does not declare",
+                        },
+                    );
+                }
+            }
+            let mut all = InvariantSet::default();
+            let mut broke = None;
+            if opts.stop_at_first {
+                broke = invariant::check_step(&next, &fx.raised, sc.invariants);
+                if let Some((id, _)) = broke {
+                    all = all.with(id);
+                }
+            } else {
+                invariant::each_violation(&next, &fx.raised, sc.invariants, |id, what| {
+                    broke.get_or_insert((id, what));
+                    all = all.with(id);
+                });
+            }
+            next.end_step();
+            Ok(Succ {
+                tid: t,
+                next,
+                fp: fx.footprint,
+                broke,
+                all,
+            })
         }
         Step::Blocked(w) => Err(w),
     }
@@ -148,11 +202,15 @@ fn step<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>, t: u8) -> Result<Succ<A>, W
 fn wait_cycle<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>) -> Vec<u8> {
     let n = sc.threads.len() as u8;
     let mut waits_on = [0u8; MAX_THREADS];
+    let opts = Options {
+        audit_footprints: false,
+        ..Options::default()
+    };
     for t in 0..n {
-        if s.threads[usize::from(t)].done {
+        if s.done(t) {
             continue;
         }
-        if let Err(w) = step(sc, s, t) {
+        if let Err(w) = step(sc, &opts, s, t) {
             waits_on[usize::from(t)] = w.holders(s, Tid(t));
         }
     }
@@ -176,13 +234,45 @@ fn wait_cycle<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>) -> Vec<u8> {
     Vec::new()
 }
 
+/// What a search has found so far.
+struct Found {
+    first: Option<Counterexample>,
+    all: InvariantSet,
+}
+
+impl Found {
+    /// Records a violation; returns whether the search stops.
+    fn record(
+        &mut self,
+        opts: &Options,
+        cx: impl FnOnce() -> Counterexample,
+        all: InvariantSet,
+    ) -> bool {
+        if self.first.is_none() {
+            self.first = Some(cx());
+        }
+        self.all = InvariantSet(self.all.0 | all.0);
+        opts.stop_at_first
+    }
+}
+
+/// The counterexample for a state where threads remain and none can run.
+fn deadlock_cx<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>, schedule: Vec<u8>) -> Counterexample {
+    Counterexample {
+        invariant: InvariantId::Deadlock,
+        what: "every remaining thread is blocked",
+        schedule,
+        wait_cycle: wait_cycle(sc, s),
+    }
+}
+
 struct Dfs<'a, A: PmdOps> {
     sc: &'a Scenario<A>,
     opts: Options,
     visited: HashMap<u64, u8, Fx>,
     path: Vec<u8>,
     stats: Stats,
-    found: Option<Counterexample>,
+    found: Found,
     incomplete: bool,
 }
 
@@ -212,7 +302,7 @@ impl<A: PmdOps> Dfs<'_, A> {
         let mut alive = false;
         let mut enabled = 0u8;
         for t in 0..n {
-            if s.threads[usize::from(t)].done {
+            if s.done(t) {
                 continue;
             }
             alive = true;
@@ -220,25 +310,30 @@ impl<A: PmdOps> Dfs<'_, A> {
                 enabled |= 1 << t;
                 continue;
             }
-            if let Ok(succ) = step(self.sc, s, t) {
+            if let Ok(succ) = step(self.sc, &self.opts, s, t) {
                 enabled |= 1 << t;
                 succs[usize::from(t)] = Some(succ);
             }
         }
         if alive && enabled == 0 {
-            self.found = Some(Counterexample {
-                invariant: InvariantId::Deadlock,
-                what: "every remaining thread is blocked",
-                schedule: self.path.clone(),
-                wait_cycle: wait_cycle(self.sc, s),
-            });
-            return true;
+            let deadlock = InvariantSet::default().with(InvariantId::Deadlock);
+            let (sc, path) = (self.sc, &self.path);
+            return self
+                .found
+                .record(&self.opts, || deadlock_cx(sc, s, path.clone()), deadlock);
         }
         let last_enabled = last < n && enabled & (1 << last) != 0;
         let mut done_here = 0u8;
         let mut fps = *sleep_fps;
         for succ in succs.iter_mut() {
-            let Some(Succ { tid, next, fp }) = succ.take() else {
+            let Some(Succ {
+                tid,
+                next,
+                fp,
+                broke,
+                all,
+            }) = succ.take()
+            else {
                 continue;
             };
             let cost = u8::from(last_enabled && tid != last);
@@ -250,14 +345,17 @@ impl<A: PmdOps> Dfs<'_, A> {
             self.stats.transitions += 1;
             self.path.push(tid);
             self.stats.max_depth = self.stats.max_depth.max(self.path.len() as u32);
-            if let Some((invariant, what)) = invariant::check(&next, self.sc.invariants) {
-                self.found = Some(Counterexample {
+            if let Some((invariant, what)) = broke {
+                let path = &self.path;
+                let cx = || Counterexample {
                     invariant,
                     what,
-                    schedule: self.path.clone(),
+                    schedule: path.clone(),
                     wait_cycle: Vec::new(),
-                });
-                return true;
+                };
+                if self.found.record(&self.opts, cx, all) {
+                    return true;
+                }
             }
             let mut child_sleep = 0u8;
             if self.opts.por {
@@ -270,12 +368,12 @@ impl<A: PmdOps> Dfs<'_, A> {
             let key = self.key(&next, tid, preempt + cost);
             let explore = match self.visited.get_mut(&key) {
                 None => {
-                    self.visited.insert(key, child_sleep);
-                    self.stats.states += 1;
                     if self.stats.states >= self.opts.max_states {
                         self.incomplete = true;
                         return true;
                     }
+                    self.visited.insert(key, child_sleep);
+                    self.stats.states += 1;
                     true
                 }
                 Some(stored) if *stored & !child_sleep != 0 => {
@@ -299,12 +397,22 @@ impl<A: PmdOps> Dfs<'_, A> {
 /// Explores `sc` and returns the verdict with its counts.
 pub fn explore<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> Outcome {
     let start = Instant::now();
-    let (verdict, mut stats) = match opts.search {
+    let (found, incomplete, mut stats) = match opts.search {
         Search::DepthFirst => dfs(sc, opts),
         Search::BreadthFirst => bfs(sc, opts),
     };
     stats.elapsed = start.elapsed();
-    Outcome { verdict, stats }
+    let verdict = match (found.first, incomplete) {
+        (Some(cx), _) => Verdict::Violated(cx),
+        (None, true) => Verdict::Incomplete,
+        (None, false) => Verdict::Holds,
+    };
+    Outcome {
+        verdict,
+        violated: found.all,
+        complete: !incomplete,
+        stats,
+    }
 }
 
 /// Returns the visited set's heap: its buckets (hashbrown keeps at most 7/8 of them full, in
@@ -319,41 +427,55 @@ fn visited_bytes<K, V>(map: &HashMap<K, V, Fx>) -> u64 {
     (buckets * (core::mem::size_of::<(K, V)>() + 1)) as u64
 }
 
-fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Verdict, Stats) {
+/// Checks the initial state's predicates (no step has run, so nothing was raised).
+fn initial_violation<A: PmdOps>(sc: &Scenario<A>) -> Option<(Counterexample, InvariantSet)> {
+    let mut first = None;
+    let mut all = InvariantSet::default();
+    invariant::each_violation(&sc.initial, &[], sc.invariants, |invariant, what| {
+        first.get_or_insert(Counterexample {
+            invariant,
+            what,
+            schedule: Vec::new(),
+            wait_cycle: Vec::new(),
+        });
+        all = all.with(invariant);
+    });
+    first.map(|cx| (cx, all))
+}
+
+fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
     let mut d = Dfs {
         sc,
         opts,
         visited: HashMap::default(),
         path: Vec::new(),
         stats: Stats::default(),
-        found: None,
+        found: Found {
+            first: None,
+            all: InvariantSet::default(),
+        },
         incomplete: false,
     };
     let init = &sc.initial;
-    if let Some((invariant, what)) = invariant::check(init, sc.invariants) {
-        let cx = Counterexample {
-            invariant,
-            what,
-            schedule: Vec::new(),
-            wait_cycle: Vec::new(),
-        };
-        return (Verdict::Violated(cx), d.stats);
+    if let Some((cx, all)) = initial_violation(sc) {
+        if d.found.record(&opts, || cx, all) {
+            return (d.found, false, d.stats);
+        }
     }
     let key = d.key(init, u8::MAX, 0);
     d.visited.insert(key, 0);
     d.stats.states = 1;
     d.visit(init, 0, &[Footprint::default(); MAX_THREADS], u8::MAX, 0);
     d.stats.visited_bytes = visited_bytes(&d.visited);
-    let verdict = match (d.found, d.incomplete) {
-        (Some(cx), _) => Verdict::Violated(cx),
-        (None, true) => Verdict::Incomplete,
-        (None, false) => Verdict::Holds,
-    };
-    (verdict, d.stats)
+    (d.found, d.incomplete, d.stats)
 }
 
-fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Verdict, Stats) {
+fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
     let mut stats = Stats::default();
+    let mut found = Found {
+        first: None,
+        all: InvariantSet::default(),
+    };
     // fingerprint -> (parent fingerprint, thread that stepped)
     let mut parent: HashMap<u64, (u64, u8), Fx> = HashMap::default();
     let mut queue: VecDeque<(Machine<A>, u64, u32)> = VecDeque::new();
@@ -372,64 +494,65 @@ fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Verdict, Stats) {
         sched.reverse();
         sched
     };
-    if let Some((invariant, what)) = invariant::check(&sc.initial, sc.invariants) {
-        let cx = Counterexample {
-            invariant,
-            what,
-            schedule: Vec::new(),
-            wait_cycle: Vec::new(),
-        };
-        return (Verdict::Violated(cx), stats);
+    if let Some((cx, all)) = initial_violation(sc) {
+        if found.record(&opts, || cx, all) {
+            return (found, false, stats);
+        }
     }
     queue.push_back((sc.initial.clone(), init_key, 0));
     let n = sc.threads.len() as u8;
-    while let Some((s, key, depth)) = queue.pop_front() {
+    let mut incomplete = false;
+    'search: while let Some((s, key, depth)) = queue.pop_front() {
         stats.max_depth = stats.max_depth.max(depth);
         let mut alive = false;
         let mut any = false;
         for t in 0..n {
-            if s.threads[usize::from(t)].done {
+            if s.done(t) {
                 continue;
             }
             alive = true;
-            let Ok(Succ { next, .. }) = step(sc, &s, t) else {
+            let Ok(succ) = step(sc, &opts, &s, t) else {
                 continue;
             };
             any = true;
             stats.transitions += 1;
-            let next_key = fingerprint(&next);
+            // Every step is checked, whether or not it reaches a new state: a violation is
+            // the step's, and a visited state may be reached again by a step that breaks one.
+            if let Some((invariant, what)) = succ.broke {
+                let cx = || {
+                    let mut schedule = schedule_to(&parent, key);
+                    schedule.push(t);
+                    Counterexample {
+                        invariant,
+                        what,
+                        schedule,
+                        wait_cycle: Vec::new(),
+                    }
+                };
+                if found.record(&opts, cx, succ.all) {
+                    break 'search;
+                }
+            }
+            let next_key = fingerprint(&succ.next);
             if parent.contains_key(&next_key) {
                 continue;
             }
+            if stats.states >= opts.max_states {
+                incomplete = true;
+                break 'search;
+            }
             parent.insert(next_key, (key, t));
             stats.states += 1;
-            if let Some((invariant, what)) = invariant::check(&next, sc.invariants) {
-                let cx = Counterexample {
-                    invariant,
-                    what,
-                    schedule: schedule_to(&parent, next_key),
-                    wait_cycle: Vec::new(),
-                };
-                stats.visited_bytes = visited_bytes(&parent);
-                return (Verdict::Violated(cx), stats);
-            }
-            if stats.states >= opts.max_states {
-                stats.visited_bytes = visited_bytes(&parent);
-                return (Verdict::Incomplete, stats);
-            }
-            queue.push_back((next, next_key, depth + 1));
+            queue.push_back((succ.next, next_key, depth + 1));
         }
         if alive && !any {
-            let cx = Counterexample {
-                invariant: InvariantId::Deadlock,
-                what: "every remaining thread is blocked",
-                schedule: schedule_to(&parent, key),
-                wait_cycle: wait_cycle(sc, &s),
-            };
-            stats.visited_bytes = visited_bytes(&parent);
-            return (Verdict::Violated(cx), stats);
+            let cx = || deadlock_cx(sc, &s, schedule_to(&parent, key));
+            let deadlock = InvariantSet::default().with(InvariantId::Deadlock);
+            if found.record(&opts, cx, deadlock) {
+                break 'search;
+            }
         }
     }
     stats.visited_bytes = visited_bytes(&parent);
-    (Verdict::Holds, stats)
+    (found, incomplete, stats)
 }

@@ -5,7 +5,7 @@ use core::fmt;
 
 use crate::entry::PmdOps;
 
-use super::mm::{Machine, SLOTS, TLB_EMPTY};
+use super::mm::{Flagged, MAX_THREADS, Machine, SLOTS};
 
 macro_rules! invariants {
     ($($variant:ident => $id:literal, $statement:literal;)*) => {
@@ -45,6 +45,7 @@ invariants! {
     LockBalance => "INV-LOCK-BALANCE", "A thread releases only locks it holds.";
     ZapFolio => "INV-ZAP-FOLIO", "zap_huge_pmd finds the folio of every huge pmd it clears: a non-present huge pmd that is no migration entry has none, and v6.12 dereferences the NULL (mm/huge_memory.c:2142).";
     Model => "INV-MODEL", "The model's own preconditions hold (no arena overflow, no helper error).";
+    Footprint => "INV-FOOTPRINT", "Every location a step changes is declared in its footprint (the footprint auditor), so partial-order reduction never trusts a footprint that misses a write.";
 }
 
 impl fmt::Display for InvariantId {
@@ -79,20 +80,58 @@ impl InvariantSet {
     }
 }
 
-/// Checks the state predicates in `set`; returns the first broken one with a phrase.
-pub fn check<A: PmdOps>(m: &Machine<A>, set: InvariantSet) -> Option<(InvariantId, &'static str)> {
-    if let Some(f) = m.flagged {
-        if set.contains(f.id) || f.id == InvariantId::Model {
-            return Some((f.id, f.what));
+/// Invariants checked whatever the scenario asks: a broken model or footprint makes every
+/// other answer meaningless.
+pub const ALWAYS: InvariantSet =
+    InvariantSet(InvariantId::Model.bit() | InvariantId::Footprint.bit());
+
+/// Checks one step: the violations its accessors raised (in order; those in `set` or
+/// [`ALWAYS`]), then the state predicates in `set` on the state it reached. Every search and
+/// replay call this on every step they run, so a violation belongs to the step, never to a
+/// state that a later path may reach without raising it.
+pub fn check_step<A: PmdOps>(
+    m: &Machine<A>,
+    raised: &[Flagged],
+    set: InvariantSet,
+) -> Option<(InvariantId, &'static str)> {
+    raised
+        .iter()
+        .find(|f| set.contains(f.id) || ALWAYS.contains(f.id))
+        .map(|f| (f.id, f.what))
+        .or_else(|| check(m, set))
+}
+
+/// Calls `found` for every invariant one step breaks (see [`check_step`]), each once.
+pub fn each_violation<A: PmdOps>(
+    m: &Machine<A>,
+    raised: &[Flagged],
+    set: InvariantSet,
+    mut found: impl FnMut(InvariantId, &'static str),
+) {
+    let mut seen = InvariantSet::default();
+    for f in raised {
+        if (set.contains(f.id) || ALWAYS.contains(f.id)) && !seen.contains(f.id) {
+            seen = seen.with(f.id);
+            found(f.id, f.what);
         }
     }
-    for r in 0..m.npmds {
-        let ri = usize::from(r);
-        if set.contains(InvariantId::NeverNone) && A::pmd_none(m.pmd[ri]) {
+    for id in set.ids() {
+        if seen.contains(id) {
+            continue;
+        }
+        if let Some((id, what)) = check(m, InvariantSet::default().with(id)) {
+            found(id, what);
+        }
+    }
+}
+
+/// Checks the state predicates in `set`; returns the first broken one with a phrase.
+pub fn check<A: PmdOps>(m: &Machine<A>, set: InvariantSet) -> Option<(InvariantId, &'static str)> {
+    for r in 0..m.npmds() {
+        if set.contains(InvariantId::NeverNone) && A::pmd_none(m.peek_pmd(r)) {
             let mapped = m
-                .pages
-                .iter()
-                .any(|p| p.allocated && p.mapcount > 0 && p.region == r);
+                .allocated_pages()
+                .any(|(_, p)| p.mapcount > 0 && p.region == r);
             if mapped {
                 return Some((
                     InvariantId::NeverNone,
@@ -100,10 +139,10 @@ pub fn check<A: PmdOps>(m: &Machine<A>, set: InvariantSet) -> Option<(InvariantI
                 ));
             }
         }
-        if set.contains(InvariantId::DontNeed) && m.dontneed_done & (1 << r) != 0 {
+        if set.contains(InvariantId::DontNeed) && m.dontneed_done() & (1 << r) != 0 {
             let old = |pfn: u64| {
                 m.page_of_pfn(pfn)
-                    .is_some_and(|p| m.dontneed_pages & (1 << p) != 0)
+                    .is_some_and(|p| m.dontneed_pages() & (1 << p) != 0)
             };
             for slot in 0..SLOTS {
                 if m.translate(r, slot).is_some_and(old) {
@@ -113,8 +152,11 @@ pub fn check<A: PmdOps>(m: &Machine<A>, set: InvariantSet) -> Option<(InvariantI
                     ));
                 }
             }
-            for cpu in &m.tlb {
-                if cpu[ri].iter().any(|&pfn| pfn != TLB_EMPTY && old(pfn)) {
+            for cpu in 0..MAX_THREADS as u8 {
+                let cached = core::iter::once(None)
+                    .chain((0..SLOTS).map(Some))
+                    .filter_map(|slot| m.tlb_entry(cpu, r, slot));
+                if cached.into_iter().any(old) {
                     return Some((
                         InvariantId::DontNeed,
                         "MADV_DONTNEED returned but a TLB still maps an old page",
@@ -123,9 +165,9 @@ pub fn check<A: PmdOps>(m: &Machine<A>, set: InvariantSet) -> Option<(InvariantI
             }
         }
         if set.contains(InvariantId::TlbSmallHuge) {
-            for cpu in &m.tlb {
-                let e = &cpu[ri];
-                if e[0] != TLB_EMPTY && e[1..].iter().any(|&pfn| pfn != TLB_EMPTY) {
+            for cpu in 0..MAX_THREADS as u8 {
+                let huge = m.tlb_entry(cpu, r, None).is_some();
+                if huge && (0..SLOTS).any(|s| m.tlb_entry(cpu, r, Some(s)).is_some()) {
                     return Some((
                         InvariantId::TlbSmallHuge,
                         "a CPU caches a huge and a small translation for one address",

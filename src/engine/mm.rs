@@ -98,18 +98,21 @@ pub enum Loc {
     PmdLock(u8),
     /// A table: its ptes, lock and life state.
     Table(u8),
-    /// A page's counters and lock.
+    /// A page's counters, flags and lock.
     Page(u8),
     /// One CPU's TLB.
     Tlb(u8),
-    /// `mmap_lock` and the VMA set.
+    /// `mmap_lock`, the VMA and its protection.
     Mmap,
-    /// Trace-monitor state (events like "MADV_DONTNEED returned").
+    /// Ghost state: trace-monitor events (like "MADV_DONTNEED returned") and user ghost cells.
     Ghost,
+    /// One thread's program state (its own steps touch it; another thread's step may read it).
+    Thread(u8),
 }
 
 impl Loc {
-    const fn bit(self) -> u64 {
+    /// Returns the location's bit in a [`Footprint`] set.
+    pub const fn bit(self) -> u64 {
         match self {
             Loc::Pmd(i) => 1 << i,
             Loc::PmdLock(i) => 1 << (8 + i),
@@ -118,6 +121,7 @@ impl Loc {
             Loc::Tlb(i) => 1 << (40 + i),
             Loc::Mmap => 1 << 48,
             Loc::Ghost => 1 << 49,
+            Loc::Thread(i) => 1 << (50 + i),
         }
     }
 }
@@ -161,53 +165,64 @@ pub enum TouchLoc {
 /// A TLB entry slot value: nothing cached.
 pub const TLB_EMPTY: u64 = u64::MAX;
 
+/// Most user ghost cells ([`Machine::ghost_get`]): words of monitor state a scenario keeps
+/// beside the machine (counters, "this event happened" bits).
+pub const GHOST_CELLS: usize = 4;
+
 /// The modelled machine.
+///
+/// Its fields are private: a step reads and changes the state only through the accessors
+/// below, each of which records the location it touches in the step's footprint (reads too,
+/// through the read-only views), so partial-order reduction never trusts a footprint that
+/// misses an access. Violations an accessor sees ([`Machine::flag`]) belong to the step that
+/// raised them and are never part of the state.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Machine<A: PmdOps> {
-    /// Regions in use (one pmd each).
-    pub npmds: u8,
-    /// The pmds.
-    pub pmd: [Pmd<A>; MAX_PMDS],
-    /// `pmd_lock` per pmd.
-    pub pmd_lock: [Owner; MAX_PMDS],
-    /// Deposited table per pmd (`pgtable_trans_huge_deposit`), or `NO_TABLE`.
-    pub deposit: [u8; MAX_PMDS],
-    /// The table arena.
-    pub tables: [Table<A>; MAX_TABLES],
-    /// The page arena.
-    pub pages: [Page; MAX_PAGES],
+    npmds: u8,
+    pmd: [Pmd<A>; MAX_PMDS],
+    pmd_lock: [Owner; MAX_PMDS],
+    deposit: [u8; MAX_PMDS],
+    tables: [Table<A>; MAX_TABLES],
+    pages: [Page; MAX_PAGES],
     /// Per CPU: per region, the cached huge translation's pfn, then one per slot.
-    pub tlb: [[[u64; SLOTS + 1]; MAX_PMDS]; MAX_THREADS],
-    /// `mmap_lock`.
-    pub mmap: RwSem,
-    /// Threads.
-    pub threads: [ThreadState; MAX_THREADS],
-    /// Regions a thread's MADV_DONTNEED has returned for (bitmask), with the pages mapped
-    /// there when it began (bitmask over the page arena).
-    pub dontneed_done: u8,
-    /// Pages mapped in the region when the zap began.
-    pub dontneed_pages: u16,
-    /// A violation an accessor saw during the last step.
-    pub flagged: Option<Flagged>,
-    /// The vma protection.
-    pub prot: Protection,
-    #[doc(hidden)]
-    pub fp: Footprint,
-    #[doc(hidden)]
-    pub log: Option<LogBox>,
+    tlb: [[[u64; SLOTS + 1]; MAX_PMDS]; MAX_THREADS],
+    mmap: RwSem,
+    threads: [ThreadState; MAX_THREADS],
+    dontneed_done: u8,
+    dontneed_pages: u16,
+    ghost: [u64; GHOST_CELLS],
+    prot: Protection,
+    side: Side,
 }
 
-/// The replay log (not part of the state: equal and hashed as nothing).
+/// What a step leaves beside the state: its footprint, the violations it raised and, when
+/// replaying, the entries it touched. Equal and hashed as nothing, so it is never part of a
+/// state's identity.
 #[derive(Clone, Debug, Default)]
-pub struct LogBox(pub Vec<Touch>);
-impl PartialEq for LogBox {
+struct Side {
+    fp: core::cell::Cell<Footprint>,
+    raised: Vec<Flagged>,
+    log: Option<Vec<Touch>>,
+}
+impl PartialEq for Side {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
-impl Eq for LogBox {}
-impl core::hash::Hash for LogBox {
+impl Eq for Side {}
+impl core::hash::Hash for Side {
     fn hash<H: core::hash::Hasher>(&self, _: &mut H) {}
+}
+
+/// What one step did besides changing the state: what it touched and what it broke.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StepEffects {
+    /// The locations it read and wrote.
+    pub footprint: Footprint,
+    /// The violations its accessors raised, in order, each invariant once.
+    pub raised: Vec<Flagged>,
+    /// The entries it touched (only while replaying).
+    pub touched: Vec<Touch>,
 }
 
 /// No table.
@@ -216,7 +231,8 @@ pub const NO_TABLE: u8 = u8::MAX;
 pub const NO_PAGE: u64 = u64::MAX;
 
 impl<A: PmdOps> Machine<A> {
-    /// A machine with `npmds` empty regions, no tables, no pages, free locks.
+    /// A machine with `npmds` empty regions (at most [`MAX_PMDS`]), no tables, no pages, free
+    /// locks.
     pub fn new(npmds: u8) -> Self {
         let empty_pmd = A::pmd_empty();
         let table = Table {
@@ -226,7 +242,7 @@ impl<A: PmdOps> Machine<A> {
             ptl: Owner::FREE,
         };
         Self {
-            npmds,
+            npmds: npmds.min(MAX_PMDS as u8),
             pmd: [empty_pmd; MAX_PMDS],
             pmd_lock: [Owner::FREE; MAX_PMDS],
             deposit: [NO_TABLE; MAX_PMDS],
@@ -237,10 +253,9 @@ impl<A: PmdOps> Machine<A> {
             threads: [ThreadState::default(); MAX_THREADS],
             dontneed_done: 0,
             dontneed_pages: 0,
-            flagged: None,
+            ghost: [0; GHOST_CELLS],
             prot: Protection::ReadWrite,
-            fp: Footprint::default(),
-            log: None,
+            side: Side::default(),
         }
     }
 
@@ -261,30 +276,63 @@ impl<A: PmdOps> Machine<A> {
         0x10 + u64::from(t)
     }
 
-    fn read(&mut self, loc: Loc) {
-        self.fp.reads |= loc.bit();
+    fn read(&self, loc: Loc) {
+        let mut fp = self.side.fp.get();
+        fp.reads |= loc.bit();
+        self.side.fp.set(fp);
     }
     fn write(&mut self, loc: Loc) {
-        self.fp.writes |= loc.bit();
+        let fp = self.side.fp.get_mut();
+        fp.writes |= loc.bit();
     }
     fn touch(&mut self, loc: TouchLoc, before: u64, after: u64) {
-        if let Some(log) = &mut self.log {
-            log.0.push(Touch { loc, before, after });
+        if let Some(log) = &mut self.side.log {
+            log.push(Touch { loc, before, after });
         }
     }
-    /// Records a violation seen by an accessor (the first one wins).
-    pub fn flag(&mut self, id: InvariantId, what: &'static str) {
-        if self.flagged.is_none() {
-            self.flagged = Some(Flagged { id, what });
+
+    /// Starts a step: clears the footprint and the raised violations; `log` keeps a list of
+    /// the entries the step touches (for traces). The explorer and replay call it before
+    /// every step; a harness that runs a program by hand does the same.
+    pub fn begin_step(&mut self, log: bool) {
+        self.side.fp.set(Footprint::default());
+        self.side.raised.clear();
+        self.side.log = log.then(Vec::new);
+    }
+
+    /// Ends a step: takes what it touched and raised, leaving the side state empty.
+    pub fn end_step(&mut self) -> StepEffects {
+        StepEffects {
+            footprint: self.side.fp.replace(Footprint::default()),
+            raised: core::mem::take(&mut self.side.raised),
+            touched: self.side.log.take().unwrap_or_default(),
         }
+    }
+
+    /// Raises a violation of `id` in the current step. Every invariant raised is kept (once,
+    /// with its first phrase), so one the scenario does not check never hides one it does.
+    pub fn flag(&mut self, id: InvariantId, what: &'static str) {
+        if !self.side.raised.iter().any(|f| f.id == id) {
+            self.side.raised.push(Flagged { id, what });
+        }
+    }
+
+    /// Returns the number of regions (pmds) in use; fixed for a scenario's life.
+    pub fn npmds(&self) -> u8 {
+        self.npmds
     }
 
     /// Reads `pmd[r]` (`pmdp_get`).
     pub fn pmd_get(&mut self, r: u8) -> Pmd<A> {
-        self.read(Loc::Pmd(r));
-        let v = self.pmd[usize::from(r)];
+        let v = self.peek_pmd(r);
         self.touch(TouchLoc::Pmd(r), v.raw_u64(), v.raw_u64());
         v
+    }
+    /// Reads `pmd[r]` without adding it to a replayed trace (invariants, tests); the read is
+    /// still recorded in the footprint.
+    pub fn peek_pmd(&self, r: u8) -> Pmd<A> {
+        self.read(Loc::Pmd(r));
+        self.pmd[usize::from(r)]
     }
     /// Writes `pmd[r]`.
     pub fn pmd_set(&mut self, r: u8, v: Pmd<A>) {
@@ -297,6 +345,11 @@ impl<A: PmdOps> Machine<A> {
     pub fn table_of(&self, pmd: Pmd<A>) -> Option<u8> {
         let pfn = A::pmd_pfn(pmd);
         (0..MAX_TABLES as u8).find(|&t| Self::table_pfn(t) == pfn)
+    }
+    /// Returns table `t`: its life state, region, ptes and lock (a recorded read).
+    pub fn table(&self, t: u8) -> &Table<A> {
+        self.read(Loc::Table(t));
+        &self.tables[usize::from(t)]
     }
     fn table_access(&mut self, t: u8, what: &'static str) -> bool {
         if self.tables[usize::from(t)].state != TableState::Live {
@@ -324,8 +377,15 @@ impl<A: PmdOps> Machine<A> {
     /// `pte_alloc_one`: a fresh table for region `r`, filled as the architecture's allocator
     /// leaves it; `None` when the arena is full.
     pub fn table_alloc(&mut self, r: u8) -> Option<u8> {
-        let t = (0..MAX_TABLES as u8)
-            .find(|&t| self.tables[usize::from(t)].state == TableState::Unused)?;
+        let mut found = None;
+        for t in 0..MAX_TABLES as u8 {
+            self.read(Loc::Table(t));
+            if self.tables[usize::from(t)].state == TableState::Unused {
+                found = Some(t);
+                break;
+            }
+        }
+        let t = found?;
         self.write(Loc::Table(t));
         let table = &mut self.tables[usize::from(t)];
         table.state = TableState::Live;
@@ -341,6 +401,12 @@ impl<A: PmdOps> Machine<A> {
         self.table_access(t, "freed a page table twice");
         self.tables[usize::from(t)].state = TableState::Freed;
     }
+    /// Returns the table deposited under `pmd[r]`, if any (a recorded read).
+    pub fn deposited(&self, r: u8) -> Option<u8> {
+        self.read(Loc::PmdLock(r));
+        let t = self.deposit[usize::from(r)];
+        (t != NO_TABLE).then_some(t)
+    }
     /// `pgtable_trans_huge_deposit` (caller holds the pmd lock).
     pub fn deposit(&mut self, r: u8, t: u8) {
         self.write(Loc::PmdLock(r));
@@ -351,6 +417,11 @@ impl<A: PmdOps> Machine<A> {
         self.write(Loc::PmdLock(r));
         let t = core::mem::replace(&mut self.deposit[usize::from(r)], NO_TABLE);
         (t != NO_TABLE).then_some(t)
+    }
+    /// Returns who holds `pmd[r]`'s lock (a recorded read).
+    pub fn pmd_lock_holder(&self, r: u8) -> Option<Tid> {
+        self.read(Loc::PmdLock(r));
+        self.pmd_lock[usize::from(r)].holder()
     }
     /// `spin_lock(pmd_lock)`; `false` (no change) when held by another thread.
     pub fn pmd_lock(&mut self, r: u8, t: Tid) -> bool {
@@ -383,7 +454,12 @@ impl<A: PmdOps> Machine<A> {
             );
         }
     }
-    /// `mmap_read_lock`.
+    /// Returns `mmap_lock`'s state (a recorded read).
+    pub fn mmap_sem(&self) -> RwSem {
+        self.read(Loc::Mmap);
+        self.mmap
+    }
+    /// `mmap_read_lock`; `false` (no change) while a writer holds or waits.
     pub fn mmap_read(&mut self, t: Tid) -> bool {
         self.write(Loc::Mmap);
         self.mmap.try_read(t)
@@ -398,9 +474,58 @@ impl<A: PmdOps> Machine<A> {
             );
         }
     }
+    /// `mmap_write_lock`: `Some(true)` acquired; `Some(false)` queued (the step changed the
+    /// state: run it again to acquire); `None` already queued and still blocked (no change:
+    /// return [`Step::Blocked`](super::program::Step::Blocked) with
+    /// [`Wait::MmapWrite`](super::program::Wait::MmapWrite)).
+    pub fn mmap_write(&mut self, t: Tid) -> Option<bool> {
+        self.write(Loc::Mmap);
+        self.mmap.try_write(t)
+    }
+    /// `mmap_write_unlock`.
+    pub fn mmap_write_unlock(&mut self, t: Tid) {
+        self.write(Loc::Mmap);
+        if !self.mmap.up_write(t) {
+            self.flag(
+                InvariantId::LockBalance,
+                "mmap_write_unlock without the lock",
+            );
+        }
+    }
+    /// `mmap_write_downgrade`: writer to reader in one step.
+    pub fn mmap_downgrade(&mut self, t: Tid) {
+        self.write(Loc::Mmap);
+        if !self.mmap.downgrade(t) {
+            self.flag(
+                InvariantId::LockBalance,
+                "mmap_write_downgrade without the write lock",
+            );
+        }
+    }
+    /// Returns the VMA's protection (a recorded read of the VMA).
+    pub fn prot(&self) -> Protection {
+        self.read(Loc::Mmap);
+        self.prot
+    }
+    /// Sets the VMA's protection (`mprotect`; the caller holds `mmap_lock` for write).
+    pub fn set_prot(&mut self, prot: Protection) {
+        self.write(Loc::Mmap);
+        self.prot = prot;
+    }
+    /// Returns page `p`'s state (a recorded read).
+    pub fn page(&self, p: u8) -> &Page {
+        self.read(Loc::Page(p));
+        &self.pages[usize::from(p)]
+    }
+    /// Returns the allocated pages with their index, each a recorded read.
+    pub fn allocated_pages(&self) -> impl Iterator<Item = (u8, &Page)> + '_ {
+        (0..MAX_PAGES as u8)
+            .map(|p| (p, self.page(p)))
+            .take_while(|(_, page)| page.allocated)
+    }
     /// Allocates a page (huge or small); `None` when the arena is full.
     pub fn page_alloc(&mut self, huge: bool) -> Option<u8> {
-        let p = (0..MAX_PAGES as u8).find(|&p| !self.pages[usize::from(p)].allocated)?;
+        let p = (0..MAX_PAGES as u8).find(|&p| !self.page(p).allocated)?;
         self.write(Loc::Page(p));
         self.pages[usize::from(p)] = Page {
             allocated: true,
@@ -414,7 +539,7 @@ impl<A: PmdOps> Machine<A> {
     pub fn page_map(&mut self, p: u8, r: u8, delta: i8) {
         self.write(Loc::Page(p));
         let page = &mut self.pages[usize::from(p)];
-        page.mapcount += delta;
+        page.mapcount = page.mapcount.saturating_add(delta);
         page.region = r;
     }
     /// Takes a page reference (`try_grab_folio`).
@@ -429,12 +554,34 @@ impl<A: PmdOps> Machine<A> {
         let page = &mut self.pages[usize::from(p)];
         page.refcount = page.refcount.saturating_sub(1);
     }
-    /// Returns the page whose pfn range holds `pfn`.
+    /// `trylock_page` / `lock_page`: `false` (no change) when another thread holds it.
+    pub fn page_lock(&mut self, p: u8, t: Tid) -> bool {
+        self.write(Loc::Page(p));
+        self.pages[usize::from(p)].lock.try_lock(t)
+    }
+    /// `unlock_page`.
+    pub fn page_unlock(&mut self, p: u8, t: Tid) {
+        self.write(Loc::Page(p));
+        if !self.pages[usize::from(p)].lock.unlock(t) {
+            self.flag(
+                InvariantId::LockBalance,
+                "unlocked a page it had not locked",
+            );
+        }
+    }
+    /// Returns the page whose pfn range holds `pfn` (a recorded read of that page).
     pub fn page_of_pfn(&self, pfn: u64) -> Option<u8> {
         let per = A::GEOMETRY.pages_per_pmd();
         let p = pfn / per;
-        (p >= 1 && p <= MAX_PAGES as u64 && self.pages[(p - 1) as usize].allocated)
+        (p >= 1 && p <= MAX_PAGES as u64 && self.page((p - 1) as u8).allocated)
             .then(|| (p - 1) as u8)
+    }
+    /// Returns what CPU `cpu` caches for (region, slot), slot `None` being the huge entry:
+    /// the pfn, or `None` (a recorded read of that CPU's TLB).
+    pub fn tlb_entry(&self, cpu: u8, r: u8, slot: Option<usize>) -> Option<u64> {
+        self.read(Loc::Tlb(cpu));
+        let e = self.tlb[usize::from(cpu)][usize::from(r)][slot.map_or(0, |s| s + 1)];
+        (e != TLB_EMPTY).then_some(e)
     }
     /// A CPU's MMU caching a translation for (region, slot): slot `None` is the huge entry.
     pub fn tlb_fill(&mut self, cpu: u8, r: u8, slot: Option<usize>, pfn: u64) {
@@ -448,27 +595,77 @@ impl<A: PmdOps> Machine<A> {
             self.tlb[usize::from(cpu)][usize::from(r)] = [TLB_EMPTY; SLOTS + 1];
         }
     }
-    /// Marks the monitors' state as touched.
+    /// Marks the monitors' state as touched (a step that only announces an event).
     pub fn ghost(&mut self) {
         self.write(Loc::Ghost);
     }
-    /// Returns a thread's state.
+    /// Returns user ghost cell `i` (< [`GHOST_CELLS`]; a recorded read).
+    pub fn ghost_get(&self, i: usize) -> u64 {
+        self.read(Loc::Ghost);
+        self.ghost[i]
+    }
+    /// Sets user ghost cell `i` (< [`GHOST_CELLS`]).
+    pub fn ghost_set(&mut self, i: usize, v: u64) {
+        self.write(Loc::Ghost);
+        self.ghost[i] = v;
+    }
+    /// Returns the regions a MADV_DONTNEED has returned for, as a bitmask (a ghost read).
+    pub fn dontneed_done(&self) -> u8 {
+        self.read(Loc::Ghost);
+        self.dontneed_done
+    }
+    /// Returns the pages mapped in a MADV_DONTNEED's range when it began (bitmask over the
+    /// page arena; a ghost read).
+    pub fn dontneed_pages(&self) -> u16 {
+        self.read(Loc::Ghost);
+        self.dontneed_pages
+    }
+    /// Records that MADV_DONTNEED returned for region `r` (`r` < [`MAX_PMDS`]).
+    pub fn dontneed_mark_done(&mut self, r: u8) {
+        self.write(Loc::Ghost);
+        self.dontneed_done |= 1 << (r % MAX_PMDS as u8);
+    }
+    /// Adds pages (bitmask over the page arena) to those MADV_DONTNEED must unmap.
+    pub fn dontneed_add_pages(&mut self, pages: u16) {
+        self.write(Loc::Ghost);
+        self.dontneed_pages |= pages;
+    }
+    /// Returns a thread's state (a recorded read of it).
     pub fn th(&self, t: Tid) -> &ThreadState {
+        self.read(Loc::Thread(t.0));
         &self.threads[usize::from(t.0)]
     }
-    /// Returns a thread's state, mutably.
+    /// Returns a thread's state, mutably (a recorded write of it).
     pub fn th_mut(&mut self, t: Tid) -> &mut ThreadState {
+        self.write(Loc::Thread(t.0));
         &mut self.threads[usize::from(t.0)]
     }
     /// Moves thread `t` to step `pc`.
     pub fn goto(&mut self, t: Tid, pc: u8) {
         self.th_mut(t).pc = pc;
     }
+    /// Returns whether thread `t` has finished (for the explorer: not a recorded read).
+    pub(crate) fn done(&self, t: u8) -> bool {
+        self.threads[usize::from(t)].done
+    }
+    /// Returns the holders of what a blocked thread waits for, as a thread mask (for the
+    /// explorer's wait-for graph: not a recorded read).
+    pub(crate) fn wait_holders(&self, w: super::program::Wait, t: Tid) -> u8 {
+        use super::program::Wait;
+        let bit = |o: Owner| o.holder().map_or(0, |h| h.bit());
+        match w {
+            Wait::PmdLock(r) => bit(self.pmd_lock[usize::from(r)]),
+            Wait::Ptl(tab) => bit(self.tables[usize::from(tab)].ptl),
+            Wait::MmapRead => self.mmap.read_blockers(t),
+            Wait::MmapWrite => self.mmap.write_blockers(t),
+            Wait::PageLock(p) => bit(self.pages[usize::from(p)].lock),
+        }
+    }
 
     /// Translates (region, slot) through the page tables as the MMU would: the pfn a present,
-    /// hardware-valid huge pmd or pte gives, if any.
+    /// hardware-valid huge pmd or pte gives, if any (recorded reads of what it walks).
     pub fn translate(&self, r: u8, slot: usize) -> Option<u64> {
-        let pmd = self.pmd[usize::from(r)];
+        let pmd = self.peek_pmd(r);
         if A::pmd_none(pmd) {
             return None;
         }
@@ -479,12 +676,60 @@ impl<A: PmdOps> Machine<A> {
             return None;
         }
         let t = self.table_of(pmd)?;
-        let table = &self.tables[usize::from(t)];
+        let table = self.table(t);
         if table.state != TableState::Live {
             return None;
         }
         let pte = table.ptes[slot];
         (A::pte_present(pte) && !A::pte_protnone(pte)).then(|| A::pte_pfn(pte))
+    }
+
+    /// Returns a location the step changed without declaring it in `fp.writes` (the footprint
+    /// auditor): `before` is the state the step started from.
+    pub fn undeclared_write(&self, before: &Self, fp: &Footprint) -> Option<Loc> {
+        let declared = |loc: Loc| fp.writes & loc.bit() != 0;
+        let changed = |loc: Loc, differs: bool| (differs && !declared(loc)).then_some(loc);
+        let mut found = None;
+        for r in 0..MAX_PMDS {
+            let i = r as u8;
+            found = found
+                .or_else(|| changed(Loc::Pmd(i), self.pmd[r] != before.pmd[r]))
+                .or_else(|| {
+                    changed(
+                        Loc::PmdLock(i),
+                        self.pmd_lock[r] != before.pmd_lock[r]
+                            || self.deposit[r] != before.deposit[r],
+                    )
+                });
+        }
+        for t in 0..MAX_TABLES {
+            found =
+                found.or_else(|| changed(Loc::Table(t as u8), self.tables[t] != before.tables[t]));
+        }
+        for p in 0..MAX_PAGES {
+            found = found.or_else(|| changed(Loc::Page(p as u8), self.pages[p] != before.pages[p]));
+        }
+        for c in 0..MAX_THREADS {
+            found = found
+                .or_else(|| changed(Loc::Tlb(c as u8), self.tlb[c] != before.tlb[c]))
+                .or_else(|| changed(Loc::Thread(c as u8), self.threads[c] != before.threads[c]));
+        }
+        found
+            .or_else(|| {
+                changed(
+                    Loc::Mmap,
+                    self.mmap != before.mmap || self.prot != before.prot,
+                )
+            })
+            .or_else(|| {
+                changed(
+                    Loc::Ghost,
+                    self.dontneed_done != before.dontneed_done
+                        || self.dontneed_pages != before.dontneed_pages
+                        || self.ghost != before.ghost,
+                )
+            })
+            .or_else(|| (self.npmds != before.npmds).then_some(Loc::Mmap))
     }
 }
 
@@ -541,6 +786,10 @@ impl<A: PmdOps> Machine<A> {
                 | u64::from(self.dontneed_done) << 32
                 | u64::from(self.dontneed_pages) << 40,
         );
+        for &g in &self.ghost {
+            h.write_u64(g);
+        }
+        h.write_u64(self.prot as u64);
         for th in &self.threads {
             h.write_u64(u64::from(th.pc) | u64::from(th.done) << 8);
             for &r in &th.regs {
@@ -563,5 +812,65 @@ impl<A: PmdOps> core::fmt::Debug for Machine<A> {
             .field("pmd", &&self.pmd[..usize::from(self.npmds)])
             .field("threads", &self.threads)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::X86_64;
+    use crate::engine::ScenarioBuilder;
+    use crate::engine::explore::{Options, Verdict, explore};
+    use crate::engine::program::{Program, Step};
+
+    /// A step that writes a pmd behind the accessors' back (only code inside this module
+    /// can): the footprint auditor must catch it.
+    struct Sneaky;
+    impl Program<X86_64> for Sneaky {
+        fn name(&self) -> &'static str {
+            "sneaky"
+        }
+        fn step(&self, m: &mut Machine<X86_64>, t: Tid) -> Step {
+            m.pmd[0] = <X86_64 as PmdOps>::pmd_empty();
+            m.th_mut(t).done = true;
+            Step::Ran("write pmd[0] unrecorded")
+        }
+    }
+
+    #[test]
+    fn the_footprint_auditor_catches_an_undeclared_write() {
+        let sc = ScenarioBuilder::<X86_64>::new("sneaky", 1)
+            .huge(0)
+            .unwrap()
+            .thread("sneaky", Sneaky)
+            .build()
+            .unwrap();
+        let audited = Options {
+            audit_footprints: true,
+            ..Options::default()
+        };
+        let Verdict::Violated(cx) = explore(&sc, audited).verdict else {
+            panic!("the auditor missed the write");
+        };
+        assert_eq!(cx.invariant, InvariantId::Footprint);
+        let trace = crate::engine::trace::replay(&sc, &cx.schedule).unwrap();
+        assert_eq!(trace.violation().map(|v| v.0), Some(InvariantId::Footprint));
+        let unaudited = Options {
+            audit_footprints: false,
+            ..audited
+        };
+        assert_eq!(explore(&sc, unaudited).verdict, Verdict::Holds);
+        let before = sc.initial.clone();
+        let mut after = before.clone();
+        after.pmd[0] = <X86_64 as PmdOps>::pmd_empty();
+        let declared = Footprint {
+            reads: 0,
+            writes: Loc::Pmd(0).bit(),
+        };
+        assert_eq!(after.undeclared_write(&before, &declared), None);
+        assert_eq!(
+            after.undeclared_write(&before, &Footprint::default()),
+            Some(Loc::Pmd(0))
+        );
     }
 }

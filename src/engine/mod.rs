@@ -44,7 +44,7 @@ use crate::entry::{PmdOps, Protection};
 
 use self::invariant::InvariantSet;
 use self::mm::{MAX_PMDS, MAX_THREADS, Machine, SLOTS};
-use self::program::{Program, Thread};
+use self::program::{Limits, Program, ProgramError, Thread};
 
 /// A thread index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -94,6 +94,15 @@ pub enum ScenarioError {
     Encoding(crate::Error),
     /// The machine's arenas are full.
     ArenaFull,
+    /// A thread's program does not fit the scenario (a region or slot outside it).
+    BadThread {
+        /// The thread's index.
+        thread: u8,
+        /// The thread's name.
+        name: &'static str,
+        /// What is wrong.
+        error: ProgramError,
+    },
 }
 
 impl fmt::Display for ScenarioError {
@@ -117,6 +126,11 @@ impl fmt::Display for ScenarioError {
                 write!(f, "the backend cannot encode the initial state: {e}")
             }
             ScenarioError::ArenaFull => f.write_str("the machine's table or page arena is full"),
+            ScenarioError::BadThread {
+                thread,
+                name,
+                error,
+            } => write!(f, "thread {thread} ({name}): {error}"),
         }
     }
 }
@@ -149,10 +163,10 @@ impl<A: PmdOps> ScenarioBuilder<A> {
     }
 
     fn region(&self, r: u8) -> Result<usize, ScenarioError> {
-        if r >= self.machine.npmds {
+        if r >= self.machine.npmds() {
             return Err(ScenarioError::NoSuchRegion(r));
         }
-        if !A::pmd_none(self.machine.pmd[usize::from(r)]) {
+        if !A::pmd_none(self.machine.peek_pmd(r)) {
             return Err(ScenarioError::RegionInUse(r));
         }
         Ok(usize::from(r))
@@ -160,7 +174,7 @@ impl<A: PmdOps> ScenarioBuilder<A> {
 
     /// Sets the VMA protection (default read-write).
     pub fn protection(mut self, prot: Protection) -> Self {
-        self.machine.prot = prot;
+        self.machine.set_prot(prot);
         self
     }
 
@@ -173,12 +187,12 @@ impl<A: PmdOps> ScenarioBuilder<A> {
         let m = &mut self.machine;
         let page = m.page_alloc(true).ok_or(ScenarioError::ArenaFull)?;
         let table = m.table_alloc(r).ok_or(ScenarioError::ArenaFull)?;
-        let pmd = A::mk_huge_pmd(Machine::<A>::page_pfn(page), m.prot)
+        let pmd = A::mk_huge_pmd(Machine::<A>::page_pfn(page), m.prot())
             .map_err(ScenarioError::Encoding)?;
         m.pmd_set(r, pmd);
         m.deposit(r, table);
         m.page_map(page, r, 1);
-        m.fp = Default::default();
+        m.end_step();
         Ok(self)
     }
 
@@ -195,12 +209,12 @@ impl<A: PmdOps> ScenarioBuilder<A> {
         m.pmd_set(r, pmd);
         for slot in 0..SLOTS {
             let page = m.page_alloc(false).ok_or(ScenarioError::ArenaFull)?;
-            let pte = A::pfn_pte(Machine::<A>::page_pfn(page), A::pte_pgprot(m.prot))
+            let pte = A::pfn_pte(Machine::<A>::page_pfn(page), A::pte_pgprot(m.prot()))
                 .map_err(ScenarioError::Encoding)?;
             m.pte_set(table, slot, pte);
             m.page_map(page, r, 1);
         }
-        m.fp = Default::default();
+        m.end_step();
         Ok(self)
     }
 
@@ -232,9 +246,25 @@ impl<A: PmdOps> ScenarioBuilder<A> {
         if self.threads.is_empty() {
             return Err(ScenarioError::NoThreads);
         }
+        let limits = Limits {
+            regions: self.machine.npmds(),
+            slots: SLOTS as u8,
+            threads: self.threads.len() as u8,
+        };
+        for (i, th) in self.threads.iter().enumerate() {
+            th.program
+                .check(&limits)
+                .map_err(|error| ScenarioError::BadThread {
+                    thread: i as u8,
+                    name: th.name,
+                    error,
+                })?;
+        }
+        let mut machine = self.machine;
+        machine.end_step();
         Ok(Scenario {
             name: self.name,
-            initial: self.machine,
+            initial: machine,
             threads: self.threads,
             invariants: self.invariants,
         })

@@ -31,14 +31,97 @@ pub enum Wait {
 impl Wait {
     /// Returns the threads that hold what `t` waits for, as a bitmask.
     pub fn holders<A: PmdOps>(self, m: &Machine<A>, t: Tid) -> u8 {
-        let bit = |o: super::locks::Owner| o.holder().map_or(0, |h| h.bit());
+        m.wait_holders(self, t)
+    }
+}
+
+/// The bounds a scenario's programs must stay within: what [`Program::check`] is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Regions (pmds) in the scenario: valid region indices are `0..regions`.
+    pub regions: u8,
+    /// Modelled pte slots per table: valid slots are `0..slots`.
+    pub slots: u8,
+    /// Threads in the scenario.
+    pub threads: u8,
+}
+
+/// Why a program does not fit its scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgramError {
+    /// A region index outside the scenario.
+    Region {
+        /// The region asked for.
+        region: u64,
+        /// Regions in the scenario.
+        regions: u8,
+    },
+    /// A pte slot outside the modelled ones.
+    Slot {
+        /// The slot asked for.
+        slot: u64,
+        /// Modelled slots.
+        slots: u8,
+    },
+    /// A range of regions that is empty.
+    EmptyRange,
+}
+
+impl core::fmt::Display for ProgramError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Wait::PmdLock(r) => bit(m.pmd_lock[usize::from(r)]),
-            Wait::Ptl(tab) => bit(m.tables[usize::from(tab)].ptl),
-            Wait::MmapRead => m.mmap.read_blockers(t),
-            Wait::MmapWrite => m.mmap.write_blockers(t),
-            Wait::PageLock(p) => bit(m.pages[usize::from(p)].lock),
+            ProgramError::Region { region, regions } => write!(
+                f,
+                "region {region} is outside the scenario's {regions} regions (0..{regions})"
+            ),
+            ProgramError::Slot { slot, slots } => write!(
+                f,
+                "pte slot {slot} is outside the {slots} modelled slots (0..{slots})"
+            ),
+            ProgramError::EmptyRange => f.write_str("the range covers no region"),
         }
+    }
+}
+
+impl std::error::Error for ProgramError {}
+
+impl Limits {
+    /// Checks that `region` is one of the scenario's regions.
+    ///
+    /// # Errors
+    /// [`ProgramError::Region`] when it is not.
+    pub fn region(&self, region: u8) -> Result<(), ProgramError> {
+        self.regions_range(u64::from(region), 1)
+    }
+    /// Checks that regions `first..first + count` are the scenario's and not empty.
+    ///
+    /// # Errors
+    /// [`ProgramError::EmptyRange`] or [`ProgramError::Region`] naming the last region.
+    pub fn regions_range(&self, first: u64, count: u64) -> Result<(), ProgramError> {
+        if count == 0 {
+            return Err(ProgramError::EmptyRange);
+        }
+        let last = first.saturating_add(count - 1);
+        if last >= u64::from(self.regions) {
+            return Err(ProgramError::Region {
+                region: last,
+                regions: self.regions,
+            });
+        }
+        Ok(())
+    }
+    /// Checks that `slot` is a modelled pte slot.
+    ///
+    /// # Errors
+    /// [`ProgramError::Slot`] when it is not.
+    pub fn slot(&self, slot: u8) -> Result<(), ProgramError> {
+        if slot >= self.slots {
+            return Err(ProgramError::Slot {
+                slot: u64::from(slot),
+                slots: self.slots,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -58,6 +141,17 @@ pub trait Program<A: PmdOps>: Send + Sync {
     /// Runs the step at the thread's program counter. Set `done` on the thread's state
     /// after the last step.
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step;
+    /// Checks that the program's parameters (regions, slots) fit the scenario; called by
+    /// [`ScenarioBuilder::build`](super::ScenarioBuilder::build), so a step never indexes
+    /// outside the machine. The default accepts everything: override it when the program
+    /// takes a region or a slot.
+    ///
+    /// # Errors
+    /// The first parameter outside `limits`.
+    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
+        let _ = limits;
+        Ok(())
+    }
 }
 
 /// One thread of a scenario: a name and its program. Thread `i` runs on CPU `i` (its TLB).

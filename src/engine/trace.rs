@@ -9,7 +9,7 @@ use crate::decode::{Decoded, decode_pmd, decode_pte};
 use crate::entry::{Pmd, PmdOps, Pte};
 
 use super::invariant::{self, InvariantId};
-use super::mm::{LogBox, Touch, TouchLoc};
+use super::mm::{Flagged, Touch, TouchLoc};
 use super::program::Step;
 use super::{Scenario, Tid};
 
@@ -117,20 +117,28 @@ pub fn replay<A: PmdOps>(sc: &Scenario<A>, schedule: &[u8]) -> Result<Trace, Rep
     for (index, &thread) in schedule.iter().enumerate() {
         let diverged = ReplayError::Diverged { index, thread };
         let th = sc.threads.get(usize::from(thread)).ok_or(diverged)?;
-        if m.threads[usize::from(thread)].done {
+        if m.done(thread) {
             return Err(diverged);
         }
-        m.log = Some(LogBox::default());
-        m.flagged = None;
+        let before = m.clone();
+        m.begin_step(true);
         let label = match th.program.step(&mut m, Tid(thread)) {
             Step::Ran(label) => label,
             Step::Blocked(_) => return Err(diverged),
         };
-        let log = m.log.take().unwrap_or_default();
-        m.fp = Default::default();
+        let mut fx = m.end_step();
+        if m.undeclared_write(&before, &fx.footprint).is_some() {
+            fx.raised.insert(
+                0,
+                Flagged {
+                    id: InvariantId::Footprint,
+                    what: "the step changed a location its footprint does not declare",
+                },
+            );
+        }
         // Keep reads only where they are not followed by a write of the same place.
         let mut touched: Vec<TouchedEntry> = Vec::new();
-        for t in &log.0 {
+        for t in &fx.touched {
             let e = decode_touch::<A>(t);
             if let Some(prev) = touched.iter_mut().find(|p| p.loc == e.loc) {
                 prev.after = e.after;
@@ -138,7 +146,8 @@ pub fn replay<A: PmdOps>(sc: &Scenario<A>, schedule: &[u8]) -> Result<Trace, Rep
                 touched.push(e);
             }
         }
-        let violated = invariant::check(&m, sc.invariants);
+        let violated = invariant::check_step(&m, &fx.raised, sc.invariants);
+        m.end_step();
         steps.push(TraceStep {
             thread,
             thread_name: th.name,

@@ -9,6 +9,7 @@ use std::string::String;
 use crate::ArchId;
 use crate::arch::DynBackend;
 use crate::engine::invariant::{InvariantId, InvariantSet};
+use crate::engine::mm::MAX_PMDS;
 use crate::engine::ops::{
     fault::AnonFault, gup::GupFast, split::SplitHugePmd, v6_12, walk::MmuWalk, zap::MadvDontneed,
 };
@@ -60,6 +61,23 @@ pub struct Knobs {
     pub extra_regions: u8,
     /// Leave out the fault thread and the MMU (benchmarks: 2 threads).
     pub threads: Option<u8>,
+}
+
+impl Knobs {
+    /// Returns the regions the race-002 scenarios map: one plus `extra_regions`.
+    ///
+    /// # Errors
+    /// More regions than the machine models (a hand-edited report may ask for 255 extra).
+    pub fn regions(&self) -> Result<u8, ScenarioError> {
+        let asked = 1 + usize::from(self.extra_regions);
+        if asked > MAX_PMDS {
+            return Err(ScenarioError::TooManyRegions {
+                asked,
+                max: MAX_PMDS,
+            });
+        }
+        Ok(asked as u8)
+    }
 }
 
 const RACE_002_INVARIANTS: &[InvariantId] = &[
@@ -250,7 +268,7 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
 /// and a CPU whose MMU walks the region twice. The split's `pmdp_invalidate` stores whatever
 /// the backend's helpers give: on `arm-lpae-v4.5`, zero.
 fn race_002<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
-    let regions = 1 + k.extra_regions;
+    let regions = k.regions()?;
     let mut b = ScenarioBuilder::<A>::new("race-002", usize::from(regions));
     for r in 0..regions {
         b = b.huge(r)?;
@@ -307,7 +325,7 @@ fn race_002_gup<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
 /// could not map and flushes once at `tlb_finish_mmu`, and the fault reads the pmd as v6.12
 /// does. Same threads and invariants as the v4.5 shape.
 fn race_002_v6_12<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
-    let regions = 1 + k.extra_regions;
+    let regions = k.regions()?;
     let mut b = ScenarioBuilder::<A>::new("race-002", usize::from(regions));
     for r in 0..regions {
         b = b.huge(r)?;

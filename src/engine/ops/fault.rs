@@ -10,7 +10,7 @@ use crate::entry::PmdOps;
 use super::super::Tid;
 use super::super::invariant::InvariantId;
 use super::super::mm::{Machine, NO_PAGE};
-use super::super::program::{Program, Step, Wait};
+use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::{finish, is_swap_pmd, mk_pte};
 
 /// A user access that faults at (region, slot).
@@ -67,6 +67,11 @@ const MAX_RETRIES: u64 = 1;
 impl<A: PmdOps> Program<A> for AnonFault {
     fn name(&self) -> &'static str {
         "handle_mm_fault (anonymous)"
+    }
+
+    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
+        limits.region(self.region)?;
+        limits.slot(self.slot)
     }
 
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
@@ -145,7 +150,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                         "__do_huge_pmd_anonymous_page: !pmd_none under the lock, back off",
                     );
                 }
-                match A::mk_huge_pmd(Machine::<A>::page_pfn(page), m.prot) {
+                match A::mk_huge_pmd(Machine::<A>::page_pfn(page), m.prot()) {
                     Ok(huge) => m.pmd_set(r, huge),
                     Err(_) => m.flag(InvariantId::Model, "mk_huge_pmd refused a modelled page"),
                 }

@@ -8,7 +8,7 @@ use crate::entry::PmdOps;
 use super::super::Tid;
 use super::super::invariant::InvariantId;
 use super::super::mm::{Machine, NO_TABLE};
-use super::super::program::{Program, Step};
+use super::super::program::{Limits, Program, ProgramError, Step};
 use super::finish;
 
 /// `get_user_pages_fast` of one page at (region, slot).
@@ -31,6 +31,11 @@ const RECHECK: u8 = 2;
 impl<A: PmdOps> Program<A> for GupFast {
     fn name(&self) -> &'static str {
         "get_user_pages_fast"
+    }
+
+    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
+        limits.region(self.region)?;
+        limits.slot(self.slot)
     }
 
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
@@ -91,9 +96,8 @@ impl<A: PmdOps> Program<A> for GupFast {
                     return Step::Ran("gup_fast: the entry changed, drop the reference, slow path");
                 }
                 // Kept: the caller now uses this pfn as the page mapped here.
-                let mapped_here = page.is_some_and(|p| {
-                    m.pages[usize::from(p)].mapcount > 0 && m.pages[usize::from(p)].region == r
-                });
+                let mapped_here =
+                    page.is_some_and(|p| m.page(p).mapcount > 0 && m.page(p).region == r);
                 if !mapped_here {
                     m.flag(
                         InvariantId::Decode,

@@ -22,7 +22,7 @@ pub(crate) fn finish<A: PmdOps>(m: &mut Machine<A>, t: Tid) {
 
 /// `mk_pte(page + i, vma->vm_page_prot)`, or a flagged model error (pfn out of range).
 pub(crate) fn mk_pte<A: PmdOps>(m: &mut Machine<A>, pfn: u64) -> Pte<A> {
-    match A::pfn_pte(pfn, A::pte_pgprot(m.prot)) {
+    match A::pfn_pte(pfn, A::pte_pgprot(m.prot())) {
         Ok(pte) => pte,
         Err(_) => {
             m.flag(InvariantId::Model, "pfn_pte refused a modelled pfn");

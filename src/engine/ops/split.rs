@@ -12,7 +12,7 @@ use crate::entry::PmdOps;
 use super::super::Tid;
 use super::super::invariant::InvariantId;
 use super::super::mm::{Machine, NO_PAGE, SLOTS};
-use super::super::program::{Program, Step, Wait};
+use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::{finish, mk_pte};
 
 /// `__split_huge_pmd` of one region.
@@ -45,6 +45,10 @@ const PAGE: usize = 2;
 impl<A: PmdOps> Program<A> for SplitHugePmd {
     fn name(&self) -> &'static str {
         "__split_huge_pmd"
+    }
+
+    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
+        limits.region(self.region)
     }
 
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {

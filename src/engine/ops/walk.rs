@@ -7,7 +7,7 @@ use crate::entry::PmdOps;
 
 use super::super::Tid;
 use super::super::mm::{Machine, huge_hw_valid};
-use super::super::program::{Program, Step};
+use super::super::program::{Limits, Program, ProgramError, Step};
 use super::finish;
 
 /// A CPU touching (region, slot) `walks` times, each a walk that may fill its TLB.
@@ -24,6 +24,11 @@ pub struct MmuWalk {
 impl<A: PmdOps> Program<A> for MmuWalk {
     fn name(&self) -> &'static str {
         "MMU walk"
+    }
+
+    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
+        limits.region(self.region)?;
+        self.slots.iter().try_for_each(|&s| limits.slot(s))
     }
 
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {

@@ -7,7 +7,7 @@ use crate::entry::PmdOps;
 use super::super::Tid;
 use super::super::invariant::InvariantId;
 use super::super::mm::{Machine, SLOTS};
-use super::super::program::{Program, Step, Wait};
+use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::{finish, is_swap_pmd};
 
 /// `madvise(MADV_DONTNEED)` of whole regions `first..first + count`.
@@ -62,6 +62,10 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
         "madvise(MADV_DONTNEED)"
     }
 
+    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
+        limits.regions_range(u64::from(self.first), u64::from(self.count))
+    }
+
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
         let r = self.first + m.th(t).regs[CUR] as u8;
         let pc = m.th(t).pc;
@@ -74,12 +78,12 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
                 m.ghost();
                 let mut mapped = 0u16;
                 let range = self.first..self.first + self.count;
-                for (i, p) in m.pages.iter().enumerate() {
-                    if p.allocated && p.mapcount > 0 && range.contains(&p.region) {
+                for (i, p) in m.allocated_pages() {
+                    if p.mapcount > 0 && range.contains(&p.region) {
                         mapped |= 1 << i;
                     }
                 }
-                m.dontneed_pages |= mapped;
+                m.dontneed_add_pages(mapped);
                 m.goto(t, CLASSIFY);
                 Step::Ran("madvise: mmap_read_lock")
             }
@@ -198,7 +202,7 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
                 m.mmap_read_unlock(t);
                 m.ghost();
                 for i in 0..self.count {
-                    m.dontneed_done |= 1 << (self.first + i);
+                    m.dontneed_mark_done(self.first + i);
                 }
                 finish(m, t);
                 Step::Ran("madvise: mmap_read_unlock, MADV_DONTNEED returns")

@@ -17,7 +17,7 @@ use crate::entry::PmdOps;
 use super::super::super::Tid;
 use super::super::super::invariant::InvariantId;
 use super::super::super::mm::Machine;
-use super::super::super::program::{Program, Step, Wait};
+use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::finish;
 use super::{anon_pte, pte_offset_map};
 
@@ -118,6 +118,11 @@ impl<A: PmdOps> Program<A> for AnonFault {
         "handle_mm_fault (anonymous, v6.12)"
     }
 
+    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
+        limits.region(self.region)?;
+        limits.slot(self.slot)
+    }
+
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
         let r = self.region;
         let slot = usize::from(self.slot);
@@ -164,7 +169,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 }
                 let page = need(m, t, PAGE);
                 let table = need(m, t, SPARE);
-                match A::mk_huge_pmd(Machine::<A>::page_pfn(page), m.prot) {
+                match A::mk_huge_pmd(Machine::<A>::page_pfn(page), m.prot()) {
                     Ok(huge) => {
                         m.page_map(page, r, 1);
                         m.deposit(r, table);
@@ -426,7 +431,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                     m.page_put(page);
                     return Step::Ran("do_anonymous_page: vmf_pte_changed, goto release");
                 }
-                let prot = m.prot;
+                let prot = m.prot();
                 let pte = anon_pte(m, Machine::<A>::page_pfn(page), prot);
                 m.pte_set(table, slot, pte);
                 m.page_map(page, r, 1);

@@ -17,7 +17,7 @@ use crate::entry::PmdOps;
 use super::super::super::Tid;
 use super::super::super::invariant::InvariantId;
 use super::super::super::mm::{Machine, NO_TABLE, huge_hw_valid};
-use super::super::super::program::{Program, Step};
+use super::super::super::program::{Limits, Program, ProgramError, Step};
 use super::super::finish;
 use super::pte_offset_map;
 
@@ -45,6 +45,11 @@ const KEEP: u8 = 5;
 impl<A: PmdOps> Program<A> for GupFast {
     fn name(&self) -> &'static str {
         "get_user_pages_fast (v6.12)"
+    }
+
+    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
+        limits.region(self.region)?;
+        limits.slot(self.slot)
     }
 
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
@@ -125,9 +130,8 @@ impl<A: PmdOps> Program<A> for GupFast {
             }
             _ => {
                 let page = m.page_of_pfn(m.th(t).regs[PFN]);
-                let mapped_here = page.is_some_and(|p| {
-                    m.pages[usize::from(p)].mapcount > 0 && m.pages[usize::from(p)].region == r
-                });
+                let mapped_here =
+                    page.is_some_and(|p| m.page(p).mapcount > 0 && m.page(p).region == r);
                 if !mapped_here {
                     m.flag(
                         InvariantId::Decode,

@@ -15,7 +15,7 @@ use crate::entry::PmdOps;
 use super::super::super::Tid;
 use super::super::super::invariant::InvariantId;
 use super::super::super::mm::{Machine, NO_PAGE, NO_TABLE, SLOTS};
-use super::super::super::program::{Program, Step, Wait};
+use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::finish;
 use super::anon_pte;
 
@@ -59,6 +59,10 @@ const RETURN: u8 = 8;
 impl<A: PmdOps> Program<A> for SplitHugePmd {
     fn name(&self) -> &'static str {
         "__split_huge_pmd (v6.12)"
+    }
+
+    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
+        limits.region(self.region)
     }
 
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
@@ -124,7 +128,7 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                 let orig =
                     crate::Pmd::<A>::try_from_u64(m.th(t).regs[ORIG]).unwrap_or(A::pmd_empty());
                 let pfn = A::pmd_pfn(orig);
-                let prot = m.prot;
+                let prot = m.prot();
                 for slot in 0..SLOTS {
                     let pte = anon_pte(m, pfn + slot as u64, prot);
                     m.pte_set(table, slot, pte);

@@ -1,0 +1,755 @@
+//! The checker never answers "holds" when a violation is reachable.
+//!
+//! Written as an outside crate would: step programs and scenarios through the public engine
+//! API only. First the three shapes that once made a search say "holds" wrongly, then the
+//! oracle: random small step programs on which every search (depth-first with and without
+//! partial-order reduction, breadth-first, preemption-bounded with a bound no schedule
+//! reaches) must give the same verdict, the same set of broken invariants and, complete, the
+//! same number of reachable states as a reference search over whole machines written here
+//! from public pieces, and where every counterexample replays to the invariant it names.
+#![cfg(feature = "engine")]
+
+use pgtable::arch::X86_64;
+use pgtable::engine::explore::{Options, Outcome, Search, Verdict, explore};
+use std::collections::{HashSet, VecDeque};
+
+use pgtable::engine::invariant::{self, ALWAYS, InvariantId, InvariantSet};
+use pgtable::engine::mm::{GHOST_CELLS, Machine};
+use pgtable::engine::program::{Limits, Program, ProgramError, Step, Wait};
+use pgtable::engine::trace::replay;
+use pgtable::engine::{Scenario, ScenarioBuilder, ScenarioError, Tid};
+use pgtable::{PmdOps, PteOps};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestRunner};
+
+type A = X86_64;
+
+/// Every search the checker offers, named.
+fn searches() -> [(&'static str, Options); 4] {
+    let base = Options {
+        stop_at_first: true,
+        audit_footprints: true,
+        ..Options::default()
+    };
+    [
+        (
+            "dfs",
+            Options {
+                search: Search::DepthFirst,
+                por: false,
+                ..base
+            },
+        ),
+        (
+            "dfs+por",
+            Options {
+                search: Search::DepthFirst,
+                por: true,
+                ..base
+            },
+        ),
+        (
+            "bfs",
+            Options {
+                search: Search::BreadthFirst,
+                por: false,
+                ..base
+            },
+        ),
+        (
+            "dfs+por, preemption bound 64",
+            Options {
+                search: Search::DepthFirst,
+                por: true,
+                preemption_bound: Some(64),
+                ..base
+            },
+        ),
+    ]
+}
+
+/// The invariant every search reports first (each must report one).
+#[track_caller]
+fn every_search_finds(sc: &Scenario<A>) -> Vec<InvariantId> {
+    searches()
+        .iter()
+        .map(|(name, opts)| match explore(sc, *opts).verdict {
+            Verdict::Violated(cx) => {
+                let trace = replay(sc, &cx.schedule).expect("the counterexample replays");
+                if cx.invariant != InvariantId::Deadlock {
+                    assert_eq!(
+                        trace.violation().map(|v| v.0),
+                        Some(cx.invariant),
+                        "{name}: the replay ends in the reported violation"
+                    );
+                }
+                cx.invariant
+            }
+            other => panic!("{name} answered {other:?} on a reachable violation"),
+        })
+        .collect()
+}
+
+// Hole 1: a step that raises a violation on its way into an already-visited state. Thread x
+// flags INV-MODEL if thread y has finished; y only finishes. Breadth-first search used to
+// check a state only when it was new, and (x after y) reaches the state (y after x) reached.
+struct FlagIfOtherDone;
+impl Program<A> for FlagIfOtherDone {
+    fn name(&self) -> &'static str {
+        "flag if y finished"
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        if m.th(Tid(1)).done {
+            m.flag(InvariantId::Model, "y finished before x ran");
+        }
+        m.th_mut(t).done = true;
+        Step::Ran("x")
+    }
+}
+
+struct Finish;
+impl Program<A> for Finish {
+    fn name(&self) -> &'static str {
+        "finish"
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        m.th_mut(t).done = true;
+        Step::Ran("y")
+    }
+}
+
+#[test]
+fn a_violation_on_the_way_into_a_visited_state_is_reported() {
+    let sc = ScenarioBuilder::<A>::new("flag-into-visited", 1)
+        .thread("x", FlagIfOtherDone)
+        .thread("y", Finish)
+        .build()
+        .unwrap();
+    assert!(
+        every_search_finds(&sc)
+            .iter()
+            .all(|&i| i == InvariantId::Model)
+    );
+}
+
+// Hole 2: a flag for an invariant the scenario does not check used to mask every later flag
+// on the path (the first flag won and stayed in the state).
+struct TwoFlags;
+impl Program<A> for TwoFlags {
+    fn name(&self) -> &'static str {
+        "two flags"
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        if m.th(t).pc == 0 {
+            m.flag(InvariantId::Decode, "not checked by this scenario");
+            m.goto(t, 1);
+        } else {
+            m.flag(InvariantId::Model, "the second step breaks the model");
+            m.th_mut(t).done = true;
+        }
+        Step::Ran("flag")
+    }
+}
+
+#[test]
+fn an_unchecked_flag_never_masks_a_later_one() {
+    let sc = ScenarioBuilder::<A>::new("unchecked-flag", 1)
+        .thread("f", TwoFlags)
+        .invariants(InvariantSet::default().with(InvariantId::TableLife))
+        .build()
+        .unwrap();
+    for found in every_search_finds(&sc) {
+        assert_eq!(found, InvariantId::Model);
+    }
+    // The step that raised only the unchecked flag breaks nothing.
+    let trace = replay(&sc, &[0, 0]).unwrap();
+    assert_eq!(trace.steps[0].violated, None);
+    assert_eq!(
+        trace.steps[1].violated.map(|v| v.0),
+        Some(InvariantId::Model)
+    );
+    // Nor within one step: the unchecked flag raised first, the checked one second.
+    assert_eq!(INVS[1], InvariantId::Decode);
+    let one_step = scenario_with(
+        &[vec![Op::FlagTwo(1, 0)]],
+        InvariantSet::default().with(InvariantId::TableLife),
+    );
+    for found in every_search_finds(&one_step) {
+        assert_eq!(found, InvariantId::Model);
+    }
+}
+
+// Hole 3: partial-order reduction trusted footprints that a page lock did not record. Thread
+// 0 takes the pmd lock then the page lock; thread 1 the page lock then the pmd lock.
+struct Abba {
+    pmd_first: bool,
+}
+impl Program<A> for Abba {
+    fn name(&self) -> &'static str {
+        "abba"
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let pc = m.th(t).pc;
+        match pc {
+            0 | 1 => {
+                if (pc == 0) == self.pmd_first {
+                    if !m.pmd_lock(0, t) {
+                        return Step::Blocked(Wait::PmdLock(0));
+                    }
+                } else if !m.page_lock(0, t) {
+                    return Step::Blocked(Wait::PageLock(0));
+                }
+                m.goto(t, pc + 1);
+            }
+            2 => {
+                m.pmd_unlock(0, t);
+                m.goto(t, 3);
+            }
+            _ => {
+                m.page_unlock(0, t);
+                m.th_mut(t).done = true;
+            }
+        }
+        Step::Ran("lock")
+    }
+}
+
+#[test]
+fn an_abba_over_a_page_lock_and_a_pmd_lock_deadlocks_under_every_search() {
+    let sc = ScenarioBuilder::<A>::new("abba", 1)
+        .huge(0)
+        .unwrap()
+        .thread("pmd-then-page", Abba { pmd_first: true })
+        .thread("page-then-pmd", Abba { pmd_first: false })
+        .build()
+        .unwrap();
+    for found in every_search_finds(&sc) {
+        assert_eq!(found, InvariantId::Deadlock);
+    }
+    let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
+        panic!("the default options miss the deadlock");
+    };
+    assert_eq!(cx.wait_cycle.len(), 2, "both threads are on the cycle");
+}
+
+// The same shape over mmap_lock for write and a page lock.
+struct MmapAbba {
+    mmap_first: bool,
+}
+impl Program<A> for MmapAbba {
+    fn name(&self) -> &'static str {
+        "mmap abba"
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let pc = m.th(t).pc;
+        match pc {
+            0 | 1 => {
+                if (pc == 0) == self.mmap_first {
+                    match m.mmap_write(t) {
+                        Some(true) => m.goto(t, pc + 1),
+                        Some(false) => {}
+                        None => return Step::Blocked(Wait::MmapWrite),
+                    }
+                } else if m.page_lock(0, t) {
+                    m.goto(t, pc + 1);
+                } else {
+                    return Step::Blocked(Wait::PageLock(0));
+                }
+            }
+            2 => {
+                m.mmap_write_unlock(t);
+                m.goto(t, 3);
+            }
+            _ => {
+                m.page_unlock(0, t);
+                m.th_mut(t).done = true;
+            }
+        }
+        Step::Ran("lock")
+    }
+}
+
+#[test]
+fn an_abba_over_mmap_lock_and_a_page_lock_deadlocks_under_every_search() {
+    let sc = ScenarioBuilder::<A>::new("mmap-abba", 1)
+        .huge(0)
+        .unwrap()
+        .thread("mmap-then-page", MmapAbba { mmap_first: true })
+        .thread("page-then-mmap", MmapAbba { mmap_first: false })
+        .build()
+        .unwrap();
+    for found in every_search_finds(&sc) {
+        assert_eq!(found, InvariantId::Deadlock);
+    }
+}
+
+// Bad input: a program outside its scenario is refused by `build`, naming the thread.
+struct OutOfRange;
+impl Program<A> for OutOfRange {
+    fn name(&self) -> &'static str {
+        "out of range"
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        m.th_mut(t).done = true;
+        Step::Ran("nothing")
+    }
+    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
+        limits.region(3)
+    }
+}
+
+#[test]
+fn a_program_outside_its_scenario_is_refused_with_its_thread() {
+    let err = ScenarioBuilder::<A>::new("bad", 2)
+        .thread("ok", Finish)
+        .thread("bad", OutOfRange)
+        .build()
+        .err()
+        .unwrap();
+    assert_eq!(
+        err,
+        ScenarioError::BadThread {
+            thread: 1,
+            name: "bad",
+            error: ProgramError::Region {
+                region: 3,
+                regions: 2
+            }
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "thread 1 (bad): region 3 is outside the scenario's 2 regions (0..2)"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The oracle.
+
+/// One step of a random program.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    LockPmd(u8),
+    UnlockPmd(u8),
+    LockPage(u8),
+    UnlockPage(u8),
+    MmapRead,
+    MmapReadUnlock,
+    MmapWrite,
+    MmapWriteUnlock,
+    MmapDowngrade,
+    /// Reads `pmd[r]` into register 0.
+    ReadPmd(u8),
+    /// Writes `pmd[r]`: the huge pmd of page 0, or the empty pmd.
+    WritePmd(u8, bool),
+    /// Reads `table1.pte[s]` into register 0.
+    ReadPte(u8),
+    /// Writes `table1.pte[s]`: a pte of page 1, or the empty pte.
+    WritePte(u8, bool),
+    /// Frees table 1 (twice is a violation).
+    FreeTable,
+    PageGet(u8),
+    PagePut(u8),
+    /// Reads page `p`'s refcount and mapcount into register 0.
+    ReadPage(u8),
+    /// Reads ghost cell `i` into register 0.
+    GhostRead(u8),
+    /// Adds one to ghost cell `i`.
+    GhostInc(u8),
+    /// Reads another thread's program counter into register 0.
+    ReadThread(u8),
+    /// Caches a huge (`None`) or small translation of region 1 on this CPU.
+    TlbFill(Option<u8>),
+    TlbFlush,
+    /// Raises `INVS[i]` if register 0 hashes to `k` (mod 3).
+    FlagIf(u8, u8),
+    /// Raises `INVS[i]`, then `INVS[j]`, in one step.
+    FlagTwo(u8, u8),
+}
+
+/// The invariants a random program may raise, and that a scenario may check.
+const INVS: [InvariantId; 5] = [
+    InvariantId::Model,
+    InvariantId::Decode,
+    InvariantId::TableLife,
+    InvariantId::LockBalance,
+    InvariantId::Deposit,
+];
+
+#[derive(Clone, Debug)]
+struct Scripted(Vec<Op>);
+
+impl Program<A> for Scripted {
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let pc = m.th(t).pc;
+        let Some(&op) = self.0.get(usize::from(pc)) else {
+            m.th_mut(t).done = true;
+            return Step::Ran("end");
+        };
+        let set_reg = |m: &mut Machine<A>, v: u64| m.th_mut(t).regs[0] = v;
+        match op {
+            Op::LockPmd(r) => {
+                if !m.pmd_lock(r, t) {
+                    return Step::Blocked(Wait::PmdLock(r));
+                }
+            }
+            Op::UnlockPmd(r) => m.pmd_unlock(r, t),
+            Op::LockPage(p) => {
+                if !m.page_lock(p, t) {
+                    return Step::Blocked(Wait::PageLock(p));
+                }
+            }
+            Op::UnlockPage(p) => m.page_unlock(p, t),
+            Op::MmapRead => {
+                if !m.mmap_read(t) {
+                    return Step::Blocked(Wait::MmapRead);
+                }
+            }
+            Op::MmapReadUnlock => m.mmap_read_unlock(t),
+            Op::MmapWrite => match m.mmap_write(t) {
+                Some(true) => {}
+                Some(false) => return Step::Ran("mmap_write_lock: queued"),
+                None => return Step::Blocked(Wait::MmapWrite),
+            },
+            Op::MmapWriteUnlock => m.mmap_write_unlock(t),
+            Op::MmapDowngrade => m.mmap_downgrade(t),
+            Op::ReadPmd(r) => {
+                let v = m.pmd_get(r).raw_u64();
+                set_reg(m, v);
+            }
+            Op::WritePmd(r, huge) => {
+                let v = if huge {
+                    A::mk_huge_pmd(Machine::<A>::page_pfn(0), m.prot()).unwrap()
+                } else {
+                    A::pmd_empty()
+                };
+                m.pmd_set(r, v);
+            }
+            Op::ReadPte(s) => {
+                let v = m.pte_get(1, usize::from(s)).raw_u64();
+                set_reg(m, v);
+            }
+            Op::WritePte(s, present) => {
+                let v = if present {
+                    A::pfn_pte(Machine::<A>::page_pfn(1), A::pte_pgprot(m.prot())).unwrap()
+                } else {
+                    A::pte_empty(Machine::<A>::slot_addr(1, usize::from(s)))
+                };
+                m.pte_set(1, usize::from(s), v);
+            }
+            Op::FreeTable => m.table_free(1),
+            Op::PageGet(p) => m.page_get(p),
+            Op::PagePut(p) => m.page_put(p),
+            Op::ReadPage(p) => {
+                let page = m.page(p);
+                let v = u64::from(page.refcount) << 8 | u64::from(page.mapcount as u8);
+                set_reg(m, v);
+            }
+            Op::GhostRead(i) => {
+                let v = m.ghost_get(usize::from(i));
+                set_reg(m, v);
+            }
+            Op::GhostInc(i) => {
+                let v = m.ghost_get(usize::from(i));
+                m.ghost_set(usize::from(i), v + 1);
+            }
+            Op::ReadThread(u) => {
+                let v = u64::from(m.th(Tid(u)).pc) | u64::from(m.th(Tid(u)).done) << 8;
+                set_reg(m, v);
+            }
+            Op::TlbFill(slot) => {
+                let pfn = Machine::<A>::page_pfn(1);
+                m.tlb_fill(t.0, 1, slot.map(usize::from), pfn);
+            }
+            Op::TlbFlush => m.tlb_flush_region(1),
+            Op::FlagIf(i, k) => {
+                let r = m.th(t).regs[0];
+                if (r ^ r >> 12 ^ r >> 40) % 3 == u64::from(k) {
+                    m.flag(INVS[usize::from(i)], "a scripted condition held");
+                }
+            }
+            Op::FlagTwo(i, j) => {
+                m.flag(INVS[usize::from(i)], "the first of two flags");
+                m.flag(INVS[usize::from(j)], "the second of two flags");
+            }
+        }
+        m.goto(t, pc + 1);
+        Step::Ran("op")
+    }
+}
+
+fn op(threads: u8) -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..2u8).prop_map(Op::LockPmd),
+        (0..2u8).prop_map(Op::UnlockPmd),
+        (0..2u8).prop_map(Op::LockPage),
+        (0..2u8).prop_map(Op::UnlockPage),
+        Just(Op::MmapRead),
+        Just(Op::MmapReadUnlock),
+        Just(Op::MmapWrite),
+        Just(Op::MmapWriteUnlock),
+        Just(Op::MmapDowngrade),
+        (0..2u8).prop_map(Op::ReadPmd),
+        (0..2u8, any::<bool>()).prop_map(|(r, h)| Op::WritePmd(r, h)),
+        (0..2u8).prop_map(Op::ReadPte),
+        (0..2u8, any::<bool>()).prop_map(|(s, p)| Op::WritePte(s, p)),
+        Just(Op::FreeTable),
+        (0..3u8).prop_map(Op::PageGet),
+        (0..3u8).prop_map(Op::PagePut),
+        (0..3u8).prop_map(Op::ReadPage),
+        (0..GHOST_CELLS as u8).prop_map(Op::GhostRead),
+        (0..2u8).prop_map(Op::GhostInc),
+        (0..threads).prop_map(Op::ReadThread),
+        prop_oneof![Just(None), (0..2u8).prop_map(Some)].prop_map(Op::TlbFill),
+        Just(Op::TlbFlush),
+        (0..INVS.len() as u8, 0..3u8).prop_map(|(i, k)| Op::FlagIf(i, k)),
+        (0..INVS.len() as u8, 0..INVS.len() as u8).prop_map(|(i, j)| Op::FlagTwo(i, j)),
+    ]
+}
+
+/// A random scenario: 2 or 3 threads of 1 to 4 ops, and a random set of invariants (the
+/// flaggable ones and the state predicates).
+fn program_set() -> impl Strategy<Value = (Vec<Vec<Op>>, u32)> {
+    (2..=3u8).prop_flat_map(|n| {
+        (
+            proptest::collection::vec(proptest::collection::vec(op(n), 1..=4), usize::from(n)),
+            any::<u32>(),
+        )
+    })
+}
+
+fn scenario(programs: &[Vec<Op>], set_bits: u32) -> Scenario<A> {
+    let mut set = InvariantSet::default();
+    let checkable = [
+        InvariantId::Model,
+        InvariantId::Decode,
+        InvariantId::TableLife,
+        InvariantId::LockBalance,
+        InvariantId::Deposit,
+        InvariantId::NeverNone,
+        InvariantId::TlbSmallHuge,
+    ];
+    for (i, id) in checkable.iter().enumerate() {
+        if set_bits & (1 << i) != 0 {
+            set = set.with(*id);
+        }
+    }
+    scenario_with(programs, set)
+}
+
+fn scenario_with(programs: &[Vec<Op>], set: InvariantSet) -> Scenario<A> {
+    let mut b = ScenarioBuilder::<A>::new("random", 2)
+        .huge(0)
+        .unwrap()
+        .table(1)
+        .unwrap()
+        .invariants(set);
+    for p in programs {
+        b = b.thread("t", Scripted(p.clone()));
+    }
+    b.build().unwrap()
+}
+
+/// What one search says, reduced to what every search must agree on.
+#[derive(Debug, PartialEq, Eq)]
+struct Answer {
+    violated: InvariantSet,
+    states: Option<u64>,
+}
+
+fn answer(out: &Outcome) -> Answer {
+    Answer {
+        violated: out.violated,
+        states: out.complete.then_some(out.stats.states),
+    }
+}
+
+/// The reference: breadth-first over whole machines (exact states, no fingerprints, no
+/// reduction), checking every step with the public pieces only.
+// The machine's one interior-mutable part, the step's footprint, is left out of its Eq and
+// Hash, so it is a sound set key.
+#[allow(clippy::mutable_key_type)]
+fn reference(sc: &Scenario<A>) -> Answer {
+    let set = sc.invariants;
+    let mut violated = InvariantSet::default();
+    let mut check = |m: &Machine<A>, raised: &[pgtable::engine::mm::Flagged]| {
+        for f in raised {
+            if set.contains(f.id) || ALWAYS.contains(f.id) {
+                violated = violated.with(f.id);
+            }
+        }
+        for id in set.ids() {
+            if invariant::check(m, InvariantSet::default().with(id)).is_some() {
+                violated = violated.with(id);
+            }
+        }
+    };
+    check(&sc.initial, &[]);
+    let mut seen = HashSet::new();
+    seen.insert(sc.initial.clone());
+    let mut queue = VecDeque::from([sc.initial.clone()]);
+    let mut deadlock = false;
+    while let Some(s) = queue.pop_front() {
+        let (mut alive, mut ran) = (false, false);
+        for (i, th) in sc.threads.iter().enumerate() {
+            let t = Tid(i as u8);
+            if s.th(t).done {
+                continue;
+            }
+            alive = true;
+            let mut next = s.clone();
+            next.begin_step(false);
+            if let Step::Blocked(_) = th.program.step(&mut next, t) {
+                continue;
+            }
+            ran = true;
+            let fx = next.end_step();
+            check(&next, &fx.raised);
+            next.end_step();
+            if seen.insert(next.clone()) {
+                queue.push_back(next);
+            }
+        }
+        deadlock |= alive && !ran;
+    }
+    if deadlock {
+        violated = violated.with(InvariantId::Deadlock);
+    }
+    Answer {
+        violated,
+        states: Some(seen.len() as u64),
+    }
+}
+
+/// Checks one random scenario; `Err` says which searches disagree.
+fn agree(programs: &[Vec<Op>], set_bits: u32) -> Result<(), TestCaseError> {
+    let sc = scenario(programs, set_bits);
+    let truth = reference(&sc);
+    // Exhaustive: every search visits every reachable state and finds every broken invariant.
+    let mut all = Vec::new();
+    for (name, opts) in searches() {
+        let out = explore(
+            &sc,
+            Options {
+                stop_at_first: false,
+                ..opts
+            },
+        );
+        prop_assert!(out.complete, "{name} did not complete");
+        let mut a = answer(&out);
+        if opts.preemption_bound.is_some() {
+            // A bounded search keys states by (state, last thread, preemptions): its count
+            // is not the number of reachable states.
+            a.states = all.first().and_then(|(_, a): &(_, Answer)| a.states);
+        }
+        all.push((name, a));
+    }
+    for (name, a) in &all {
+        prop_assert_eq!(a, &truth, "{} disagrees with the reference", name);
+    }
+    // First-violation mode: the same verdict everywhere, and the counterexample replays.
+    for (name, opts) in searches() {
+        let out = explore(&sc, opts);
+        match (&out.verdict, all[0].1.violated == InvariantSet::default()) {
+            (Verdict::Holds, true) => {}
+            (Verdict::Violated(cx), false) => {
+                prop_assert!(
+                    all[0].1.violated.contains(cx.invariant),
+                    "{} reports {} outside the exhaustive set",
+                    name,
+                    cx.invariant
+                );
+                let trace = replay(&sc, &cx.schedule)
+                    .map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
+                if cx.invariant != InvariantId::Deadlock {
+                    prop_assert_eq!(
+                        trace.violation().map(|v| v.0),
+                        Some(cx.invariant),
+                        "{}: replay and explorer disagree on {:?}",
+                        name,
+                        cx.schedule
+                    );
+                    prop_assert_eq!(trace.steps.len(), cx.schedule.len());
+                }
+            }
+            (v, _) => prop_assert!(false, "{} answered {:?} against {:?}", name, v, all[0].1),
+        }
+    }
+    Ok(())
+}
+
+/// Generated programs per run: 10,000 on the host, fewer under emulation (cross matrix);
+/// `PGTABLE_ORACLE_CASES` overrides.
+fn cases() -> u32 {
+    if let Some(n) = std::env::var("PGTABLE_ORACLE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return n;
+    }
+    if std::env::var_os("PGTABLE_EMULATED").is_some() {
+        500
+    } else {
+        10_000
+    }
+}
+
+#[test]
+fn every_search_agrees_on_random_programs() {
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&program_set(), |(programs, set_bits)| {
+            agree(&programs, set_bits)
+        })
+        .unwrap();
+}
+
+// The oracle's generator reaches what it must: violations of every flaggable invariant, of
+// the state predicates, deadlocks, and holds (else agreement would be vacuous).
+#[test]
+fn the_oracle_generates_every_kind_of_answer() {
+    let mut runner = TestRunner::deterministic();
+    let mut seen = InvariantSet::default();
+    let mut holds = 0;
+    for _ in 0..2_000 {
+        let (programs, bits) = program_set().new_tree(&mut runner).unwrap().current();
+        let out = explore(
+            &scenario(&programs, bits),
+            Options {
+                stop_at_first: false,
+                ..Options::default()
+            },
+        );
+        seen = InvariantSet(seen.0 | out.violated.0);
+        holds += u32::from(out.violated == InvariantSet::default());
+    }
+    for id in [
+        InvariantId::Model,
+        InvariantId::Decode,
+        InvariantId::TableLife,
+        InvariantId::LockBalance,
+        InvariantId::NeverNone,
+        InvariantId::TlbSmallHuge,
+        InvariantId::Deadlock,
+    ] {
+        assert!(seen.contains(id), "no generated program breaks {id}");
+    }
+    assert!(holds > 100, "only {holds} generated programs hold");
+}
+
+// Entries the oracle writes are the backend's own: an empty pte is pte_none.
+#[test]
+fn the_oracle_writes_real_entries() {
+    assert!(A::pte_none(A::pte_empty(Machine::<A>::slot_addr(1, 0))));
+    assert!(A::pmd_trans_huge(
+        A::mk_huge_pmd(Machine::<A>::page_pfn(0), pgtable::Protection::ReadWrite).unwrap()
+    ));
+}
