@@ -78,11 +78,11 @@ pub mod swap {
         let offset = (offset & ((1 << SWP_OFFSET_BITS) - 1)) as u32;
         ((ty & SWP_TYPE_MASK) << SWP_TYPE_SHIFT) | (offset << SWP_OFFSET_SHIFT)
     }
-    /// `__swp_type`.
+    /// Returns the swap type of a swap entry: bits 2–6 (`__swp_type`).
     pub const fn swp_type(val: u32) -> u32 {
         (val >> SWP_TYPE_SHIFT) & SWP_TYPE_MASK
     }
-    /// `__swp_offset`.
+    /// Returns the swap offset of a swap entry: bits 8–31 (`__swp_offset`).
     pub const fn swp_offset(val: u32) -> u32 {
         val >> SWP_OFFSET_SHIFT
     }
@@ -172,15 +172,15 @@ pub mod classic {
     /// `protection_map[VM_NONE]` = `__PAGE_NONE | user_pgprot`.
     pub const PAGE_NONE: u32 = L_PTE_DEFAULT | L_PTE_RDONLY | L_PTE_XN | L_PTE_NONE | USER_PGPROT;
 
-    /// `pte_none`.
+    /// Returns whether the Linux pte is empty: the word is zero (`pte_none`).
     pub const fn pte_none(v: u32) -> bool {
         v == 0
     }
-    /// `pte_present`.
+    /// Returns whether the Linux pte is present: `L_PTE_PRESENT` (bit 0) set (`pte_present`).
     pub const fn pte_present(v: u32) -> bool {
         v & L_PTE_PRESENT != 0
     }
-    /// `pte_pfn`.
+    /// Returns the pfn: bits 12–31 of the Linux pte (`pte_pfn`).
     pub const fn pte_pfn(v: u32) -> u32 {
         (v & PHYS_MASK) >> 12
     }
@@ -192,39 +192,39 @@ pub mod classic {
     pub const fn pte_write(v: u32) -> bool {
         v & L_PTE_RDONLY == 0
     }
-    /// `pte_wrprotect`.
+    /// Returns the pte with writes forbidden: `L_PTE_RDONLY` set (`pte_wrprotect`).
     pub const fn pte_wrprotect(v: u32) -> u32 {
         v | L_PTE_RDONLY
     }
-    /// `pte_mkwrite_novma`.
+    /// Returns the pte with writes allowed: `L_PTE_RDONLY` cleared (`pte_mkwrite_novma`).
     pub const fn pte_mkwrite(v: u32) -> u32 {
         v & !L_PTE_RDONLY
     }
-    /// `pte_dirty`.
+    /// Returns whether the pte is dirty: `L_PTE_DIRTY` set (`pte_dirty`).
     pub const fn pte_dirty(v: u32) -> bool {
         v & L_PTE_DIRTY != 0
     }
-    /// `pte_mkdirty`.
+    /// Returns the pte with `L_PTE_DIRTY` set (`pte_mkdirty`).
     pub const fn pte_mkdirty(v: u32) -> u32 {
         v | L_PTE_DIRTY
     }
-    /// `pte_mkclean`.
+    /// Returns the pte with `L_PTE_DIRTY` cleared (`pte_mkclean`).
     pub const fn pte_mkclean(v: u32) -> u32 {
         v & !L_PTE_DIRTY
     }
-    /// `pte_young`.
+    /// Returns whether the pte is young: `L_PTE_YOUNG` set (`pte_young`).
     pub const fn pte_young(v: u32) -> bool {
         v & L_PTE_YOUNG != 0
     }
-    /// `pte_mkyoung`.
+    /// Returns the pte with `L_PTE_YOUNG` set (`pte_mkyoung`).
     pub const fn pte_mkyoung(v: u32) -> u32 {
         v | L_PTE_YOUNG
     }
-    /// `pte_mkold`.
+    /// Returns the pte with `L_PTE_YOUNG` cleared (`pte_mkold`).
     pub const fn pte_mkold(v: u32) -> u32 {
         v & !L_PTE_YOUNG
     }
-    /// `pmd_none`.
+    /// Returns whether the first-level pmd word is empty: zero (`pmd_none`).
     pub const fn pmd_none(v: u32) -> bool {
         v == 0
     }
@@ -345,7 +345,7 @@ pub mod lpae {
     /// `protection_map[VM_NONE]` = `__PAGE_NONE | user_pgprot`.
     pub const PAGE_NONE: u64 = L_PTE_DEFAULT | L_PTE_RDONLY | L_PTE_XN | L_PTE_NONE | USER_PGPROT;
 
-    /// `pte_none`.
+    /// Returns whether the pte is empty: the word is zero (`pte_none`).
     pub const fn pte_none(v: u64) -> bool {
         v == 0
     }
@@ -354,15 +354,15 @@ pub mod lpae {
     pub const fn pte_present(v: u64) -> bool {
         v & L_PTE_PRESENT != 0
     }
-    /// `pte_valid`.
+    /// Returns whether the MMU sees the pte as valid: `L_PTE_VALID` (bit 0) set (`pte_valid`).
     pub const fn pte_valid(v: u64) -> bool {
         v & L_PTE_VALID != 0
     }
-    /// `pte_pfn`.
+    /// Returns the pfn: bits 12–39 of the pte (`pte_pfn`).
     pub const fn pte_pfn(v: u64) -> u64 {
         (v & PHYS_MASK) >> 12
     }
-    /// `pfn_pte`.
+    /// Returns the pte mapping `pfn` with `prot`: `pfn` at bit 12, ORed with `prot` (`pfn_pte`).
     pub const fn pfn_pte(pfn: u64, prot: u64) -> u64 {
         (pfn << 12) | prot
     }
@@ -370,11 +370,11 @@ pub mod lpae {
     pub const fn pte_write(v: u64) -> bool {
         v & L_PTE_RDONLY == 0
     }
-    /// `pte_wrprotect`.
+    /// Returns the pte with writes forbidden: `L_PTE_RDONLY` set (`pte_wrprotect`).
     pub const fn pte_wrprotect(v: u64) -> u64 {
         v | L_PTE_RDONLY
     }
-    /// `pte_mkwrite_novma`.
+    /// Returns the pte with writes allowed: `L_PTE_RDONLY` cleared (`pte_mkwrite_novma`).
     pub const fn pte_mkwrite(v: u64) -> u64 {
         v & !L_PTE_RDONLY
     }
@@ -382,31 +382,31 @@ pub mod lpae {
     pub const fn pte_dirty(v: u64) -> bool {
         v & L_PTE_DIRTY != 0
     }
-    /// `pte_mkdirty`.
+    /// Returns the pte with `L_PTE_DIRTY` set (`pte_mkdirty`).
     pub const fn pte_mkdirty(v: u64) -> u64 {
         v | L_PTE_DIRTY
     }
-    /// `pte_mkclean`.
+    /// Returns the pte with `L_PTE_DIRTY` cleared (`pte_mkclean`).
     pub const fn pte_mkclean(v: u64) -> u64 {
         v & !L_PTE_DIRTY
     }
-    /// `pte_young`.
+    /// Returns whether the pte is young: `L_PTE_YOUNG` set (`pte_young`).
     pub const fn pte_young(v: u64) -> bool {
         v & L_PTE_YOUNG != 0
     }
-    /// `pte_mkyoung`.
+    /// Returns the pte with `L_PTE_YOUNG` set (`pte_mkyoung`).
     pub const fn pte_mkyoung(v: u64) -> u64 {
         v | L_PTE_YOUNG
     }
-    /// `pte_mkold`.
+    /// Returns the pte with `L_PTE_YOUNG` cleared (`pte_mkold`).
     pub const fn pte_mkold(v: u64) -> u64 {
         v & !L_PTE_YOUNG
     }
-    /// `pte_special`.
+    /// Returns whether the pte is special: `L_PTE_SPECIAL` set (`pte_special`).
     pub const fn pte_special(v: u64) -> bool {
         v & L_PTE_SPECIAL != 0
     }
-    /// `pte_mkspecial`.
+    /// Returns the pte with `L_PTE_SPECIAL` set (`pte_mkspecial`).
     pub const fn pte_mkspecial(v: u64) -> u64 {
         v | L_PTE_SPECIAL
     }
@@ -414,11 +414,11 @@ pub mod lpae {
     pub const fn pmd_none(v: u64) -> bool {
         v == 0
     }
-    /// `pmd_table`.
+    /// Returns whether the pmd points to a pte table: type bits 0–1 both set (`pmd_table`).
     pub const fn pmd_table(v: u64) -> bool {
         v & PMD_TYPE_MASK == PMD_TYPE_TABLE
     }
-    /// `pmd_sect`.
+    /// Returns whether the pmd is a section: type bits 0–1 are 0b01 (`pmd_sect`).
     pub const fn pmd_sect(v: u64) -> bool {
         v & PMD_TYPE_MASK == PMD_TYPE_SECT
     }
@@ -454,7 +454,7 @@ pub mod lpae {
     pub const fn pmd_page_pfn(v: u64) -> u64 {
         (v & PHYS_MASK) >> 12
     }
-    /// `pfn_pmd`.
+    /// Returns the section pmd mapping `pfn` with `prot`: `pfn` at bit 12, ORed with `prot` (`pfn_pmd`).
     pub const fn pfn_pmd(pfn: u64, prot: u64) -> u64 {
         (pfn << 12) | prot
     }

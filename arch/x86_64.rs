@@ -97,19 +97,19 @@ pub const SWP_OFFSET_SHIFT: u32 = SWP_OFFSET_FIRST_BIT + SWP_TYPE_BITS;
 pub const fn protnone_mask(v: u64) -> u64 {
     if v != 0 && v & PRESENT == 0 { !0 } else { 0 }
 }
-/// `pte_none`.
+/// Returns whether the pte is empty: no bits set besides the KNL erratum bits (`pte_none`).
 pub const fn pte_none(v: u64) -> bool {
     v & !KNL_ERRATUM_MASK == 0
 }
-/// `pte_present`.
+/// Returns whether the pte is present to Linux: PRESENT or PROTNONE set (`pte_present`).
 pub const fn pte_present(v: u64) -> bool {
     v & !PTE_PFN_MASK & (PRESENT | PROTNONE) != 0
 }
-/// `pte_protnone`.
+/// Returns whether the pte is PROT_NONE: PROTNONE set with PRESENT clear (`pte_protnone`).
 pub const fn pte_protnone(v: u64) -> bool {
     v & (PRESENT | PROTNONE) == PROTNONE
 }
-/// `pte_pfn`.
+/// Returns the pfn, un-inverting it when the pte is non-zero and not PRESENT (`pte_pfn`).
 pub const fn pte_pfn(v: u64) -> u64 {
     ((v ^ protnone_mask(v)) & PTE_PFN_MASK) >> 12
 }
@@ -137,7 +137,7 @@ pub const fn pmd_pfn_mask(v: u64) -> u64 {
         PTE_PFN_MASK
     }
 }
-/// `pmd_flags`.
+/// Returns the pmd's flag bits: everything outside its pfn mask, huge or not (`pmd_flags`).
 pub const fn pmd_flags(v: u64) -> u64 {
     v & !pmd_pfn_mask(v)
 }
@@ -149,24 +149,24 @@ pub const fn pmd_none(v: u64) -> bool {
 pub const fn pmd_present(v: u64) -> bool {
     pmd_flags(v) & (PRESENT | PROTNONE | PSE) != 0
 }
-/// `pmd_bad`.
+/// Returns whether the pmd's flags, USER and ACCESSED aside, are not PRESENT|RW|DIRTY (`pmd_bad`).
 pub const fn pmd_bad(v: u64) -> bool {
     pmd_flags(v) & !(Flags::USER.bits() | Flags::ACCESSED.bits())
         != KERNPG_TABLE & !Flags::ACCESSED.bits()
 }
-/// `pmd_leaf`.
+/// Returns whether the pmd is a leaf: PSE set (`pmd_leaf`).
 pub const fn pmd_leaf(v: u64) -> bool {
     pmd_flags(v) & PSE != 0
 }
-/// `pmd_trans_huge`.
+/// Returns whether the pmd maps a THP: PSE set and DEVMAP clear (`pmd_trans_huge`).
 pub const fn pmd_trans_huge(v: u64) -> bool {
     v & (PSE | Flags::DEVMAP.bits()) == PSE
 }
-/// `pmd_pfn`.
+/// Returns the pmd's pfn under its (huge or table) mask, un-inverted if not PRESENT (`pmd_pfn`).
 pub const fn pmd_pfn(v: u64) -> u64 {
     ((v ^ protnone_mask(v)) & pmd_pfn_mask(v)) >> 12
 }
-/// `pfn_pmd`.
+/// Returns a huge pmd for `pfn` with `prot`, the pfn inverted if `prot` is non-present (`pfn_pmd`).
 pub const fn pfn_pmd(pfn: u64, prot: u64) -> u64 {
     (((pfn << 12) ^ protnone_mask(prot)) & PMD_PFN_MASK) | prot
 }
@@ -178,11 +178,11 @@ pub const fn pmd_mkinvalid(v: u64) -> u64 {
 pub const fn swp_entry(ty: u64, offset: u64) -> u64 {
     (!offset << SWP_OFFSET_SHIFT >> SWP_TYPE_BITS) | (ty << (64 - SWP_TYPE_BITS))
 }
-/// `__swp_type`.
+/// Returns the swap type of a swap pte: bits 59–63 (`__swp_type`).
 pub const fn swp_type(v: u64) -> u64 {
     v >> (64 - SWP_TYPE_BITS)
 }
-/// `__swp_offset`.
+/// Returns the swap offset of a swap pte: bits 9–58, un-inverted (`__swp_offset`).
 pub const fn swp_offset(v: u64) -> u64 {
     !v << SWP_TYPE_BITS >> SWP_OFFSET_SHIFT
 }
