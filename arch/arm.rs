@@ -362,7 +362,7 @@ pub mod lpae {
     pub const fn pte_pfn(v: u64) -> u64 {
         (v & PHYS_MASK) >> 12
     }
-    /// Returns the pte mapping `pfn` with `prot`: `pfn` at bit 12, ORed with `prot` (`pfn_pte`).
+    /// Returns the pte mapping `pfn`: `pfn` at bit 12, ORed with `prot` (`pfn_pte`).
     pub const fn pfn_pte(pfn: u64, prot: u64) -> u64 {
         (pfn << 12) | prot
     }
@@ -454,7 +454,7 @@ pub mod lpae {
     pub const fn pmd_page_pfn(v: u64) -> u64 {
         (v & PHYS_MASK) >> 12
     }
-    /// Returns the section pmd mapping `pfn` with `prot`: `pfn` at bit 12, ORed with `prot` (`pfn_pmd`).
+    /// Returns the section pmd mapping `pfn`: `pfn` at bit 12, ORed with `prot` (`pfn_pmd`).
     pub const fn pfn_pmd(pfn: u64, prot: u64) -> u64 {
         (pfn << 12) | prot
     }

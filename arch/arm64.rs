@@ -220,11 +220,11 @@ pub const SWP_OFFSET_BITS: u32 = 50;
 pub const fn page_none<V: Variant>() -> u64 {
     (PAGE_DEFAULT & !PTE_VALID) | V::PTE_PRESENT_INVALID | PTE_RDONLY | PTE_NG | PTE_PXN | PTE_UXN
 }
-/// `pte_none`.
+/// Returns whether the pte is empty: the word is zero (`pte_none`).
 pub const fn pte_none(v: u64) -> bool {
     v == 0
 }
-/// `pte_valid`.
+/// Returns whether the MMU sees the pte as valid: `PTE_VALID` (bit 0) set (`pte_valid`).
 pub const fn pte_valid(v: u64) -> bool {
     v & PTE_VALID != 0
 }
@@ -257,11 +257,11 @@ pub const fn pte_write(v: u64) -> bool {
 pub const fn pte_hw_dirty(v: u64) -> bool {
     pte_write(v) && v & PTE_RDONLY == 0
 }
-/// `pte_sw_dirty`.
+/// Returns whether the pte is software-dirty: `PTE_DIRTY` (bit 55) set (`pte_sw_dirty`).
 pub const fn pte_sw_dirty(v: u64) -> bool {
     v & PTE_DIRTY != 0
 }
-/// `pte_dirty`.
+/// Returns whether the pte is dirty: software-dirty or hardware-dirty (`pte_dirty`).
 pub const fn pte_dirty(v: u64) -> bool {
     pte_sw_dirty(v) || pte_hw_dirty(v)
 }
@@ -289,35 +289,35 @@ pub const fn pte_wrprotect(v: u64) -> u64 {
     let v = if pte_hw_dirty(v) { v | PTE_DIRTY } else { v };
     (v & !PTE_WRITE) | PTE_RDONLY
 }
-/// `pte_young`.
+/// Returns whether the pte is young: `PTE_AF` set (`pte_young`).
 pub const fn pte_young(v: u64) -> bool {
     v & PTE_AF != 0
 }
-/// `pte_mkyoung`.
+/// Returns the pte with `PTE_AF` set (`pte_mkyoung`).
 pub const fn pte_mkyoung(v: u64) -> u64 {
     v | PTE_AF
 }
-/// `pte_mkold`.
+/// Returns the pte with `PTE_AF` cleared (`pte_mkold`).
 pub const fn pte_mkold(v: u64) -> u64 {
     v & !PTE_AF
 }
-/// `pte_special`.
+/// Returns whether the pte is special: `PTE_SPECIAL` (bit 56) set (`pte_special`).
 pub const fn pte_special(v: u64) -> bool {
     v & PTE_SPECIAL != 0
 }
-/// `pte_mkspecial`.
+/// Returns the pte with `PTE_SPECIAL` set (`pte_mkspecial`).
 pub const fn pte_mkspecial(v: u64) -> u64 {
     v | PTE_SPECIAL
 }
-/// `pmd_none`.
+/// Returns whether the pmd is empty: the word is zero (`pmd_none`).
 pub const fn pmd_none(v: u64) -> bool {
     v == 0
 }
-/// `pmd_table`.
+/// Returns whether the pmd points to a pte table: VALID and TABLE both set (`pmd_table`).
 pub const fn pmd_table(v: u64) -> bool {
     v & PTE_TYPE_PAGE == PTE_TYPE_PAGE
 }
-/// `pmd_sect`.
+/// Returns whether the pmd is a block (section): VALID set, TABLE clear (`pmd_sect`).
 pub const fn pmd_sect(v: u64) -> bool {
     v & PTE_TYPE_PAGE == PMD_TYPE_SECT
 }
@@ -366,11 +366,11 @@ pub const fn swp_entry<V: Variant>(ty: u64, offset: u64) -> u64 {
     let offset = offset & ((1 << SWP_OFFSET_BITS) - 1);
     (ty << V::SWP_TYPE_SHIFT) | (offset << V::SWP_OFFSET_SHIFT)
 }
-/// `__swp_type`.
+/// Returns the swap type: bits 6–10 in v6.12, 3–7 in v6.1 (`__swp_type`).
 pub const fn swp_type<V: Variant>(v: u64) -> u64 {
     (v >> V::SWP_TYPE_SHIFT) & ((1 << SWP_TYPE_BITS) - 1)
 }
-/// `__swp_offset`.
+/// Returns the 50-bit swap offset: from bit 12 in v6.12, from bit 8 in v6.1 (`__swp_offset`).
 pub const fn swp_offset<V: Variant>(v: u64) -> u64 {
     (v >> V::SWP_OFFSET_SHIFT) & ((1 << SWP_OFFSET_BITS) - 1)
 }
