@@ -122,11 +122,11 @@ pub const fn pte_empty(addr: u64) -> u32 {
 pub const fn pte_none(v: u32) -> bool {
     v & !PTE_NONE_IGNORED == 0
 }
-/// `pte_present`.
+/// Returns whether the pte is present: `_PAGE_PRESENT` set (`pte_present`).
 pub const fn pte_present(v: u32) -> bool {
     v & PRESENT != 0
 }
-/// `pte_pfn`.
+/// Returns the pfn: bits 0–19 of the pte, unshifted (`pte_pfn`).
 pub const fn pte_pfn(v: u32) -> u32 {
     v & PTE_PFN_MASK
 }
@@ -138,11 +138,11 @@ pub const fn pfn_pte(pfn: u32, prot: u32) -> u32 {
 pub const fn swp_entry(ty: u32, offset: u32) -> u32 {
     ((ty & 0x1f) << SWP_TYPE_SHIFT) | (offset & 0xfffff)
 }
-/// `__swp_type`.
+/// Returns the swap type: bits 26–30 (`__swp_type`).
 pub const fn swp_type(v: u32) -> u32 {
     (v >> SWP_TYPE_SHIFT) & 0x1f
 }
-/// `__swp_offset`.
+/// Returns the swap offset: bits 0–19 (`__swp_offset`).
 pub const fn swp_offset(v: u32) -> u32 {
     v & 0xfffff
 }

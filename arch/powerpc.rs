@@ -193,7 +193,7 @@ pub const fn pte_present(v: u64) -> bool {
 pub const fn pte_protnone(v: u64) -> bool {
     v & (PAGE_PRESENT | PAGE_PTE | PAGE_RWX) == PAGE_PRESENT | PAGE_PTE
 }
-/// `pte_pfn`.
+/// Returns the pfn: bits 16–52 of the pte, shifted down by the 64 KiB `PAGE_SHIFT` (`pte_pfn`).
 pub const fn pte_pfn(v: u64) -> u64 {
     (v & PTE_RPN_MASK) >> PAGE_SHIFT
 }
@@ -221,11 +221,11 @@ pub const fn pmd_present(v: u64) -> bool {
 pub const fn pmd_is_serializing(v: u64) -> bool {
     v & (PAGE_PRESENT | PAGE_INVALID) == PAGE_INVALID
 }
-/// `radix__pmd_bad`.
+/// Returns whether a radix pmd is bad: any of INVALID, PTE or bits 5–7 set (`radix__pmd_bad`).
 pub const fn radix_pmd_bad(v: u64) -> bool {
     v & RADIX_PMD_BAD_BITS != 0
 }
-/// `hash__pmd_bad`.
+/// Returns whether a hash pmd is bad: any of bits 0–11 set (`hash__pmd_bad`).
 pub const fn hash_pmd_bad(v: u64) -> bool {
     v & H_PMD_BAD_BITS != 0
 }
@@ -241,11 +241,11 @@ pub const fn radix_pmd_trans_huge(v: u64) -> bool {
 pub const fn hash_pmd_trans_huge(v: u64) -> bool {
     pmd_present(v) && v & (PAGE_PTE | H_PAGE_THP_HUGE | PAGE_DEVMAP) == PAGE_PTE | H_PAGE_THP_HUGE
 }
-/// `radix__pmd_mkhuge`.
+/// Returns the radix pmd marked huge: `_PAGE_PTE` set (`radix__pmd_mkhuge`).
 pub const fn radix_pmd_mkhuge(v: u64) -> u64 {
     v | PAGE_PTE
 }
-/// `hash__pmd_mkhuge`.
+/// Returns the hash pmd marked huge: `_PAGE_PTE` and `H_PAGE_THP_HUGE` set (`hash__pmd_mkhuge`).
 pub const fn hash_pmd_mkhuge(v: u64) -> u64 {
     v | PAGE_PTE | H_PAGE_THP_HUGE
 }
@@ -257,11 +257,11 @@ pub const fn pmdp_invalidate(v: u64) -> u64 {
 pub const fn swp_entry(ty: u64, offset: u64) -> u64 {
     ty | ((offset << PAGE_SHIFT) & PTE_RPN_MASK)
 }
-/// `__swp_type`.
+/// Returns the swap type: bits 0–4 (`__swp_type`).
 pub const fn swp_type(v: u64) -> u64 {
     v & ((1 << SWP_TYPE_BITS) - 1)
 }
-/// `__swp_offset`.
+/// Returns the swap offset: the pfn field, bits 16–52, shifted down (`__swp_offset`).
 pub const fn swp_offset(v: u64) -> u64 {
     (v & PTE_RPN_MASK) >> PAGE_SHIFT
 }
@@ -280,7 +280,7 @@ impl<const HASH: bool> Book3s64<HASH> {
         RADIX_PMD_VAL_BITS
     };
 
-    /// `__pmd_mkhuge`.
+    /// Returns the pmd marked huge the way the boot-time MMU (hash or radix) does (`__pmd_mkhuge`).
     const fn pmd_mkhuge_bits(v: u64) -> u64 {
         if HASH {
             hash_pmd_mkhuge(v)

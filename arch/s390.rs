@@ -283,7 +283,7 @@ pub const fn pmd_deref(v: u64) -> u64 {
         v & SEGMENT_ENTRY_ORIGIN
     }
 }
-/// `pmd_pfn`.
+/// Returns the pfn of the large origin (leaf) or the pte table origin (`pmd_pfn`).
 pub const fn pmd_pfn(v: u64) -> u64 {
     pmd_deref(v) >> PAGE_SHIFT
 }
@@ -320,7 +320,7 @@ pub const fn mk_swap_pte(ty: u64, offset: u64) -> u64 {
 pub const fn swp_type(v: u64) -> u64 {
     (v >> SWP_TYPE_SHIFT) & ((1 << SWP_TYPE_BITS) - 1)
 }
-/// `__swp_offset`.
+/// Returns the 52-bit swap offset, from bit 12 (`__swp_offset`).
 pub const fn swp_offset(v: u64) -> u64 {
     (v >> SWP_OFFSET_SHIFT) & ((1 << SWP_OFFSET_BITS) - 1)
 }

@@ -163,11 +163,11 @@ pub const fn pte_none(v: u64) -> bool {
 pub const fn pte_present(v: u64) -> bool {
     v & NOT_PRESENT == 0
 }
-/// `pte_protnone`.
+/// Returns whether the pte is PROT_NONE: present with `PROTNONE` (bit 19) set (`pte_protnone`).
 pub const fn pte_protnone(v: u64) -> bool {
     pte_present(v) && v & PteFlags::PROTNONE.bits() != 0
 }
-/// `pfn_pte`.
+/// Returns a pte mapping `pfn`: the rotated pfn field at bits 20–55, ORed with `prot` (`pfn_pte`).
 pub const fn pfn_pte(pfn: u64, prot: u64) -> u64 {
     pfn_field(pfn) | prot
 }
@@ -178,11 +178,11 @@ pub const fn swp_entry(ty: u64, offset: u64) -> u64 {
         | ((!ty & 0x1f) << SWP_TYPE_SHIFT)
         | (((offset ^ SWP_OFFSET_XOR) & ((1 << SWP_OFFSET_BITS) - 1)) << SWP_OFFSET_SHIFT)
 }
-/// `__swp_type`.
+/// Returns the swap type: bits 56–60, stored inverted (`__swp_type`).
 pub const fn swp_type(v: u64) -> u64 {
     !(v >> SWP_TYPE_SHIFT) & 0x1f
 }
-/// `__swp_offset`.
+/// Returns the swap offset: bits 12–55, XORed with `SWP_OFFSET_XOR` (`__swp_offset`).
 pub const fn swp_offset(v: u64) -> u64 {
     ((v >> SWP_OFFSET_SHIFT) & ((1 << SWP_OFFSET_BITS) - 1)) ^ SWP_OFFSET_XOR
 }
@@ -194,7 +194,7 @@ pub const fn pmd_none(v: u64) -> bool {
 pub const fn pmd_present(v: u64) -> bool {
     v & NOT_PRESENT == 0 || v & (SPLITTING | LEAF) == SPLITTING | LEAF
 }
-/// `pmd_leaf`.
+/// Returns whether the pmd is a leaf: `LEAF` (bit 6) set (`pmd_leaf`).
 pub const fn pmd_leaf(v: u64) -> bool {
     v & LEAF != 0
 }

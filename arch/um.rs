@@ -152,7 +152,7 @@ pub const fn swp_offset(v: u64) -> u64 {
 pub const fn pmd_none(v: u64) -> bool {
     v & !NEWPAGE == 0
 }
-/// `pmd_present`.
+/// Returns whether the pmd is present: `_PAGE_PRESENT` (bit 0) set (`pmd_present`).
 pub const fn pmd_present(v: u64) -> bool {
     v & PRESENT != 0
 }
@@ -164,7 +164,7 @@ pub const fn pmd_bad(v: u64) -> bool {
 pub const fn pmd_populate(table_pfn: u64) -> u64 {
     PAGE_TABLE.wrapping_add(table_pfn << PAGE_SHIFT)
 }
-/// `pmd_pfn`.
+/// Returns the pfn the pmd points to: the word shifted down by `PAGE_SHIFT` (`pmd_pfn`).
 pub const fn pmd_pfn(v: u64) -> u64 {
     v >> PAGE_SHIFT
 }

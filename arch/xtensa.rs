@@ -118,11 +118,11 @@ pub const fn pte_none(v: u32) -> bool {
 pub const fn pte_present(v: u32) -> bool {
     v & CA_MASK != CA_INVALID || v & ATTRIB_MASK == PAGE_NONE_ATTR
 }
-/// `pte_pfn`.
+/// Returns the pfn: the pte shifted down by `PAGE_SHIFT` (`pte_pfn`).
 pub const fn pte_pfn(v: u32) -> u32 {
     v >> PAGE_SHIFT
 }
-/// `pfn_pte`.
+/// Returns a pte mapping `pfn`: `pfn` at bit 12, ORed with `prot` (`pfn_pte`).
 pub const fn pfn_pte(pfn: u32, prot: u32) -> u32 {
     (pfn << PAGE_SHIFT) | prot
 }
@@ -138,15 +138,15 @@ pub const fn pte_mkclean(v: u32) -> u32 {
 pub const fn swp_entry(ty: u32, offset: u32) -> u32 {
     ((ty & 0x1f) << SWP_TYPE_SHIFT) | (offset << SWP_OFFSET_SHIFT) | PTE_EMPTY
 }
-/// `__swp_type`.
+/// Returns the swap type: bits 6–10 (`__swp_type`).
 pub const fn swp_type(v: u32) -> u32 {
     (v >> SWP_TYPE_SHIFT) & 0x1f
 }
-/// `__swp_offset`.
+/// Returns the swap offset: bits 11–31 (`__swp_offset`).
 pub const fn swp_offset(v: u32) -> u32 {
     v >> SWP_OFFSET_SHIFT
 }
-/// `pmd_none`.
+/// Returns whether the pmd is empty: the word is zero (`pmd_none`).
 pub const fn pmd_none(v: u32) -> bool {
     v == 0
 }
