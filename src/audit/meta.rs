@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// The report's provenance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
-    /// `pgtable`.
+    /// The tool's name: the crate name, `pgtable`.
     pub tool: String,
     /// The crate version.
     pub version: String,

@@ -478,7 +478,7 @@ pub struct EntryRecord {
     pub none: bool,
     /// `pte_present` / `pmd_present`.
     pub present: bool,
-    /// `pmd_trans_huge`.
+    /// Whether the pmd maps a transparent huge page (`pmd_trans_huge`).
     pub trans_huge: bool,
 }
 

@@ -99,10 +99,10 @@ fn level_name(level: LevelArg) -> &'static str {
 /// A swap entry's fields.
 #[derive(Serialize, Debug, Clone, Copy)]
 pub struct Swap {
-    /// `__swp_type`.
+    /// The swap type (`__swp_type`).
     #[serde(rename = "type")]
     pub ty: u32,
-    /// `__swp_offset`.
+    /// The swap offset (`__swp_offset`).
     pub offset: u64,
 }
 

@@ -70,7 +70,7 @@ impl RwSem {
         self.readers |= t.bit();
         true
     }
-    /// `up_read`.
+    /// Releases `t`'s read hold; returns whether `t` held it for read (`up_read`).
     pub fn up_read(&mut self, t: Tid) -> bool {
         let held = self.readers & t.bit() != 0;
         self.readers &= !t.bit();
@@ -91,7 +91,7 @@ impl RwSem {
             None
         }
     }
-    /// `up_write`.
+    /// Releases `t`'s write hold; returns whether `t` was the writer (`up_write`).
     pub fn up_write(&mut self, t: Tid) -> bool {
         self.writer.unlock(t)
     }

@@ -464,7 +464,8 @@ impl<A: PmdOps> Machine<A> {
         self.write(Loc::Mmap);
         self.mmap.try_read(t)
     }
-    /// `mmap_read_unlock`.
+    /// Releases `t`'s read hold on `mmap_lock`, flagging `LockBalance` if it held none
+    /// (`mmap_read_unlock`).
     pub fn mmap_read_unlock(&mut self, t: Tid) {
         self.write(Loc::Mmap);
         if !self.mmap.up_read(t) {
@@ -482,7 +483,8 @@ impl<A: PmdOps> Machine<A> {
         self.write(Loc::Mmap);
         self.mmap.try_write(t)
     }
-    /// `mmap_write_unlock`.
+    /// Releases `t`'s write hold on `mmap_lock`, flagging `LockBalance` if it held none
+    /// (`mmap_write_unlock`).
     pub fn mmap_write_unlock(&mut self, t: Tid) {
         self.write(Loc::Mmap);
         if !self.mmap.up_write(t) {
@@ -559,7 +561,7 @@ impl<A: PmdOps> Machine<A> {
         self.write(Loc::Page(p));
         self.pages[usize::from(p)].lock.try_lock(t)
     }
-    /// `unlock_page`.
+    /// Unlocks page `p`, flagging `LockBalance` if `t` did not hold its lock (`unlock_page`).
     pub fn page_unlock(&mut self, p: u8, t: Tid) {
         self.write(Loc::Page(p));
         if !self.pages[usize::from(p)].lock.unlock(t) {
