@@ -30,6 +30,11 @@
 //!   `pmd_trans_huge` and `pmd_present`, but with pfn 0. The pmd_none window the 2016 fix
 //!   describes needs the helper's value to reach memory unchanged; as stored, the window is
 //!   a present huge pmd of pfn 0 that a lockless reader (GUP-fast) can take (race-002-gup).
+//! - **LPAE, patched** ([`ArmLpaePatched`]): v6.12 with this project's proposed fix
+//!   (kernel-patches/0001): `pmd_present` also counts `L_PMD_SECT_NONE`, so a PROT_NONE huge
+//!   pmd, whose VALID bit `set_pmd_at` clears, is present as generic code expects, and
+//!   `zap_huge_pmd` finds its folio (prot-none-thp-zap). An invalidated THP that is not
+//!   PROT_NONE is still `!pmd_present`, as in v6.12.
 //! - Swap (common pgtable.h): type in bits 2–6, offset from bit 8, computed in a 32-bit
 //!   `unsigned long` (`swp_entry_t`), so the offset has 24 bits on both formats.
 //! - There is no NUMA balancing on 32-bit ARM, so `pte_protnone` is always false.
@@ -58,6 +63,11 @@ pub struct ArmLpaeV4_5;
 /// (`set_pmd_at` of `pmd_mknotpresent`'s zero: 0x880).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ArmLpaeV4_5Stored;
+
+/// 32-bit ARM with LPAE as in v6.12 with kernel-patches/0001 applied: `pmd_present` counts
+/// `L_PMD_SECT_NONE`, so a PROT_NONE huge pmd is present.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ArmLpaePatched;
 
 /// Swap layout shared by both formats (arch/arm/include/asm/pgtable.h).
 pub mod swap {
@@ -475,6 +485,16 @@ pub mod lpae {
     }
 }
 
+/// LPAE with the proposed fix (kernel-patches/0001).
+pub mod lpae_patched {
+    use super::lpae::{L_PTE_NONE, L_PTE_VALID};
+    /// Returns whether the pmd is present: `L_PMD_SECT_VALID` or `L_PMD_SECT_NONE` set
+    /// (`pmd_present` with the patch; bit 57 is the same bit as `L_PTE_NONE`).
+    pub const fn pmd_present(v: u64) -> bool {
+        v & (L_PTE_VALID | L_PTE_NONE) != 0
+    }
+}
+
 /// What LPAE was in v4.5 (pgtable-3level.h at 05fd934ba585, pgtable.h of that era).
 pub mod lpae_v4_5 {
     /// `pmd_present` before "ARM: 8578/1": any non-zero word (common pgtable.h).
@@ -632,6 +652,18 @@ const LPAE_DEVIATIONS: &[Deviation] = &[
     },
 ];
 
+/// The patched backend's departures: a PROT_NONE huge pmd is present now but still no
+/// section (`pmd_leaf`), and an invalidated THP that is not PROT_NONE is still not present.
+const LPAE_PATCHED_DEVIATIONS: &[Deviation] = &[
+    Deviation {
+        law: LawId::HugePmd,
+        note: "arch/arm/include/asm/pgtable-3level.h with kernel-patches/0001: set_pmd_at \
+               clears L_PMD_SECT_VALID when L_PMD_SECT_NONE is set, so a PROT_NONE huge pmd \
+               is pmd_present (the patch) but not pmd_leaf (pmd_sect)",
+    },
+    LPAE_DEVIATIONS[1],
+];
+
 /// LPAE v4.5's documented departures. The four invalidate laws it breaks are not listed:
 /// that breakage is the point of the backend and is reported as violations.
 const LPAE_V4_5_DEVIATIONS: &[Deviation] = &[Deviation {
@@ -764,6 +796,15 @@ lpae_backend!(
     pmd_mkinvalid: lpae::pmd_mkinvalid,
     pmdp_invalidate: lpae::pmd_mkinvalid,
     deviations: LPAE_DEVIATIONS,
+);
+
+lpae_backend!(
+    ArmLpaePatched,
+    id: ArchId::ArmLpaePatched,
+    pmd_present: lpae_patched::pmd_present,
+    pmd_mkinvalid: lpae::pmd_mkinvalid,
+    pmdp_invalidate: lpae::pmd_mkinvalid,
+    deviations: LPAE_PATCHED_DEVIATIONS,
 );
 
 // In v4.5 the generic `pmdp_invalidate` was `set_pmd_at(pmd_mknotpresent(*pmdp))`. This backend

@@ -141,7 +141,7 @@ pub mod x86_64;
 pub mod xtensa;
 
 #[cfg(feature = "arm")]
-pub use arm::{ArmClassic, ArmLpae, ArmLpaeV4_5, ArmLpaeV4_5Stored};
+pub use arm::{ArmClassic, ArmLpae, ArmLpaePatched, ArmLpaeV4_5, ArmLpaeV4_5Stored};
 #[cfg(feature = "arm64")]
 pub use arm64::{Arm64, Arm64V6_1};
 #[cfg(feature = "nios2")]
@@ -283,6 +283,7 @@ registry! {
     "arm" => ArmLpae,
     "arm" => ArmLpaeV4_5,
     "arm" => ArmLpaeV4_5Stored,
+    "arm" => ArmLpaePatched,
     "arm64" => Arm64,
     "arm64" => Arm64V6_1,
     "s390" => S390,
@@ -312,6 +313,7 @@ pub fn visit_all<V: ArchVisitor>(v: &mut V) {
         v.visit::<ArmLpae>();
         v.visit::<ArmLpaeV4_5>();
         v.visit::<ArmLpaeV4_5Stored>();
+        v.visit::<ArmLpaePatched>();
     }
     #[cfg(feature = "arm64")]
     {

@@ -91,6 +91,8 @@ arch_ids! {
     ArmLpaeV4_5 => "arm-lpae-v4.5",
     /// 32-bit ARM with LPAE as in v4.5, storing what its `pmdp_invalidate` really wrote.
     ArmLpaeV4_5Stored => "arm-lpae-v4.5-stored",
+    /// 32-bit ARM with LPAE, v6.12 with kernel-patches/0001 (a PROT_NONE huge pmd is present).
+    ArmLpaePatched => "arm-lpae-patched",
     /// arm64 with 4 KiB pages, as in v6.12.
     Arm64 => "arm64",
     /// arm64 as in v6.1 (`PMD_PRESENT_INVALID` at bit 59).
