@@ -1,0 +1,373 @@
+/* pgtable kernel cases: run as /init of a tiny initramfs under QEMU (ci/kernel-test).
+ *
+ * Each case drives, from user space, the kernel path a pgtable catalogue scenario models,
+ * in a forked child, and prints one line the harness parses:
+ *
+ *   PGTABLE-CASE-BEGIN <case>
+ *   ... (the kernel's log lines, on the same console)
+ *   PGTABLE-CASE-END <case> status=<exit|signal>:<n> detail=<text>
+ *
+ * The harness decides oops / warn / behaves from the kernel lines between the markers and
+ * from the child's status. The program never trusts that the kernel survived a case: each
+ * case runs in its own child with a time limit, and the cases run in an order where the
+ * controls come first.
+ *
+ * Build: <cross>-gcc -static -O2 -pthread -o init pgtable-cases.c
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MADV_HUGEPAGE
+#define MADV_HUGEPAGE 14
+#endif
+
+static size_t huge_size = 2u << 20;
+static char detail[256] = "ok";
+
+#define FAIL(...)                                                        \
+	do {                                                             \
+		snprintf(detail, sizeof detail, __VA_ARGS__);            \
+		printf("case-detail: %s\n", detail);                     \
+		fflush(stdout);                                          \
+		return 1;                                                \
+	} while (0)
+
+static void write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, text, strlen(text)) < 0)
+			printf("note: writing %s: %s\n", path, strerror(errno));
+		close(fd);
+	}
+}
+
+static long read_long(const char *path)
+{
+	char buf[64] = {0};
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+/* AnonHugePages of this process, in kB, from /proc/self/smaps_rollup (or smaps). */
+static long anon_huge_kb(void)
+{
+	char line[256];
+	long total = 0;
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	if (!f)
+		f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		long kb;
+		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			total += kb;
+	}
+	fclose(f);
+	return total;
+}
+
+/* A THP-backed, huge-aligned anonymous range of one huge page, touched. */
+static char *map_thp(void)
+{
+	size_t len = 2 * huge_size;
+	char *raw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	char *p = (char *)(((uintptr_t)raw + huge_size - 1) & ~(uintptr_t)(huge_size - 1));
+	madvise(p, huge_size, MADV_HUGEPAGE);
+	memset(p, 0x5a, huge_size);
+	return p;
+}
+
+/* prot-none-thp-zap: a PROT_NONE huge pmd, then a zap (how = dontneed, munmap or exit).
+ * control: the same without mprotect. */
+static int prot_none_thp_zap(const char *how, int prot_none)
+{
+	char *p = map_thp();
+	if (!p)
+		FAIL("mmap: %s", strerror(errno));
+	long kb = anon_huge_kb();
+	printf("case-info: AnonHugePages %ld kB\n", kb);
+	fflush(stdout);
+	if (kb < (long)(huge_size >> 10)) {
+		/* Not applicable: this kernel or CPU gives no THP here (exit 77, as automake's
+		 * "skipped"). */
+		printf("case-detail: no THP: AnonHugePages %ld kB\n", kb);
+		fflush(stdout);
+		return 77;
+	}
+	if (prot_none && mprotect(p, huge_size, PROT_NONE))
+		FAIL("mprotect: %s", strerror(errno));
+	if (!strcmp(how, "dontneed")) {
+		if (madvise(p, huge_size, MADV_DONTNEED))
+			FAIL("madvise: %s", strerror(errno));
+	} else if (!strcmp(how, "munmap")) {
+		if (munmap(p, huge_size))
+			FAIL("munmap: %s", strerror(errno));
+	}
+	/* exit: the zap happens in exit_mmap. */
+	return 0;
+}
+
+/* Fault, zap and refault anonymous and file pages and check the data: the control that
+ * generic paths behave where the empty pte is not zero (s390x: 0x400). */
+static int fault_zap_refault(void)
+{
+	size_t len = 64 * 4096;
+	char *a = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED)
+		FAIL("mmap anon: %s", strerror(errno));
+	for (size_t i = 0; i < len; i += 4096)
+		a[i] = (char)(i >> 12 | 1);
+	if (madvise(a, len, MADV_DONTNEED))
+		FAIL("madvise anon: %s", strerror(errno));
+	for (size_t i = 0; i < len; i += 4096)
+		if (a[i] != 0)
+			FAIL("anon page %zu not zero after MADV_DONTNEED", i >> 12);
+	for (size_t i = 0; i < len; i += 4096)
+		a[i] = (char)(i >> 12 | 2);
+	for (size_t i = 0; i < len; i += 4096)
+		if (a[i] != (char)(i >> 12 | 2))
+			FAIL("anon page %zu lost its refaulted data", i >> 12);
+	munmap(a, len);
+
+	int fd = open("/tmp/fzr", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)len))
+		FAIL("file: %s", strerror(errno));
+	char *f = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (f == MAP_FAILED)
+		FAIL("mmap file: %s", strerror(errno));
+	for (size_t i = 0; i < len; i += 4096)
+		f[i] = (char)(i >> 12 | 3);
+	if (madvise(f, len, MADV_DONTNEED))
+		FAIL("madvise file: %s", strerror(errno));
+	for (size_t i = 0; i < len; i += 4096)
+		if (f[i] != (char)(i >> 12 | 3))
+			FAIL("file page %zu lost its data across MADV_DONTNEED", i >> 12);
+	munmap(f, len);
+	char b;
+	for (size_t i = 0; i < len; i += 4096)
+		if (pread(fd, &b, 1, (off_t)i) != 1 || b != (char)(i >> 12 | 3))
+			FAIL("file page %zu: read() disagrees with the mapping", i >> 12);
+	close(fd);
+	return 0;
+}
+
+/* Race 001-B: write() whose source buffer is an mmap of the same file, over the same
+ * pages (the page-lock self-deadlock fixed in 2007): must complete with the right data. */
+static int write_from_own_mmap(void)
+{
+	size_t len = 16 * 4096;
+	int fd = open("/tmp/wfom", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)len))
+		FAIL("file: %s", strerror(errno));
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		FAIL("mmap: %s", strerror(errno));
+	for (size_t i = 0; i < len; i++)
+		m[i] = (char)(i * 7);
+	/* Drop the pages from the page tables so the copy faults while write() holds a page. */
+	madvise(m, len, MADV_DONTNEED);
+	ssize_t n = pwrite(fd, m + 4096, len - 4096, 0);
+	if (n != (ssize_t)(len - 4096))
+		FAIL("pwrite returned %zd: %s", n, strerror(errno));
+	for (size_t i = 0; i < len - 4096; i++)
+		if (m[i] != (char)((i + 4096) * 7))
+			FAIL("byte %zu wrong after the self-overlapping write", i);
+	munmap(m, len);
+	close(fd);
+	return 0;
+}
+
+/* Race 003: munmap (and MAP_FIXED remap) of a range while another thread faults in it. */
+static volatile int stop;
+static char *volatile region;
+static size_t region_len = 64 * 4096;
+
+static sigjmp_buf faulter_jb;
+
+static void *faulter(void *arg)
+{
+	(void)arg;
+	/* A store into the window between munmap and the MAP_FIXED remap faults: expected,
+	 * start over. */
+	sigsetjmp(faulter_jb, 1);
+	while (!stop) {
+		char *r = region;
+		for (size_t i = 0; r && i < region_len; i += 4096)
+			__atomic_store_n(&r[i], 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void on_segv(int sig)
+{
+	(void)sig;
+	siglongjmp(faulter_jb, 1);
+}
+
+static int munmap_vs_fault(void)
+{
+	struct sigaction sa = {0};
+	sa.sa_handler = on_segv;
+	sigaction(SIGSEGV, &sa, NULL);
+	char *r = mmap(NULL, region_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED)
+		FAIL("mmap: %s", strerror(errno));
+	region = r;
+	pthread_t th;
+	if (pthread_create(&th, NULL, faulter, NULL))
+		FAIL("pthread_create");
+	for (int i = 0; i < 300; i++) {
+		if (munmap(r, region_len))
+			FAIL("munmap: %s", strerror(errno));
+		char *again = mmap(r, region_len, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		if (again != r)
+			FAIL("MAP_FIXED remap: %s", strerror(errno));
+		region = r;
+		for (size_t j = 0; j < region_len; j += 4096)
+			if (r[j] != 0 && r[j] != 1)
+				FAIL("page %zu holds %d after remap", j >> 12, r[j]);
+	}
+	stop = 1;
+	pthread_join(th, NULL);
+	return 0;
+}
+
+struct kcase {
+	const char *name;
+	int (*run)(const char *arg, int flag);
+	const char *arg;
+	int flag;
+};
+
+static int run_pnz(const char *how, int prot_none) { return prot_none_thp_zap(how, prot_none); }
+static int run_fzr(const char *a, int f) { (void)a; (void)f; return fault_zap_refault(); }
+static int run_wfom(const char *a, int f) { (void)a; (void)f; return write_from_own_mmap(); }
+static int run_mvf(const char *a, int f) { (void)a; (void)f; return munmap_vs_fault(); }
+
+/* Controls first: a case that crashes the kernel comes after every case that must not. */
+static const struct kcase cases[] = {
+	{"prot-none-thp-zap/control-dontneed", run_pnz, "dontneed", 0},
+	{"prot-none-thp-zap/control-exit", run_pnz, "exit", 0},
+	{"fault-zap-refault", run_fzr, NULL, 0},
+	{"write-from-own-mmap", run_wfom, NULL, 0},
+	{"munmap-vs-fault", run_mvf, NULL, 0},
+	{"prot-none-thp-zap/dontneed", run_pnz, "dontneed", 1},
+	{"prot-none-thp-zap/munmap", run_pnz, "munmap", 1},
+	{"prot-none-thp-zap/exit", run_pnz, "exit", 1},
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sleeps `ms` by the monotonic clock: usleep() alone is not trusted (on a minimal kernel it
+ * may return at once), so the loop also yields until the time has passed. */
+static void sleep_ms(int ms)
+{
+	double end = now_s() + ms / 1000.0;
+	while (now_s() < end) {
+		usleep(1000);
+		sched_yield();
+	}
+}
+
+static void run_case(const struct kcase *c)
+{
+	printf("PGTABLE-CASE-BEGIN %s\n", c->name);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(60);
+		exit(c->run(c->arg, c->flag));
+	}
+	int status = 0;
+	const char *kind = "hung";
+	int code = 0;
+	double deadline = now_s() + 20.0;
+	while (now_s() < deadline) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid) {
+			if (WIFEXITED(status)) {
+				kind = "exit";
+				code = WEXITSTATUS(status);
+			} else if (WIFSIGNALED(status)) {
+				kind = "signal";
+				code = WTERMSIG(status);
+			}
+			break;
+		}
+		sleep_ms(50);
+	}
+	/* Give the kernel's console a moment to drain its lines before the end marker. */
+	sleep_ms(300);
+	printf("PGTABLE-CASE-END %s status=%s:%d\n", c->name, kind, code);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	mkdir("/proc", 0555);
+	mkdir("/sys", 0555);
+	mkdir("/tmp", 01777);
+	mount("proc", "/proc", "proc", 0, NULL);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	mount("tmpfs", "/tmp", "tmpfs", 0, NULL);
+	write_file("/sys/kernel/mm/transparent_hugepage/enabled", "always");
+	long hs = read_long("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+	if (hs > 0)
+		huge_size = (size_t)hs;
+	char release[128] = "?";
+	int fd = open("/proc/sys/kernel/osrelease", O_RDONLY);
+	if (fd >= 0) {
+		ssize_t n = read(fd, release, sizeof release - 1);
+		if (n > 0)
+			release[n - (release[n - 1] == '\n')] = 0;
+		close(fd);
+	}
+	double t0 = now_s();
+	int slept = usleep(20 * 1000);
+	int err = errno;
+	printf("PGTABLE-KERNEL release=%s huge=%zu usleep=%s\n", release, huge_size,
+	       slept == 0 && now_s() - t0 >= 0.015 ? "ok" : strerror(slept ? err : EAGAIN));
+	fflush(stdout);
+	const char *only = getenv("PGTABLE_CASES");
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (!only || strstr(only, cases[i].name))
+			run_case(&cases[i]);
+	printf("PGTABLE-DONE\n");
+	fflush(stdout);
+	sync();
+	reboot(RB_POWER_OFF);
+	return 0;
+}
