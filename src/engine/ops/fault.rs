@@ -4,6 +4,12 @@
 //! The huge path preallocates a pte table and deposits it under the new huge pmd (the table a
 //! later split withdraws); a pmd that is no longer none under the pmd lock makes it back off.
 //! Architectures without THP take `__pte_alloc` → `pmd_install` instead.
+//!
+//! Kernel: the v4.5-era shape of these functions (the race-002 "v4.5" column; v4.5 itself is
+//! not in this project's source index, so no v4.5 line numbers are given). Their v6.12
+//! counterparts, modelled step by step in [`super::v6_12::fault`], are mm/memory.c:5840
+//! (`__handle_mm_fault`), mm/huge_memory.c:1324 (`do_huge_pmd_anonymous_page`) and
+//! mm/memory.c:4736 (`do_anonymous_page`).
 
 use crate::entry::PmdOps;
 

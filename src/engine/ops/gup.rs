@@ -2,6 +2,11 @@
 //! interrupts off that takes a reference on the page an entry maps, then re-reads the entry
 //! and keeps the reference only if the entry did not change. Whatever it keeps is handed to
 //! the caller (O_DIRECT, RDMA, vhost...) as the page mapped at that address.
+//!
+//! Kernel: the v4.5-era shape (`gup_pte_range` / `gup_huge_pmd` of that time; v4.5 itself is
+//! not in this project's source index, so no v4.5 line numbers are given). The v6.12
+//! counterparts, modelled in [`super::v6_12::gup`], are mm/gup.c:3269 (`gup_fast_pmd_range`),
+//! mm/gup.c:3134 (`gup_fast_pmd_leaf`) and mm/gup.c:2935 (`gup_fast_pte_range`).
 
 use crate::entry::PmdOps;
 

@@ -2,6 +2,10 @@
 //! access) that fills the TLB. It reads the pmd and, for a table, the pte, exactly as the
 //! hardware would: a huge pmd counts only while hardware-valid (not invalidated), a pte only
 //! while present and accessible.
+//!
+//! Kernel: none; this is the hardware. What Linux relies on from it is written at
+//! mm/huge_memory.c:2716 (`__split_huge_pmd_locked`, v6.12) and the comment at
+//! mm/huge_memory.c:2807 (AMD erratum 383: no huge and small translation cached at once).
 
 use crate::entry::PmdOps;
 

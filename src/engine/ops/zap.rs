@@ -1,6 +1,12 @@
 //! MADV_DONTNEED over one region under `mmap_lock` read: `zap_pmd_range` (mm/memory.c) with
 //! its lockless pmd checks, then `zap_huge_pmd` under the pmd lock or `zap_pte_range` under the
 //! pte lock, then the TLB flush of `tlb_finish_mmu`.
+//!
+//! Kernel: the v4.5-era shape, with a flush per pmd (v4.5 itself is not in this project's
+//! source index, so no v4.5 line numbers are given). The v6.12 counterparts, modelled in
+//! [`super::v6_12::zap`] with the deferred mmu_gather flush, are mm/memory.c:1703
+//! (`zap_pmd_range`), mm/huge_memory.c:2095 (`zap_huge_pmd`), mm/memory.c:1582
+//! (`zap_pte_range`) and mm/mmu_gather.c:464 (`tlb_finish_mmu`).
 
 use crate::entry::PmdOps;
 
