@@ -180,34 +180,59 @@ fn an_unchecked_flag_never_masks_a_later_one() {
     }
 }
 
-// Hole 3: partial-order reduction trusted footprints that a page lock did not record. Thread
-// 0 takes the pmd lock then the page lock; thread 1 the page lock then the pmd lock.
-struct Abba {
-    pmd_first: bool,
+// Hole 3: partial-order reduction trusted footprints that a page lock did not record. One
+// thread takes lock A then B, the other B then A; each kind of lock a program can take.
+#[derive(Clone, Copy)]
+enum Lock {
+    Pmd,
+    Page,
+    MmapWrite,
 }
-impl Program<A> for Abba {
+
+/// Tries to take `lock`: `Ok(true)` taken, `Ok(false)` the step only queued (run it again),
+/// `Err` blocked on what it names.
+fn take(m: &mut Machine<A>, t: Tid, lock: Lock) -> Result<bool, Wait> {
+    match lock {
+        Lock::Pmd => m.pmd_lock(0, t).then_some(true).ok_or(Wait::PmdLock(0)),
+        Lock::Page => m.page_lock(0, t).then_some(true).ok_or(Wait::PageLock(0)),
+        Lock::MmapWrite => m.mmap_write(t).ok_or(Wait::MmapWrite),
+    }
+}
+
+fn release(m: &mut Machine<A>, t: Tid, lock: Lock) {
+    match lock {
+        Lock::Pmd => m.pmd_unlock(0, t),
+        Lock::Page => m.page_unlock(0, t),
+        Lock::MmapWrite => m.mmap_write_unlock(t),
+    }
+}
+
+/// Takes `first` then `second`, releases `first` then `second`.
+struct TwoLocks {
+    first: Lock,
+    second: Lock,
+}
+impl Program<A> for TwoLocks {
     fn name(&self) -> &'static str {
-        "abba"
+        "two locks"
     }
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
         let pc = m.th(t).pc;
         match pc {
             0 | 1 => {
-                if (pc == 0) == self.pmd_first {
-                    if !m.pmd_lock(0, t) {
-                        return Step::Blocked(Wait::PmdLock(0));
-                    }
-                } else if !m.page_lock(0, t) {
-                    return Step::Blocked(Wait::PageLock(0));
+                let lock = if pc == 0 { self.first } else { self.second };
+                match take(m, t, lock) {
+                    Ok(true) => m.goto(t, pc + 1),
+                    Ok(false) => {}
+                    Err(w) => return Step::Blocked(w),
                 }
-                m.goto(t, pc + 1);
             }
             2 => {
-                m.pmd_unlock(0, t);
+                release(m, t, self.first);
                 m.goto(t, 3);
             }
             _ => {
-                m.page_unlock(0, t);
+                release(m, t, self.second);
                 m.th_mut(t).done = true;
             }
         }
@@ -215,15 +240,31 @@ impl Program<A> for Abba {
     }
 }
 
-#[test]
-fn an_abba_over_a_page_lock_and_a_pmd_lock_deadlocks_under_every_search() {
-    let sc = ScenarioBuilder::<A>::new("abba", 1)
+fn abba(a: Lock, b: Lock) -> Scenario<A> {
+    ScenarioBuilder::<A>::new("abba", 1)
         .huge(0)
         .unwrap()
-        .thread("pmd-then-page", Abba { pmd_first: true })
-        .thread("page-then-pmd", Abba { pmd_first: false })
+        .thread(
+            "a-then-b",
+            TwoLocks {
+                first: a,
+                second: b,
+            },
+        )
+        .thread(
+            "b-then-a",
+            TwoLocks {
+                first: b,
+                second: a,
+            },
+        )
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn an_abba_over_a_page_lock_and_a_pmd_lock_deadlocks_under_every_search() {
+    let sc = abba(Lock::Pmd, Lock::Page);
     for found in every_search_finds(&sc) {
         assert_eq!(found, InvariantId::Deadlock);
     }
@@ -233,53 +274,9 @@ fn an_abba_over_a_page_lock_and_a_pmd_lock_deadlocks_under_every_search() {
     assert_eq!(cx.wait_cycle.len(), 2, "both threads are on the cycle");
 }
 
-// The same shape over mmap_lock for write and a page lock.
-struct MmapAbba {
-    mmap_first: bool,
-}
-impl Program<A> for MmapAbba {
-    fn name(&self) -> &'static str {
-        "mmap abba"
-    }
-    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
-        let pc = m.th(t).pc;
-        match pc {
-            0 | 1 => {
-                if (pc == 0) == self.mmap_first {
-                    match m.mmap_write(t) {
-                        Some(true) => m.goto(t, pc + 1),
-                        Some(false) => {}
-                        None => return Step::Blocked(Wait::MmapWrite),
-                    }
-                } else if m.page_lock(0, t) {
-                    m.goto(t, pc + 1);
-                } else {
-                    return Step::Blocked(Wait::PageLock(0));
-                }
-            }
-            2 => {
-                m.mmap_write_unlock(t);
-                m.goto(t, 3);
-            }
-            _ => {
-                m.page_unlock(0, t);
-                m.th_mut(t).done = true;
-            }
-        }
-        Step::Ran("lock")
-    }
-}
-
 #[test]
 fn an_abba_over_mmap_lock_and_a_page_lock_deadlocks_under_every_search() {
-    let sc = ScenarioBuilder::<A>::new("mmap-abba", 1)
-        .huge(0)
-        .unwrap()
-        .thread("mmap-then-page", MmapAbba { mmap_first: true })
-        .thread("page-then-mmap", MmapAbba { mmap_first: false })
-        .build()
-        .unwrap();
-    for found in every_search_finds(&sc) {
+    for found in every_search_finds(&abba(Lock::MmapWrite, Lock::Page)) {
         assert_eq!(found, InvariantId::Deadlock);
     }
 }
@@ -366,6 +363,10 @@ enum Op {
     FlagIf(u8, u8),
     /// Raises `INVS[i]`, then `INVS[j]`, in one step.
     FlagTwo(u8, u8),
+    /// `mprotect`: read-only (`true`) or read-write.
+    SetProt(bool),
+    /// MADV_DONTNEED's monitor: region 1's pages must be gone, and the call returned.
+    DontneedDone,
 }
 
 /// The invariants a random program may raise, and that a scenario may check.
@@ -472,6 +473,21 @@ impl Program<A> for Scripted {
                     m.flag(INVS[usize::from(i)], "a scripted condition held");
                 }
             }
+            Op::SetProt(read_only) => m.set_prot(if read_only {
+                pgtable::Protection::Read
+            } else {
+                pgtable::Protection::ReadWrite
+            }),
+            Op::DontneedDone => {
+                let mut pages = 0u16;
+                for (i, p) in m.allocated_pages() {
+                    if p.mapcount > 0 && p.region == 1 {
+                        pages |= 1 << i;
+                    }
+                }
+                m.dontneed_add_pages(pages);
+                m.dontneed_mark_done(1);
+            }
             Op::FlagTwo(i, j) => {
                 m.flag(INVS[usize::from(i)], "the first of two flags");
                 m.flag(INVS[usize::from(j)], "the second of two flags");
@@ -508,6 +524,8 @@ fn op(threads: u8) -> impl Strategy<Value = Op> {
         Just(Op::TlbFlush),
         (0..INVS.len() as u8, 0..3u8).prop_map(|(i, k)| Op::FlagIf(i, k)),
         (0..INVS.len() as u8, 0..INVS.len() as u8).prop_map(|(i, j)| Op::FlagTwo(i, j)),
+        any::<bool>().prop_map(Op::SetProt),
+        Just(Op::DontneedDone),
     ]
 }
 
@@ -532,6 +550,7 @@ fn scenario(programs: &[Vec<Op>], set_bits: u32) -> Scenario<A> {
         InvariantId::Deposit,
         InvariantId::NeverNone,
         InvariantId::TlbSmallHuge,
+        InvariantId::DontNeed,
     ];
     for (i, id) in checkable.iter().enumerate() {
         if set_bits & (1 << i) != 0 {
@@ -738,6 +757,7 @@ fn the_oracle_generates_every_kind_of_answer() {
         InvariantId::LockBalance,
         InvariantId::NeverNone,
         InvariantId::TlbSmallHuge,
+        InvariantId::DontNeed,
         InvariantId::Deadlock,
     ] {
         assert!(seen.contains(id), "no generated program breaks {id}");

@@ -21,7 +21,7 @@ use rustc_hash::FxHasher;
 use crate::entry::PmdOps;
 
 use super::invariant::{self, InvariantId, InvariantSet};
-use super::mm::{Flagged, Footprint, MAX_THREADS, Machine};
+use super::mm::{Footprint, MAX_THREADS, Machine};
 use super::program::{Step, Wait};
 use super::{Scenario, Tid};
 
@@ -161,16 +161,7 @@ fn step<A: PmdOps>(
         Step::Ran(_) => {
             let mut fx = next.end_step();
             if opts.audit_footprints {
-                if let Some(loc) = next.undeclared_write(s, &fx.footprint) {
-                    let _ = loc;
-                    fx.raised.insert(
-                        0,
-                        Flagged {
-                            id: InvariantId::Footprint,
-                            what: "the step changed a location its footprint does not declare",
-                        },
-                    );
-                }
+                next.audit_step(s, &mut fx);
             }
             let mut all = InvariantSet::default();
             let mut broke = None;

@@ -317,6 +317,27 @@ impl<A: PmdOps> Machine<A> {
         }
     }
 
+    /// Flags INV-LOCK-BALANCE when an unlock found the lock not held by the thread.
+    fn balance(&mut self, held: bool, what: &'static str) {
+        if !held {
+            self.flag(InvariantId::LockBalance, what);
+        }
+    }
+
+    /// Runs the footprint auditor on a finished step: an undeclared write (against `before`,
+    /// the state the step started from) is raised first, as INV-FOOTPRINT.
+    pub(crate) fn audit_step(&self, before: &Self, fx: &mut StepEffects) {
+        if self.undeclared_write(before, &fx.footprint).is_some() {
+            fx.raised.insert(
+                0,
+                Flagged {
+                    id: InvariantId::Footprint,
+                    what: "the step changed a location its footprint does not declare",
+                },
+            );
+        }
+    }
+
     /// Returns the number of regions (pmds) in use; fixed for a scenario's life.
     pub fn npmds(&self) -> u8 {
         self.npmds
@@ -431,12 +452,8 @@ impl<A: PmdOps> Machine<A> {
     /// `spin_unlock(pmd_lock)`.
     pub fn pmd_unlock(&mut self, r: u8, t: Tid) {
         self.write(Loc::PmdLock(r));
-        if !self.pmd_lock[usize::from(r)].unlock(t) {
-            self.flag(
-                InvariantId::LockBalance,
-                "released a pmd lock it did not hold",
-            );
-        }
+        let held = self.pmd_lock[usize::from(r)].unlock(t);
+        self.balance(held, "released a pmd lock it did not hold");
     }
     /// `spin_lock(ptl)` of table `tab`.
     pub fn ptl_lock(&mut self, tab: u8, t: Tid) -> bool {
@@ -447,12 +464,8 @@ impl<A: PmdOps> Machine<A> {
     /// `spin_unlock(ptl)`.
     pub fn ptl_unlock(&mut self, tab: u8, t: Tid) {
         self.write(Loc::Table(tab));
-        if !self.tables[usize::from(tab)].ptl.unlock(t) {
-            self.flag(
-                InvariantId::LockBalance,
-                "released a pte lock it did not hold",
-            );
-        }
+        let held = self.tables[usize::from(tab)].ptl.unlock(t);
+        self.balance(held, "released a pte lock it did not hold");
     }
     /// Returns `mmap_lock`'s state (a recorded read).
     pub fn mmap_sem(&self) -> RwSem {
@@ -468,12 +481,8 @@ impl<A: PmdOps> Machine<A> {
     /// (`mmap_read_unlock`).
     pub fn mmap_read_unlock(&mut self, t: Tid) {
         self.write(Loc::Mmap);
-        if !self.mmap.up_read(t) {
-            self.flag(
-                InvariantId::LockBalance,
-                "mmap_read_unlock without the lock",
-            );
-        }
+        let held = self.mmap.up_read(t);
+        self.balance(held, "mmap_read_unlock without the lock");
     }
     /// `mmap_write_lock`: `Some(true)` acquired; `Some(false)` queued (the step changed the
     /// state: run it again to acquire); `None` already queued and still blocked (no change:
@@ -487,22 +496,14 @@ impl<A: PmdOps> Machine<A> {
     /// (`mmap_write_unlock`).
     pub fn mmap_write_unlock(&mut self, t: Tid) {
         self.write(Loc::Mmap);
-        if !self.mmap.up_write(t) {
-            self.flag(
-                InvariantId::LockBalance,
-                "mmap_write_unlock without the lock",
-            );
-        }
+        let held = self.mmap.up_write(t);
+        self.balance(held, "mmap_write_unlock without the lock");
     }
     /// `mmap_write_downgrade`: writer to reader in one step.
     pub fn mmap_downgrade(&mut self, t: Tid) {
         self.write(Loc::Mmap);
-        if !self.mmap.downgrade(t) {
-            self.flag(
-                InvariantId::LockBalance,
-                "mmap_write_downgrade without the write lock",
-            );
-        }
+        let held = self.mmap.downgrade(t);
+        self.balance(held, "mmap_write_downgrade without the write lock");
     }
     /// Returns the VMA's protection (a recorded read of the VMA).
     pub fn prot(&self) -> Protection {
@@ -564,12 +565,8 @@ impl<A: PmdOps> Machine<A> {
     /// Unlocks page `p`, flagging `LockBalance` if `t` did not hold its lock (`unlock_page`).
     pub fn page_unlock(&mut self, p: u8, t: Tid) {
         self.write(Loc::Page(p));
-        if !self.pages[usize::from(p)].lock.unlock(t) {
-            self.flag(
-                InvariantId::LockBalance,
-                "unlocked a page it had not locked",
-            );
-        }
+        let held = self.pages[usize::from(p)].lock.unlock(t);
+        self.balance(held, "unlocked a page it had not locked");
     }
     /// Returns the page whose pfn range holds `pfn` (a recorded read of that page).
     pub fn page_of_pfn(&self, pfn: u64) -> Option<u8> {

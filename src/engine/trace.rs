@@ -9,7 +9,7 @@ use crate::decode::{Decoded, decode_pmd, decode_pte};
 use crate::entry::{Pmd, PmdOps, Pte};
 
 use super::invariant::{self, InvariantId};
-use super::mm::{Flagged, Touch, TouchLoc};
+use super::mm::{Touch, TouchLoc};
 use super::program::Step;
 use super::{Scenario, Tid};
 
@@ -127,15 +127,7 @@ pub fn replay<A: PmdOps>(sc: &Scenario<A>, schedule: &[u8]) -> Result<Trace, Rep
             Step::Blocked(_) => return Err(diverged),
         };
         let mut fx = m.end_step();
-        if m.undeclared_write(&before, &fx.footprint).is_some() {
-            fx.raised.insert(
-                0,
-                Flagged {
-                    id: InvariantId::Footprint,
-                    what: "the step changed a location its footprint does not declare",
-                },
-            );
-        }
+        m.audit_step(&before, &mut fx);
         // Keep reads only where they are not followed by a write of the same place.
         let mut touched: Vec<TouchedEntry> = Vec::new();
         for t in &fx.touched {
