@@ -266,6 +266,27 @@ mod x86_64 {
         assert_eq!(v["raw"], "0x0");
     }
 
+    // decode's JSON is the library's one entry record (the one report.json carries for every
+    // touched entry) with the backend and level beside it: it parses back into
+    // `audit::EntryRecord` and equals the record built from the library's own decoding.
+    #[test]
+    fn decode_json_is_the_librarys_entry_record() {
+        use pgtable::audit::EntryRecord;
+        use pgtable::decode::Level;
+        let x86 = pgtable::arch::lookup("x86_64").unwrap();
+        for (level, lv, raw) in [
+            ("pte", Level::Pte, 0x8000_0000_1234_5067_u64),
+            ("pte", Level::Pte, 0x1fff_ffff_ffff_de00),
+            ("pmd", Level::Pmd, 0x8000_0000_0020_00a7),
+            ("pmd", Level::Pmd, 0),
+        ] {
+            let v = decode_json("x86_64", level, &format!("{raw:#x}"));
+            let parsed: EntryRecord = serde_json::from_value(v.clone()).expect("an EntryRecord");
+            let own = EntryRecord::from(&x86.decode(lv, raw, None).unwrap());
+            assert_eq!(parsed, own, "{v}");
+        }
+    }
+
     #[test]
     fn addr_is_taken_in_hex_and_echoed() {
         let text = ok(&["decode", "x86_64", "pte", "0", "--addr", "0x7fff_0000_1000"]);

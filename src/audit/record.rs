@@ -3,7 +3,9 @@
 use std::string::ToString;
 
 use super::label::lock_of;
-use super::{EntryRecord, StepRecord, TouchRecord, TraceRecord, ViolationRecord, cell_key};
+use super::{
+    EntryRecord, StepRecord, SwapRecord, TouchRecord, TraceRecord, ViolationRecord, cell_key,
+};
 
 impl From<&crate::Decoded> for EntryRecord {
     fn from(d: &crate::Decoded) -> Self {
@@ -12,9 +14,15 @@ impl From<&crate::Decoded> for EntryRecord {
             decoded: d.to_string(),
             kind: d.kind.name().into(),
             pfn: d.pfn,
+            swap: d.swap.map(|s| SwapRecord {
+                ty: s.ty(),
+                offset: s.offset(),
+            }),
             none: d.none,
             present: d.present,
             trans_huge: d.trans_huge,
+            protnone: d.protnone,
+            flags: (d.kind != crate::decode::EntryKind::Swap).then(|| d.flags.to_string()),
         }
     }
 }

@@ -461,7 +461,8 @@ pub struct TouchRecord {
     pub after: EntryRecord,
 }
 
-/// An entry, raw and decoded.
+/// An entry, raw and decoded: the one record of an entry that the reports, the CLI's
+/// `decode` and any other tool share.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryRecord {
     /// The raw word.
@@ -471,15 +472,35 @@ pub struct EntryRecord {
     pub decoded: String,
     /// The kind (`none`, `table`, `page`, `huge`, `huge-invalid`, `swap`, `bad`).
     pub kind: String,
-    /// The pfn, where the kind has one.
+    /// The pfn mapped or pointed to, where the kind has one (hex, like every raw value).
     #[serde(with = "hex_opt")]
     pub pfn: Option<u64>,
+    /// The swap entry, for kind `swap`.
+    #[serde(default)]
+    pub swap: Option<SwapRecord>,
     /// `pte_none` / `pmd_none`.
     pub none: bool,
     /// `pte_present` / `pmd_present`.
     pub present: bool,
-    /// Whether the pmd maps a transparent huge page (`pmd_trans_huge`).
+    /// Whether the pmd maps a transparent huge page (`pmd_trans_huge`; false for a pte).
     pub trans_huge: bool,
+    /// `pte_protnone` (false for a pmd).
+    #[serde(default)]
+    pub protnone: bool,
+    /// The flag bits by name (bitflags' text form; unnamed bits in hex); absent for a swap
+    /// entry, whose bits are swap fields, not flags.
+    #[serde(default)]
+    pub flags: Option<String>,
+}
+
+/// A swap entry's fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwapRecord {
+    /// The swap type (`__swp_type`).
+    #[serde(rename = "type")]
+    pub ty: u32,
+    /// The swap offset (`__swp_offset`).
+    pub offset: u64,
 }
 
 impl TraceRecord {

@@ -8,7 +8,8 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use pgtable::arch;
-use pgtable::decode::{EntryKind, Level};
+use pgtable::audit::EntryRecord;
+use pgtable::decode::Level;
 
 use super::{CliError, Report, hex, parse_hex, yes_no};
 
@@ -96,17 +97,7 @@ fn level_name(level: LevelArg) -> &'static str {
     }
 }
 
-/// A swap entry's fields.
-#[derive(Serialize, Debug, Clone, Copy)]
-pub struct Swap {
-    /// The swap type (`__swp_type`).
-    #[serde(rename = "type")]
-    pub ty: u32,
-    /// The swap offset (`__swp_offset`).
-    pub offset: u64,
-}
-
-/// One decoded entry.
+/// One decoded entry: the library's shared [`EntryRecord`], with where it was read.
 #[derive(Serialize, Debug)]
 pub struct DecodeReport {
     /// The backend's name.
@@ -116,27 +107,9 @@ pub struct DecodeReport {
     /// The address given with `--addr`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub addr: Option<Addr>,
-    /// The raw entry.
-    #[serde(serialize_with = "hex")]
-    pub raw: u64,
-    /// The classification (`none`, `table`, `page`, `huge`, `huge-invalid`, `swap`, `bad`).
-    pub kind: &'static str,
-    /// The pfn mapped or pointed to, where the kind has one (hex, like every raw value).
-    #[serde(serialize_with = "hex_opt")]
-    pub pfn: Option<u64>,
-    /// The swap entry, for kind `swap`.
-    pub swap: Option<Swap>,
-    /// `pte_none` / `pmd_none`.
-    pub none: bool,
-    /// `pte_present` / `pmd_present`.
-    pub present: bool,
-    /// `pmd_trans_huge` (false for a pte).
-    pub trans_huge: bool,
-    /// `pte_protnone` (false for a pmd).
-    pub protnone: bool,
-    /// The flag bits by name (bitflags' text form; unnamed bits in hex); absent for a swap
-    /// entry, whose bits are swap fields, not flags.
-    pub flags: Option<String>,
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: EntryRecord,
 }
 
 /// The address given with `--addr` and what depends on it.
@@ -150,13 +123,6 @@ pub struct Addr {
     pub empty: u64,
     /// Whether the raw value is exactly that empty entry.
     pub is_empty: bool,
-}
-
-fn hex_opt<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => hex(v, s),
-        None => s.serialize_none(),
-    }
 }
 
 /// Runs `pgtable decode`.
@@ -181,18 +147,7 @@ pub fn run(args: &DecodeArgs) -> Result<DecodeReport, CliError> {
                 is_empty: empty == value,
             }
         }),
-        raw: d.raw,
-        kind: d.kind.name(),
-        pfn: d.pfn,
-        swap: d.swap.map(|s| Swap {
-            ty: s.ty(),
-            offset: s.offset(),
-        }),
-        none: d.none,
-        present: d.present,
-        trans_huge: d.trans_huge,
-        protnone: d.protnone,
-        flags: (d.kind != EntryKind::Swap).then(|| d.flags.to_string()),
+        entry: EntryRecord::from(&d),
     })
 }
 
@@ -210,21 +165,22 @@ impl fmt::Display for DecodeReport {
                 if a.is_empty { "is it" } else { "is not it" }
             )?;
         }
-        writeln!(f, "raw:        {:#x}", self.raw)?;
-        writeln!(f, "kind:       {}", self.kind)?;
-        match self.pfn {
+        let e = &self.entry;
+        writeln!(f, "raw:        {:#x}", e.raw)?;
+        writeln!(f, "kind:       {}", e.kind)?;
+        match e.pfn {
             Some(pfn) => writeln!(f, "pfn:        {pfn:#x}")?,
             None => writeln!(f, "pfn:        -")?,
         }
-        match self.swap {
+        match e.swap {
             Some(s) => writeln!(f, "swap:       type={} offset={:#x}", s.ty, s.offset)?,
             None => writeln!(f, "swap:       -")?,
         }
-        writeln!(f, "none:       {}", yes_no(self.none))?;
-        writeln!(f, "present:    {}", yes_no(self.present))?;
-        writeln!(f, "trans_huge: {}", yes_no(self.trans_huge))?;
-        writeln!(f, "protnone:   {}", yes_no(self.protnone))?;
-        writeln!(f, "flags:      {}", self.flags.as_deref().unwrap_or("-"))
+        writeln!(f, "none:       {}", yes_no(e.none))?;
+        writeln!(f, "present:    {}", yes_no(e.present))?;
+        writeln!(f, "trans_huge: {}", yes_no(e.trans_huge))?;
+        writeln!(f, "protnone:   {}", yes_no(e.protnone))?;
+        writeln!(f, "flags:      {}", e.flags.as_deref().unwrap_or("-"))
     }
 }
 
