@@ -1,8 +1,9 @@
-//! arm64 with 4 KiB pages and 4 levels, as Linux v6.12 encodes it, and as v6.1 did.
+//! arm64 with 4 KiB pages and 4 levels, as Linux v6.12 encodes it, and as 6.1.192 did.
 //!
 //! Follows arch/arm64/include/asm/{pgtable.h, pgtable-prot.h, pgtable-hwdef.h, pgalloc.h}
 //! and arch/arm64/mm/mmap.c (`protection_map`) of v6.12; the v6.1 variant follows the same
-//! files as they were before Ryan Roberts' 2024 `PTE_PRESENT_INVALID` rework (v6.10).
+//! files in **6.1.192** (the 6.1.y release Debian 12 ships and `ci/kernel-test` boots), from
+//! before Ryan Roberts' 2024 `PTE_PRESENT_INVALID` rework (v6.10).
 //!
 //! Configuration: `CONFIG_ARM64_4K_PAGES`, `CONFIG_PGTABLE_LEVELS=4`, 48-bit physical
 //! addresses (`CONFIG_ARM64_PA_BITS_48`, no LPA2), `CONFIG_NUMA_BALANCING` (for
@@ -15,9 +16,10 @@
 //!   table test).
 //! - **v6.1** ([`Arm64V6_1`]): PROT_NONE was its own software bit, `PTE_PROT_NONE` (58), and
 //!   `pmd_mkinvalid` set `PMD_PRESENT_INVALID` (59), which `pmd_present` also accepts. The
-//!   swap type sat at bits 3–7 with the offset at 8–57, the address field was bits 12–47, and
-//!   `pte_mkwrite` cleared RDONLY unconditionally (only a sw-dirty pte gets it cleared since
-//!   "arm64, mm: avoid always making PTE dirty in pte_mkwrite()", v6.6).
+//!   swap type sat at bits 3–7 with the offset at 8–57 and the address field was bits 12–47.
+//!   `pte_mkwrite` clears RDONLY only for a sw-dirty pte, as in v6.12: "arm64, mm: avoid
+//!   always making PTE dirty in pte_mkwrite()" (v6.6) was backported to 6.1.y
+//!   (6.1.192 arch/arm64/include/asm/pgtable.h:183); 6.1.0 itself cleared it always.
 //! - Dirty is `PTE_DIRTY || (PTE_WRITE && !PTE_RDONLY)`: `PTE_WRITE` is the hardware DBM bit,
 //!   `pte_mkclean` sets RDONLY and `pte_wrprotect` moves hardware-dirty into `PTE_DIRTY`.
 //! - `set_pmd_at` rewrites nothing; `pmdp_invalidate` is the generic one.
@@ -38,7 +40,7 @@ use crate::error::Error;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Arm64;
 
-/// arm64 as in v6.1 (`PTE_PROT_NONE` at bit 58, `PMD_PRESENT_INVALID` at bit 59).
+/// arm64 as in 6.1.192 (`PTE_PROT_NONE` at bit 58, `PMD_PRESENT_INVALID` at bit 59).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Arm64V6_1;
 
@@ -174,8 +176,6 @@ pub trait Variant {
     const SWP_TYPE_SHIFT: u32;
     /// `__SWP_OFFSET_SHIFT`.
     const SWP_OFFSET_SHIFT: u32;
-    /// Whether `pte_mkwrite` clears RDONLY only for a sw-dirty pte (v6.6 and later).
-    const MKWRITE_ONLY_IF_DIRTY: bool;
     /// Every named bit of the version.
     const FLAG_BITS: u64;
     /// Formats flag bits with the version's names.
@@ -189,7 +189,6 @@ impl Variant for Arm64 {
     const PTE_ADDR_MASK: u64 = ((1 << (50 - 12)) - 1) << 12;
     const SWP_TYPE_SHIFT: u32 = 6;
     const SWP_OFFSET_SHIFT: u32 = 12;
-    const MKWRITE_ONLY_IF_DIRTY: bool = true;
     const FLAG_BITS: u64 = Flags::all().bits();
     fn fmt_flags(raw: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_flags(Flags::from_bits_retain(raw), f)
@@ -203,7 +202,6 @@ impl Variant for Arm64V6_1 {
     const PTE_ADDR_MASK: u64 = ((1 << (48 - 12)) - 1) << 12;
     const SWP_TYPE_SHIFT: u32 = 3;
     const SWP_OFFSET_SHIFT: u32 = 8;
-    const MKWRITE_ONLY_IF_DIRTY: bool = false;
     const FLAG_BITS: u64 = FlagsV6_1::all().bits();
     fn fmt_flags(raw: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_flags(FlagsV6_1::from_bits_retain(raw), f)
@@ -265,11 +263,11 @@ pub const fn pte_sw_dirty(v: u64) -> bool {
 pub const fn pte_dirty(v: u64) -> bool {
     pte_sw_dirty(v) || pte_hw_dirty(v)
 }
-/// `pte_mkwrite_novma` (v6.12: RDONLY cleared only if sw-dirty) / `pte_mkwrite` (v6.1:
-/// always).
-pub const fn pte_mkwrite<V: Variant>(v: u64) -> u64 {
+/// `pte_mkwrite_novma` (v6.12) / `pte_mkwrite` (6.1.192): set WRITE; clear RDONLY only for
+/// a sw-dirty pte, so a clean pte becomes writable-clean, not hardware-dirty.
+pub const fn pte_mkwrite(v: u64) -> u64 {
     let v = v | PTE_WRITE;
-    if !V::MKWRITE_ONLY_IF_DIRTY || pte_sw_dirty(v) {
+    if pte_sw_dirty(v) {
         v & !PTE_RDONLY
     } else {
         v
@@ -419,7 +417,7 @@ macro_rules! arm64_backend {
                 test: pte_none, pte_present::<Self>, pte_protnone::<Self>, pte_write, pte_dirty,
                     pte_young, pte_special;
                 u64: pte_pfn::<Self>;
-                map: pte_mkwrite::<Self>, pte_wrprotect, pte_mkdirty, pte_mkclean, pte_mkyoung,
+                map: pte_mkwrite, pte_wrprotect, pte_mkdirty, pte_mkclean, pte_mkyoung,
                     pte_mkold;
                 try_map: pte_mkspecial;
             }
@@ -534,7 +532,7 @@ mod tests {
             Arm64::pte_pgprot(Protection::ReadWrite).raw(),
             0x0068_0000_0000_0fc3
         );
-        assert_eq!(pte_mkwrite::<Arm64>(PAGE_READONLY), PAGE_SHARED);
+        assert_eq!(pte_mkwrite(PAGE_READONLY), PAGE_SHARED);
     }
 
     // v6.12 pmd_mkinvalid: VALID clear, nG set; still present and trans_huge.
@@ -564,11 +562,15 @@ mod tests {
     #[test]
     fn dirty_tracking_follows_dbm_and_rdonly() {
         let clean = PAGE_READONLY | (0x1234 << 12);
-        // v6.12: a clean pte stays RDONLY (writable-clean); v6.1 made it hardware-dirty.
-        let w = pte_mkwrite::<Arm64>(clean);
+        // A clean pte stays RDONLY (writable-clean), in v6.12 and in 6.1.192 (backported:
+        // 6.1.192 arch/arm64/include/asm/pgtable.h:183-189); 6.1.0 made it hardware-dirty.
+        let w = pte_mkwrite(clean);
         assert!(pte_write(w) && !pte_dirty(w) && w & PTE_RDONLY != 0);
-        let w1 = pte_mkwrite::<Arm64V6_1>(clean);
-        assert!(pte_write(w1) && pte_dirty(w1) && w1 & PTE_RDONLY == 0);
+        let w1 = Arm64V6_1::pte_mkwrite(Pte::from_raw(clean)).raw();
+        assert_eq!(w1, w);
+        // A sw-dirty pte loses RDONLY: hardware-writable.
+        let sd = pte_mkwrite(clean | PTE_DIRTY);
+        assert!(pte_write(sd) && sd & PTE_RDONLY == 0);
         // pte_mkdirty of a writable pte clears RDONLY; pte_mkclean sets it back.
         let d = pte_mkdirty(w);
         assert!(pte_hw_dirty(d) && pte_sw_dirty(d));

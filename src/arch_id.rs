@@ -95,7 +95,7 @@ arch_ids! {
     ArmLpaePatched => "arm-lpae-patched",
     /// arm64 with 4 KiB pages, as in v6.12.
     Arm64 => "arm64",
-    /// arm64 as in v6.1 (`PMD_PRESENT_INVALID` at bit 59).
+    /// arm64 as in 6.1.192, Debian 12's 6.1.y (`PMD_PRESENT_INVALID` at bit 59).
     Arm64V6_1 => "arm64-v6.1",
     /// s390 (z/Architecture).
     S390 => "s390",
