@@ -444,6 +444,11 @@ pub mod lpae {
     pub const fn pmd_trans_huge(v: u64) -> bool {
         v != 0 && !pmd_table(v)
     }
+    /// Returns whether the MMU uses the pmd: `L_PMD_SECT_VALID` (bit 0). `set_pmd_at` clears
+    /// it for PROT_NONE, `pmd_mkinvalid` for a split.
+    pub const fn pmd_hw_valid(v: u64) -> bool {
+        v & L_PTE_VALID != 0
+    }
     /// `pmd_present` as in v6.12 (since "ARM: 8578/1"): the VALID bit only.
     pub const fn pmd_present(v: u64) -> bool {
         v & L_PTE_VALID != 0
@@ -650,6 +655,13 @@ const LPAE_DEVIATIONS: &[Deviation] = &[
                does not select ARCH_HAS_DEBUG_VM_PGTABLE, so mm/debug_vm_pgtable.c never \
                checks it",
     },
+    Deviation {
+        law: LawId::InvalidateLeaf,
+        note: "arch/arm/include/asm/pgtable-3level.h:121,218 (v6.12): pmd_leaf is pmd_sect, \
+               which needs L_PMD_SECT_VALID, and pmd_mkinvalid clears that bit, so an \
+               invalidated THP is not pmd_leaf; mm/debug_vm_pgtable.c:964 would warn, but \
+               32-bit ARM does not select ARCH_HAS_DEBUG_VM_PGTABLE",
+    },
 ];
 
 /// The patched backend's departures: a PROT_NONE huge pmd is present now but still no
@@ -662,6 +674,7 @@ const LPAE_PATCHED_DEVIATIONS: &[Deviation] = &[
                is pmd_present (the patch) but not pmd_leaf (pmd_sect)",
     },
     LPAE_DEVIATIONS[1],
+    LPAE_DEVIATIONS[2],
 ];
 
 /// LPAE v4.5's documented departures. The four invalidate laws it breaks are not listed:
@@ -744,8 +757,13 @@ macro_rules! lpae_backend {
             }
             forward_pmd! {
                 in lpae;
-                test: pmd_none, pmd_bad, pmd_leaf, pmd_trans_huge;
+                test: pmd_none, pmd_bad, pmd_leaf, pmd_trans_huge, pmd_hw_valid;
                 try_map: pmd_mkhuge;
+            }
+            /// 32-bit ARM has no NUMA balancing, hence no `pmd_protnone`: a PROT_NONE huge
+            /// pmd is told by `L_PMD_SECT_NONE` (bit 57) instead.
+            fn pmd_prot_none(pmd: Pmd<Self>) -> bool {
+                lpae::pmd_trans_huge(pmd.raw()) && pmd.raw() & lpae::L_PTE_NONE != 0
             }
             fn pmd_present(pmd: Pmd<Self>) -> bool {
                 $present(pmd.raw())

@@ -239,6 +239,15 @@ pub const fn pte_present<V: Variant>(v: u64) -> bool {
 pub const fn pte_protnone<V: Variant>(v: u64) -> bool {
     pte_present_invalid::<V>(v) && (!V::PROTNONE_CHECKS_USER || v & (PTE_USER | PTE_UXN) == PTE_UXN)
 }
+/// `pmd_protnone`: `pte_protnone(pmd_pte(pmd))` (v6.12 arch/arm64/include/asm/pgtable.h:549).
+pub const fn pmd_protnone<V: Variant>(v: u64) -> bool {
+    pte_protnone::<V>(v)
+}
+/// Returns whether the MMU uses the pmd: `PMD_SECT_VALID` (bit 0). PROT_NONE and invalidated
+/// huge pmds have it clear (they are present to Linux through nG or bit 58/59 instead).
+pub const fn pmd_hw_valid(v: u64) -> bool {
+    v & PTE_VALID != 0
+}
 /// `pte_pfn`: `__pte_to_phys(v) >> PAGE_SHIFT`.
 pub const fn pte_pfn<V: Variant>(v: u64) -> u64 {
     (v & V::PTE_ADDR_MASK) >> 12
@@ -267,11 +276,7 @@ pub const fn pte_dirty(v: u64) -> bool {
 /// a sw-dirty pte, so a clean pte becomes writable-clean, not hardware-dirty.
 pub const fn pte_mkwrite(v: u64) -> u64 {
     let v = v | PTE_WRITE;
-    if pte_sw_dirty(v) {
-        v & !PTE_RDONLY
-    } else {
-        v
-    }
+    if pte_sw_dirty(v) { v & !PTE_RDONLY } else { v }
 }
 /// `pte_mkclean`: clear `PTE_DIRTY`, set RDONLY.
 pub const fn pte_mkclean(v: u64) -> u64 {
@@ -446,7 +451,7 @@ macro_rules! arm64_backend {
             }
             forward_pmd! {
                 test: pmd_none, pmd_present::<Self>, pmd_bad, pmd_leaf::<Self>,
-                    pmd_trans_huge::<Self>;
+                    pmd_trans_huge::<Self>, pmd_protnone::<Self>, pmd_hw_valid;
                 try_map: pmd_mkhuge, pmd_mkinvalid::<Self>;
             }
             fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {

@@ -217,6 +217,17 @@ pub const fn pmd_none(v: u64) -> bool {
 pub const fn pmd_present(v: u64) -> bool {
     v & (PAGE_PRESENT | PAGE_INVALID) != 0
 }
+/// `pmd_protnone`: `pte_protnone(pmd_pte(pmd))` (v6.12
+/// arch/powerpc/include/asm/book3s/64/pgtable.h:1069).
+pub const fn pmd_protnone(v: u64) -> bool {
+    pte_protnone(v)
+}
+/// Returns whether the MMU uses the pmd: `_PAGE_PRESENT` (bit 63). PROT_NONE keeps it
+/// (`PAGE_NONE` is present and privileged: the MMU denies user access); `pmdp_invalidate`
+/// clears it.
+pub const fn pmd_hw_valid(v: u64) -> bool {
+    v & PAGE_PRESENT != 0
+}
 /// `pmd_is_serializing`: INVALID without PRESENT, what `pmdp_invalidate` leaves.
 pub const fn pmd_is_serializing(v: u64) -> bool {
     v & (PAGE_PRESENT | PAGE_INVALID) == PAGE_INVALID
@@ -400,7 +411,7 @@ impl<const HASH: bool> PmdOps for Book3s64<HASH> {
         Pmd::from_raw(0)
     }
     forward_pmd! {
-        test: pmd_none, pmd_present, pmd_leaf;
+        test: pmd_none, pmd_present, pmd_leaf, pmd_protnone, pmd_hw_valid;
     }
     fn pmd_bad(pmd: Pmd<Self>) -> bool {
         if HASH {

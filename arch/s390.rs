@@ -263,6 +263,16 @@ pub const fn pmd_none(v: u64) -> bool {
 pub const fn pmd_present(v: u64) -> bool {
     v != SEGMENT_ENTRY_EMPTY
 }
+/// `pmd_protnone` (v6.12 arch/s390/include/asm/pgtable.h:872): a leaf without
+/// `_SEGMENT_ENTRY_READ`.
+pub const fn pmd_protnone(v: u64) -> bool {
+    pmd_leaf(v) && v & SEGMENT_ENTRY_READ == 0
+}
+/// Returns whether the MMU uses the segment entry: `_SEGMENT_ENTRY_INVALID` (bit 5, 0x20)
+/// clear. PROT_NONE (`SEGMENT_NONE`) and invalidated huge pmds have it set.
+pub const fn pmd_hw_valid(v: u64) -> bool {
+    v & SEGMENT_ENTRY_INVALID == 0
+}
 /// `pmd_leaf`: LARGE.
 pub const fn pmd_leaf(v: u64) -> bool {
     v & SEGMENT_ENTRY_LARGE != 0
@@ -403,7 +413,8 @@ impl PmdOps for S390 {
         Pmd::from_raw(SEGMENT_ENTRY_EMPTY)
     }
     forward_pmd! {
-        test: pmd_none, pmd_present, pmd_bad, pmd_leaf, pmd_trans_huge;
+        test: pmd_none, pmd_present, pmd_bad, pmd_leaf, pmd_trans_huge, pmd_protnone,
+            pmd_hw_valid;
         u64: pmd_pfn;
         try_map: pmd_mkhuge;
     }

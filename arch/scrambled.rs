@@ -206,6 +206,15 @@ pub const fn pmd_trans_huge(v: u64) -> bool {
 pub const fn pmd_bad(v: u64) -> bool {
     v & !PFN_FIELD != 0
 }
+/// `pmd_protnone`: a present huge pmd with `PROTNONE` (bit 19).
+pub const fn pmd_protnone(v: u64) -> bool {
+    pmd_trans_huge(v) && v & PmdFlags::PROTNONE.bits() != 0
+}
+/// Returns whether the (synthetic) MMU uses the pmd: `NOT_PRESENT` clear. PROT_NONE keeps it
+/// valid (access is denied by the PROTNONE bit, as powerpc denies it by privilege).
+pub const fn pmd_hw_valid(v: u64) -> bool {
+    v & NOT_PRESENT == 0
+}
 /// `pmd_mkinvalid`: NOT_PRESENT plus the SPLITTING marker.
 pub const fn pmd_mkinvalid(v: u64) -> u64 {
     v | NOT_PRESENT | SPLITTING
@@ -310,7 +319,8 @@ impl PmdOps for Scrambled {
         Pmd::from_raw(PMD_EMPTY)
     }
     forward_pmd! {
-        test: pmd_none, pmd_present, pmd_bad, pmd_leaf, pmd_trans_huge;
+        test: pmd_none, pmd_present, pmd_bad, pmd_leaf, pmd_trans_huge, pmd_protnone,
+            pmd_hw_valid;
         try_map: pmd_mkinvalid;
     }
     fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {

@@ -109,6 +109,15 @@ pub const fn pte_present(v: u64) -> bool {
 pub const fn pte_protnone(v: u64) -> bool {
     v & (PRESENT | PROTNONE) == PROTNONE
 }
+/// Returns whether the MMU uses the pmd: `_PAGE_PRESENT` (bit 0). A PROT_NONE or
+/// invalidated huge pmd has it clear.
+pub const fn pmd_hw_valid(v: u64) -> bool {
+    v & PRESENT != 0
+}
+/// `pmd_protnone` (arch/x86/include/asm/pgtable.h:1057): PROTNONE set, PRESENT clear.
+pub const fn pmd_protnone(v: u64) -> bool {
+    pmd_flags(v) & (PROTNONE | PRESENT) == PROTNONE
+}
 /// Returns the pfn, un-inverting it when the pte is non-zero and not PRESENT (`pte_pfn`).
 pub const fn pte_pfn(v: u64) -> u64 {
     ((v ^ protnone_mask(v)) & PTE_PFN_MASK) >> 12
@@ -282,7 +291,8 @@ impl PmdOps for X86_64 {
         Pmd::from_raw(0)
     }
     forward_pmd! {
-        test: pmd_none, pmd_present, pmd_bad, pmd_leaf, pmd_trans_huge;
+        test: pmd_none, pmd_present, pmd_bad, pmd_leaf, pmd_trans_huge, pmd_protnone,
+            pmd_hw_valid;
         u64: pmd_pfn;
         try_map: pmd_mkinvalid;
     }

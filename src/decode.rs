@@ -37,9 +37,10 @@ pub enum EntryKind {
     Table,
     /// A present pte (PROT_NONE included; see [`Decoded::protnone`]).
     Page,
-    /// A present huge pmd.
+    /// A huge pmd the MMU uses, or a PROT_NONE one (see [`Decoded::protnone`]).
     Huge,
-    /// A huge pmd after `pmdp_invalidate`: mid-split, still `trans_huge`.
+    /// A huge pmd the MMU would not use and that is not PROT_NONE: what `pmdp_invalidate`
+    /// leaves mid-split, still `trans_huge`.
     HugeInvalid,
     /// A swap or migration entry (`!none && !present`).
     Swap,
@@ -116,7 +117,8 @@ pub struct Decoded {
     pub present: bool,
     /// `pmd_trans_huge` (always false for a pte).
     pub trans_huge: bool,
-    /// `pte_protnone` (false for a pmd).
+    /// A PROT_NONE mapping: `pte_protnone` for a pte; for a huge pmd
+    /// [`PmdOps::pmd_prot_none`] (`pmd_protnone`, or `L_PMD_SECT_NONE` on 32-bit ARM LPAE).
     pub protnone: bool,
     /// The flag bits.
     pub flags: FlagsText,
@@ -175,19 +177,23 @@ pub fn decode_pte<A: PmdOps>(pte: Pte<A>, addr: Option<u64>) -> Decoded {
     }
 }
 
-/// Decodes a pmd the way `zap_pmd_range` and friends classify it: none, then huge (checking
-/// whether `pmdp_invalidate` would leave it unchanged, i.e. it is already invalidated), then
-/// swap/migration, then bad, else a table.
+/// Decodes a pmd the way v6.12's `zap_pmd_range` classifies it (mm/memory.c:1717): none,
+/// then huge (`pmd_trans_huge`): a PROT_NONE huge pmd is `huge` with `protnone` set, one
+/// the MMU would not use otherwise is `huge-invalid` (mid-split); then swap/migration, then
+/// bad (`pmd_bad`: a leaf that is not `pmd_trans_huge`, such as a powerpc hash leaf without
+/// `H_PAGE_THP_HUGE`, lands here), else a table.
 pub fn decode_pmd<A: PmdOps>(pmd: Pmd<A>) -> Decoded {
     let none = A::pmd_none(pmd);
     let present = A::pmd_present(pmd);
     let trans_huge = A::pmd_trans_huge(pmd);
+    let protnone = !none && trans_huge && A::pmd_prot_none(pmd);
     let (kind, pfn, swap) = if none {
         (EntryKind::None, None, None)
-    } else if trans_huge || (A::GEOMETRY.has_thp && present && A::pmd_leaf(pmd)) {
-        let kind = match A::pmdp_invalidate(pmd) {
-            Ok(inv) if inv == pmd => EntryKind::HugeInvalid,
-            _ => EntryKind::Huge,
+    } else if trans_huge {
+        let kind = if protnone || A::pmd_hw_valid(pmd) {
+            EntryKind::Huge
+        } else {
+            EntryKind::HugeInvalid
         };
         (kind, Some(A::pmd_pfn(pmd)), None)
     } else if !present && A::GEOMETRY.has_thp && A::GEOMETRY.swap_type_bits != 0 {
@@ -208,7 +214,7 @@ pub fn decode_pmd<A: PmdOps>(pmd: Pmd<A>) -> Decoded {
         none,
         present,
         trans_huge,
-        protnone: false,
+        protnone,
         flags: FlagsText {
             raw: pmd.raw_u64(),
             write: A::fmt_pmd_flags,

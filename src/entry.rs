@@ -451,6 +451,30 @@ pub trait PmdOps: PteOps {
         let _ = pmd;
         false
     }
+    /// `pmd_protnone`: a huge pmd made inaccessible for NUMA hinting or PROT_NONE (x86_64,
+    /// arm64, s390, powerpc define it under `CONFIG_NUMA_BALANCING`). The default is
+    /// include/linux/pgtable.h's stub: `false`.
+    fn pmd_protnone(pmd: Pmd<Self>) -> bool {
+        let _ = pmd;
+        false
+    }
+    /// Returns whether a huge pmd maps PROT_NONE, for decoding: [`PmdOps::pmd_protnone`]
+    /// where Linux defines one; 32-bit ARM LPAE, which has no NUMA balancing and so no
+    /// `pmd_protnone`, answers from `L_PMD_SECT_NONE`.
+    fn pmd_prot_none(pmd: Pmd<Self>) -> bool {
+        Self::pmd_protnone(pmd)
+    }
+    /// Returns whether the MMU would use the pmd as a huge mapping: the architecture's own
+    /// valid bit (`_PAGE_PRESENT` on x86_64 and powerpc, bit 0 on arm and arm64,
+    /// `!_SEGMENT_ENTRY_INVALID` on s390), read from the bits, never from the helpers whose
+    /// answers the checker tests. A PROT_NONE huge pmd is hardware-valid only where the
+    /// architecture keeps the entry valid and denies user access otherwise (powerpc's
+    /// `_PAGE_PRIVILEGED`). Backends without THP have no huge pmd: the default is `false`
+    /// (LAW-HW-VALID checks that every THP backend overrides it).
+    fn pmd_hw_valid(pmd: Pmd<Self>) -> bool {
+        let _ = pmd;
+        false
+    }
     /// `pmd_populate` without the width check: a table pmd pointing at the pte page `table_pfn`.
     fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self>;
     /// `pmd_pfn` (`pmd_page` for a table): the pfn a huge pmd maps or a table pmd points to.

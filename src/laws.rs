@@ -52,6 +52,8 @@ laws! {
     InvalidatePresent => "LAW-INVALIDATE-PRESENT", "After pmdp_invalidate a huge pmd is still pmd_present (mm/debug_vm_pgtable.c).";
     InvalidateIdempotent => "LAW-INVALIDATE-IDEMPOTENT", "pmdp_invalidate of an invalidated pmd changes nothing.";
     InvalidatePfn => "LAW-INVALIDATE-PFN", "pmdp_invalidate keeps the pfn.";
+    InvalidateLeaf => "LAW-INVALIDATE-LEAF", "After pmd_mkinvalid/pmdp_invalidate a huge pmd is still pmd_leaf (v6.12 mm/debug_vm_pgtable.c:964).";
+    HwValid => "LAW-HW-VALID", "The architecture's own valid bit is set in a huge pmd of every accessible protection and clear after pmdp_invalidate (the engine's TLB trusts it, not pmdp_invalidate).";
 }
 
 impl fmt::Display for LawId {
@@ -314,8 +316,8 @@ pub fn huge_pmd_case<A: PmdOps>(pfn: u64, prot: Protection) -> Result<(), (LawId
 /// Every law of [`huge_laws`] one huge pmd fails, in that order: `HugePmd` alone when the
 /// huge pmd itself is wrong (nothing to invalidate then), otherwise each invalidate law
 /// checked on its own, so one case can fail several.
-fn huge_pmd_failures<A: PmdOps>(pfn: u64, prot: Protection) -> [Option<Witness>; 6] {
-    let mut failures = [None; 6];
+fn huge_pmd_failures<A: PmdOps>(pfn: u64, prot: Protection) -> [Option<Witness>; 8] {
+    let mut failures = [None; 8];
     let witness = |output, what| {
         Some(Witness {
             input: pfn,
@@ -337,12 +339,18 @@ fn huge_pmd_failures<A: PmdOps>(pfn: u64, prot: Protection) -> [Option<Witness>;
         failures[0] = witness(raw, "pmd_pfn of a huge pmd");
         return failures;
     }
+    if prot != Protection::None && !A::pmd_hw_valid(huge) {
+        failures[7] = witness(
+            raw,
+            "huge pmd of an accessible protection is not hardware-valid",
+        );
+    }
     let Ok(inv) = A::pmdp_invalidate(huge) else {
         failures[1] = witness(raw, "pmdp_invalidate refused");
         return failures;
     };
     let out = inv.raw_u64();
-    let checks: [(bool, &'static str); 5] = [
+    let checks: [(bool, &'static str); 7] = [
         (!A::pmd_none(inv), "invalidated pmd reads as pmd_none"),
         (
             A::pmd_trans_huge(inv),
@@ -354,9 +362,14 @@ fn huge_pmd_failures<A: PmdOps>(pfn: u64, prot: Protection) -> [Option<Witness>;
             "second pmdp_invalidate changed the pmd",
         ),
         (A::pmd_pfn(inv) == pfn, "invalidated pmd lost its pfn"),
+        (A::pmd_leaf(inv), "invalidated pmd is not pmd_leaf"),
+        (
+            !A::pmd_hw_valid(inv),
+            "invalidated pmd is still hardware-valid",
+        ),
     ];
     for (slot, (ok, what)) in failures[1..].iter_mut().zip(checks) {
-        if !ok {
+        if !ok && slot.is_none() {
             *slot = witness(out, what);
         }
     }
@@ -488,7 +501,7 @@ pub fn check_with<A: PmdOps>(bounds: Bounds) -> LawReport {
     }
 }
 
-fn huge_laws() -> [LawId; 6] {
+fn huge_laws() -> [LawId; 8] {
     [
         LawId::HugePmd,
         LawId::InvalidateNotNone,
@@ -496,6 +509,8 @@ fn huge_laws() -> [LawId; 6] {
         LawId::InvalidatePresent,
         LawId::InvalidateIdempotent,
         LawId::InvalidatePfn,
+        LawId::InvalidateLeaf,
+        LawId::HwValid,
     ]
 }
 

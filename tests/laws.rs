@@ -63,14 +63,16 @@ fn only_the_historical_arm_backend_empties_an_invalidated_huge_pmd() {
                 "v4.5 pmd_mknotpresent returned 0"
             );
             let failed: Vec<LawId> = report.violations().map(|r| r.law).collect();
-            // The zero it stores is also not trans_huge, not present and has no pfn.
+            // The zero it stores is also not trans_huge, not present, has no pfn and is no
+            // leaf.
             assert_eq!(
                 failed,
                 [
                     LawId::InvalidateNotNone,
                     LawId::InvalidateTransHuge,
                     LawId::InvalidatePresent,
-                    LawId::InvalidatePfn
+                    LawId::InvalidatePfn,
+                    LawId::InvalidateLeaf
                 ]
             );
         } else {
@@ -93,7 +95,7 @@ fn every_law_is_checked_somewhere() {
 }
 
 // v4.5 as stored: set_pmd_at made pmd_mknotpresent's zero 0x880, which is not none, is
-// trans_huge and present, but maps pfn 0.
+// trans_huge and present, but maps pfn 0 and is no section (pmd_leaf).
 #[test]
 fn v4_5_as_stored_keeps_the_pmd_but_loses_the_pfn() {
     let reports = reports();
@@ -104,7 +106,7 @@ fn v4_5_as_stored_keeps_the_pmd_but_loses_the_pfn() {
     assert_eq!(stored.len(), usize::from(cfg!(feature = "arm")));
     for report in stored {
         let failed: Vec<LawId> = report.violations().map(|r| r.law).collect();
-        assert_eq!(failed, [LawId::InvalidatePfn]);
+        assert_eq!(failed, [LawId::InvalidatePfn, LawId::InvalidateLeaf]);
     }
 }
 

@@ -484,7 +484,8 @@ pub struct EntryRecord {
     pub present: bool,
     /// Whether the pmd maps a transparent huge page (`pmd_trans_huge`; false for a pte).
     pub trans_huge: bool,
-    /// `pte_protnone` (false for a pmd).
+    /// A PROT_NONE mapping: `pte_protnone`; for a huge pmd `pmd_protnone` (on 32-bit ARM
+    /// LPAE, `L_PMD_SECT_NONE`).
     #[serde(default)]
     pub protnone: bool,
     /// The flag bits by name (bitflags' text form; unnamed bits in hex); absent for a swap

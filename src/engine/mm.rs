@@ -799,10 +799,10 @@ impl<A: PmdOps> Machine<A> {
     }
 }
 
-/// Returns whether the MMU would use a huge pmd: present and not already invalidated
-/// (an invalidated entry is the fixed point of `pmdp_invalidate`).
+/// Returns whether the MMU would use a huge pmd: the backend's own valid bit
+/// ([`PmdOps::pmd_hw_valid`]), independent of `pmdp_invalidate`, whose value is under test.
 pub fn huge_hw_valid<A: PmdOps>(pmd: Pmd<A>) -> bool {
-    A::pmdp_invalidate(pmd).is_ok_and(|inv| inv != pmd)
+    A::pmd_hw_valid(pmd)
 }
 
 impl<A: PmdOps> core::fmt::Debug for Machine<A> {
