@@ -3,8 +3,14 @@
 //! and keeps the reference only if the entry did not change. Whatever it keeps is handed to
 //! the caller (O_DIRECT, RDMA, vhost...) as the page mapped at that address.
 //!
-//! Kernel: the v4.5-era shape (`gup_pte_range` / `gup_huge_pmd` of that time; v4.5 itself is
-//! not in this project's source index, so no v4.5 line numbers are given). The v6.12
+//! Kernel: v4.5's mm/gup.c `gup_pmd_range` routing (read from the v4.5-era source through
+//! the project's index, which holds no v4.5 tree, so no line numbers): `pmd_none` → slow
+//! path; `pmd_trans_huge || pmd_huge` → `pmd_protnone` → slow path, else `gup_huge_pmd`
+//! takes the pfn; anything else → `gup_pte_range`. v4.5 (which removed
+//! `pmd_trans_splitting`) has **no `pmd_present` test** there: that came later, by v4.14
+//! with THP migration. So on `arm-lpae-v4.5-stored` the 0x880 a split left (not none, a
+//! present huge pmd of pfn 0 to v4.5's helpers) goes to `gup_huge_pmd`, which hands out pfn
+//! 0's page: INV-002-DECODE. On `arm-lpae-v4.5` the zero is `pmd_none`: slow path. The v6.12
 //! counterparts, modelled in [`super::v6_12::gup`], are mm/gup.c:3269 (`gup_fast_pmd_range`),
 //! mm/gup.c:3134 (`gup_fast_pmd_leaf`) and mm/gup.c:2935 (`gup_fast_pte_range`).
 
@@ -51,30 +57,34 @@ impl<A: PmdOps> Program<A> for GupFast {
                 let pmd = m.pmd_get(r);
                 m.th_mut(t).regs[ORIG] = pmd.raw_u64();
                 m.th_mut(t).regs[TABLE] = u64::from(NO_TABLE);
-                if A::pmd_none(pmd) || !A::pmd_present(pmd) {
+                if A::pmd_none(pmd) {
                     finish(m, t);
-                    return Step::Ran("gup_fast_pmd_range: pmd_none or !pmd_present, slow path");
+                    return Step::Ran("gup_pmd_range: pmd_none, slow path");
                 }
                 if A::pmd_trans_huge(pmd) || A::pmd_leaf(pmd) {
+                    if A::pmd_protnone(pmd) {
+                        finish(m, t);
+                        return Step::Ran("gup_pmd_range: pmd_protnone, slow path");
+                    }
                     m.th_mut(t).regs[PFN] = A::pmd_pfn(pmd) + slot as u64;
                     m.goto(t, GRAB);
-                    return Step::Ran("gup_fast_pmd_leaf: the pfn of a present huge pmd");
+                    return Step::Ran("gup_huge_pmd: the pfn of a huge pmd");
                 }
                 let Some(table) = m.table_of(pmd) else {
                     finish(m, t);
-                    return Step::Ran("gup_fast_pmd_range: no table, slow path");
+                    return Step::Ran("gup_pmd_range: no table, slow path");
                 };
                 let pte = m.pte_get(table, slot);
                 if !A::pte_present(pte) || A::pte_protnone(pte) {
                     finish(m, t);
-                    return Step::Ran("gup_fast_pte_range: pte not present, slow path");
+                    return Step::Ran("gup_pte_range: pte not present, slow path");
                 }
                 let th = m.th_mut(t);
                 th.regs[ORIG] = pte.raw_u64();
                 th.regs[TABLE] = u64::from(table);
                 th.regs[PFN] = A::pte_pfn(pte);
                 m.goto(t, GRAB);
-                Step::Ran("gup_fast_pte_range: ptep_get_lockless, pte present")
+                Step::Ran("gup_pte_range: the pte, present")
             }
             GRAB => {
                 let pfn = m.th(t).regs[PFN];
