@@ -457,6 +457,13 @@ pub mod lpae {
     pub const fn pmd_mkinvalid(v: u64) -> u64 {
         v & !L_PTE_VALID
     }
+    /// v6.12's generic `pmdp_invalidate` (mm/pgtable-generic.c:198): `pmdp_establish` of
+    /// `pmd_mkinvalid(*pmdp)`, and the generic `pmdp_establish` is `set_pmd_at`, so LPAE's
+    /// rewrite applies to the invalid word too (it changes nothing there: VALID is already
+    /// clear, AP2 follows the same write and dirty bits, nG is already set).
+    pub const fn pmdp_invalidate(v: u64) -> u64 {
+        set_pmd_at(pmd_mkinvalid(v))
+    }
     /// `pmd_mkhuge`: clear `PMD_TABLE_BIT`.
     pub const fn pmd_mkhuge(v: u64) -> u64 {
         v & !PMD_TABLE_BIT
@@ -798,6 +805,9 @@ macro_rules! lpae_backend {
             fn pmd_mkinvalid(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
                 Ok(Pmd::from_raw($mkinvalid(pmd.raw())))
             }
+            fn set_pmd_at(pmd: Pmd<Self>) -> Pmd<Self> {
+                Pmd::from_raw(lpae::set_pmd_at(pmd.raw()))
+            }
             fn pmdp_invalidate(pmd: Pmd<Self>) -> Result<Pmd<Self>, Error> {
                 Ok(Pmd::from_raw($invalidate(pmd.raw())))
             }
@@ -812,7 +822,7 @@ lpae_backend!(
     id: ArchId::ArmLpae,
     pmd_present: lpae::pmd_present,
     pmd_mkinvalid: lpae::pmd_mkinvalid,
-    pmdp_invalidate: lpae::pmd_mkinvalid,
+    pmdp_invalidate: lpae::pmdp_invalidate,
     deviations: LPAE_DEVIATIONS,
 );
 
@@ -821,7 +831,7 @@ lpae_backend!(
     id: ArchId::ArmLpaePatched,
     pmd_present: lpae_patched::pmd_present,
     pmd_mkinvalid: lpae::pmd_mkinvalid,
-    pmdp_invalidate: lpae::pmd_mkinvalid,
+    pmdp_invalidate: lpae::pmdp_invalidate,
     deviations: LPAE_PATCHED_DEVIATIONS,
 );
 
@@ -947,12 +957,15 @@ mod tests {
     }
 
     // LPAE v6.12: pmd_mkinvalid clears bit 0 only: ..701 -> ..700, trans_huge but !present.
+    // pmdp_invalidate stores it through set_pmd_at (mm/pgtable-generic.c:198, the generic
+    // pmdp_establish), which adds AP2 (not writable-and-dirty) and nG: ..f80.
     #[test]
     fn lpae_invalidated_section_is_trans_huge_but_not_present() {
         let sect = Pmd::<ArmLpae>::from_raw(0x4020_0701);
         assert!(sect.present() && sect.trans_huge() && ArmLpae::pmd_leaf(sect));
+        assert_eq!(ArmLpae::pmd_mkinvalid(sect).unwrap().raw(), 0x4020_0700);
         let inv = ArmLpae::pmdp_invalidate(sect).unwrap();
-        assert_eq!(inv.raw(), 0x4020_0700);
+        assert_eq!(inv.raw(), 0x4020_0f80);
         assert!(!inv.none() && inv.trans_huge() && !inv.present());
         assert_eq!(inv.pfn(), 0x40200);
         assert_eq!(ArmLpae::pmdp_invalidate(inv), Ok(inv));

@@ -263,6 +263,26 @@ pub const fn pmd_none(v: u64) -> bool {
 pub const fn pmd_present(v: u64) -> bool {
     v != SEGMENT_ENTRY_EMPTY
 }
+/// `pmd_mkdirty` (v6.12 arch/s390/include/asm/pgtable.h:1567): DIRTY and SOFT_DIRTY set;
+/// a writable entry also loses PROTECT.
+pub const fn pmd_mkdirty(v: u64) -> u64 {
+    let v = v | SEGMENT_ENTRY_DIRTY | SegmentFlags::SOFT_DIRTY.bits();
+    if v & SEGMENT_ENTRY_WRITE != 0 {
+        v & !SEGMENT_ENTRY_PROTECT
+    } else {
+        v
+    }
+}
+/// `pmd_mkwrite_novma` (v6.12 arch/s390/include/asm/pgtable.h:1553): WRITE set; a dirty entry
+/// also loses PROTECT.
+pub const fn pmd_mkwrite(v: u64) -> u64 {
+    let v = v | SEGMENT_ENTRY_WRITE;
+    if v & SEGMENT_ENTRY_DIRTY != 0 {
+        v & !SEGMENT_ENTRY_PROTECT
+    } else {
+        v
+    }
+}
 /// `pmd_protnone` (v6.12 arch/s390/include/asm/pgtable.h:872): a leaf without
 /// `_SEGMENT_ENTRY_READ`.
 pub const fn pmd_protnone(v: u64) -> bool {
@@ -416,6 +436,7 @@ impl PmdOps for S390 {
         test: pmd_none, pmd_present, pmd_bad, pmd_leaf, pmd_trans_huge, pmd_protnone,
             pmd_hw_valid;
         u64: pmd_pfn;
+        map: pmd_mkdirty, pmd_mkwrite;
         try_map: pmd_mkhuge;
     }
     /// `_SEGMENT_ENTRY | __pa(pte table)`: the table's origin is `table_pfn << 12` (in v6.12

@@ -475,6 +475,22 @@ pub trait PmdOps: PteOps {
         let _ = pmd;
         false
     }
+    /// `pmd_mkdirty`. The default is `pte_pmd(pte_mkdirty(pmd_pte(pmd)))`, which is what
+    /// arm64 and powerpc define and what x86_64 and 32-bit ARM LPAE compute (their pmd dirty
+    /// and write bits are the pte's); s390 overrides it.
+    fn pmd_mkdirty(pmd: Pmd<Self>) -> Pmd<Self> {
+        Pmd::from_raw(Self::pte_mkdirty(Pte::from_raw(pmd.raw())).raw())
+    }
+    /// `pmd_mkwrite_novma`; the default is the pte helper's, as for [`PmdOps::pmd_mkdirty`].
+    fn pmd_mkwrite(pmd: Pmd<Self>) -> Pmd<Self> {
+        Pmd::from_raw(Self::pte_mkwrite(Pte::from_raw(pmd.raw())).raw())
+    }
+    /// The word the architecture's `set_pmd_at` stores for `pmd`: the value itself except
+    /// where `set_pmd_at` rewrites it (32-bit ARM LPAE: VALID cleared for PROT_NONE, AP2 from
+    /// write and dirty, nG).
+    fn set_pmd_at(pmd: Pmd<Self>) -> Pmd<Self> {
+        pmd
+    }
     /// `pmd_populate` without the width check: a table pmd pointing at the pte page `table_pfn`.
     fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self>;
     /// `pmd_pfn` (`pmd_page` for a table): the pfn a huge pmd maps or a table pmd points to.
@@ -519,6 +535,23 @@ pub trait PmdOps: PteOps {
             });
         }
         Ok(pmd)
+    }
+    /// The huge pmd an anonymous THP fault installs, as v6.12's `do_huge_pmd_anonymous_page`
+    /// stores it (mm/huge_memory.c:1248, the same shape in v4.5):
+    /// `set_pmd_at(maybe_pmd_mkwrite(pmd_mkdirty(mk_huge_pmd(page, vm_page_prot))))`, written
+    /// only where the protection allows writes (`VM_WRITE`). A THP later given another
+    /// protection by `mprotect` keeps its dirty bit, so the same value stands for it.
+    ///
+    /// # Errors
+    /// As [`PmdOps::mk_huge_pmd`].
+    fn mk_huge_pmd_anon(pfn: u64, prot: Protection) -> Result<Pmd<Self>, Error> {
+        let pmd = Self::pmd_mkdirty(Self::mk_huge_pmd(pfn, prot)?);
+        let pmd = if prot.writable() {
+            Self::pmd_mkwrite(pmd)
+        } else {
+            pmd
+        };
+        Ok(Self::set_pmd_at(pmd))
     }
     /// `mk_huge_pmd`: a present huge pmd mapping the huge page starting at `pfn`.
     ///

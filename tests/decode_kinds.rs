@@ -91,3 +91,58 @@ fn powerpc_hash_leaf_without_thp_huge_is_bad() {
     // The same word is a THP on radix.
     assert_eq!(decode_pmd(radix_huge).kind, EntryKind::Huge);
 }
+
+// do_huge_pmd_anonymous_page stores maybe_pmd_mkwrite(pmd_mkdirty(mk_huge_pmd(..))) through
+// set_pmd_at (v6.12 mm/huge_memory.c:1248): dirty, and written where VM_WRITE allows, so the
+// hardware may write it at once — 32-bit ARM LPAE's set_pmd_at clears AP2 only for a
+// writable and dirty pmd (arch/arm/include/asm/pgtable-3level.h:240), s390's pmd_mkdirty and
+// pmd_mkwrite_novma clear _SEGMENT_ENTRY_PROTECT (arch/s390/include/asm/pgtable.h:1553,1567).
+#[test]
+fn the_anonymous_huge_fault_stores_a_dirty_writable_pmd() {
+    // `pte_bits`: the backend's pmd dirty and write bits are its pte's (all but s390).
+    fn check<A: PmdOps>(pte_bits: bool) -> (u64, u64) {
+        let pfn = A::GEOMETRY.pages_per_pmd();
+        let plain = A::mk_huge_pmd(pfn, Protection::ReadWrite).unwrap();
+        let anon = A::mk_huge_pmd_anon(pfn, Protection::ReadWrite).unwrap();
+        let ro = A::mk_huge_pmd_anon(pfn, Protection::Read).unwrap();
+        if pte_bits {
+            let as_pte = pgtable::Pte::<A>::from_raw(anon.raw());
+            assert!(A::pte_dirty(as_pte) && A::pte_write(as_pte), "{}", A::ID);
+            // A read-only mapping is dirtied but not made writable.
+            assert!(
+                !A::pte_write(pgtable::Pte::<A>::from_raw(ro.raw())),
+                "{}",
+                A::ID
+            );
+        }
+        assert!(
+            A::pmd_trans_huge(anon) && A::pmd_hw_valid(anon),
+            "{}",
+            A::ID
+        );
+        assert_eq!(A::pmd_pfn(anon), pfn);
+        (plain.raw_u64(), anon.raw_u64())
+    }
+    check::<X86_64>(true);
+    check::<Arm64>(true);
+    check::<Arm64V6_1>(true);
+    check::<PowerpcRadix>(true);
+    check::<PowerpcHash>(true);
+    let (plain, anon) = check::<ArmLpae>(true);
+    const AP2: u64 = 1 << 7;
+    assert!(plain & AP2 != 0 && anon & AP2 == 0, "{plain:#x} {anon:#x}");
+    let (plain, anon) = check::<S390>(false);
+    const PROTECT: u64 = 0x200;
+    const WRITE: u64 = 0x2;
+    const DIRTY: u64 = 0x2000;
+    assert!(
+        plain & PROTECT != 0 && anon & PROTECT == 0,
+        "{plain:#x} {anon:#x}"
+    );
+    assert_eq!(anon & (WRITE | DIRTY), WRITE | DIRTY, "{anon:#x}");
+    let ro = S390::mk_huge_pmd_anon(512, Protection::Read).unwrap().raw();
+    assert!(
+        ro & PROTECT != 0 && ro & WRITE == 0 && ro & DIRTY != 0,
+        "{ro:#x}"
+    );
+}

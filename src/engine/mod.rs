@@ -187,7 +187,7 @@ impl<A: PmdOps> ScenarioBuilder<A> {
         let m = &mut self.machine;
         let page = m.page_alloc(true).ok_or(ScenarioError::ArenaFull)?;
         let table = m.table_alloc(r).ok_or(ScenarioError::ArenaFull)?;
-        let pmd = A::mk_huge_pmd(Machine::<A>::page_pfn(page), m.prot())
+        let pmd = A::mk_huge_pmd_anon(Machine::<A>::page_pfn(page), m.prot())
             .map_err(ScenarioError::Encoding)?;
         m.pmd_set(r, pmd);
         m.deposit(r, table);

@@ -156,7 +156,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                         "__do_huge_pmd_anonymous_page: !pmd_none under the lock, back off",
                     );
                 }
-                match A::mk_huge_pmd(Machine::<A>::page_pfn(page), m.prot()) {
+                match A::mk_huge_pmd_anon(Machine::<A>::page_pfn(page), m.prot()) {
                     Ok(huge) => m.pmd_set(r, huge),
                     Err(_) => m.flag(InvariantId::Model, "mk_huge_pmd refused a modelled page"),
                 }

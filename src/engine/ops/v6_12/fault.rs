@@ -169,7 +169,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 }
                 let page = need(m, t, PAGE);
                 let table = need(m, t, SPARE);
-                match A::mk_huge_pmd(Machine::<A>::page_pfn(page), m.prot()) {
+                match A::mk_huge_pmd_anon(Machine::<A>::page_pfn(page), m.prot()) {
                     Ok(huge) => {
                         m.page_map(page, r, 1);
                         m.deposit(r, table);
