@@ -309,8 +309,14 @@ fn gup_fast_takes_pfn_0_from_v4_5_as_stored_and_nothing_wrong_elsewhere() {
                 assert!(trace.contains("0x880"), "{trace}");
                 // v4.5's gup_pmd_range has no pmd_present test: the word goes straight to
                 // gup_huge_pmd (a pmd_present test would not stop it: 0x880 is non-zero).
-                assert!(trace.contains("gup_huge_pmd: the pfn of a huge pmd"), "{trace}");
-                assert!(!trace.contains("gup_fast_"), "v6.12 names in v4.5 code: {trace}");
+                assert!(
+                    trace.contains("gup_huge_pmd: the pfn of a huge pmd"),
+                    "{trace}"
+                );
+                assert!(
+                    !trace.contains("gup_fast_"),
+                    "v6.12 names in v4.5 code: {trace}"
+                );
             }
             ArchId::ArmLpaeV4_5 => {
                 let Verdict::Violated(cx) = verdict else {

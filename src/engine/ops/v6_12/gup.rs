@@ -1,14 +1,16 @@
 //! GUP-fast as v6.12 does it (mm/gup.c), with interrupts off: `gup_fast_pmd_range` (:3269)
 //! reads the pmd once (`pmdp_get_lockless`), gives up on `!pmd_present`, routes a
-//! `pmd_leaf` to `gup_fast_pmd_leaf` (:3134: `pmd_access_permitted`, grab the folio, recheck
+//! `pmd_leaf` past `pmd_protnone` (:3286) to `gup_fast_pmd_leaf` (:3134:
+//! `pmd_access_permitted`, grab the folio, recheck
 //! the pmd's raw value) and anything else to `gup_fast_pte_range` (:2935), which maps the
 //! table through its *copy* of the pmd (`pte_offset_map(&pmd)`), reads the pte, checks
 //! `pte_protnone` and `pte_access_permitted`, grabs the folio and rechecks both the pmd and
 //! the pte. Whatever it keeps is handed to the caller as the page mapped at the address.
 //!
-//! `pmd_access_permitted` is taken as "the MMU would use this huge pmd" (a hardware-valid
-//! leaf): every architecture's `pmd_access_permitted` implies it. `pmd_protnone` (NUMA
-//! hinting) is not asked: no catalogue scenario makes NUMA-hinting pmds. Interrupts-off
+//! `pmd_access_permitted` is taken as "the MMU would use this huge pmd"
+//! ([`PmdOps::pmd_hw_valid`], the architecture's valid bit): every architecture's
+//! `pmd_access_permitted` implies it (kernel-patches/0001 gives 32-bit ARM LPAE one that
+//! does). Interrupts-off
 //! against a TLB-flush IPI and RCU-deferred table freeing matter only where a scenario frees
 //! tables GUP-fast can reach; none does yet.
 
@@ -66,6 +68,12 @@ impl<A: PmdOps> Program<A> for GupFast {
                     return Step::Ran("gup_fast_pmd_range: !pmd_present, fall back to slow GUP");
                 }
                 if A::pmd_leaf(pmd) {
+                    if A::pmd_protnone(pmd) {
+                        finish(m, t);
+                        return Step::Ran(
+                            "gup_fast_pmd_range: pmd_protnone, fall back to slow GUP",
+                        );
+                    }
                     if !huge_hw_valid(pmd) {
                         finish(m, t);
                         return Step::Ran(
