@@ -773,3 +773,39 @@ fn the_oracle_writes_real_entries() {
         A::mk_huge_pmd(Machine::<A>::page_pfn(0), pgtable::Protection::ReadWrite).unwrap()
     ));
 }
+
+// Locks are data: a program whose labels say nothing about locks still gets every lock it
+// took and released in its trace, named, from the machine's accessors (the audit's lock
+// column reads them, never the label).
+#[test]
+fn traces_name_the_locks_the_machine_saw_not_the_labels() {
+    use pgtable::engine::locks::{LockEvent, LockName, LockOp};
+    let sc = ScenarioBuilder::<A>::new("locks", 1)
+        .huge(0)
+        .unwrap()
+        .thread(
+            "t",
+            TwoLocks {
+                first: Lock::MmapWrite,
+                second: Lock::Pmd,
+            },
+        )
+        .build()
+        .unwrap();
+    let trace = replay(&sc, &[0, 0, 0, 0]).unwrap();
+    let ev = |lock, op| vec![LockEvent { lock, op }];
+    let locks: Vec<Vec<LockEvent>> = trace.steps.iter().map(|s| s.locks.clone()).collect();
+    assert_eq!(
+        locks,
+        [
+            ev(LockName::MmapLock, LockOp::Acquire),
+            ev(LockName::PmdLock(0), LockOp::Acquire),
+            ev(LockName::MmapLock, LockOp::Release),
+            ev(LockName::PmdLock(0), LockOp::Release),
+        ]
+    );
+    assert!(trace.steps.iter().all(|s| s.label == "lock"));
+    let text = trace.to_string();
+    assert!(text.contains("locks: takes pmd_lock(pmd[0])"), "{text}");
+    assert!(text.contains("locks: releases mmap_lock"), "{text}");
+}

@@ -1,8 +1,8 @@
 //! Conversions from engine and decoder types to report records.
 
-use std::string::ToString;
+use std::string::{String, ToString};
+use std::vec::Vec;
 
-use super::label::lock_of;
 use super::{
     EntryRecord, StepRecord, SwapRecord, TouchRecord, TraceRecord, ViolationRecord, cell_key,
 };
@@ -27,6 +27,18 @@ impl From<&crate::Decoded> for EntryRecord {
     }
 }
 
+/// The audit's lock column for a step: the kinds of lock it took, released or downgraded
+/// (`pmd_lock`, `ptl`, `mmap_lock`, `page lock`), each once, as the machine recorded them.
+fn lock_column(locks: &[crate::engine::locks::LockEvent]) -> Option<String> {
+    let mut kinds: Vec<&str> = Vec::new();
+    for e in locks {
+        if !kinds.contains(&e.lock.class()) {
+            kinds.push(e.lock.class());
+        }
+    }
+    (!kinds.is_empty()).then(|| kinds.join(", "))
+}
+
 impl TraceRecord {
     /// Builds the record of a replayed trace.
     pub fn from_trace(
@@ -45,7 +57,8 @@ impl TraceRecord {
                 thread: s.thread,
                 thread_name: s.thread_name.into(),
                 label: s.label.into(),
-                lock: lock_of(s.label).map(Into::into),
+                lock: lock_column(&s.locks),
+                locks: s.locks.iter().map(ToString::to_string).collect(),
                 touched: s
                     .touched
                     .iter()

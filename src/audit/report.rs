@@ -428,9 +428,12 @@ pub struct StepRecord {
     pub thread_name: String,
     /// The kernel function and what it did.
     pub label: String,
-    /// The lock the step takes or releases, read off its label (`mmap_lock`, `pmd_lock`,
-    /// `ptl`), if any.
+    /// The kinds of lock the step took, released or downgraded (`mmap_lock`, `pmd_lock`,
+    /// `ptl`, `page lock`), joined with `, `, as the machine's lock accessors recorded them.
     pub lock: Option<String>,
+    /// Each lock operation, named (`takes pmd_lock(pmd[0])`, `releases mmap_lock`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locks: Vec<String>,
     /// The entries the step touched.
     pub touched: Vec<TouchRecord>,
     /// The invariant this step broke, on the violating step.

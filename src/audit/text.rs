@@ -173,6 +173,14 @@ fn write_step(out: &mut String, s: &StepRecord, name_width: usize) {
     for t in s.touched.iter().filter(|t| t.written) {
         let _ = writeln!(out, "         {:name_width$}  {}", "", touch_line(t));
     }
+    if !s.locks.is_empty() {
+        let _ = writeln!(
+            out,
+            "         {:name_width$}  locks: {}",
+            "",
+            s.locks.join(", ")
+        );
+    }
     if let Some(v) = &s.violated {
         let _ = writeln!(
             out,

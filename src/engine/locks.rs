@@ -165,3 +165,76 @@ mod tests {
         assert_eq!(lock, Owner::FREE);
     }
 }
+
+/// A lock the machine models, by name: what a trace step and a deadlock's wait-for cycle
+/// cite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LockName {
+    /// The mm's `mmap_lock` (an rwsem).
+    MmapLock,
+    /// The split pmd lock of `pmd[r]`.
+    PmdLock(u8),
+    /// The pte lock (`ptl`) of pte table `t`.
+    Ptl(u8),
+    /// The lock of page `p` (`folio_lock`).
+    PageLock(u8),
+}
+
+impl LockName {
+    /// Returns the kind of lock, as the audit's lock column prints it: `mmap_lock`,
+    /// `pmd_lock`, `ptl` or `page lock`.
+    pub const fn class(self) -> &'static str {
+        match self {
+            LockName::MmapLock => "mmap_lock",
+            LockName::PmdLock(_) => "pmd_lock",
+            LockName::Ptl(_) => "ptl",
+            LockName::PageLock(_) => "page lock",
+        }
+    }
+}
+
+impl core::fmt::Display for LockName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            LockName::MmapLock => f.write_str("mmap_lock"),
+            LockName::PmdLock(r) => write!(f, "pmd_lock(pmd[{r}])"),
+            LockName::Ptl(t) => write!(f, "ptl(table{t})"),
+            LockName::PageLock(p) => write!(f, "page lock(page{p})"),
+        }
+    }
+}
+
+/// What a step did to a lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LockOp {
+    /// Took it (a spinlock or page lock; `mmap_lock` for write).
+    Acquire,
+    /// Took `mmap_lock` for read.
+    AcquireRead,
+    /// Released it (either mode).
+    Release,
+    /// `mmap_write_downgrade`: write to read.
+    Downgrade,
+}
+
+/// One lock operation of a step: recorded by the machine's lock accessors as data, so that
+/// traces and reports never read locks off step labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LockEvent {
+    /// The lock.
+    pub lock: LockName,
+    /// What the step did to it.
+    pub op: LockOp,
+}
+
+impl core::fmt::Display for LockEvent {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let op = match self.op {
+            LockOp::Acquire => "takes",
+            LockOp::AcquireRead => "takes for read",
+            LockOp::Release => "releases",
+            LockOp::Downgrade => "downgrades to read",
+        };
+        write!(f, "{op} {}", self.lock)
+    }
+}

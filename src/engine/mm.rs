@@ -14,7 +14,7 @@ use crate::entry::{Pmd, PmdOps, Protection, Pte};
 
 use super::Tid;
 use super::invariant::InvariantId;
-use super::locks::{Owner, RwSem};
+use super::locks::{LockEvent, LockName, LockOp, Owner, RwSem};
 
 /// Most threads in one scenario.
 pub const MAX_THREADS: usize = 4;
@@ -203,6 +203,7 @@ struct Side {
     fp: core::cell::Cell<Footprint>,
     raised: Vec<Flagged>,
     log: Option<Vec<Touch>>,
+    locks: Option<Vec<LockEvent>>,
 }
 impl PartialEq for Side {
     fn eq(&self, _: &Self) -> bool {
@@ -223,6 +224,8 @@ pub struct StepEffects {
     pub raised: Vec<Flagged>,
     /// The entries it touched (only while replaying).
     pub touched: Vec<Touch>,
+    /// The lock operations it did, in order (only while replaying).
+    pub locks: Vec<LockEvent>,
 }
 
 /// No table.
@@ -298,6 +301,7 @@ impl<A: PmdOps> Machine<A> {
         self.side.fp.set(Footprint::default());
         self.side.raised.clear();
         self.side.log = log.then(Vec::new);
+        self.side.locks = log.then(Vec::new);
     }
 
     /// Ends a step: takes what it touched and raised, leaving the side state empty.
@@ -306,6 +310,15 @@ impl<A: PmdOps> Machine<A> {
             footprint: self.side.fp.replace(Footprint::default()),
             raised: core::mem::take(&mut self.side.raised),
             touched: self.side.log.take().unwrap_or_default(),
+            locks: self.side.locks.take().unwrap_or_default(),
+        }
+    }
+
+    /// Logs a lock operation of the current step (only while replaying: the search pays
+    /// nothing for it).
+    fn lock_event(&mut self, lock: LockName, op: LockOp) {
+        if let Some(log) = &mut self.side.locks {
+            log.push(LockEvent { lock, op });
         }
     }
 
@@ -447,24 +460,34 @@ impl<A: PmdOps> Machine<A> {
     /// `spin_lock(pmd_lock)`; `false` (no change) when held by another thread.
     pub fn pmd_lock(&mut self, r: u8, t: Tid) -> bool {
         self.write(Loc::PmdLock(r));
-        self.pmd_lock[usize::from(r)].try_lock(t)
+        let took = self.pmd_lock[usize::from(r)].try_lock(t);
+        if took {
+            self.lock_event(LockName::PmdLock(r), LockOp::Acquire);
+        }
+        took
     }
     /// `spin_unlock(pmd_lock)`.
     pub fn pmd_unlock(&mut self, r: u8, t: Tid) {
         self.write(Loc::PmdLock(r));
         let held = self.pmd_lock[usize::from(r)].unlock(t);
+        self.lock_event(LockName::PmdLock(r), LockOp::Release);
         self.balance(held, "released a pmd lock it did not hold");
     }
     /// `spin_lock(ptl)` of table `tab`.
     pub fn ptl_lock(&mut self, tab: u8, t: Tid) -> bool {
         self.write(Loc::Table(tab));
         self.table_access(tab, "took the pte lock of a freed page table");
-        self.tables[usize::from(tab)].ptl.try_lock(t)
+        let took = self.tables[usize::from(tab)].ptl.try_lock(t);
+        if took {
+            self.lock_event(LockName::Ptl(tab), LockOp::Acquire);
+        }
+        took
     }
     /// `spin_unlock(ptl)`.
     pub fn ptl_unlock(&mut self, tab: u8, t: Tid) {
         self.write(Loc::Table(tab));
         let held = self.tables[usize::from(tab)].ptl.unlock(t);
+        self.lock_event(LockName::Ptl(tab), LockOp::Release);
         self.balance(held, "released a pte lock it did not hold");
     }
     /// Returns `mmap_lock`'s state (a recorded read).
@@ -475,13 +498,18 @@ impl<A: PmdOps> Machine<A> {
     /// `mmap_read_lock`; `false` (no change) while a writer holds or waits.
     pub fn mmap_read(&mut self, t: Tid) -> bool {
         self.write(Loc::Mmap);
-        self.mmap.try_read(t)
+        let took = self.mmap.try_read(t);
+        if took {
+            self.lock_event(LockName::MmapLock, LockOp::AcquireRead);
+        }
+        took
     }
     /// Releases `t`'s read hold on `mmap_lock`, flagging `LockBalance` if it held none
     /// (`mmap_read_unlock`).
     pub fn mmap_read_unlock(&mut self, t: Tid) {
         self.write(Loc::Mmap);
         let held = self.mmap.up_read(t);
+        self.lock_event(LockName::MmapLock, LockOp::Release);
         self.balance(held, "mmap_read_unlock without the lock");
     }
     /// `mmap_write_lock`: `Some(true)` acquired; `Some(false)` queued (the step changed the
@@ -490,19 +518,25 @@ impl<A: PmdOps> Machine<A> {
     /// [`Wait::MmapWrite`](super::program::Wait::MmapWrite)).
     pub fn mmap_write(&mut self, t: Tid) -> Option<bool> {
         self.write(Loc::Mmap);
-        self.mmap.try_write(t)
+        let got = self.mmap.try_write(t);
+        if got == Some(true) {
+            self.lock_event(LockName::MmapLock, LockOp::Acquire);
+        }
+        got
     }
     /// Releases `t`'s write hold on `mmap_lock`, flagging `LockBalance` if it held none
     /// (`mmap_write_unlock`).
     pub fn mmap_write_unlock(&mut self, t: Tid) {
         self.write(Loc::Mmap);
         let held = self.mmap.up_write(t);
+        self.lock_event(LockName::MmapLock, LockOp::Release);
         self.balance(held, "mmap_write_unlock without the lock");
     }
     /// `mmap_write_downgrade`: writer to reader in one step.
     pub fn mmap_downgrade(&mut self, t: Tid) {
         self.write(Loc::Mmap);
         let held = self.mmap.downgrade(t);
+        self.lock_event(LockName::MmapLock, LockOp::Downgrade);
         self.balance(held, "mmap_write_downgrade without the write lock");
     }
     /// Returns the VMA's protection (a recorded read of the VMA).
@@ -560,12 +594,17 @@ impl<A: PmdOps> Machine<A> {
     /// `trylock_page` / `lock_page`: `false` (no change) when another thread holds it.
     pub fn page_lock(&mut self, p: u8, t: Tid) -> bool {
         self.write(Loc::Page(p));
-        self.pages[usize::from(p)].lock.try_lock(t)
+        let took = self.pages[usize::from(p)].lock.try_lock(t);
+        if took {
+            self.lock_event(LockName::PageLock(p), LockOp::Acquire);
+        }
+        took
     }
     /// Unlocks page `p`, flagging `LockBalance` if `t` did not hold its lock (`unlock_page`).
     pub fn page_unlock(&mut self, p: u8, t: Tid) {
         self.write(Loc::Page(p));
         let held = self.pages[usize::from(p)].lock.unlock(t);
+        self.lock_event(LockName::PageLock(p), LockOp::Release);
         self.balance(held, "unlocked a page it had not locked");
     }
     /// Returns the page whose pfn range holds `pfn` (a recorded read of that page).

@@ -9,6 +9,7 @@ use crate::decode::{Decoded, decode_pmd, decode_pte};
 use crate::entry::{Pmd, PmdOps, Pte};
 
 use super::invariant::{self, InvariantId};
+use super::locks::LockEvent;
 use super::mm::{Touch, TouchLoc};
 use super::program::Step;
 use super::{Scenario, Tid};
@@ -49,6 +50,9 @@ pub struct TraceStep {
     pub label: &'static str,
     /// The entries the step touched.
     pub touched: Vec<TouchedEntry>,
+    /// The locks the step took, released or downgraded, in order, as the machine's lock
+    /// accessors recorded them.
+    pub locks: Vec<LockEvent>,
     /// The invariant this step broke, if it is the violating step.
     pub violated: Option<(InvariantId, &'static str)>,
 }
@@ -145,6 +149,7 @@ pub fn replay<A: PmdOps>(sc: &Scenario<A>, schedule: &[u8]) -> Result<Trace, Rep
             thread_name: th.name,
             label,
             touched,
+            locks: fx.locks,
             violated,
         });
         if violated.is_some() {
@@ -190,6 +195,13 @@ impl fmt::Display for Trace {
                 } else {
                     writeln!(f, "{:>13}{:<14} {}  (read)", "", e.place(), e.before)?;
                 }
+            }
+            if !s.locks.is_empty() {
+                write!(f, "{:>13}locks", "")?;
+                for (i, l) in s.locks.iter().enumerate() {
+                    write!(f, "{} {l}", if i == 0 { ":" } else { "," })?;
+                }
+                writeln!(f)?;
             }
             if let Some((id, what)) = s.violated {
                 writeln!(f, "{:>13}VIOLATED {id}: {what}", "")?;
