@@ -13,7 +13,7 @@ use pgtable::arch::X86_64;
 use pgtable::engine::explore::{Options, Outcome, Search, Verdict, explore};
 use std::collections::{HashSet, VecDeque};
 
-use pgtable::engine::invariant::{self, ALWAYS, InvariantId, InvariantSet};
+use pgtable::engine::invariant::{self, ALWAYS, CustomInvariant, InvariantId, InvariantSet};
 use pgtable::engine::mm::{GHOST_CELLS, Machine};
 use pgtable::engine::program::{Limits, Program, ProgramError, Step, Wait};
 use pgtable::engine::trace::replay;
@@ -174,6 +174,7 @@ fn an_unchecked_flag_never_masks_a_later_one() {
     let one_step = scenario_with(
         &[vec![Op::FlagTwo(1, 0)]],
         InvariantSet::default().with(InvariantId::TableLife),
+        0,
     );
     for found in every_search_finds(&one_step) {
         assert_eq!(found, InvariantId::Model);
@@ -354,6 +355,8 @@ enum Op {
     GhostRead(u8),
     /// Adds one to ghost cell `i`.
     GhostInc(u8),
+    /// Raises the custom invariant [`ORACLE_RAISED`].
+    FlagUser,
     /// Reads another thread's program counter into register 0.
     ReadThread(u8),
     /// Caches a huge (`None`) or small translation of region 1 on this CPU.
@@ -458,6 +461,7 @@ impl Program<A> for Scripted {
                 let v = m.ghost_get(usize::from(i));
                 m.ghost_set(usize::from(i), v + 1);
             }
+            Op::FlagUser => m.flag(ORACLE_RAISED.id(), "a program raised it"),
             Op::ReadThread(u) => {
                 let v = u64::from(m.th(Tid(u)).pc) | u64::from(m.th(Tid(u)).done) << 8;
                 set_reg(m, v);
@@ -519,6 +523,7 @@ fn op(threads: u8) -> impl Strategy<Value = Op> {
         (0..3u8).prop_map(Op::ReadPage),
         (0..GHOST_CELLS as u8).prop_map(Op::GhostRead),
         (0..2u8).prop_map(Op::GhostInc),
+        Just(Op::FlagUser),
         (0..threads).prop_map(Op::ReadThread),
         prop_oneof![Just(None), (0..2u8).prop_map(Some)].prop_map(Op::TlbFill),
         Just(Op::TlbFlush),
@@ -540,6 +545,24 @@ fn program_set() -> impl Strategy<Value = (Vec<Vec<Op>>, u32)> {
     })
 }
 
+/// A custom invariant the oracle's programs raise ([`Op::FlagUser`]); declared when bit 30
+/// of the scenario's bits is set.
+static ORACLE_RAISED: CustomInvariant = CustomInvariant {
+    id: "INV-ORACLE-RAISED",
+    statement: "No program raises it.",
+};
+/// A custom state invariant over ghost cell 1; declared when bit 31 is set.
+static ORACLE_STATE: CustomInvariant = CustomInvariant {
+    id: "INV-ORACLE-STATE",
+    statement: "Ghost cell 1 stays below 2.",
+};
+const RAISED_BIT: u32 = 1 << 30;
+const STATE_BIT: u32 = 1 << 31;
+
+fn oracle_state(m: &Machine<A>) -> Option<&'static str> {
+    (m.ghost_get(1) >= 2).then_some("ghost cell 1 reached 2")
+}
+
 fn scenario(programs: &[Vec<Op>], set_bits: u32) -> Scenario<A> {
     let mut set = InvariantSet::default();
     let checkable = [
@@ -557,16 +580,22 @@ fn scenario(programs: &[Vec<Op>], set_bits: u32) -> Scenario<A> {
             set = set.with(*id);
         }
     }
-    scenario_with(programs, set)
+    scenario_with(programs, set, set_bits)
 }
 
-fn scenario_with(programs: &[Vec<Op>], set: InvariantSet) -> Scenario<A> {
+fn scenario_with(programs: &[Vec<Op>], set: InvariantSet, set_bits: u32) -> Scenario<A> {
     let mut b = ScenarioBuilder::<A>::new("random", 2)
         .huge(0)
         .unwrap()
         .table(1)
         .unwrap()
         .invariants(set);
+    if set_bits & RAISED_BIT != 0 {
+        b = b.invariant(&ORACLE_RAISED);
+    }
+    if set_bits & STATE_BIT != 0 {
+        b = b.state_invariant(&ORACLE_STATE, oracle_state);
+    }
     for p in programs {
         b = b.thread("t", Scripted(p.clone()));
     }
@@ -577,12 +606,14 @@ fn scenario_with(programs: &[Vec<Op>], set: InvariantSet) -> Scenario<A> {
 #[derive(Debug, PartialEq, Eq)]
 struct Answer {
     violated: InvariantSet,
+    custom: std::collections::BTreeSet<&'static str>,
     states: Option<u64>,
 }
 
 fn answer(out: &Outcome) -> Answer {
     Answer {
         violated: out.violated,
+        custom: out.violated_custom.iter().map(|id| id.id()).collect(),
         states: out.complete.then_some(out.stats.states),
     }
 }
@@ -595,15 +626,30 @@ fn answer(out: &Outcome) -> Answer {
 fn reference(sc: &Scenario<A>) -> Answer {
     let set = sc.invariants;
     let mut violated = InvariantSet::default();
+    let mut custom = std::collections::BTreeSet::new();
+    let declared = |id: InvariantId| {
+        sc.custom
+            .iter()
+            .any(|k| InvariantId::Custom(k.invariant) == id)
+    };
     let mut check = |m: &Machine<A>, raised: &[pgtable::engine::mm::Flagged]| {
         for f in raised {
-            if set.contains(f.id) || ALWAYS.contains(f.id) {
+            if let InvariantId::Custom(c) = f.id {
+                if declared(f.id) {
+                    custom.insert(c.id);
+                }
+            } else if set.contains(f.id) || ALWAYS.contains(f.id) {
                 violated = violated.with(f.id);
             }
         }
         for id in set.ids() {
             if invariant::check(m, InvariantSet::default().with(id)).is_some() {
                 violated = violated.with(id);
+            }
+        }
+        for k in &sc.custom {
+            if k.check.is_some_and(|check| check(m).is_some()) {
+                custom.insert(k.invariant.id);
             }
         }
     };
@@ -640,6 +686,7 @@ fn reference(sc: &Scenario<A>) -> Answer {
     }
     Answer {
         violated,
+        custom,
         states: Some(seen.len() as u64),
     }
 }
@@ -673,11 +720,13 @@ fn agree(programs: &[Vec<Op>], set_bits: u32) -> Result<(), TestCaseError> {
     // First-violation mode: the same verdict everywhere, and the counterexample replays.
     for (name, opts) in searches() {
         let out = explore(&sc, opts);
-        match (&out.verdict, all[0].1.violated == InvariantSet::default()) {
+        let none = all[0].1.violated == InvariantSet::default() && all[0].1.custom.is_empty();
+        match (&out.verdict, none) {
             (Verdict::Holds, true) => {}
             (Verdict::Violated(cx), false) => {
                 prop_assert!(
-                    all[0].1.violated.contains(cx.invariant),
+                    all[0].1.violated.contains(cx.invariant)
+                        || all[0].1.custom.contains(cx.invariant.id()),
                     "{} reports {} outside the exhaustive set",
                     name,
                     cx.invariant
@@ -737,6 +786,7 @@ fn every_search_agrees_on_random_programs() {
 fn the_oracle_generates_every_kind_of_answer() {
     let mut runner = TestRunner::deterministic();
     let mut seen = InvariantSet::default();
+    let mut seen_custom = std::collections::BTreeSet::new();
     let mut holds = 0;
     for _ in 0..2_000 {
         let (programs, bits) = program_set().new_tree(&mut runner).unwrap().current();
@@ -748,7 +798,11 @@ fn the_oracle_generates_every_kind_of_answer() {
             },
         );
         seen = InvariantSet(seen.0 | out.violated.0);
-        holds += u32::from(out.violated == InvariantSet::default());
+        for id in &out.violated_custom {
+            seen_custom.insert(id.id());
+        }
+        holds +=
+            u32::from(out.violated == InvariantSet::default() && out.violated_custom.is_empty());
     }
     for id in [
         InvariantId::Model,
@@ -761,6 +815,9 @@ fn the_oracle_generates_every_kind_of_answer() {
         InvariantId::Deadlock,
     ] {
         assert!(seen.contains(id), "no generated program breaks {id}");
+    }
+    for id in [ORACLE_RAISED.id, ORACLE_STATE.id] {
+        assert!(seen_custom.contains(id), "no generated program breaks {id}");
     }
     assert!(holds > 100, "only {holds} generated programs hold");
 }

@@ -122,8 +122,11 @@ pub enum Verdict {
 pub struct Outcome {
     /// The verdict: the first violation found, if any.
     pub verdict: Verdict,
-    /// Every invariant found broken (only the first one when [`Options::stop_at_first`]).
+    /// Every built-in invariant found broken (only the first one when
+    /// [`Options::stop_at_first`]).
     pub violated: InvariantSet,
+    /// Every custom invariant found broken, in the order found.
+    pub violated_custom: Vec<InvariantId>,
     /// Whether every reachable state (within the preemption bound) was explored.
     pub complete: bool,
     /// The counts.
@@ -144,7 +147,32 @@ struct Succ<A: PmdOps> {
     fp: Footprint,
     /// The first invariant the step broke, and every one it broke.
     broke: Option<(InvariantId, &'static str)>,
-    all: InvariantSet,
+    all: Broken,
+}
+
+/// Every invariant broken: the built-in ones as a set, the custom ones (rare) listed.
+#[derive(Clone, Debug, Default)]
+struct Broken {
+    set: InvariantSet,
+    custom: Vec<InvariantId>,
+}
+
+impl Broken {
+    fn add(&mut self, id: InvariantId) {
+        if matches!(id, InvariantId::Custom(_)) {
+            if !self.custom.contains(&id) {
+                self.custom.push(id);
+            }
+        } else {
+            self.set = self.set.with(id);
+        }
+    }
+    fn merge(&mut self, other: &Broken) {
+        self.set = InvariantSet(self.set.0 | other.set.0);
+        for &id in &other.custom {
+            self.add(id);
+        }
+    }
 }
 
 /// Runs thread `t`'s next step on a copy of `s` and checks it; `Err` with what it waits for
@@ -163,18 +191,24 @@ fn step<A: PmdOps>(
             if opts.audit_footprints {
                 next.audit_step(s, &mut fx);
             }
-            let mut all = InvariantSet::default();
+            let mut all = Broken::default();
             let mut broke = None;
             if opts.stop_at_first {
-                broke = invariant::check_step(&next, &fx.raised, sc.invariants);
+                broke = invariant::check_step_with(&next, &fx.raised, sc.invariants, &sc.custom);
                 if let Some((id, _)) = broke {
-                    all = all.with(id);
+                    all.add(id);
                 }
             } else {
-                invariant::each_violation(&next, &fx.raised, sc.invariants, |id, what| {
-                    broke.get_or_insert((id, what));
-                    all = all.with(id);
-                });
+                invariant::each_violation_with(
+                    &next,
+                    &fx.raised,
+                    sc.invariants,
+                    &sc.custom,
+                    |id, what| {
+                        broke.get_or_insert((id, what));
+                        all.add(id);
+                    },
+                );
             }
             next.end_step();
             Ok(Succ {
@@ -228,7 +262,7 @@ fn wait_cycle<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>) -> Vec<u8> {
 /// What a search has found so far.
 struct Found {
     first: Option<Counterexample>,
-    all: InvariantSet,
+    all: Broken,
 }
 
 impl Found {
@@ -237,12 +271,12 @@ impl Found {
         &mut self,
         opts: &Options,
         cx: impl FnOnce() -> Counterexample,
-        all: InvariantSet,
+        all: &Broken,
     ) -> bool {
         if self.first.is_none() {
             self.first = Some(cx());
         }
-        self.all = InvariantSet(self.all.0 | all.0);
+        self.all.merge(all);
         opts.stop_at_first
     }
 }
@@ -307,11 +341,14 @@ impl<A: PmdOps> Dfs<'_, A> {
             }
         }
         if alive && enabled == 0 {
-            let deadlock = InvariantSet::default().with(InvariantId::Deadlock);
+            let deadlock = Broken {
+                set: InvariantSet::default().with(InvariantId::Deadlock),
+                custom: Vec::new(),
+            };
             let (sc, path) = (self.sc, &self.path);
             return self
                 .found
-                .record(&self.opts, || deadlock_cx(sc, s, path.clone()), deadlock);
+                .record(&self.opts, || deadlock_cx(sc, s, path.clone()), &deadlock);
         }
         let last_enabled = last < n && enabled & (1 << last) != 0;
         let mut done_here = 0u8;
@@ -344,7 +381,7 @@ impl<A: PmdOps> Dfs<'_, A> {
                     schedule: path.clone(),
                     wait_cycle: Vec::new(),
                 };
-                if self.found.record(&self.opts, cx, all) {
+                if self.found.record(&self.opts, cx, &all) {
                     return true;
                 }
             }
@@ -400,7 +437,8 @@ pub fn explore<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> Outcome {
     };
     Outcome {
         verdict,
-        violated: found.all,
+        violated: found.all.set,
+        violated_custom: found.all.custom,
         complete: !incomplete,
         stats,
     }
@@ -419,18 +457,24 @@ fn visited_bytes<K, V>(map: &HashMap<K, V, Fx>) -> u64 {
 }
 
 /// Checks the initial state's predicates (no step has run, so nothing was raised).
-fn initial_violation<A: PmdOps>(sc: &Scenario<A>) -> Option<(Counterexample, InvariantSet)> {
+fn initial_violation<A: PmdOps>(sc: &Scenario<A>) -> Option<(Counterexample, Broken)> {
     let mut first = None;
-    let mut all = InvariantSet::default();
-    invariant::each_violation(&sc.initial, &[], sc.invariants, |invariant, what| {
-        first.get_or_insert(Counterexample {
-            invariant,
-            what,
-            schedule: Vec::new(),
-            wait_cycle: Vec::new(),
-        });
-        all = all.with(invariant);
-    });
+    let mut all = Broken::default();
+    invariant::each_violation_with(
+        &sc.initial,
+        &[],
+        sc.invariants,
+        &sc.custom,
+        |invariant, what| {
+            first.get_or_insert(Counterexample {
+                invariant,
+                what,
+                schedule: Vec::new(),
+                wait_cycle: Vec::new(),
+            });
+            all.add(invariant);
+        },
+    );
     first.map(|cx| (cx, all))
 }
 
@@ -443,13 +487,13 @@ fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
         stats: Stats::default(),
         found: Found {
             first: None,
-            all: InvariantSet::default(),
+            all: Broken::default(),
         },
         incomplete: false,
     };
     let init = &sc.initial;
     if let Some((cx, all)) = initial_violation(sc) {
-        if d.found.record(&opts, || cx, all) {
+        if d.found.record(&opts, || cx, &all) {
             return (d.found, false, d.stats);
         }
     }
@@ -465,7 +509,7 @@ fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
     let mut stats = Stats::default();
     let mut found = Found {
         first: None,
-        all: InvariantSet::default(),
+        all: Broken::default(),
     };
     // fingerprint -> (parent fingerprint, thread that stepped)
     let mut parent: HashMap<u64, (u64, u8), Fx> = HashMap::default();
@@ -486,7 +530,7 @@ fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
         sched
     };
     if let Some((cx, all)) = initial_violation(sc) {
-        if found.record(&opts, || cx, all) {
+        if found.record(&opts, || cx, &all) {
             return (found, false, stats);
         }
     }
@@ -520,7 +564,7 @@ fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
                         wait_cycle: Vec::new(),
                     }
                 };
-                if found.record(&opts, cx, succ.all) {
+                if found.record(&opts, cx, &succ.all) {
                     break 'search;
                 }
             }
@@ -538,8 +582,11 @@ fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
         }
         if alive && !any {
             let cx = || deadlock_cx(sc, &s, schedule_to(&parent, key));
-            let deadlock = InvariantSet::default().with(InvariantId::Deadlock);
-            if found.record(&opts, cx, deadlock) {
+            let deadlock = Broken {
+                set: InvariantSet::default().with(InvariantId::Deadlock),
+                custom: Vec::new(),
+            };
+            if found.record(&opts, cx, &deadlock) {
                 break 'search;
             }
         }

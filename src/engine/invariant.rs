@@ -2,6 +2,7 @@
 //! tests and reports cite. They are checked after every step.
 
 use core::fmt;
+use std::vec::Vec;
 
 use crate::entry::PmdOps;
 
@@ -9,26 +10,40 @@ use super::mm::{Flagged, MAX_THREADS, Machine, SLOTS};
 
 macro_rules! invariants {
     ($($variant:ident => $id:literal, $statement:literal;)*) => {
-        /// An invariant's stable id.
+        /// An invariant's stable id: one of the crate's, or one a scenario declares
+        /// ([`InvariantId::Custom`]).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum InvariantId {
             $(#[doc = $statement] $variant,)*
+            /// An invariant declared outside the crate (see [`CustomInvariant`]).
+            Custom(&'static CustomInvariant),
         }
 
+        /// The built-in invariants' bit positions in an [`InvariantSet`].
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        enum BuiltinBit { $($variant,)* }
+
         impl InvariantId {
-            /// Every invariant.
+            /// Every built-in invariant.
             pub const ALL: &'static [InvariantId] = &[$(InvariantId::$variant,)*];
             /// Returns the stable id.
             pub const fn id(self) -> &'static str {
-                match self { $(InvariantId::$variant => $id,)* }
+                match self { $(InvariantId::$variant => $id,)* InvariantId::Custom(c) => c.id }
             }
             /// Returns the invariant as one sentence.
             pub const fn statement(self) -> &'static str {
-                match self { $(InvariantId::$variant => $statement,)* }
+                match self {
+                    $(InvariantId::$variant => $statement,)*
+                    InvariantId::Custom(c) => c.statement,
+                }
             }
-            /// Returns the bit of this invariant in an [`InvariantSet`].
+            /// Returns the bit of a built-in invariant in an [`InvariantSet`]; 0 for a custom
+            /// one (a scenario checks the custom invariants it declares, whatever the set).
             pub const fn bit(self) -> u32 {
-                1 << (self as u32)
+                match self {
+                    $(InvariantId::$variant => 1 << (BuiltinBit::$variant as u32),)*
+                    InvariantId::Custom(_) => 0,
+                }
             }
         }
     };
@@ -46,6 +61,73 @@ invariants! {
     ZapFolio => "INV-ZAP-FOLIO", "zap_huge_pmd finds the folio of every huge pmd it clears: a non-present huge pmd that is no migration entry has none, and v6.12 dereferences the NULL (mm/huge_memory.c:2142).";
     Model => "INV-MODEL", "The model's own preconditions hold (no arena overflow, no helper error).";
     Footprint => "INV-FOOTPRINT", "Every location a step changes is declared in its footprint (the footprint auditor), so partial-order reduction never trusts a footprint that misses a write.";
+}
+
+/// An invariant declared outside the crate: a stable id (`INV-...`) and one sentence. Declare
+/// it as a `static` and give the scenario a reference
+/// ([`ScenarioBuilder::invariant`](super::ScenarioBuilder::invariant) for one the programs
+/// raise with [`Machine::flag`], [`ScenarioBuilder::state_invariant`](super::ScenarioBuilder::state_invariant)
+/// for a predicate over every state). Traces, reports and replay cite its id like a built-in
+/// one's.
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CustomInvariant {
+    /// The stable id, `INV-...`.
+    pub id: &'static str,
+    /// The invariant as one sentence.
+    pub statement: &'static str,
+}
+
+impl CustomInvariant {
+    /// Returns its [`InvariantId`], for [`Machine::flag`] and for comparing verdicts.
+    pub const fn id(&'static self) -> InvariantId {
+        InvariantId::Custom(self)
+    }
+}
+
+/// A state predicate: `Some(phrase)` when the state breaks the invariant.
+pub type StateCheck<A> = fn(&Machine<A>) -> Option<&'static str>;
+
+/// A custom invariant a scenario checks: raised by its programs, or a predicate over every
+/// state reached.
+pub struct Custom<A: PmdOps> {
+    /// The invariant.
+    pub invariant: &'static CustomInvariant,
+    /// The state predicate, if it is one.
+    pub check: Option<StateCheck<A>>,
+}
+
+impl<A: PmdOps> Clone for Custom<A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<A: PmdOps> Copy for Custom<A> {}
+impl<A: PmdOps> fmt::Debug for Custom<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Custom")
+            .field("invariant", &self.invariant.id)
+            .field("state_predicate", &self.check.is_some())
+            .finish()
+    }
+}
+
+/// Returns whether a raised `id` counts: in `set`, always checked, or a declared custom one.
+fn counts<A: PmdOps>(id: InvariantId, set: InvariantSet, custom: &[Custom<A>]) -> bool {
+    match id {
+        InvariantId::Custom(c) => custom.iter().any(|k| k.invariant == c),
+        _ => set.contains(id) || ALWAYS.contains(id),
+    }
+}
+
+/// Checks the custom state predicates; returns the first broken one.
+fn check_custom<A: PmdOps>(
+    m: &Machine<A>,
+    custom: &[Custom<A>],
+) -> Option<(InvariantId, &'static str)> {
+    custom.iter().find_map(|k| {
+        let check = k.check?;
+        check(m).map(|what| (InvariantId::Custom(k.invariant), what))
+    })
 }
 
 impl fmt::Display for InvariantId {
@@ -94,11 +176,23 @@ pub fn check_step<A: PmdOps>(
     raised: &[Flagged],
     set: InvariantSet,
 ) -> Option<(InvariantId, &'static str)> {
+    check_step_with(m, raised, set, &[])
+}
+
+/// [`check_step`] with a scenario's custom invariants: raised ones count when declared, and
+/// the state predicates run after the built-in ones.
+pub fn check_step_with<A: PmdOps>(
+    m: &Machine<A>,
+    raised: &[Flagged],
+    set: InvariantSet,
+    custom: &[Custom<A>],
+) -> Option<(InvariantId, &'static str)> {
     raised
         .iter()
-        .find(|f| set.contains(f.id) || ALWAYS.contains(f.id))
+        .find(|f| counts(f.id, set, custom))
         .map(|f| (f.id, f.what))
         .or_else(|| check(m, set))
+        .or_else(|| check_custom(m, custom))
 }
 
 /// Calls `found` for every invariant one step breaks (see [`check_step`]), each once.
@@ -106,13 +200,41 @@ pub fn each_violation<A: PmdOps>(
     m: &Machine<A>,
     raised: &[Flagged],
     set: InvariantSet,
+    found: impl FnMut(InvariantId, &'static str),
+) {
+    each_violation_with(m, raised, set, &[], found);
+}
+
+/// [`each_violation`] with a scenario's custom invariants.
+pub fn each_violation_with<A: PmdOps>(
+    m: &Machine<A>,
+    raised: &[Flagged],
+    set: InvariantSet,
+    custom: &[Custom<A>],
     mut found: impl FnMut(InvariantId, &'static str),
 ) {
     let mut seen = InvariantSet::default();
+    let mut seen_custom: Vec<&'static CustomInvariant> = Vec::new();
     for f in raised {
-        if (set.contains(f.id) || ALWAYS.contains(f.id)) && !seen.contains(f.id) {
+        if !counts(f.id, set, custom) {
+            continue;
+        }
+        if let InvariantId::Custom(c) = f.id {
+            if !seen_custom.contains(&c) {
+                seen_custom.push(c);
+                found(f.id, f.what);
+            }
+        } else if !seen.contains(f.id) {
             seen = seen.with(f.id);
             found(f.id, f.what);
+        }
+    }
+    for k in custom {
+        if seen_custom.contains(&k.invariant) {
+            continue;
+        }
+        if let Some(what) = k.check.and_then(|check| check(m)) {
+            found(InvariantId::Custom(k.invariant), what);
         }
     }
     for id in set.ids() {

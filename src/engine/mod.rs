@@ -42,7 +42,7 @@ use std::vec::Vec;
 
 use crate::entry::{PmdOps, Protection};
 
-use self::invariant::InvariantSet;
+use self::invariant::{InvariantId, InvariantSet};
 use self::mm::{MAX_PMDS, MAX_THREADS, Machine, SLOTS};
 use self::program::{Limits, Program, ProgramError, Thread};
 
@@ -65,8 +65,10 @@ pub struct Scenario<A: PmdOps> {
     pub initial: Machine<A>,
     /// The threads; thread `i` runs on CPU `i`.
     pub threads: Vec<Thread<A>>,
-    /// The invariants checked after every step.
+    /// The built-in invariants checked after every step.
     pub invariants: InvariantSet,
+    /// The custom invariants the scenario declared: always checked.
+    pub custom: Vec<invariant::Custom<A>>,
 }
 
 /// What is wrong with a scenario description.
@@ -103,6 +105,14 @@ pub enum ScenarioError {
         /// What is wrong.
         error: ProgramError,
     },
+    /// A custom invariant's id is malformed or already taken (by a built-in invariant or
+    /// another custom one).
+    BadInvariant {
+        /// The id.
+        id: &'static str,
+        /// What is wrong with it.
+        why: &'static str,
+    },
 }
 
 impl fmt::Display for ScenarioError {
@@ -131,6 +141,7 @@ impl fmt::Display for ScenarioError {
                 name,
                 error,
             } => write!(f, "thread {thread} ({name}): {error}"),
+            ScenarioError::BadInvariant { id, why } => write!(f, "invariant '{id}': {why}"),
         }
     }
 }
@@ -143,6 +154,7 @@ pub struct ScenarioBuilder<A: PmdOps> {
     machine: Machine<A>,
     threads: Vec<Thread<A>>,
     invariants: InvariantSet,
+    custom: Vec<invariant::Custom<A>>,
     error: Option<ScenarioError>,
 }
 
@@ -158,6 +170,7 @@ impl<A: PmdOps> ScenarioBuilder<A> {
             machine: Machine::new(regions.clamp(1, MAX_PMDS) as u8),
             threads: Vec::new(),
             invariants: InvariantSet::default(),
+            custom: Vec::new(),
             error,
         }
     }
@@ -235,6 +248,52 @@ impl<A: PmdOps> ScenarioBuilder<A> {
         self
     }
 
+    /// Declares a custom invariant that the scenario's programs raise with
+    /// [`Machine::flag`]`(INV.id(), "what broke")`: checked on every step, cited by its id.
+    /// An id must start with `INV-` and be new (not a built-in's, not declared twice);
+    /// otherwise [`build`](Self::build) fails with [`ScenarioError::BadInvariant`].
+    pub fn invariant(self, inv: &'static invariant::CustomInvariant) -> Self {
+        self.declare(inv, None)
+    }
+
+    /// Declares a custom state invariant: `check` runs on every state reached and returns
+    /// `Some(phrase)` when the state breaks it. It reads the machine through the same
+    /// recording views as the programs. Id rules as for [`invariant`](Self::invariant).
+    pub fn state_invariant(
+        self,
+        inv: &'static invariant::CustomInvariant,
+        check: invariant::StateCheck<A>,
+    ) -> Self {
+        self.declare(inv, Some(check))
+    }
+
+    fn declare(
+        mut self,
+        inv: &'static invariant::CustomInvariant,
+        check: Option<invariant::StateCheck<A>>,
+    ) -> Self {
+        let why = if !inv.id.starts_with("INV-") || inv.id.len() <= 4 {
+            Some("an invariant id is INV- followed by a name")
+        } else if InvariantId::ALL.iter().any(|b| b.id() == inv.id) {
+            Some("a built-in invariant has this id")
+        } else if self.custom.iter().any(|k| k.invariant.id == inv.id) {
+            Some("declared twice")
+        } else {
+            None
+        };
+        match why {
+            Some(why) => {
+                self.error
+                    .get_or_insert(ScenarioError::BadInvariant { id: inv.id, why });
+            }
+            None => self.custom.push(invariant::Custom {
+                invariant: inv,
+                check,
+            }),
+        }
+        self
+    }
+
     /// Finishes the scenario.
     ///
     /// # Errors
@@ -267,6 +326,7 @@ impl<A: PmdOps> ScenarioBuilder<A> {
             initial: machine,
             threads: self.threads,
             invariants: self.invariants,
+            custom: self.custom,
         })
     }
 }
