@@ -167,6 +167,12 @@ impl Broken {
             self.set = self.set.with(id);
         }
     }
+    /// Just `id`.
+    fn of(id: InvariantId) -> Self {
+        let mut b = Self::default();
+        b.add(id);
+        b
+    }
     fn merge(&mut self, other: &Broken) {
         self.set = InvariantSet(self.set.0 | other.set.0);
         for &id in &other.custom {
@@ -341,10 +347,7 @@ impl<A: PmdOps> Dfs<'_, A> {
             }
         }
         if alive && enabled == 0 {
-            let deadlock = Broken {
-                set: InvariantSet::default().with(InvariantId::Deadlock),
-                custom: Vec::new(),
-            };
+            let deadlock = Broken::of(InvariantId::Deadlock);
             let (sc, path) = (self.sc, &self.path);
             return self
                 .found
@@ -582,10 +585,7 @@ fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
         }
         if alive && !any {
             let cx = || deadlock_cx(sc, &s, schedule_to(&parent, key));
-            let deadlock = Broken {
-                set: InvariantSet::default().with(InvariantId::Deadlock),
-                custom: Vec::new(),
-            };
+            let deadlock = Broken::of(InvariantId::Deadlock);
             if found.record(&opts, cx, &deadlock) {
                 break 'search;
             }

@@ -322,18 +322,28 @@ impl<A: PmdOps> Machine<A> {
         }
     }
 
+    /// Logs an acquire that succeeded and passes `took` through.
+    fn acquired(&mut self, lock: LockName, op: LockOp, took: bool) -> bool {
+        if took {
+            self.lock_event(lock, op);
+        }
+        took
+    }
+
+    /// Logs a release (or downgrade) and flags INV-LOCK-BALANCE when the thread did not
+    /// hold the lock.
+    fn released(&mut self, lock: LockName, op: LockOp, held: bool, what: &'static str) {
+        self.lock_event(lock, op);
+        if !held {
+            self.flag(InvariantId::LockBalance, what);
+        }
+    }
+
     /// Raises a violation of `id` in the current step. Every invariant raised is kept (once,
     /// with its first phrase), so one the scenario does not check never hides one it does.
     pub fn flag(&mut self, id: InvariantId, what: &'static str) {
         if !self.side.raised.iter().any(|f| f.id == id) {
             self.side.raised.push(Flagged { id, what });
-        }
-    }
-
-    /// Flags INV-LOCK-BALANCE when an unlock found the lock not held by the thread.
-    fn balance(&mut self, held: bool, what: &'static str) {
-        if !held {
-            self.flag(InvariantId::LockBalance, what);
         }
     }
 
@@ -461,34 +471,36 @@ impl<A: PmdOps> Machine<A> {
     pub fn pmd_lock(&mut self, r: u8, t: Tid) -> bool {
         self.write(Loc::PmdLock(r));
         let took = self.pmd_lock[usize::from(r)].try_lock(t);
-        if took {
-            self.lock_event(LockName::PmdLock(r), LockOp::Acquire);
-        }
-        took
+        self.acquired(LockName::PmdLock(r), LockOp::Acquire, took)
     }
     /// `spin_unlock(pmd_lock)`.
     pub fn pmd_unlock(&mut self, r: u8, t: Tid) {
         self.write(Loc::PmdLock(r));
         let held = self.pmd_lock[usize::from(r)].unlock(t);
-        self.lock_event(LockName::PmdLock(r), LockOp::Release);
-        self.balance(held, "released a pmd lock it did not hold");
+        self.released(
+            LockName::PmdLock(r),
+            LockOp::Release,
+            held,
+            "released a pmd lock it did not hold",
+        );
     }
     /// `spin_lock(ptl)` of table `tab`.
     pub fn ptl_lock(&mut self, tab: u8, t: Tid) -> bool {
         self.write(Loc::Table(tab));
         self.table_access(tab, "took the pte lock of a freed page table");
         let took = self.tables[usize::from(tab)].ptl.try_lock(t);
-        if took {
-            self.lock_event(LockName::Ptl(tab), LockOp::Acquire);
-        }
-        took
+        self.acquired(LockName::Ptl(tab), LockOp::Acquire, took)
     }
     /// `spin_unlock(ptl)`.
     pub fn ptl_unlock(&mut self, tab: u8, t: Tid) {
         self.write(Loc::Table(tab));
         let held = self.tables[usize::from(tab)].ptl.unlock(t);
-        self.lock_event(LockName::Ptl(tab), LockOp::Release);
-        self.balance(held, "released a pte lock it did not hold");
+        self.released(
+            LockName::Ptl(tab),
+            LockOp::Release,
+            held,
+            "released a pte lock it did not hold",
+        );
     }
     /// Returns `mmap_lock`'s state (a recorded read).
     pub fn mmap_sem(&self) -> RwSem {
@@ -499,18 +511,19 @@ impl<A: PmdOps> Machine<A> {
     pub fn mmap_read(&mut self, t: Tid) -> bool {
         self.write(Loc::Mmap);
         let took = self.mmap.try_read(t);
-        if took {
-            self.lock_event(LockName::MmapLock, LockOp::AcquireRead);
-        }
-        took
+        self.acquired(LockName::MmapLock, LockOp::AcquireRead, took)
     }
     /// Releases `t`'s read hold on `mmap_lock`, flagging `LockBalance` if it held none
     /// (`mmap_read_unlock`).
     pub fn mmap_read_unlock(&mut self, t: Tid) {
         self.write(Loc::Mmap);
         let held = self.mmap.up_read(t);
-        self.lock_event(LockName::MmapLock, LockOp::Release);
-        self.balance(held, "mmap_read_unlock without the lock");
+        self.released(
+            LockName::MmapLock,
+            LockOp::Release,
+            held,
+            "mmap_read_unlock without the lock",
+        );
     }
     /// `mmap_write_lock`: `Some(true)` acquired; `Some(false)` queued (the step changed the
     /// state: run it again to acquire); `None` already queued and still blocked (no change:
@@ -519,9 +532,7 @@ impl<A: PmdOps> Machine<A> {
     pub fn mmap_write(&mut self, t: Tid) -> Option<bool> {
         self.write(Loc::Mmap);
         let got = self.mmap.try_write(t);
-        if got == Some(true) {
-            self.lock_event(LockName::MmapLock, LockOp::Acquire);
-        }
+        self.acquired(LockName::MmapLock, LockOp::Acquire, got == Some(true));
         got
     }
     /// Releases `t`'s write hold on `mmap_lock`, flagging `LockBalance` if it held none
@@ -529,15 +540,23 @@ impl<A: PmdOps> Machine<A> {
     pub fn mmap_write_unlock(&mut self, t: Tid) {
         self.write(Loc::Mmap);
         let held = self.mmap.up_write(t);
-        self.lock_event(LockName::MmapLock, LockOp::Release);
-        self.balance(held, "mmap_write_unlock without the lock");
+        self.released(
+            LockName::MmapLock,
+            LockOp::Release,
+            held,
+            "mmap_write_unlock without the lock",
+        );
     }
     /// `mmap_write_downgrade`: writer to reader in one step.
     pub fn mmap_downgrade(&mut self, t: Tid) {
         self.write(Loc::Mmap);
         let held = self.mmap.downgrade(t);
-        self.lock_event(LockName::MmapLock, LockOp::Downgrade);
-        self.balance(held, "mmap_write_downgrade without the write lock");
+        self.released(
+            LockName::MmapLock,
+            LockOp::Downgrade,
+            held,
+            "mmap_write_downgrade without the write lock",
+        );
     }
     /// Returns the VMA's protection (a recorded read of the VMA).
     pub fn prot(&self) -> Protection {
@@ -595,17 +614,18 @@ impl<A: PmdOps> Machine<A> {
     pub fn page_lock(&mut self, p: u8, t: Tid) -> bool {
         self.write(Loc::Page(p));
         let took = self.pages[usize::from(p)].lock.try_lock(t);
-        if took {
-            self.lock_event(LockName::PageLock(p), LockOp::Acquire);
-        }
-        took
+        self.acquired(LockName::PageLock(p), LockOp::Acquire, took)
     }
     /// Unlocks page `p`, flagging `LockBalance` if `t` did not hold its lock (`unlock_page`).
     pub fn page_unlock(&mut self, p: u8, t: Tid) {
         self.write(Loc::Page(p));
         let held = self.pages[usize::from(p)].lock.unlock(t);
-        self.lock_event(LockName::PageLock(p), LockOp::Release);
-        self.balance(held, "unlocked a page it had not locked");
+        self.released(
+            LockName::PageLock(p),
+            LockOp::Release,
+            held,
+            "unlocked a page it had not locked",
+        );
     }
     /// Returns the page whose pfn range holds `pfn` (a recorded read of that page).
     pub fn page_of_pfn(&self, pfn: u64) -> Option<u8> {
