@@ -283,6 +283,18 @@ pub const fn pmd_mkwrite(v: u64) -> u64 {
         v
     }
 }
+/// `pmd_write` (v6.12 arch/s390/include/asm/pgtable.h:813): `_SEGMENT_ENTRY_WRITE`.
+pub const fn pmd_write(v: u64) -> bool {
+    v & SEGMENT_ENTRY_WRITE != 0
+}
+/// `pmd_dirty` (v6.12 arch/s390/include/asm/pgtable.h:825): `_SEGMENT_ENTRY_DIRTY`.
+pub const fn pmd_dirty(v: u64) -> bool {
+    v & SEGMENT_ENTRY_DIRTY != 0
+}
+/// `pmd_young` (v6.12 arch/s390/include/asm/pgtable.h:831): `_SEGMENT_ENTRY_YOUNG`.
+pub const fn pmd_young(v: u64) -> bool {
+    v & SEGMENT_ENTRY_YOUNG != 0
+}
 /// `pmd_protnone` (v6.12 arch/s390/include/asm/pgtable.h:872): a leaf without
 /// `_SEGMENT_ENTRY_READ`.
 pub const fn pmd_protnone(v: u64) -> bool {
@@ -434,7 +446,7 @@ impl PmdOps for S390 {
     }
     forward_pmd! {
         test: pmd_none, pmd_present, pmd_bad, pmd_leaf, pmd_trans_huge, pmd_protnone,
-            pmd_hw_valid;
+            pmd_hw_valid, pmd_write, pmd_dirty, pmd_young;
         u64: pmd_pfn;
         map: pmd_mkdirty, pmd_mkwrite;
         try_map: pmd_mkhuge;

@@ -241,6 +241,17 @@ impl Protection {
     pub const fn writable(self) -> bool {
         matches!(self, Protection::ReadWrite | Protection::ReadWriteExec)
     }
+
+    /// Returns the protection without write: the `vm_page_prot` that `vm_get_page_prot`
+    /// gives a private mapping (`PAGE_COPY`), whose write access comes from `pte_mkwrite`
+    /// at fault time.
+    pub const fn read_only(self) -> Protection {
+        match self {
+            Protection::ReadWrite => Protection::Read,
+            Protection::ReadWriteExec => Protection::ReadExec,
+            p => p,
+        }
+    }
 }
 
 /// An architecture's protection bits (`pgprot_t`), ready to combine with a pfn.
@@ -484,6 +495,21 @@ pub trait PmdOps: PteOps {
     /// `pmd_mkwrite_novma`; the default is the pte helper's, as for [`PmdOps::pmd_mkdirty`].
     fn pmd_mkwrite(pmd: Pmd<Self>) -> Pmd<Self> {
         Pmd::from_raw(Self::pte_mkwrite(Pte::from_raw(pmd.raw())).raw())
+    }
+    /// `pmd_write`: the split's `write` (mm/huge_memory.c:2827 in v6.12). The default is
+    /// `pte_write(pmd_pte(pmd))`, as for [`PmdOps::pmd_mkdirty`]; s390 overrides it.
+    fn pmd_write(pmd: Pmd<Self>) -> bool {
+        Self::pte_write(Pte::from_raw(pmd.raw()))
+    }
+    /// `pmd_dirty`: the split's `dirty` (mm/huge_memory.c:2823). Default as for
+    /// [`PmdOps::pmd_write`].
+    fn pmd_dirty(pmd: Pmd<Self>) -> bool {
+        Self::pte_dirty(Pte::from_raw(pmd.raw()))
+    }
+    /// `pmd_young`: the split's `young` (mm/huge_memory.c:2828). Default as for
+    /// [`PmdOps::pmd_write`].
+    fn pmd_young(pmd: Pmd<Self>) -> bool {
+        Self::pte_young(Pte::from_raw(pmd.raw()))
     }
     /// The word the architecture's `set_pmd_at` stores for `pmd`: the value itself except
     /// where `set_pmd_at` rewrites it (32-bit ARM LPAE: VALID cleared for PROT_NONE, AP2 from

@@ -341,6 +341,8 @@ enum Op {
     ReadPmd(u8),
     /// Writes `pmd[r]`: the huge pmd of page 0, or the empty pmd.
     WritePmd(u8, bool),
+    /// Writes `pmd[r]`: the huge zero pmd (a pfn that is no page of the machine).
+    WriteZeroPmd(u8),
     /// Reads `table1.pte[s]` into register 0.
     ReadPte(u8),
     /// Writes `table1.pte[s]`: a pte of page 1, or the empty pte.
@@ -433,6 +435,10 @@ impl Program<A> for Scripted {
                 };
                 m.pmd_set(r, v);
             }
+            Op::WriteZeroPmd(r) => {
+                let v = A::mk_huge_pmd(Machine::<A>::huge_zero_pfn(), m.prot().read_only());
+                m.pmd_set(r, v.unwrap());
+            }
             Op::ReadPte(s) => {
                 let v = m.pte_get(1, usize::from(s)).raw_u64();
                 set_reg(m, v);
@@ -515,6 +521,7 @@ fn op(threads: u8) -> impl Strategy<Value = Op> {
         Just(Op::MmapDowngrade),
         (0..2u8).prop_map(Op::ReadPmd),
         (0..2u8, any::<bool>()).prop_map(|(r, h)| Op::WritePmd(r, h)),
+        (0..2u8).prop_map(Op::WriteZeroPmd),
         (0..2u8).prop_map(Op::ReadPte),
         (0..2u8, any::<bool>()).prop_map(|(s, p)| Op::WritePte(s, p)),
         Just(Op::FreeTable),

@@ -2,12 +2,16 @@
 //! it should, the historical helpers are still caught by today's code, and the two findings
 //! about today's kernel are found where, and only where, they apply.
 
-use pgtable::arch::{ArchVisitor, ArmLpae, ArmLpaeV4_5, X86_64, visit_all};
+use pgtable::arch::{ArchVisitor, ArmLpae, ArmLpaeV4_5, S390, X86_64, visit_all};
 use pgtable::engine::explore::{Options, Search, Verdict, explore};
-use pgtable::engine::invariant::InvariantId;
+use pgtable::engine::invariant::{Custom, CustomInvariant, InvariantId};
+use pgtable::engine::mm::{Machine, SLOTS};
+use pgtable::engine::ops::v6_12::{fault::AnonFault, gup::GupFast, split::SplitHugePmd};
+use pgtable::engine::program::{Program, Step};
 use pgtable::engine::trace::replay;
+use pgtable::engine::{Scenario, ScenarioBuilder, Tid};
 use pgtable::scenario::{Knobs, V6_12, build};
-use pgtable::{ArchId, PmdOps};
+use pgtable::{ArchId, PmdOps, Protection, Pte, PteOps};
 
 fn bfs() -> Options {
     Options {
@@ -132,6 +136,7 @@ fn depth_first_and_breadth_first_agree_under_v6_12_code() {
         "race-002",
         "race-002-gup",
         "prot-none-thp-zap",
+        "huge-zero-split",
         "dontneed-fault-tlb",
     ] {
         let sc = build::<ArmLpae>(id, V6_12, Knobs::default()).unwrap();
@@ -143,4 +148,250 @@ fn depth_first_and_breadth_first_agree_under_v6_12_code() {
         };
         assert_eq!(kind(&dfs), kind(&bfs), "{id}");
     }
+}
+
+/// Runs thread 0 of `sc` alone to completion; returns the final machine and the labels.
+#[track_caller]
+fn run_alone<A: PmdOps>(sc: &Scenario<A>) -> (Machine<A>, Vec<&'static str>) {
+    let mut m = sc.initial.clone();
+    let mut labels = Vec::new();
+    for _ in 0..64 {
+        if m.th(Tid(0)).done {
+            return (m, labels);
+        }
+        m.begin_step(false);
+        match sc.threads[0].program.step(&mut m, Tid(0)) {
+            Step::Ran(l) => labels.push(l),
+            Step::Blocked(w) => panic!("blocked alone on {w:?}"),
+        }
+        let raised = m.end_step().raised;
+        assert!(raised.is_empty(), "{raised:?} after {labels:?}");
+    }
+    panic!("did not finish");
+}
+
+fn alone<A: PmdOps>(
+    prot: Protection,
+    setup: impl FnOnce(ScenarioBuilder<A>) -> ScenarioBuilder<A>,
+    program: impl Program<A> + 'static,
+) -> (Scenario<A>, Machine<A>, Vec<&'static str>) {
+    let sc = setup(ScenarioBuilder::<A>::new("alone", 1).protection(prot))
+        .thread("alone", program)
+        .build()
+        .expect("builds");
+    let (m, labels) = run_alone(&sc);
+    (sc, m, labels)
+}
+
+struct SplitCarriesBits(usize);
+impl ArchVisitor for SplitCarriesBits {
+    fn visit<A: PmdOps>(&mut self) {
+        if !A::GEOMETRY.has_thp || matches!(A::ID, ArchId::ArmLpaeV4_5 | ArchId::ArmLpaeV4_5Stored)
+        {
+            return;
+        }
+        for prot in [Protection::ReadWrite, Protection::Read] {
+            let (sc, m, _) = alone::<A>(prot, |b| b.huge(0).unwrap(), SplitHugePmd::new(0));
+            let old = sc.initial.peek_pmd(0);
+            assert!(
+                A::pmd_dirty(old),
+                "{}: do_huge_pmd_anonymous_page dirties",
+                A::ID
+            );
+            assert_eq!(A::pmd_write(old), prot.writable(), "{}", A::ID);
+            let t = m.table_of(m.peek_pmd(0)).expect("populated");
+            for slot in 0..SLOTS {
+                let pte = m.table(t).ptes[slot];
+                let at = format!("{} {prot:?} slot {slot}", A::ID);
+                assert_eq!(A::pte_pfn(pte), A::pmd_pfn(old) + slot as u64, "{at}");
+                assert_eq!(A::pte_write(pte), A::pmd_write(old), "{at}");
+                assert_eq!(A::pte_dirty(pte), A::pmd_dirty(old), "{at}");
+                assert_eq!(A::pte_young(pte), A::pmd_young(old), "{at}");
+            }
+        }
+        self.0 += 1;
+    }
+}
+
+// mm/huge_memory.c:2823-2828 and :2909-2918 (v6.12): the split's ptes take write, young
+// and dirty from the old pmd, not from the VMA: a THP made read-only by mprotect keeps its
+// dirty bit in every subpage, and a writable one stays writable.
+#[test]
+fn the_v6_12_split_carries_write_young_and_dirty_from_the_old_pmd() {
+    let mut v = SplitCarriesBits(0);
+    visit_all(&mut v);
+    assert!(v.0 >= 8, "every fixed THP backend ran");
+}
+
+// mm/memory.c:4810-4813 (v6.12): do_anonymous_page uses pte_sw_mkyoung, the identity outside
+// MIPS and LoongArch: the pte is young because mk_pte makes it so, not because the fault
+// marks it. x86's vm_page_prot has _PAGE_ACCESSED; s390's PAGE_RW has not, but its
+// mk_pte_phys ends in pte_mkyoung (arch/s390/include/asm/pgtable.h).
+#[test]
+fn the_v6_12_anonymous_fault_is_young_from_mk_pte() {
+    fn pte_after_fault<A: PmdOps>() -> Pte<A> {
+        let fault = AnonFault {
+            huge: false,
+            ..AnonFault::new(0, 0)
+        };
+        let (_, m, _) = alone::<A>(Protection::ReadWrite, |b| b, fault);
+        let t = m.table_of(m.peek_pmd(0)).expect("a table");
+        m.table(t).ptes[0]
+    }
+    let x86 = pte_after_fault::<X86_64>();
+    assert!(X86_64::pte_young(x86) && X86_64::pte_dirty(x86) && X86_64::pte_write(x86));
+    let s390 = pte_after_fault::<S390>();
+    assert!(S390::pte_young(s390) && S390::pte_dirty(s390) && S390::pte_write(s390));
+    let bare = S390::pfn_pte(0x100, S390::pte_pgprot(Protection::Read)).unwrap();
+    assert!(S390::pte_young(bare), "s390's mk_pte is young: {bare:?}");
+}
+
+// mm/huge_memory.c:1339-1372 (v6.12): a read fault on an empty pmd maps the huge zero folio
+// (never writable, never dirty) and deposits a table; without a THP it maps the special zero
+// pte (mm/memory.c:4768). Neither maps a page of the machine.
+#[test]
+fn a_v6_12_read_fault_maps_the_zero_pages() {
+    let (_, m, labels) = alone::<X86_64>(Protection::ReadWrite, |b| b, AnonFault::read(0, 1));
+    let pmd = m.peek_pmd(0);
+    assert!(
+        X86_64::pmd_trans_huge(pmd) && X86_64::pmd_present(pmd),
+        "{labels:?}"
+    );
+    assert_eq!(X86_64::pmd_pfn(pmd), Machine::<X86_64>::huge_zero_pfn());
+    assert!(!X86_64::pmd_write(pmd) && !X86_64::pmd_dirty(pmd));
+    assert!(m.deposited(0).is_some());
+    assert_eq!(m.allocated_pages().count(), 0);
+    assert!(labels.iter().any(|l| l.starts_with("set_huge_zero_folio")));
+
+    let small = AnonFault {
+        huge: false,
+        ..AnonFault::read(0, 1)
+    };
+    let (_, m, _) = alone::<X86_64>(Protection::ReadWrite, |b| b, small);
+    let t = m.table_of(m.peek_pmd(0)).expect("a table");
+    let pte = m.table(t).ptes[1];
+    assert_eq!(X86_64::pte_pfn(pte), Machine::<X86_64>::zero_pfn());
+    assert!(X86_64::pte_special(pte) && !X86_64::pte_write(pte));
+    assert_eq!(m.allocated_pages().count(), 0);
+}
+
+// mm/huge_memory.c:2675-2714 (v6.12): __split_huge_zero_page_pmd clears and flushes the pmd
+// first, then withdraws the deposit, fills it with special zero ptes and populates.
+#[test]
+fn the_v6_12_zero_page_split_clears_first_then_populates_zero_ptes() {
+    let (_, m, labels) = alone::<ArmLpae>(
+        Protection::ReadWrite,
+        |b| b.huge_zero(0).unwrap(),
+        SplitHugePmd::new(0),
+    );
+    let at = |prefix: &str| {
+        labels
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {labels:?}"))
+    };
+    let clear = at("__split_huge_zero_page_pmd: pmdp_huge_clear_flush");
+    let flush = at("pmdp_huge_clear_flush: flush_pmd_tlb_range");
+    let fill = at("__split_huge_zero_page_pmd: pgtable_trans_huge_withdraw");
+    let populate = at("__split_huge_zero_page_pmd: smp_wmb, pmd_populate");
+    assert!(
+        clear < flush && flush < fill && fill < populate,
+        "{labels:?}"
+    );
+    let t = m.table_of(m.peek_pmd(0)).expect("populated");
+    for slot in 0..SLOTS {
+        let pte = m.table(t).ptes[slot];
+        assert_eq!(ArmLpae::pte_pfn(pte), Machine::<ArmLpae>::zero_pfn());
+        assert!(ArmLpae::pte_special(pte) && !ArmLpae::pte_write(pte));
+    }
+    assert_eq!(m.deposited(0), None);
+}
+
+static NEVER_NONE_MID_SPLIT: CustomInvariant = CustomInvariant {
+    id: "INV-TEST-NEVER-NONE-MID-SPLIT",
+    statement: "The pmd never reads as none while the split (thread 0) holds the pmd lock.",
+};
+
+fn none_mid_split<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
+    (m.pmd_lock_holder(0) == Some(Tid(0)) && A::pmd_none(m.peek_pmd(0)))
+        .then_some("the pmd reads as none while the split holds its lock")
+}
+
+// INV-002-NEVERNONE is stated as v6.12 keeps it (an rmap-counted page mapped), not stronger:
+// "never none mid-split" fails on the huge zero page, whose split clears the pmd first by
+// design, and holds for an anonymous THP, whose pmd v6.12 keeps huge until populate.
+#[test]
+fn never_none_is_stated_as_v6_12_keeps_it_not_stronger() {
+    for (arch, v) in every("huge-zero-split") {
+        assert_eq!(v, Verdict::Holds, "huge-zero-split on {arch}");
+    }
+    // Only the split clears the pmd here (no zap), so a none pmd under its lock is its own.
+    let stronger = |zero: bool| {
+        let b = ScenarioBuilder::<X86_64>::new("split-gup", 1);
+        let b = if zero { b.huge_zero(0) } else { b.huge(0) };
+        let mut sc = b
+            .unwrap()
+            .thread("split", SplitHugePmd::new(0))
+            .thread("gup", GupFast { region: 0, slot: 1 })
+            .build()
+            .unwrap();
+        sc.custom.push(Custom {
+            invariant: &NEVER_NONE_MID_SPLIT,
+            check: Some(none_mid_split::<X86_64>),
+        });
+        (explore(&sc, bfs()).verdict, sc)
+    };
+    let (v, sc) = stronger(true);
+    let Verdict::Violated(cx) = v else {
+        panic!("the zero-page split must break the stronger statement");
+    };
+    assert_eq!(cx.invariant, NEVER_NONE_MID_SPLIT.id());
+    let trace = replay(&sc, &cx.schedule).unwrap().to_string();
+    assert!(
+        trace.contains("__split_huge_zero_page_pmd: pmdp_huge_clear_flush"),
+        "{trace}"
+    );
+    assert_eq!(stronger(false).0, Verdict::Holds);
+}
+
+// Mutation: v6.12's anonymous split clearing the pmd the way its zero-page branch does. The
+// pmd then reads as none while the THP is still mapped, on every fixed THP backend.
+#[test]
+fn a_v6_12_split_that_clears_an_anonymous_thp_breaks_never_none() {
+    struct Mutated(usize);
+    impl ArchVisitor for Mutated {
+        fn visit<A: PmdOps>(&mut self) {
+            if !A::GEOMETRY.has_thp
+                || matches!(A::ID, ArchId::ArmLpaeV4_5 | ArchId::ArmLpaeV4_5Stored)
+            {
+                return;
+            }
+            let knobs = Knobs {
+                split_clears_pmd: true,
+                ..Knobs::default()
+            };
+            let sc = build::<A>("race-002", V6_12, knobs).unwrap();
+            let v = explore(&sc, bfs()).verdict;
+            assert_eq!(violated(&v).0, InvariantId::NeverNone, "{}", A::ID);
+            self.0 += 1;
+        }
+    }
+    let mut m = Mutated(0);
+    visit_all(&mut m);
+    assert!(m.0 >= 8);
+}
+
+// mm/memory.c:5935-5937 (v6.12): a write fault on a huge pmd that is not writable (the huge
+// zero page) goes to wp_huge_pmd, the huge COW. The model has none: it must say so
+// (INV-MODEL), never carry on as if the fault had succeeded.
+#[test]
+fn a_write_fault_on_the_huge_zero_page_reports_the_missing_cow_model() {
+    let sc = ScenarioBuilder::<X86_64>::new("wp", 1)
+        .huge_zero(0)
+        .unwrap()
+        .thread("write", AnonFault::new(0, 0))
+        .build()
+        .unwrap();
+    let v = explore(&sc, bfs()).verdict;
+    assert_eq!(violated(&v).0, InvariantId::Model);
 }

@@ -51,7 +51,7 @@ macro_rules! invariants {
 
 invariants! {
     TableLife => "INV-TABLE-LIFE", "A page-table page is never accessed after it is freed.";
-    NeverNone => "INV-002-NEVERNONE", "While a region maps any page, its pmd never reads as pmd_none.";
+    NeverNone => "INV-002-NEVERNONE", "While a region maps an rmap-counted page, its pmd never reads as pmd_none (v6.12 keeps a splitting anonymous THP's pmd huge until populate, mm/huge_memory.c:2813; the huge zero page, mapping none, is cleared first, :2686).";
     DontNeed => "INV-002-DONTNEED", "Once MADV_DONTNEED returns, no address in its range translates (tables or any TLB) to a page mapped there before.";
     Decode => "INV-002-DECODE", "A lockless reader that keeps a present entry's page gets a page mapped at that address.";
     Deposit => "INV-DEPOSIT", "Every huge pmd has its deposited table, and each deposit is withdrawn once.";

@@ -274,6 +274,19 @@ impl<A: PmdOps> Machine<A> {
         (u64::from(p) + 1) * A::GEOMETRY.pages_per_pmd()
     }
 
+    /// Returns the first pfn of the huge zero folio (`huge_zero_pfn`): past the page arena,
+    /// so it is no page of the machine (no refcount, no rmap, never in a MADV_DONTNEED's
+    /// set of pages mapped before), as the kernel's huge zero folio is never rmap-counted.
+    pub fn huge_zero_pfn() -> u64 {
+        (MAX_PAGES as u64 + 1) * A::GEOMETRY.pages_per_pmd()
+    }
+
+    /// Returns the pfn of the small zero page (`my_zero_pfn`): below the tables' pfns and
+    /// clear of pfn 0, no page of the machine either.
+    pub fn zero_pfn() -> u64 {
+        0x8
+    }
+
     /// Returns the pfn of table `t`'s page, below every data page and clear of pfn 0.
     pub fn table_pfn(t: u8) -> u64 {
         0x10 + u64::from(t)

@@ -209,6 +209,25 @@ impl<A: PmdOps> ScenarioBuilder<A> {
         Ok(self)
     }
 
+    /// Maps region `r` with the huge zero page, as a read fault of an anonymous VMA leaves
+    /// it (`set_huge_zero_folio`, mm/huge_memory.c:1310 in v6.12): `set_pmd_at` of
+    /// `pmd_mkhuge(mk_pmd(huge_zero_folio, vm_page_prot))` — never dirty, never writable —
+    /// and the deposited table. No page of the machine is mapped.
+    ///
+    /// # Errors
+    /// The backend has no THP, or the region is missing or in use.
+    pub fn huge_zero(mut self, r: u8) -> Result<Self, ScenarioError> {
+        self.region(r)?;
+        let m = &mut self.machine;
+        let table = m.table_alloc(r).ok_or(ScenarioError::ArenaFull)?;
+        let pmd = A::mk_huge_pmd(Machine::<A>::huge_zero_pfn(), m.prot().read_only())
+            .map_err(ScenarioError::Encoding)?;
+        m.pmd_set(r, A::set_pmd_at(pmd));
+        m.deposit(r, table);
+        m.end_step();
+        Ok(self)
+    }
+
     /// Maps region `r` with a pte table whose every modelled slot maps a small page.
     ///
     /// # Errors

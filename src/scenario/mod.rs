@@ -61,6 +61,9 @@ pub struct Knobs {
     pub extra_regions: u8,
     /// Leave out the fault thread and the MMU (benchmarks: 2 threads).
     pub threads: Option<u8>,
+    /// The v6.12 split clears an anonymous THP's pmd (`pmdp_huge_clear_flush`, as its
+    /// zero-page branch does) instead of invalidating it.
+    pub split_clears_pmd: bool,
 }
 
 impl Knobs {
@@ -153,6 +156,21 @@ pub const CATALOGUE: &[Entry] = &[
                 // set_pmd_at clears L_PMD_SECT_VALID for PROT_NONE: !pmd_present, and no THP
                 // migration on 32-bit ARM, so zap_huge_pmd gets a NULL folio.
                 Expectation::Violation(&[InvariantId::ZapFolio])
+            } else {
+                Expectation::Holds
+            }
+        },
+    },
+    Entry {
+        id: "huge-zero-split",
+        title: "Splitting the huge zero page (v6.12 clears its pmd first) vs MADV_DONTNEED, GUP-fast and a read fault",
+        variants: &[V6_12],
+        invariants: HUGE_ZERO_SPLIT_INVARIANTS,
+        expect: |b, _| {
+            if !b.geometry().has_thp {
+                Expectation::NotApplicable("no transparent huge pages")
+            } else if historical(b.id()) {
+                Expectation::NotApplicable(HISTORICAL_UNDER_V6_12)
             } else {
                 Expectation::Holds
             }
@@ -258,6 +276,7 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "race-002-gup" if v6_12 => race_002_gup_v6_12::<A>(knobs),
         "race-002-gup" => race_002_gup::<A>(knobs),
         "prot-none-thp-zap" => prot_none_thp_zap::<A>(),
+        "huge-zero-split" => huge_zero_split::<A>(),
         "dontneed-fault-tlb" => dontneed_fault_tlb::<A>(),
         _ => Err(BuildError::UnknownScenario(id.into())),
     }
@@ -332,6 +351,7 @@ fn race_002_v6_12<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
     }
     let split = v6_12::split::SplitHugePmd {
         skip_tlb_flush: k.split_skips_tlb_flush,
+        clear_instead_of_invalidate: k.split_clears_pmd,
         ..v6_12::split::SplitHugePmd::new(0)
     };
     let threads = k.threads.unwrap_or(4);
@@ -422,3 +442,30 @@ fn prot_none_thp_zap<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
         .thread("zap", v6_12::zap::MadvDontneed::new(0));
     Ok(b.invariants(set(PROT_NONE_THP_ZAP_INVARIANTS)).build()?)
 }
+
+/// The huge zero page a read fault mapped, split by `__split_huge_pmd` (v6.12's
+/// `__split_huge_zero_page_pmd`: `pmdp_huge_clear_flush` first, the table of special zero
+/// ptes populated after) while MADV_DONTNEED zaps the region, GUP-fast reads one address and
+/// a read fault touches another. The pmd reads as none mid-split, by design: nothing
+/// rmap-counted is mapped, a zap that skips the none pmd leaves only zero pages behind, and
+/// every reader that finds it none refaults or falls back. INV-002-NEVERNONE as v6.12 states
+/// it holds; a stronger "never none while split" would not (tests/v6_12.rs shows both).
+fn huge_zero_split<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
+    let b = ScenarioBuilder::<A>::new("huge-zero-split", 1)
+        .huge_zero(0)?
+        .thread("split", v6_12::split::SplitHugePmd::new(0))
+        .thread("zap", v6_12::zap::MadvDontneed::new(0))
+        .thread("gup", v6_12::gup::GupFast { region: 0, slot: 0 })
+        .thread("read", v6_12::fault::AnonFault::read(0, 1));
+    Ok(b.invariants(set(HUGE_ZERO_SPLIT_INVARIANTS)).build()?)
+}
+
+const HUGE_ZERO_SPLIT_INVARIANTS: &[InvariantId] = &[
+    InvariantId::NeverNone,
+    InvariantId::DontNeed,
+    InvariantId::Decode,
+    InvariantId::TableLife,
+    InvariantId::Deposit,
+    InvariantId::Deadlock,
+    InvariantId::LockBalance,
+];

@@ -1,4 +1,4 @@
-//! The anonymous write fault as v6.12 does it (mm/memory.c), under `mmap_lock` read:
+//! The anonymous fault as v6.12 does it (mm/memory.c), under `mmap_lock` read:
 //! `__handle_mm_fault` (:5840) → `create_huge_pmd` → `do_huge_pmd_anonymous_page`
 //! (mm/huge_memory.c:1324, :1192) for an empty pmd where a THP is allowed, else
 //! `handle_pte_fault` (:5756) → `do_anonymous_page` (:4736).
@@ -11,6 +11,12 @@
 //! makes the fault return 0 (the access retries); only a real migration entry would wait
 //! (the model has none). `vmf_pte_changed` (:5049) compares with `orig_pte` when one was read
 //! from a table, and otherwise asks `pte_none` — never a constant zero.
+//!
+//! A read fault maps zero pages: the huge zero folio where a THP may go
+//! (`set_huge_zero_folio`, mm/huge_memory.c:1339-1372, no folio allocated), else a special
+//! zero pte (`do_anonymous_page`, mm/memory.c:4766). A write fault on a huge pmd that is not
+//! writable goes to `wp_huge_pmd` (:5937), the huge COW, which the model does not have: it
+//! reports INV-MODEL rather than pretend.
 
 use crate::entry::PmdOps;
 
@@ -19,7 +25,7 @@ use super::super::super::invariant::InvariantId;
 use super::super::super::mm::Machine;
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::finish;
-use super::{anon_pte, pte_offset_map};
+use super::{anon_pte, pte_offset_map, zero_pte};
 
 /// A user write that faults at (region, slot) of an anonymous VMA, v6.12.
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +36,8 @@ pub struct AnonFault {
     pub slot: u8,
     /// Whether `thp_vma_allowable_order` allows a PMD-sized THP here.
     pub huge: bool,
+    /// `FAULT_FLAG_WRITE`: a write (else a read, served by the zero pages).
+    pub write: bool,
 }
 
 impl AnonFault {
@@ -39,6 +47,14 @@ impl AnonFault {
             region,
             slot,
             huge: true,
+            write: true,
+        }
+    }
+    /// A read fault at (region, slot) that may take the huge path.
+    pub const fn read(region: u8, slot: u8) -> Self {
+        Self {
+            write: false,
+            ..Self::new(region, slot)
         }
     }
 }
@@ -143,6 +159,16 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 m.goto(t, ORIG_PMD);
                 Step::Ran("__handle_mm_fault: no huge fault here")
             }
+            HUGE_ALLOC if !self.write => {
+                let Some(table) = m.table_alloc(r) else {
+                    m.flag(InvariantId::Model, "table arena full");
+                    m.goto(t, RETURN);
+                    return Step::Ran("do_huge_pmd_anonymous_page: allocation failed");
+                };
+                set_obj(m, t, SPARE, Some(table));
+                m.goto(t, HUGE_LOCK);
+                Step::Ran("do_huge_pmd_anonymous_page: read: pte_alloc_one, mm_get_huge_zero_folio")
+            }
             HUGE_ALLOC => {
                 let (Some(page), Some(table)) = (m.page_alloc(true), m.table_alloc(r)) else {
                     m.flag(InvariantId::Model, "page or table arena full");
@@ -160,6 +186,26 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 }
                 m.goto(t, HUGE_SET);
                 Step::Ran("__do_huge_pmd_anonymous_page: pmd_lock")
+            }
+            HUGE_SET if !self.write => {
+                let cur = m.pmd_get(r);
+                if !A::pmd_none(cur) {
+                    m.goto(t, HUGE_BACKOFF);
+                    return Step::Ran("do_huge_pmd_anonymous_page: read: !pmd_none");
+                }
+                let table = need(m, t, SPARE);
+                let zero = A::mk_huge_pmd(Machine::<A>::huge_zero_pfn(), m.prot().read_only());
+                match zero {
+                    Ok(pmd) => {
+                        m.deposit(r, table);
+                        m.pmd_set(r, A::set_pmd_at(pmd));
+                    }
+                    Err(_) => m.flag(InvariantId::Model, "mk_pmd refused the huge zero folio"),
+                }
+                m.goto(t, HUGE_UNLOCK);
+                Step::Ran(
+                    "set_huge_zero_folio: pmd_mkhuge(mk_pmd(zero_folio)), pgtable_trans_huge_deposit, set_pmd_at",
+                )
             }
             HUGE_SET => {
                 let cur = m.pmd_get(r);
@@ -189,9 +235,11 @@ impl<A: PmdOps> Program<A> for AnonFault {
             }
             HUGE_BACKOFF => {
                 m.pmd_unlock(r, t);
-                let (page, table) = (need(m, t, PAGE), need(m, t, SPARE));
+                let table = need(m, t, SPARE);
                 m.table_free(table);
-                m.page_put(page);
+                if let Some(page) = obj(m, t, PAGE) {
+                    m.page_put(page);
+                }
                 m.goto(t, RETURN);
                 Step::Ran("__do_huge_pmd_anonymous_page: spin_unlock, pte_free, folio_put")
             }
@@ -209,6 +257,14 @@ impl<A: PmdOps> Program<A> for AnonFault {
                     );
                 }
                 if A::pmd_trans_huge(pmd) {
+                    if self.write && !A::pmd_write(pmd) {
+                        m.flag(
+                            InvariantId::Model,
+                            "wp_huge_pmd (the huge COW) is not modelled",
+                        );
+                        m.goto(t, RETURN);
+                        return Step::Ran("__handle_mm_fault: write to !pmd_write, wp_huge_pmd");
+                    }
                     m.goto(t, ACCESSED_LOCK);
                     return Step::Ran("__handle_mm_fault: pmd_trans_huge, huge_pmd_set_accessed");
                 }
@@ -368,6 +424,12 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 }
                 Step::Ran("pmd_install: spin_unlock")
             }
+            FOLIO_ALLOC if !self.write => {
+                m.goto(t, MAP_LOCK);
+                Step::Ran(
+                    "do_anonymous_page: read, use the zero page: pte_mkspecial(pfn_pte(my_zero_pfn))",
+                )
+            }
             FOLIO_ALLOC => {
                 let Some(page) = m.page_alloc(false) else {
                     m.flag(InvariantId::Model, "page arena full");
@@ -419,7 +481,11 @@ impl<A: PmdOps> Program<A> for AnonFault {
             }
             SET_PTE => {
                 let table = need(m, t, TABLE);
-                let page = need(m, t, PAGE);
+                let page = if self.write {
+                    Some(need(m, t, PAGE))
+                } else {
+                    None
+                };
                 let cur = m.pte_get(table, slot);
                 let changed = if m.th(t).regs[FLAGS] & ORIG_PTE_VALID != 0 {
                     m.th(t).regs[ORIG_PTE] != cur.raw_u64()
@@ -428,9 +494,16 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 };
                 m.goto(t, PTE_UNLOCK);
                 if changed {
-                    m.page_put(page);
+                    if let Some(page) = page {
+                        m.page_put(page);
+                    }
                     return Step::Ran("do_anonymous_page: vmf_pte_changed, goto release");
                 }
+                let Some(page) = page else {
+                    let pte = zero_pte(m);
+                    m.pte_set(table, slot, pte);
+                    return Step::Ran("do_anonymous_page: setpte: set_pte_at(the zero pte)");
+                };
                 let prot = m.prot();
                 let pte = anon_pte(m, Machine::<A>::page_pfn(page), prot);
                 m.pte_set(table, slot, pte);
@@ -444,7 +517,10 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 Step::Ran("do_anonymous_page: pte_unmap_unlock")
             }
             RELEASE => {
-                let page = need(m, t, PAGE);
+                let Some(page) = obj(m, t, PAGE) else {
+                    m.goto(t, RETURN);
+                    return Step::Ran("do_anonymous_page: unlock");
+                };
                 m.page_put(page);
                 m.goto(t, RETURN);
                 Step::Ran("do_anonymous_page: release: folio_put")

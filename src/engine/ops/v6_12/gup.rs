@@ -21,7 +21,7 @@ use super::super::super::invariant::InvariantId;
 use super::super::super::mm::{Machine, NO_TABLE, huge_hw_valid};
 use super::super::super::program::{Limits, Program, ProgramError, Step};
 use super::super::finish;
-use super::pte_offset_map;
+use super::{in_huge_zero_folio, pte_offset_map};
 
 /// `get_user_pages_fast` (read) of one page at (region, slot), v6.12.
 #[derive(Clone, Copy, Debug)]
@@ -137,9 +137,12 @@ impl<A: PmdOps> Program<A> for GupFast {
                 Step::Ran("gup_fast_pte_range: the pte is unchanged")
             }
             _ => {
-                let page = m.page_of_pfn(m.th(t).regs[PFN]);
-                let mapped_here =
-                    page.is_some_and(|p| m.page(p).mapcount > 0 && m.page(p).region == r);
+                let pfn = m.th(t).regs[PFN];
+                let page = m.page_of_pfn(pfn);
+                // The huge zero folio is no rmap-counted page: a pfn in it was read from a
+                // huge zero pmd that the recheck found unchanged.
+                let mapped_here = in_huge_zero_folio::<A>(pfn)
+                    || page.is_some_and(|p| m.page(p).mapcount > 0 && m.page(p).region == r);
                 if !mapped_here {
                     m.flag(
                         InvariantId::Decode,

@@ -1,4 +1,4 @@
-//! The generic mm paths as Linux v6.12 has them (Debian's `linux-source-6.12`, 6.12.117),
+//! The generic mm paths as Linux v6.12 has them (Debian's `linux-source-6.12`, 6.12.118),
 //! beside the historical shapes in the parent module.
 //!
 //! Each program cites the v6.12 function and line it follows and keeps its order of loads,
@@ -34,13 +34,77 @@ pub(crate) fn pte_offset_map<A: PmdOps>(m: &Machine<A>, pmdval: Pmd<A>) -> Optio
     m.table_of(pmdval)
 }
 
-/// The pte `do_anonymous_page` and the split build for a page of a VMA with `prot`:
-/// `mk_pte(page, vm_page_prot)`, young, and, in a writable VMA, `pte_mkwrite(pte_mkdirty())`.
+/// `is_huge_zero_pmd` (include/linux/huge_mm.h:457): `pmd_present` and the huge zero
+/// folio's pfn. A non-present (PROT_NONE on 32-bit ARM LPAE, or invalidated) huge zero pmd
+/// is not one.
+pub(crate) fn is_huge_zero_pmd<A: PmdOps>(pmd: Pmd<A>) -> bool {
+    A::pmd_present(pmd) && A::pmd_pfn(pmd) == Machine::<A>::huge_zero_pfn()
+}
+
+/// Returns whether `pfn` lies in the huge zero folio.
+pub(crate) fn in_huge_zero_folio<A: PmdOps>(pfn: u64) -> bool {
+    let first = Machine::<A>::huge_zero_pfn();
+    (first..first + A::GEOMETRY.pages_per_pmd()).contains(&pfn)
+}
+
+/// The zero pte `do_anonymous_page` (mm/memory.c:4768) and `__split_huge_zero_page_pmd`
+/// (mm/huge_memory.c:2703) build: `pte_mkspecial(pfn_pte(my_zero_pfn(addr), vm_page_prot))`.
+pub(crate) fn zero_pte<A: PmdOps>(m: &mut Machine<A>) -> Pte<A> {
+    let pte = mk_pte_private(m, Machine::<A>::zero_pfn(), m.prot());
+    A::pte_mkspecial(pte).unwrap_or_else(|_| {
+        m.flag(
+            super::super::invariant::InvariantId::Model,
+            "pte_mkspecial: the backend has no special pte bit",
+        );
+        pte
+    })
+}
+
+/// `mk_pte(page, vma->vm_page_prot)` for a private mapping of `prot`: the read-only
+/// `vm_page_prot` (`PAGE_COPY`), whose write access comes from `pte_mkwrite`.
+pub(crate) fn mk_pte_private<A: PmdOps>(m: &mut Machine<A>, pfn: u64, prot: Protection) -> Pte<A> {
+    match A::pfn_pte(pfn, A::pte_pgprot(prot.read_only())) {
+        Ok(pte) => pte,
+        Err(_) => {
+            m.flag(
+                super::super::invariant::InvariantId::Model,
+                "pfn_pte refused a modelled pfn",
+            );
+            A::pte_empty(0)
+        }
+    }
+}
+
+/// The pte `do_anonymous_page` (mm/memory.c:4810) builds for a page of a VMA with `prot`:
+/// `mk_pte(page, vm_page_prot)`, `pte_sw_mkyoung` (the identity except on MIPS and
+/// LoongArch: young comes from `vm_page_prot` where the architecture puts it there, and
+/// s390's stays invalid until the access that refaults marks it young), and, in a writable
+/// VMA, `pte_mkwrite(pte_mkdirty())`.
 pub(crate) fn anon_pte<A: PmdOps>(m: &mut Machine<A>, pfn: u64, prot: Protection) -> Pte<A> {
-    let pte = A::pte_mkyoung(super::mk_pte(m, pfn));
+    let pte = mk_pte_private(m, pfn, prot);
     if prot.writable() {
         A::pte_mkwrite(A::pte_mkdirty(pte))
     } else {
         pte
     }
+}
+
+/// The pte `__split_huge_pmd_locked` (mm/huge_memory.c:2909) builds for each subpage of the
+/// huge pmd `old`: `mk_pte(page, vm_page_prot)`, then `old`'s write, young and dirty carried
+/// over (`pte_mkwrite` if `pmd_write`, `pte_mkold` if `!pmd_young`, `pte_mkdirty` if
+/// `pmd_dirty`). Soft-dirty follows dirty here: every model `pmd_mkdirty` and `pte_mkdirty`
+/// that sets one sets the other, and nothing in the model clears soft-dirty or sets uffd-wp.
+pub(crate) fn split_pte<A: PmdOps>(m: &mut Machine<A>, pfn: u64, old: Pmd<A>) -> Pte<A> {
+    let prot = m.prot();
+    let mut pte = mk_pte_private(m, pfn, prot);
+    if A::pmd_write(old) {
+        pte = A::pte_mkwrite(pte);
+    }
+    if !A::pmd_young(old) {
+        pte = A::pte_mkold(pte);
+    }
+    if A::pmd_dirty(old) {
+        pte = A::pte_mkdirty(pte);
+    }
+    pte
 }

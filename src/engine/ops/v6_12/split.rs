@@ -1,14 +1,20 @@
 //! THP split as v6.12 does it: `__split_huge_pmd` (mm/huge_memory.c:2964) →
-//! `split_huge_pmd_locked` (:2920) → `__split_huge_pmd_locked` (:2716), anonymous branch.
+//! `split_huge_pmd_locked` (:2938) → `__split_huge_pmd_locked` (:2716), anonymous branch.
 //!
-//! Unlike v4.5, the pmd is invalidated and the TLB flushed *first* (:2826, "we first mark the
+//! Unlike v4.5, the pmd is invalidated and the TLB flushed *first* (:2813, "we first mark the
 //! current pmd notpresent ... then we flush the SMP TLB and finally we write the non-huge
 //! version of the pmd entry with pmd_populate"); only then is the deposited table withdrawn
 //! ("Withdraw the table only after we mark the pmd entry invalid. This's critical for some
-//! architectures (Power)", :2873), filled while still private, and published after
-//! `smp_wmb()` (:2946) with `pmd_populate`. The huge-zero-page and file branches
-//! (`pmdp_huge_clear_flush`, which leave the pmd none until populate or for good) are not
-//! modelled: the catalogue's THPs are anonymous.
+//! architectures (Power)", :2866), filled while still private, and published after
+//! `smp_wmb()` (:2934) with `pmd_populate`. The ptes carry the old pmd's write, young and
+//! dirty (:2909-2918).
+//!
+//! The huge zero page takes `__split_huge_zero_page_pmd` (:2675) instead: `pmdp_huge_clear_flush`
+//! first — the pmd reads as none until the table of special zero ptes is populated ("Leave
+//! pmd empty until pte is filled", :2686) — which is why v6.12 promises never-none only for a
+//! pmd that maps an rmap-counted page (INV-002-NEVERNONE as stated). The file branch
+//! (`!vma_is_anonymous`, :2738: cleared for good, refaulted from the page cache) needs file
+//! VMAs, which the model does not have yet.
 
 use crate::entry::PmdOps;
 
@@ -17,7 +23,7 @@ use super::super::super::invariant::InvariantId;
 use super::super::super::mm::{Machine, NO_PAGE, NO_TABLE, SLOTS};
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::finish;
-use super::anon_pte;
+use super::{is_huge_zero_pmd, split_pte, zero_pte};
 
 /// `__split_huge_pmd` of one region, v6.12.
 #[derive(Clone, Copy, Debug)]
@@ -29,6 +35,9 @@ pub struct SplitHugePmd {
     pub mmap_read: bool,
     /// Mutation for tests: skip `flush_pmd_tlb_range` after the invalidate.
     pub skip_tlb_flush: bool,
+    /// Mutation for tests: the anonymous branch clears the pmd (`pmdp_huge_clear_flush`, as
+    /// the zero-page branch may) instead of invalidating it.
+    pub clear_instead_of_invalidate: bool,
 }
 
 impl SplitHugePmd {
@@ -38,6 +47,7 @@ impl SplitHugePmd {
             region,
             mmap_read: true,
             skip_tlb_flush: false,
+            clear_instead_of_invalidate: false,
         }
     }
 }
@@ -55,6 +65,9 @@ const WITHDRAW_FILL: u8 = 5;
 const POPULATE: u8 = 6;
 const UNLOCK: u8 = 7;
 const RETURN: u8 = 8;
+const ZERO_CLEAR: u8 = 9;
+const ZERO_FLUSH: u8 = 10;
+const ZERO_FILL: u8 = 11;
 
 impl<A: PmdOps> Program<A> for SplitHugePmd {
     fn name(&self) -> &'static str {
@@ -83,22 +96,32 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                 Step::Ran("__split_huge_pmd: pmd_lock")
             }
             CHECK => {
-                // split_huge_pmd_locked (:2933): pmd_trans_huge || pmd_devmap || migration.
+                // split_huge_pmd_locked (:2953): pmd_trans_huge || pmd_devmap || migration.
                 let pmd = m.pmd_get(r);
                 if !A::pmd_trans_huge(pmd) {
                     m.goto(t, UNLOCK);
                     return Step::Ran("split_huge_pmd_locked: !pmd_trans_huge, nothing to split");
                 }
                 m.th_mut(t).regs[ORIG] = pmd.raw_u64();
+                if is_huge_zero_pmd(pmd) {
+                    m.goto(t, ZERO_CLEAR);
+                    return Step::Ran(
+                        "__split_huge_pmd_locked: is_huge_zero_pmd, __split_huge_zero_page_pmd",
+                    );
+                }
                 m.goto(t, INVALIDATE);
                 Step::Ran("split_huge_pmd_locked: pmd_trans_huge(*pmd)")
             }
             INVALIDATE => {
                 // pmdp_invalidate (mm/pgtable-generic.c:198): pmdp_establish(pmd_mkinvalid).
                 let pmd = m.pmd_get(r);
-                match A::pmdp_invalidate(pmd) {
-                    Ok(inv) => m.pmd_set(r, inv),
-                    Err(_) => m.flag(InvariantId::Model, "pmdp_invalidate refused a huge pmd"),
+                if self.clear_instead_of_invalidate {
+                    m.pmd_set(r, A::pmd_empty());
+                } else {
+                    match A::pmdp_invalidate(pmd) {
+                        Ok(inv) => m.pmd_set(r, inv),
+                        Err(_) => m.flag(InvariantId::Model, "pmdp_invalidate refused a huge pmd"),
+                    }
                 }
                 m.goto(
                     t,
@@ -128,9 +151,8 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                 let orig =
                     crate::Pmd::<A>::try_from_u64(m.th(t).regs[ORIG]).unwrap_or(A::pmd_empty());
                 let pfn = A::pmd_pfn(orig);
-                let prot = m.prot();
                 for slot in 0..SLOTS {
-                    let pte = anon_pte(m, pfn + slot as u64, prot);
+                    let pte = split_pte(m, pfn + slot as u64, orig);
                     m.pte_set(table, slot, pte);
                 }
                 // folio_add_anon_rmap_ptes before the ptes are visible.
@@ -157,7 +179,51 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                     Err(_) => m.flag(InvariantId::Model, "pmd_populate refused a modelled table"),
                 }
                 m.goto(t, UNLOCK);
+                if page == NO_PAGE {
+                    return Step::Ran("__split_huge_zero_page_pmd: smp_wmb, pmd_populate");
+                }
                 Step::Ran("__split_huge_pmd_locked: folio_remove_rmap_pmd, smp_wmb, pmd_populate")
+            }
+            ZERO_CLEAR => {
+                // pmdp_huge_clear_flush (mm/pgtable-generic.c:137): get_and_clear, then flush.
+                m.pmd_set(r, A::pmd_empty());
+                m.goto(
+                    t,
+                    if self.skip_tlb_flush {
+                        ZERO_FILL
+                    } else {
+                        ZERO_FLUSH
+                    },
+                );
+                Step::Ran(
+                    "__split_huge_zero_page_pmd: pmdp_huge_clear_flush: pmdp_huge_get_and_clear",
+                )
+            }
+            ZERO_FLUSH => {
+                m.tlb_flush_region(r);
+                m.goto(t, ZERO_FILL);
+                Step::Ran("pmdp_huge_clear_flush: flush_pmd_tlb_range")
+            }
+            ZERO_FILL => {
+                let Some(table) = m.withdraw(r) else {
+                    m.flag(
+                        InvariantId::Deposit,
+                        "the split withdrew from an empty deposit list",
+                    );
+                    m.goto(t, UNLOCK);
+                    return Step::Ran("pgtable_trans_huge_withdraw: nothing deposited");
+                };
+                for slot in 0..SLOTS {
+                    let pte = zero_pte(m);
+                    m.pte_set(table, slot, pte);
+                }
+                let th = m.th_mut(t);
+                th.regs[TABLE] = u64::from(table);
+                th.regs[PAGE] = NO_PAGE;
+                m.goto(t, POPULATE);
+                Step::Ran(
+                    "__split_huge_zero_page_pmd: pgtable_trans_huge_withdraw, set_pte_at of special zero ptes",
+                )
             }
             UNLOCK => {
                 m.pmd_unlock(r, t);

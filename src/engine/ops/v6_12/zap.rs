@@ -23,7 +23,7 @@ use super::super::super::invariant::InvariantId;
 use super::super::super::mm::{Machine, SLOTS};
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::{finish, is_swap_pmd};
-use super::pte_offset_map;
+use super::{is_huge_zero_pmd, pte_offset_map};
 
 /// `madvise(MADV_DONTNEED)` of whole regions `first..first + count`, v6.12.
 #[derive(Clone, Copy, Debug)]
@@ -129,7 +129,10 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
             HUGE_CLEAR => {
                 let orig = m.pmd_get(r);
                 m.pmd_set(r, A::pmd_empty());
-                if A::pmd_present(orig) {
+                let zero = is_huge_zero_pmd(orig);
+                if zero {
+                    // :2120: the huge zero folio has no rmap to drop.
+                } else if A::pmd_present(orig) {
                     if let Some(page) = m.page_of_pfn(A::pmd_pfn(orig)) {
                         m.page_map(page, r, -1);
                     }
@@ -149,6 +152,11 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
                     ),
                 }
                 m.goto(t, HUGE_UNLOCK);
+                if zero {
+                    return Step::Ran(
+                        "zap_huge_pmd: pmdp_huge_get_and_clear_full, is_huge_zero_pmd, zap_deposited_table",
+                    );
+                }
                 Step::Ran(
                     "zap_huge_pmd: pmdp_huge_get_and_clear_full, folio_remove_rmap_pmd, zap_deposited_table",
                 )
