@@ -499,11 +499,19 @@ pub mod lpae {
 
 /// LPAE with the proposed fix (kernel-patches/0001).
 pub mod lpae_patched {
-    use super::lpae::{L_PTE_NONE, L_PTE_VALID};
+    use super::lpae::{L_PTE_NONE, L_PTE_RDONLY, L_PTE_USER, L_PTE_VALID};
     /// Returns whether the pmd is present: `L_PMD_SECT_VALID` or `L_PMD_SECT_NONE` set
     /// (`pmd_present` with the patch; bit 57 is the same bit as `L_PTE_NONE`).
     pub const fn pmd_present(v: u64) -> bool {
         v & (L_PTE_VALID | L_PTE_NONE) != 0
+    }
+    /// `pmd_access_permitted` with the patch: `L_PMD_SECT_VALID` and `PMD_SECT_USER`, and
+    /// `L_PMD_SECT_RDONLY` clear for a write (the patch's definition; stock v6.12 uses the
+    /// generic `pmd_present && (!write || pmd_write)`, which would now admit PROT_NONE).
+    pub const fn pmd_access_permitted(v: u64, write: bool) -> bool {
+        let need = L_PTE_VALID | L_PTE_USER;
+        let mask = if write { need | L_PTE_RDONLY } else { need };
+        v & mask == need
     }
 }
 
@@ -701,6 +709,7 @@ macro_rules! lpae_backend {
         pmd_present: $present:path,
         pmd_mkinvalid: $mkinvalid:path,
         pmdp_invalidate: $invalidate:path,
+        pmd_access_permitted: $access:expr,
         deviations: $deviations:expr $(,)?
     ) => {
         impl Arch for $ty {
@@ -775,6 +784,12 @@ macro_rules! lpae_backend {
             fn pmd_present(pmd: Pmd<Self>) -> bool {
                 $present(pmd.raw())
             }
+            fn pmd_access_permitted(pmd: Pmd<Self>, write: bool) -> bool {
+                match $access {
+                    Some(permitted) => permitted(pmd.raw(), write),
+                    None => Self::pmd_present(pmd) && (!write || Self::pmd_write(pmd)),
+                }
+            }
             /// `pmd_populate`: the pte page | `_PAGE_USER_TABLE` (no hardware-table offset).
             fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {
                 Pmd::from_raw((table_pfn << 12) | lpae::PAGE_USER_TABLE)
@@ -823,6 +838,7 @@ lpae_backend!(
     pmd_present: lpae::pmd_present,
     pmd_mkinvalid: lpae::pmd_mkinvalid,
     pmdp_invalidate: lpae::pmdp_invalidate,
+    pmd_access_permitted: None::<fn(u64, bool) -> bool>,
     deviations: LPAE_DEVIATIONS,
 );
 
@@ -832,6 +848,7 @@ lpae_backend!(
     pmd_present: lpae_patched::pmd_present,
     pmd_mkinvalid: lpae::pmd_mkinvalid,
     pmdp_invalidate: lpae::pmdp_invalidate,
+    pmd_access_permitted: Some(lpae_patched::pmd_access_permitted as fn(u64, bool) -> bool),
     deviations: LPAE_PATCHED_DEVIATIONS,
 );
 
@@ -844,6 +861,7 @@ lpae_backend!(
     pmd_present: lpae_v4_5::pmd_present,
     pmd_mkinvalid: lpae_v4_5::pmd_mknotpresent,
     pmdp_invalidate: lpae_v4_5::pmd_mknotpresent,
+    pmd_access_permitted: None::<fn(u64, bool) -> bool>,
     deviations: LPAE_V4_5_DEVIATIONS,
 );
 
@@ -853,6 +871,7 @@ lpae_backend!(
     pmd_present: lpae_v4_5::pmd_present,
     pmd_mkinvalid: lpae_v4_5::pmd_mknotpresent,
     pmdp_invalidate: lpae_v4_5::pmdp_invalidate_stored,
+    pmd_access_permitted: None::<fn(u64, bool) -> bool>,
     deviations: LPAE_V4_5_DEVIATIONS,
 );
 

@@ -248,6 +248,12 @@ pub const fn pmd_protnone<V: Variant>(v: u64) -> bool {
 pub const fn pmd_hw_valid(v: u64) -> bool {
     v & PTE_VALID != 0
 }
+/// `pmd_access_permitted` → `pte_access_permitted_no_overlay` (arch/arm64/include/asm/
+/// pgtable.h:176-181 in v6.12): VALID and USER, and `pte_write` for a write. PROT_NONE and
+/// execute-only mappings fail; permission overlays (POE) are not modelled.
+pub const fn pmd_access_permitted(v: u64, write: bool) -> bool {
+    v & (PTE_VALID | PTE_USER) == PTE_VALID | PTE_USER && (!write || pte_write(v))
+}
 /// `pte_pfn`: `__pte_to_phys(v) >> PAGE_SHIFT`.
 pub const fn pte_pfn<V: Variant>(v: u64) -> u64 {
     (v & V::PTE_ADDR_MASK) >> 12
@@ -453,6 +459,9 @@ macro_rules! arm64_backend {
                 test: pmd_none, pmd_present::<Self>, pmd_bad, pmd_leaf::<Self>,
                     pmd_trans_huge::<Self>, pmd_protnone::<Self>, pmd_hw_valid;
                 try_map: pmd_mkhuge, pmd_mkinvalid::<Self>;
+            }
+            fn pmd_access_permitted(pmd: Pmd<Self>, write: bool) -> bool {
+                pmd_access_permitted(pmd.raw(), write)
             }
             fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {
                 Pmd::from_raw(pmd_populate(table_pfn << 12))

@@ -228,6 +228,15 @@ pub const fn pmd_protnone(v: u64) -> bool {
 pub const fn pmd_hw_valid(v: u64) -> bool {
     v & PAGE_PRESENT != 0
 }
+/// `pmd_access_permitted` (arch/powerpc/include/asm/book3s/64/pgtable.h:1078 in v6.12):
+/// false while `pmd_is_serializing`, else `pte_access_permitted` (:528): present, not
+/// PRIVILEGED, READ, and WRITE for a write. Memory keys are not modelled.
+pub const fn pmd_access_permitted(v: u64, write: bool) -> bool {
+    if pmd_is_serializing(v) || !pte_present(v) {
+        return false;
+    }
+    v & Flags::PRIVILEGED.bits() == 0 && v & PAGE_READ != 0 && (!write || v & PAGE_WRITE != 0)
+}
 /// `pmd_is_serializing`: INVALID without PRESENT, what `pmdp_invalidate` leaves.
 pub const fn pmd_is_serializing(v: u64) -> bool {
     v & (PAGE_PRESENT | PAGE_INVALID) == PAGE_INVALID
@@ -412,6 +421,9 @@ impl<const HASH: bool> PmdOps for Book3s64<HASH> {
     }
     forward_pmd! {
         test: pmd_none, pmd_present, pmd_leaf, pmd_protnone, pmd_hw_valid;
+    }
+    fn pmd_access_permitted(pmd: Pmd<Self>, write: bool) -> bool {
+        pmd_access_permitted(pmd.raw(), write)
     }
     fn pmd_bad(pmd: Pmd<Self>) -> bool {
         if HASH {

@@ -114,6 +114,13 @@ pub const fn pte_protnone(v: u64) -> bool {
 pub const fn pmd_hw_valid(v: u64) -> bool {
     v & PRESENT != 0
 }
+/// `pmd_access_permitted` → `__pte_access_permitted` (arch/x86/include/asm/pgtable.h:1692,
+/// :1717 in v6.12): PRESENT and USER, and RW for a write. Protection keys are not modelled
+/// (every pkey 0, which PKRU allows).
+pub const fn pmd_access_permitted(v: u64, write: bool) -> bool {
+    let need = PRESENT | Flags::USER.bits() | if write { Flags::RW.bits() } else { 0 };
+    v & need == need
+}
 /// `pmd_protnone` (arch/x86/include/asm/pgtable.h:1057): PROTNONE set, PRESENT clear.
 pub const fn pmd_protnone(v: u64) -> bool {
     pmd_flags(v) & (PROTNONE | PRESENT) == PROTNONE
@@ -295,6 +302,9 @@ impl PmdOps for X86_64 {
             pmd_hw_valid;
         u64: pmd_pfn;
         try_map: pmd_mkinvalid;
+    }
+    fn pmd_access_permitted(pmd: Pmd<Self>, write: bool) -> bool {
+        pmd_access_permitted(pmd.raw(), write)
     }
     fn pmd_populate_unchecked(table_pfn: u64) -> Pmd<Self> {
         Pmd::from_raw((table_pfn << 12) | PAGE_TABLE)

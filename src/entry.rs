@@ -486,6 +486,13 @@ pub trait PmdOps: PteOps {
         let _ = pmd;
         false
     }
+    /// `pmd_access_permitted(pmd, write)`: whether GUP-fast may take the page of a huge pmd
+    /// (mm/gup.c:3142 in v6.12). The default is include/linux/pgtable.h:1013's
+    /// `pmd_present(pmd) && (!write || pmd_write(pmd))` (s390, 32-bit ARM LPAE); x86_64,
+    /// arm64 and powerpc define their own, from the hardware's user/valid bits.
+    fn pmd_access_permitted(pmd: Pmd<Self>, write: bool) -> bool {
+        Self::pmd_present(pmd) && (!write || Self::pmd_write(pmd))
+    }
     /// `pmd_mkdirty`. The default is `pte_pmd(pte_mkdirty(pmd_pte(pmd)))`, which is what
     /// arm64 and powerpc define and what x86_64 and 32-bit ARM LPAE compute (their pmd dirty
     /// and write bits are the pte's); s390 overrides it.

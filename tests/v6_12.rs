@@ -2,7 +2,10 @@
 //! it should, the historical helpers are still caught by today's code, and the two findings
 //! about today's kernel are found where, and only where, they apply.
 
-use pgtable::arch::{ArchVisitor, ArmLpae, ArmLpaeV4_5, S390, X86_64, visit_all};
+use pgtable::arch::{
+    ArchVisitor, Arm64, ArmLpae, ArmLpaePatched, ArmLpaeV4_5, PowerpcHash, PowerpcRadix, S390,
+    X86_64, visit_all,
+};
 use pgtable::engine::explore::{Options, Search, Verdict, explore};
 use pgtable::engine::invariant::{Custom, CustomInvariant, InvariantId};
 use pgtable::engine::mm::{Machine, SLOTS};
@@ -394,4 +397,56 @@ fn a_write_fault_on_the_huge_zero_page_reports_the_missing_cow_model() {
         .unwrap();
     let v = explore(&sc, bfs()).verdict;
     assert_eq!(violated(&v).0, InvariantId::Model);
+}
+
+/// The anonymous huge pmd of page 1 with `prot`, and what `pmdp_invalidate` makes of it.
+fn huge_and_invalidated<A: PmdOps>(prot: Protection) -> (pgtable::Pmd<A>, pgtable::Pmd<A>) {
+    let pfn = A::GEOMETRY.pages_per_pmd();
+    let huge = A::mk_huge_pmd_anon(pfn, prot).unwrap();
+    (huge, A::pmdp_invalidate(huge).unwrap())
+}
+
+fn permitted<A: PmdOps>(prot: Protection, write: bool) -> (bool, bool) {
+    let (huge, inv) = huge_and_invalidated::<A>(prot);
+    (
+        A::pmd_access_permitted(huge, write),
+        A::pmd_access_permitted(inv, write),
+    )
+}
+
+// GUP-fast's pmd_access_permitted (mm/gup.c:3142), each architecture's own: x86_64's
+// PRESENT|USER(|RW) (arch/x86/include/asm/pgtable.h:1692), arm64's VALID|USER
+// (arch/arm64/include/asm/pgtable.h:176-181), powerpc's non-serializing user-readable pmd
+// (arch/powerpc/include/asm/book3s/64/pgtable.h:1078), and the generic pmd_present for s390
+// and LPAE (include/linux/pgtable.h:1013). A PROT_NONE THP that the generic answer admits
+// (s390's PROT_NONE segment is present) is stopped by pmd_protnone first (mm/gup.c:3286).
+#[test]
+fn pmd_access_permitted_is_each_architectures_own() {
+    use Protection::{None as ProtNone, Read, ReadWrite};
+    // (access to a RW THP for write, its invalidated value for read)
+    assert_eq!(permitted::<X86_64>(ReadWrite, true), (true, false));
+    assert_eq!(permitted::<X86_64>(Read, true), (false, false));
+    assert_eq!(permitted::<X86_64>(Read, false), (true, false));
+    assert_eq!(permitted::<X86_64>(ProtNone, false), (false, false));
+    assert_eq!(permitted::<Arm64>(ReadWrite, true), (true, false));
+    assert_eq!(permitted::<Arm64>(ProtNone, false), (false, false));
+    assert_eq!(permitted::<PowerpcHash>(ReadWrite, true), (true, false));
+    assert_eq!(permitted::<PowerpcRadix>(Read, true), (false, false));
+    assert_eq!(permitted::<PowerpcRadix>(ProtNone, false), (false, false));
+    // Generic: present is enough, so s390 admits its invalidated and PROT_NONE THPs here.
+    assert_eq!(permitted::<S390>(ReadWrite, true), (true, true));
+    assert_eq!(permitted::<S390>(ProtNone, false), (true, true));
+    let (prot_none, _) = huge_and_invalidated::<S390>(ProtNone);
+    assert!(
+        S390::pmd_protnone(prot_none),
+        "GUP-fast stops it at pmd_protnone"
+    );
+    // Stock LPAE: generic; its PROT_NONE THP is not present at all (the v6.12 bug).
+    assert_eq!(permitted::<ArmLpae>(ReadWrite, true), (true, false));
+    assert_eq!(permitted::<ArmLpae>(ProtNone, false), (false, false));
+    // Patched LPAE: PROT_NONE is present again, and its own pmd_access_permitted refuses it.
+    let (patched, _) = huge_and_invalidated::<ArmLpaePatched>(ProtNone);
+    assert!(ArmLpaePatched::pmd_present(patched));
+    assert!(!ArmLpaePatched::pmd_access_permitted(patched, false));
+    assert_eq!(permitted::<ArmLpaePatched>(ReadWrite, true), (true, false));
 }

@@ -148,17 +148,13 @@ pub const CATALOGUE: &[Entry] = &[
         variants: &[V6_12],
         invariants: PROT_NONE_THP_ZAP_INVARIANTS,
         expect: |b, _| {
-            if !b.geometry().has_thp {
-                Expectation::NotApplicable("no transparent huge pages")
-            } else if historical(b.id()) {
-                Expectation::NotApplicable(HISTORICAL_UNDER_V6_12)
-            } else if b.id() == ArchId::ArmLpae {
+            today_on_thp(b).unwrap_or(if b.id() == ArchId::ArmLpae {
                 // set_pmd_at clears L_PMD_SECT_VALID for PROT_NONE: !pmd_present, and no THP
                 // migration on 32-bit ARM, so zap_huge_pmd gets a NULL folio.
                 Expectation::Violation(&[InvariantId::ZapFolio])
             } else {
                 Expectation::Holds
-            }
+            })
         },
     },
     Entry {
@@ -166,15 +162,7 @@ pub const CATALOGUE: &[Entry] = &[
         title: "Splitting the huge zero page (v6.12 clears its pmd first) vs MADV_DONTNEED, GUP-fast and a read fault",
         variants: &[V6_12],
         invariants: HUGE_ZERO_SPLIT_INVARIANTS,
-        expect: |b, _| {
-            if !b.geometry().has_thp {
-                Expectation::NotApplicable("no transparent huge pages")
-            } else if historical(b.id()) {
-                Expectation::NotApplicable(HISTORICAL_UNDER_V6_12)
-            } else {
-                Expectation::Holds
-            }
-        },
+        expect: |b, _| today_on_thp(b).unwrap_or(Expectation::Holds),
     },
     Entry {
         id: "dontneed-fault-tlb",
@@ -182,15 +170,9 @@ pub const CATALOGUE: &[Entry] = &[
         variants: &[V6_12],
         invariants: DONTNEED_FAULT_TLB_INVARIANTS,
         expect: |b, _| {
-            if !b.geometry().has_thp {
-                Expectation::NotApplicable("no transparent huge pages")
-            } else if historical(b.id()) {
-                Expectation::NotApplicable(HISTORICAL_UNDER_V6_12)
-            } else {
-                // A finding about v6.12's generic code, the same on every architecture:
-                // only the split path orders invalidate, flush, populate.
-                Expectation::Violation(&[InvariantId::TlbSmallHuge])
-            }
+            // A finding about v6.12's generic code, the same on every architecture: only
+            // the split path orders invalidate, flush, populate.
+            today_on_thp(b).unwrap_or(Expectation::Violation(&[InvariantId::TlbSmallHuge]))
         },
     },
 ];
@@ -201,6 +183,18 @@ pub const V6_12: &str = "v6.12";
 /// Why a historical backend is not run under v6.12 generic code.
 const HISTORICAL_UNDER_V6_12: &str =
     "historical helpers under v6.12 generic code: no kernel ever ran that pair";
+
+/// The n/a of a v6.12-only scenario about THPs: a backend without THP, or a historical one;
+/// `None` where it applies.
+fn today_on_thp(b: &dyn DynBackend) -> Option<Expectation> {
+    if !b.geometry().has_thp {
+        Some(Expectation::NotApplicable("no transparent huge pages"))
+    } else if historical(b.id()) {
+        Some(Expectation::NotApplicable(HISTORICAL_UNDER_V6_12))
+    } else {
+        None
+    }
+}
 
 /// Returns whether a backend models a historical kernel's helpers (before the 2016 fix).
 fn historical(id: ArchId) -> bool {

@@ -7,10 +7,11 @@
 //! `pte_protnone` and `pte_access_permitted`, grabs the folio and rechecks both the pmd and
 //! the pte. Whatever it keeps is handed to the caller as the page mapped at the address.
 //!
-//! `pmd_access_permitted` is taken as "the MMU would use this huge pmd"
-//! ([`PmdOps::pmd_hw_valid`], the architecture's valid bit): every architecture's
-//! `pmd_access_permitted` implies it (kernel-patches/0001 gives 32-bit ARM LPAE one that
-//! does). Interrupts-off
+//! `pmd_access_permitted` is each architecture's own ([`PmdOps::pmd_access_permitted`]):
+//! x86_64's PRESENT|USER, arm64's VALID|USER, powerpc's not-serializing and user-readable,
+//! and the generic `pmd_present` for s390 and 32-bit ARM LPAE (kernel-patches/0001 gives
+//! LPAE its own, which asks the valid bit). GUP-fast here is a read (no `FOLL_WRITE`).
+//! Interrupts-off
 //! against a TLB-flush IPI and RCU-deferred table freeing matter only where a scenario frees
 //! tables GUP-fast can reach; none does yet.
 
@@ -18,7 +19,7 @@ use crate::entry::PmdOps;
 
 use super::super::super::Tid;
 use super::super::super::invariant::InvariantId;
-use super::super::super::mm::{Machine, NO_TABLE, huge_hw_valid};
+use super::super::super::mm::{Machine, NO_TABLE};
 use super::super::super::program::{Limits, Program, ProgramError, Step};
 use super::super::finish;
 use super::{in_huge_zero_folio, pte_offset_map};
@@ -74,7 +75,7 @@ impl<A: PmdOps> Program<A> for GupFast {
                             "gup_fast_pmd_range: pmd_protnone, fall back to slow GUP",
                         );
                     }
-                    if !huge_hw_valid(pmd) {
+                    if !A::pmd_access_permitted(pmd, false) {
                         finish(m, t);
                         return Step::Ran(
                             "gup_fast_pmd_leaf: !pmd_access_permitted, fall back to slow GUP",
