@@ -7,9 +7,9 @@
 //!
 //! Kernel: the v4.5-era shape of these functions (the race-002 "v4.5" column; v4.5 itself is
 //! not in this project's source index, so no v4.5 line numbers are given). Their v6.12
-//! counterparts, modelled step by step in [`super::v6_12::fault`], are mm/memory.c:5840
+//! counterparts, modelled step by step in [`super::v6_12::fault`], are mm/memory.c:5849
 //! (`__handle_mm_fault`), mm/huge_memory.c:1324 (`do_huge_pmd_anonymous_page`) and
-//! mm/memory.c:4736 (`do_anonymous_page`).
+//! mm/memory.c:4745 (`do_anonymous_page`).
 
 use crate::entry::PmdOps;
 

@@ -1,15 +1,15 @@
 //! The anonymous fault as v6.12 does it (mm/memory.c), under `mmap_lock` read:
-//! `__handle_mm_fault` (:5840) → `create_huge_pmd` → `do_huge_pmd_anonymous_page`
+//! `__handle_mm_fault` (:5849) → `create_huge_pmd` → `do_huge_pmd_anonymous_page`
 //! (mm/huge_memory.c:1324, :1192) for an empty pmd where a THP is allowed, else
-//! `handle_pte_fault` (:5756) → `do_anonymous_page` (:4736).
+//! `handle_pte_fault` (:5765) → `do_anonymous_page` (:4745).
 //!
 //! Every lockless pmd read of v6.12 is its own step: the `pmd_none` that picks the huge path
-//! (:5901), `vmf.orig_pmd = pmdp_get_lockless` (:5911), `handle_pte_fault`'s `pmd_none`, the
+//! (:5910), `vmf.orig_pmd = pmdp_get_lockless` (:5920), `handle_pte_fault`'s `pmd_none`, the
 //! read inside `pte_offset_map_nolock` (mm/pgtable-generic.c:308), `pte_alloc`'s `pmd_none`
 //! and the read inside `pte_offset_map_lock` (:364), which takes the pte lock and rechecks
 //! `pmd_same`, retrying if the pmd changed. A non-present pmd that is not a migration entry
 //! makes the fault return 0 (the access retries); only a real migration entry would wait
-//! (the model has none). `vmf_pte_changed` (:5049) compares with `orig_pte` when one was read
+//! (the model has none). `vmf_pte_changed` (:5058) compares with `orig_pte` when one was read
 //! from a table, and otherwise asks `pte_none` — never a constant zero.
 //!
 //! A read fault maps zero pages: the huge zero folio where a THP may go
