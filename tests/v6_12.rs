@@ -450,3 +450,41 @@ fn pmd_access_permitted_is_each_architectures_own() {
     assert!(!ArmLpaePatched::pmd_access_permitted(patched, false));
     assert_eq!(permitted::<ArmLpaePatched>(ReadWrite, true), (true, false));
 }
+
+// include/linux/huge_mm.h:457 (v6.12): is_huge_zero_pmd asks pmd_present. 32-bit ARM LPAE
+// stores a PROT_NONE huge pmd with L_PMD_SECT_VALID clear, so mprotect(PROT_NONE) of the huge
+// zero page leaves a pmd that is no "huge zero pmd", and __split_huge_pmd_locked runs its
+// anonymous branch on the zero folio (mm/huge_memory.c:2857-2861). Everywhere else (and with
+// kernel-patches/0001) the PROT_NONE zero pmd is present and takes the zero-page branch.
+#[test]
+fn a_prot_none_huge_zero_split_takes_the_zero_folio_for_anonymous_on_arm_lpae_only() {
+    let sc = build::<ArmLpae>("prot-none-zero-split", V6_12, Knobs::default()).unwrap();
+    let Verdict::Violated(cx) = explore(&sc, bfs()).verdict else {
+        panic!("arm-lpae must break INV-ZERO-FOLIO");
+    };
+    assert_eq!(cx.invariant, InvariantId::ZeroFolio);
+    let trace = replay(&sc, &cx.schedule).unwrap().to_string();
+    assert!(
+        trace.contains("split_huge_pmd_locked: pmd_trans_huge(*pmd)"),
+        "{trace}"
+    );
+    assert!(!trace.contains("__split_huge_zero_page_pmd"), "{trace}");
+    for (arch, v) in every("prot-none-zero-split") {
+        if arch == ArchId::ArmLpae {
+            assert_eq!(violated(&v).0, InvariantId::ZeroFolio);
+        } else {
+            assert_eq!(v, Verdict::Holds, "prot-none-zero-split on {arch}");
+        }
+    }
+    let (_, _, labels) = alone::<X86_64>(
+        Protection::None,
+        |b| b.huge_zero(0).unwrap(),
+        SplitHugePmd::new(0),
+    );
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.starts_with("__split_huge_pmd_locked: is_huge_zero_pmd")),
+        "{labels:?}"
+    );
+}

@@ -59,6 +59,7 @@ invariants! {
     Deadlock => "INV-NO-DEADLOCK", "Some thread can always run until every thread has finished.";
     LockBalance => "INV-LOCK-BALANCE", "A thread releases only locks it holds.";
     ZapFolio => "INV-ZAP-FOLIO", "zap_huge_pmd finds the folio of every huge pmd it clears: a non-present huge pmd that is no migration entry has none, and v6.12 dereferences the NULL (mm/huge_memory.c:2142).";
+    ZeroFolio => "INV-ZERO-FOLIO", "Only the huge-zero-page paths handle the huge zero folio: no split takes it for an anonymous THP, adding HPAGE_PMD_NR - 1 references and an anonymous rmap that the zap of its ptes then drops, one reference too many (mm/huge_memory.c:2857-2861).";
     Model => "INV-MODEL", "The model's own preconditions hold (no arena overflow, no helper error).";
     Footprint => "INV-FOOTPRINT", "Every location a step changes is declared in its footprint (the footprint auditor), so partial-order reduction never trusts a footprint that misses a write.";
 }

@@ -158,6 +158,21 @@ pub const CATALOGUE: &[Entry] = &[
         },
     },
     Entry {
+        id: "prot-none-zero-split",
+        title: "Splitting a PROT_NONE huge zero page: the split must not take the huge zero folio for an anonymous THP (32-bit ARM LPAE, today)",
+        variants: &[V6_12],
+        invariants: PROT_NONE_ZERO_SPLIT_INVARIANTS,
+        expect: |b, _| {
+            today_on_thp(b).unwrap_or(if b.id() == ArchId::ArmLpae {
+                // The PROT_NONE huge zero pmd is !pmd_present, so is_huge_zero_pmd is false
+                // and __split_huge_pmd_locked runs its anonymous branch on the zero folio.
+                Expectation::Violation(&[InvariantId::ZeroFolio])
+            } else {
+                Expectation::Holds
+            })
+        },
+    },
+    Entry {
         id: "huge-zero-split",
         title: "Splitting the huge zero page (v6.12 clears its pmd first) vs MADV_DONTNEED, GUP-fast and a read fault",
         variants: &[V6_12],
@@ -271,6 +286,7 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "race-002-gup" => race_002_gup::<A>(knobs),
         "prot-none-thp-zap" => prot_none_thp_zap::<A>(),
         "huge-zero-split" => huge_zero_split::<A>(),
+        "prot-none-zero-split" => prot_none_zero_split::<A>(),
         "dontneed-fault-tlb" => dontneed_fault_tlb::<A>(),
         _ => Err(BuildError::UnknownScenario(id.into())),
     }
@@ -458,6 +474,30 @@ const HUGE_ZERO_SPLIT_INVARIANTS: &[InvariantId] = &[
     InvariantId::NeverNone,
     InvariantId::DontNeed,
     InvariantId::Decode,
+    InvariantId::TableLife,
+    InvariantId::Deposit,
+    InvariantId::Deadlock,
+    InvariantId::LockBalance,
+];
+
+/// A read fault's huge zero page made PROT_NONE by `mprotect` (`change_huge_pmd` rewrites the
+/// zero pmd like any other), then split by a MADV_DONTNEED or munmap of part of it
+/// (`zap_pmd_range` → `__split_huge_pmd`). On 32-bit ARM LPAE the PROT_NONE pmd is
+/// `!pmd_present`, so `is_huge_zero_pmd` (which asks `pmd_present`) is false and the split
+/// runs its anonymous branch on the huge zero folio: `folio_ref_add(HPAGE_PMD_NR - 1)`,
+/// `folio_add_anon_rmap_ptes`, ptes that are not special. Zapping those ptes later puts
+/// HPAGE_PMD_NR references: one more than the split added, the huge zero folio's own.
+fn prot_none_zero_split<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
+    let b = ScenarioBuilder::<A>::new("prot-none-zero-split", 1)
+        .protection(Protection::None)
+        .huge_zero(0)?
+        .thread("split", v6_12::split::SplitHugePmd::new(0));
+    Ok(b.invariants(set(PROT_NONE_ZERO_SPLIT_INVARIANTS)).build()?)
+}
+
+const PROT_NONE_ZERO_SPLIT_INVARIANTS: &[InvariantId] = &[
+    InvariantId::ZeroFolio,
+    InvariantId::NeverNone,
     InvariantId::TableLife,
     InvariantId::Deposit,
     InvariantId::Deadlock,

@@ -138,6 +138,59 @@ static int prot_none_thp_zap(const char *how, int prot_none)
 	return 0;
 }
 
+/* The pfn /proc/self/pagemap gives for the page at `addr` (0 if absent or unreadable). */
+static uint64_t pagemap_pfn(const void *addr)
+{
+	uint64_t entry = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0)
+		return 0;
+	off_t off = (off_t)((uintptr_t)addr / 4096) * (off_t)sizeof entry;
+	if (pread(fd, &entry, sizeof entry, off) != (ssize_t)sizeof entry)
+		entry = 0;
+	close(fd);
+	if (!(entry >> 63 & 1))
+		return 0;
+	return entry & ((1ull << 55) - 1);
+}
+
+/* prot-none-zero-split: a read fault maps the huge zero page; mprotect(PROT_NONE) rewrites
+ * its pmd; MADV_DONTNEED of half of it splits the pmd (zap_pmd_range -> __split_huge_pmd) and
+ * zaps that half; munmap zaps the rest. On 32-bit ARM LPAE the PROT_NONE pmd is not
+ * pmd_present, so is_huge_zero_pmd() is false and the split treats the huge zero folio as an
+ * anonymous THP (INV-ZERO-FOLIO): references and rmap it never had, then one put too many.
+ * control: the same without mprotect. */
+static int prot_none_zero_split(int prot_none)
+{
+	size_t len = 2 * huge_size;
+	char *raw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		FAIL("mmap: %s", strerror(errno));
+	char *p = (char *)(((uintptr_t)raw + huge_size - 1) & ~(uintptr_t)(huge_size - 1));
+	madvise(p, huge_size, MADV_HUGEPAGE);
+	volatile char sink = 0;
+	sink += p[0];
+	sink += p[4096];
+	(void)sink;
+	uint64_t pfn0 = pagemap_pfn(p), pfn1 = pagemap_pfn(p + 4096);
+	printf("case-info: pfns %#llx %#llx\n", (unsigned long long)pfn0, (unsigned long long)pfn1);
+	fflush(stdout);
+	if (!pfn0 || pfn1 != pfn0 + 1) {
+		/* No huge zero page here (no THP, or use_zero_page off): not applicable. */
+		printf("case-detail: no huge zero page: pfns %#llx %#llx\n",
+		       (unsigned long long)pfn0, (unsigned long long)pfn1);
+		fflush(stdout);
+		return 77;
+	}
+	if (prot_none && mprotect(p, huge_size, PROT_NONE))
+		FAIL("mprotect: %s", strerror(errno));
+	if (madvise(p, huge_size / 2, MADV_DONTNEED))
+		FAIL("madvise: %s", strerror(errno));
+	if (munmap(raw, len))
+		FAIL("munmap: %s", strerror(errno));
+	return 0;
+}
+
 /* Fault, zap and refault anonymous and file pages and check the data: the control that
  * generic paths behave where the empty pte is not zero (s390x: 0x400). */
 static int fault_zap_refault(void)
@@ -435,6 +488,7 @@ static int run_fzr(const char *a, int f) { (void)a; (void)f; return fault_zap_re
 static int run_wfom(const char *a, int f) { (void)a; (void)f; return write_from_own_mmap(); }
 static int run_mvf(const char *a, int f) { (void)a; (void)f; return munmap_vs_fault(); }
 static int run_umc(const char *a, int f) { (void)a; (void)f; return uffd_missing_collapse(); }
+static int run_pnzs(const char *a, int prot_none) { (void)a; return prot_none_zero_split(prot_none); }
 
 /* Controls first: a case that crashes the kernel comes after every case that must not. */
 static const struct kcase cases[] = {
@@ -444,6 +498,8 @@ static const struct kcase cases[] = {
 	{"write-from-own-mmap", run_wfom, NULL, 0},
 	{"munmap-vs-fault", run_mvf, NULL, 0},
 	{"uffd-missing-collapse", run_umc, NULL, 0},
+	{"prot-none-zero-split/control", run_pnzs, NULL, 0},
+	{"prot-none-zero-split/split", run_pnzs, NULL, 1},
 	{"prot-none-thp-zap/dontneed", run_pnz, "dontneed", 1},
 	{"prot-none-thp-zap/munmap", run_pnz, "munmap", 1},
 	{"prot-none-thp-zap/exit", run_pnz, "exit", 1},

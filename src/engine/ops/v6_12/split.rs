@@ -23,7 +23,7 @@ use super::super::super::invariant::InvariantId;
 use super::super::super::mm::{Machine, NO_PAGE, NO_TABLE, SLOTS};
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::finish;
-use super::{is_huge_zero_pmd, split_pte, zero_pte};
+use super::{in_huge_zero_folio, is_huge_zero_pmd, split_pte, zero_pte};
 
 /// `__split_huge_pmd` of one region, v6.12.
 #[derive(Clone, Copy, Debug)]
@@ -151,6 +151,15 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                 let orig =
                     crate::Pmd::<A>::try_from_u64(m.th(t).regs[ORIG]).unwrap_or(A::pmd_empty());
                 let pfn = A::pmd_pfn(orig);
+                if in_huge_zero_folio::<A>(pfn) {
+                    // is_huge_zero_pmd said no (the pmd is not present), so the anonymous
+                    // branch runs on the huge zero folio: folio_ref_add(HPAGE_PMD_NR - 1),
+                    // folio_add_anon_rmap_ptes, and ptes that are not special.
+                    m.flag(
+                        InvariantId::ZeroFolio,
+                        "the anonymous split takes the huge zero folio for an anonymous THP",
+                    );
+                }
                 for slot in 0..SLOTS {
                     let pte = split_pte(m, pfn + slot as u64, orig);
                     m.pte_set(table, slot, pte);
