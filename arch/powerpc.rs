@@ -425,6 +425,10 @@ impl<const HASH: bool> PmdOps for Book3s64<HASH> {
     fn pmd_access_permitted(pmd: Pmd<Self>, write: bool) -> bool {
         pmd_access_permitted(pmd.raw(), write)
     }
+    /// The hash MMU keeps its hash-slot information in the deposited table; radix needs none.
+    fn arch_needs_pgtable_deposit() -> bool {
+        HASH
+    }
     fn pmd_bad(pmd: Pmd<Self>) -> bool {
         if HASH {
             hash_pmd_bad(pmd.raw())

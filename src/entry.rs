@@ -493,6 +493,12 @@ pub trait PmdOps: PteOps {
     fn pmd_access_permitted(pmd: Pmd<Self>, write: bool) -> bool {
         Self::pmd_present(pmd) && (!write || Self::pmd_write(pmd))
     }
+    /// `arch_needs_pgtable_deposit`: whether a file THP's pmd keeps a deposited pte table too
+    /// (anonymous THPs always do). The default is the generic `false` (include/linux/pgtable.h:944); powerpc's hash MMU
+    /// needs one (arch/powerpc/include/asm/book3s/64/pgtable.h:1390 in v6.12).
+    fn arch_needs_pgtable_deposit() -> bool {
+        false
+    }
     /// `pmd_mkdirty`. The default is `pte_pmd(pte_mkdirty(pmd_pte(pmd)))`, which is what
     /// arm64 and powerpc define and what x86_64 and 32-bit ARM LPAE compute (their pmd dirty
     /// and write bits are the pte's); s390 overrides it.

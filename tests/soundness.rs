@@ -370,6 +370,12 @@ enum Op {
     FlagTwo(u8, u8),
     /// `mprotect`: read-only (`true`) or read-write.
     SetProt(bool),
+    /// Makes the VMA a file mapping (`true`) or anonymous.
+    SetVmaFile(bool),
+    /// Marks page `p` a page-cache page (`true`) or anonymous (counted by INV-002-NEVERNONE).
+    SetPageFile(u8, bool),
+    /// Reads `vma_is_anonymous` into register 0.
+    ReadVmaFile,
     /// MADV_DONTNEED's monitor: region 1's pages must be gone, and the call returned.
     DontneedDone,
 }
@@ -456,7 +462,9 @@ impl Program<A> for Scripted {
             Op::PagePut(p) => m.page_put(p),
             Op::ReadPage(p) => {
                 let page = m.page(p);
-                let v = u64::from(page.refcount) << 8 | u64::from(page.mapcount as u8);
+                let v = u64::from(page.file) << 16
+                    | u64::from(page.refcount) << 8
+                    | u64::from(page.mapcount as u8);
                 set_reg(m, v);
             }
             Op::GhostRead(i) => {
@@ -482,6 +490,12 @@ impl Program<A> for Scripted {
                 if (r ^ r >> 12 ^ r >> 40) % 3 == u64::from(k) {
                     m.flag(INVS[usize::from(i)], "a scripted condition held");
                 }
+            }
+            Op::SetVmaFile(file) => m.set_vma_file(file),
+            Op::SetPageFile(p, file) => m.page_set_file(p, file),
+            Op::ReadVmaFile => {
+                let anon = m.vma_is_anonymous();
+                set_reg(m, u64::from(anon));
             }
             Op::SetProt(read_only) => m.set_prot(if read_only {
                 pgtable::Protection::Read
@@ -537,6 +551,9 @@ fn op(threads: u8) -> impl Strategy<Value = Op> {
         (0..INVS.len() as u8, 0..3u8).prop_map(|(i, k)| Op::FlagIf(i, k)),
         (0..INVS.len() as u8, 0..INVS.len() as u8).prop_map(|(i, j)| Op::FlagTwo(i, j)),
         any::<bool>().prop_map(Op::SetProt),
+        any::<bool>().prop_map(Op::SetVmaFile),
+        (0..3u8, any::<bool>()).prop_map(|(p, f)| Op::SetPageFile(p, f)),
+        Just(Op::ReadVmaFile),
         Just(Op::DontneedDone),
     ]
 }

@@ -51,7 +51,7 @@ macro_rules! invariants {
 
 invariants! {
     TableLife => "INV-TABLE-LIFE", "A page-table page is never accessed after it is freed.";
-    NeverNone => "INV-002-NEVERNONE", "While a region maps an rmap-counted page, its pmd never reads as pmd_none (v6.12 keeps a splitting anonymous THP's pmd huge until populate, mm/huge_memory.c:2813; the huge zero page, mapping none, is cleared first, :2686).";
+    NeverNone => "INV-002-NEVERNONE", "While a region maps an anonymous page, its pmd never reads as pmd_none (v6.12 keeps a splitting anonymous THP's pmd huge until populate, mm/huge_memory.c:2813; it clears the huge zero page's pmd first, :2686, and a file THP's for good, :2739).";
     DontNeed => "INV-002-DONTNEED", "Once MADV_DONTNEED returns, no address in its range translates (tables or any TLB) to a page mapped there before.";
     Decode => "INV-002-DECODE", "A lockless reader that keeps a present entry's page gets a page mapped at that address.";
     Deposit => "INV-DEPOSIT", "Every huge pmd has its deposited table, and each deposit is withdrawn once.";
@@ -254,7 +254,7 @@ pub fn check<A: PmdOps>(m: &Machine<A>, set: InvariantSet) -> Option<(InvariantI
         if set.contains(InvariantId::NeverNone) && A::pmd_none(m.peek_pmd(r)) {
             let mapped = m
                 .allocated_pages()
-                .any(|(_, p)| p.mapcount > 0 && p.region == r);
+                .any(|(_, p)| p.mapcount > 0 && !p.file && p.region == r);
             if mapped {
                 return Some((
                     InvariantId::NeverNone,

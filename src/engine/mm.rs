@@ -67,6 +67,8 @@ pub struct Page {
     pub lock: Owner,
     /// The region it was mapped into (for invariants).
     pub region: u8,
+    /// A page-cache (file or shmem) page: `!folio_test_anon`.
+    pub file: bool,
 }
 
 /// A thread's program state.
@@ -192,6 +194,7 @@ pub struct Machine<A: PmdOps> {
     dontneed_pages: u16,
     ghost: [u64; GHOST_CELLS],
     prot: Protection,
+    vma_file: bool,
     side: Side,
 }
 
@@ -258,6 +261,7 @@ impl<A: PmdOps> Machine<A> {
             dontneed_pages: 0,
             ghost: [0; GHOST_CELLS],
             prot: Protection::ReadWrite,
+            vma_file: false,
             side: Side::default(),
         }
     }
@@ -581,6 +585,22 @@ impl<A: PmdOps> Machine<A> {
         self.write(Loc::Mmap);
         self.prot = prot;
     }
+    /// Returns whether the VMA is anonymous (`vma_is_anonymous`; a recorded read): `false`
+    /// for a file or shmem mapping.
+    pub fn vma_is_anonymous(&self) -> bool {
+        self.read(Loc::Mmap);
+        !self.vma_file
+    }
+    /// Makes the VMA a file (shmem) mapping, or anonymous again.
+    pub fn set_vma_file(&mut self, file: bool) {
+        self.write(Loc::Mmap);
+        self.vma_file = file;
+    }
+    /// Marks page `p` a page-cache page (`file`) or an anonymous one.
+    pub fn page_set_file(&mut self, p: u8, file: bool) {
+        self.write(Loc::Page(p));
+        self.pages[usize::from(p)].file = file;
+    }
     /// Returns page `p`'s state (a recorded read).
     pub fn page(&self, p: u8) -> &Page {
         self.read(Loc::Page(p));
@@ -789,7 +809,9 @@ impl<A: PmdOps> Machine<A> {
             .or_else(|| {
                 changed(
                     Loc::Mmap,
-                    self.mmap != before.mmap || self.prot != before.prot,
+                    self.mmap != before.mmap
+                        || self.prot != before.prot
+                        || self.vma_file != before.vma_file,
                 )
             })
             .or_else(|| {
@@ -840,7 +862,8 @@ impl<A: PmdOps> Machine<A> {
                     | u64::from(p.refcount) << 8
                     | u64::from(p.mapcount as u8) << 16
                     | u64::from(p.lock.raw()) << 24
-                    | u64::from(p.region) << 32,
+                    | u64::from(p.region) << 32
+                    | u64::from(p.file) << 40,
             );
         }
         for cpu in &self.tlb {
@@ -860,7 +883,7 @@ impl<A: PmdOps> Machine<A> {
         for &g in &self.ghost {
             h.write_u64(g);
         }
-        h.write_u64(self.prot as u64);
+        h.write_u64(self.prot as u64 | u64::from(self.vma_file) << 8);
         for th in &self.threads {
             h.write_u64(u64::from(th.pc) | u64::from(th.done) << 8);
             for &r in &th.regs {

@@ -96,6 +96,10 @@ pub enum ScenarioError {
     Encoding(crate::Error),
     /// The machine's arenas are full.
     ArenaFull,
+    /// A page-cache THP asked of an anonymous VMA.
+    AnonymousVma,
+    /// Anonymous memory (a THP or the huge zero page) asked of a file-backed VMA.
+    FileVma,
     /// A thread's program does not fit the scenario (a region or slot outside it).
     BadThread {
         /// The thread's index.
@@ -136,6 +140,12 @@ impl fmt::Display for ScenarioError {
                 write!(f, "the backend cannot encode the initial state: {e}")
             }
             ScenarioError::ArenaFull => f.write_str("the machine's table or page arena is full"),
+            ScenarioError::AnonymousVma => f.write_str(
+                "a page-cache THP needs a file-backed VMA (ScenarioBuilder::file_backed first)",
+            ),
+            ScenarioError::FileVma => {
+                f.write_str("anonymous THPs and the huge zero page need an anonymous VMA")
+            }
             ScenarioError::BadThread {
                 thread,
                 name,
@@ -194,10 +204,13 @@ impl<A: PmdOps> ScenarioBuilder<A> {
     /// Maps region `r` with a THP: a huge pmd, its page, and the deposited table.
     ///
     /// # Errors
-    /// The backend has no THP, or the region is missing or in use.
+    /// The backend has no THP, the region is missing or in use, or the VMA is file-backed.
     pub fn huge(mut self, r: u8) -> Result<Self, ScenarioError> {
         self.region(r)?;
         let m = &mut self.machine;
+        if !m.vma_is_anonymous() {
+            return Err(ScenarioError::FileVma);
+        }
         let page = m.page_alloc(true).ok_or(ScenarioError::ArenaFull)?;
         let table = m.table_alloc(r).ok_or(ScenarioError::ArenaFull)?;
         let pmd = A::mk_huge_pmd_anon(Machine::<A>::page_pfn(page), m.prot())
@@ -209,16 +222,56 @@ impl<A: PmdOps> ScenarioBuilder<A> {
         Ok(self)
     }
 
+    /// Makes the scenario's VMA a shared file (shmem) mapping: `vma_is_anonymous` is false,
+    /// and [`huge_file`](Self::huge_file) maps page-cache THPs into it.
+    pub fn file_backed(mut self) -> Self {
+        self.machine.set_vma_file(true);
+        self
+    }
+
+    /// Maps region `r` with a page-cache THP, as a write fault's `do_set_pmd`
+    /// (mm/memory.c:4935 in v6.12) leaves it: `set_pmd_at(maybe_pmd_mkwrite(pmd_mkdirty(
+    /// mk_huge_pmd(page, vm_page_prot))))`, `folio_add_file_rmap_pmd`, and a deposited table
+    /// only where [`PmdOps::arch_needs_pgtable_deposit`]. The VMA must be
+    /// [`file_backed`](Self::file_backed).
+    ///
+    /// # Errors
+    /// The backend has no THP, the region is missing or in use, or the VMA is anonymous.
+    pub fn huge_file(mut self, r: u8) -> Result<Self, ScenarioError> {
+        self.region(r)?;
+        let m = &mut self.machine;
+        if m.vma_is_anonymous() {
+            return Err(ScenarioError::AnonymousVma);
+        }
+        let page = m.page_alloc(true).ok_or(ScenarioError::ArenaFull)?;
+        m.page_set_file(page, true);
+        // One reference is the page cache's, one the mapping's.
+        m.page_get(page);
+        let pmd = A::mk_huge_pmd_anon(Machine::<A>::page_pfn(page), m.prot())
+            .map_err(ScenarioError::Encoding)?;
+        if A::arch_needs_pgtable_deposit() {
+            let table = m.table_alloc(r).ok_or(ScenarioError::ArenaFull)?;
+            m.deposit(r, table);
+        }
+        m.pmd_set(r, pmd);
+        m.page_map(page, r, 1);
+        m.end_step();
+        Ok(self)
+    }
+
     /// Maps region `r` with the huge zero page, as a read fault of an anonymous VMA leaves
     /// it (`set_huge_zero_folio`, mm/huge_memory.c:1310 in v6.12): `set_pmd_at` of
     /// `pmd_mkhuge(mk_pmd(huge_zero_folio, vm_page_prot))` — never dirty, never writable —
     /// and the deposited table. No page of the machine is mapped.
     ///
     /// # Errors
-    /// The backend has no THP, or the region is missing or in use.
+    /// The backend has no THP, the region is missing or in use, or the VMA is file-backed.
     pub fn huge_zero(mut self, r: u8) -> Result<Self, ScenarioError> {
         self.region(r)?;
         let m = &mut self.machine;
+        if !m.vma_is_anonymous() {
+            return Err(ScenarioError::FileVma);
+        }
         let table = m.table_alloc(r).ok_or(ScenarioError::ArenaFull)?;
         let pmd = A::mk_huge_pmd(Machine::<A>::huge_zero_pfn(), m.prot().read_only())
             .map_err(ScenarioError::Encoding)?;

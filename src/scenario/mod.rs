@@ -180,6 +180,13 @@ pub const CATALOGUE: &[Entry] = &[
         expect: |b, _| today_on_thp(b).unwrap_or(Expectation::Holds),
     },
     Entry {
+        id: "file-thp-split",
+        title: "Splitting a shmem THP (v6.12 clears its pmd for good) vs MADV_DONTNEED and GUP-fast",
+        variants: &[V6_12],
+        invariants: FILE_THP_SPLIT_INVARIANTS,
+        expect: |b, _| today_on_thp(b).unwrap_or(Expectation::Holds),
+    },
+    Entry {
         id: "dontneed-fault-tlb",
         title: "MADV_DONTNEED's deferred TLB flush vs a fault: a CPU may cache a huge and a small translation at once (model finding, today)",
         variants: &[V6_12],
@@ -286,6 +293,7 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "race-002-gup" => race_002_gup::<A>(knobs),
         "prot-none-thp-zap" => prot_none_thp_zap::<A>(),
         "huge-zero-split" => huge_zero_split::<A>(),
+        "file-thp-split" => file_thp_split::<A>(),
         "prot-none-zero-split" => prot_none_zero_split::<A>(),
         "dontneed-fault-tlb" => dontneed_fault_tlb::<A>(),
         _ => Err(BuildError::UnknownScenario(id.into())),
@@ -457,7 +465,7 @@ fn prot_none_thp_zap<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
 /// `__split_huge_zero_page_pmd`: `pmdp_huge_clear_flush` first, the table of special zero
 /// ptes populated after) while MADV_DONTNEED zaps the region, GUP-fast reads one address and
 /// a read fault touches another. The pmd reads as none mid-split, by design: nothing
-/// rmap-counted is mapped, a zap that skips the none pmd leaves only zero pages behind, and
+/// anonymous is mapped, a zap that skips the none pmd leaves only zero pages behind, and
 /// every reader that finds it none refaults or falls back. INV-002-NEVERNONE as v6.12 states
 /// it holds; a stronger "never none while split" would not (tests/v6_12.rs shows both).
 fn huge_zero_split<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
@@ -498,6 +506,32 @@ fn prot_none_zero_split<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
 const PROT_NONE_ZERO_SPLIT_INVARIANTS: &[InvariantId] = &[
     InvariantId::ZeroFolio,
     InvariantId::NeverNone,
+    InvariantId::TableLife,
+    InvariantId::Deposit,
+    InvariantId::Deadlock,
+    InvariantId::LockBalance,
+];
+
+/// A shmem THP mapped by `do_set_pmd` (a deposited table only where the architecture needs
+/// one: powerpc's hash MMU), split by `__split_huge_pmd` (v6.12's non-anonymous branch:
+/// `pmdp_huge_clear_flush`, `zap_deposited_table` there, `folio_remove_rmap_pmd`, `folio_put`;
+/// the pmd stays none and the page cache refaults it) while MADV_DONTNEED zaps the region and
+/// GUP-fast reads two addresses.
+fn file_thp_split<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
+    let b = ScenarioBuilder::<A>::new("file-thp-split", 1)
+        .file_backed()
+        .huge_file(0)?
+        .thread("split", v6_12::split::SplitHugePmd::new(0))
+        .thread("zap", v6_12::zap::MadvDontneed::new(0))
+        .thread("gup0", v6_12::gup::GupFast { region: 0, slot: 0 })
+        .thread("gup1", v6_12::gup::GupFast { region: 0, slot: 1 });
+    Ok(b.invariants(set(FILE_THP_SPLIT_INVARIANTS)).build()?)
+}
+
+const FILE_THP_SPLIT_INVARIANTS: &[InvariantId] = &[
+    InvariantId::NeverNone,
+    InvariantId::DontNeed,
+    InvariantId::Decode,
     InvariantId::TableLife,
     InvariantId::Deposit,
     InvariantId::Deadlock,

@@ -125,6 +125,9 @@ impl<A: PmdOps> Program<A> for GupFast {
                     return self.drop_ref(m, t, "gup_fast: pmd_val(orig) != pmd_val(*pmdp), put");
                 }
                 let leaf = m.th(t).regs[TABLE] == u64::from(NO_TABLE);
+                if leaf {
+                    self.commit(m, t, r);
+                }
                 m.goto(t, if leaf { KEEP } else { RECHECK_PTE });
                 Step::Ran("gup_fast: the pmd is unchanged")
             }
@@ -134,22 +137,11 @@ impl<A: PmdOps> Program<A> for GupFast {
                 if m.th(t).regs[PTE] != now.raw_u64() {
                     return self.drop_ref(m, t, "gup_fast_pte_range: pte_val changed, put");
                 }
+                self.commit(m, t, r);
                 m.goto(t, KEEP);
                 Step::Ran("gup_fast_pte_range: the pte is unchanged")
             }
             _ => {
-                let pfn = m.th(t).regs[PFN];
-                let page = m.page_of_pfn(pfn);
-                // The huge zero folio is no rmap-counted page: a pfn in it was read from a
-                // huge zero pmd that the recheck found unchanged.
-                let mapped_here = in_huge_zero_folio::<A>(pfn)
-                    || page.is_some_and(|p| m.page(p).mapcount > 0 && m.page(p).region == r);
-                if !mapped_here {
-                    m.flag(
-                        InvariantId::Decode,
-                        "GUP-fast returned a pfn that is no page mapped at that address",
-                    );
-                }
                 finish(m, t);
                 Step::Ran("gup_fast: keep the page, folio_set_referenced")
             }
@@ -158,6 +150,24 @@ impl<A: PmdOps> Program<A> for GupFast {
 }
 
 impl GupFast {
+    /// The last recheck passed: GUP-fast keeps the page. INV-002-DECODE is judged here, at
+    /// that linearization point: the page must be mapped at the address now. (A zap that
+    /// unmaps it after this step is no error: GUP-fast holds its reference.)
+    fn commit<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, r: u8) {
+        let pfn = m.th(t).regs[PFN];
+        let page = m.page_of_pfn(pfn);
+        // The huge zero folio is no page of the machine: a pfn in it was read from a huge
+        // zero pmd that the recheck found unchanged.
+        let mapped_here = in_huge_zero_folio::<A>(pfn)
+            || page.is_some_and(|p| m.page(p).mapcount > 0 && m.page(p).region == r);
+        if !mapped_here {
+            m.flag(
+                InvariantId::Decode,
+                "GUP-fast returned a pfn that is no page mapped at that address",
+            );
+        }
+    }
+
     fn drop_ref<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, label: &'static str) -> Step {
         if let Some(page) = m.page_of_pfn(m.th(t).regs[PFN]) {
             m.page_put(page);

@@ -12,9 +12,10 @@
 //! The huge zero page takes `__split_huge_zero_page_pmd` (:2675) instead: `pmdp_huge_clear_flush`
 //! first — the pmd reads as none until the table of special zero ptes is populated ("Leave
 //! pmd empty until pte is filled", :2686) — which is why v6.12 promises never-none only for a
-//! pmd that maps an rmap-counted page (INV-002-NEVERNONE as stated). The file branch
-//! (`!vma_is_anonymous`, :2738: cleared for good, refaulted from the page cache) needs file
-//! VMAs, which the model does not have yet.
+//! pmd that maps an anonymous page (INV-002-NEVERNONE as stated). A file or shmem VMA takes
+//! the non-anonymous branch (:2738): `pmdp_huge_clear_flush`, `zap_deposited_table` where
+//! the architecture deposits for file THPs, `folio_remove_rmap_pmd`, `folio_put` — the pmd
+//! stays none for good, and the next access refaults from the page cache.
 
 use crate::entry::PmdOps;
 
@@ -68,6 +69,9 @@ const RETURN: u8 = 8;
 const ZERO_CLEAR: u8 = 9;
 const ZERO_FLUSH: u8 = 10;
 const ZERO_FILL: u8 = 11;
+const FILE_CLEAR: u8 = 12;
+const FILE_FLUSH: u8 = 13;
+const FILE_ZAP: u8 = 14;
 
 impl<A: PmdOps> Program<A> for SplitHugePmd {
     fn name(&self) -> &'static str {
@@ -103,6 +107,10 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                     return Step::Ran("split_huge_pmd_locked: !pmd_trans_huge, nothing to split");
                 }
                 m.th_mut(t).regs[ORIG] = pmd.raw_u64();
+                if !m.vma_is_anonymous() {
+                    m.goto(t, FILE_CLEAR);
+                    return Step::Ran("__split_huge_pmd_locked: !vma_is_anonymous");
+                }
                 if is_huge_zero_pmd(pmd) {
                     m.goto(t, ZERO_CLEAR);
                     return Step::Ran(
@@ -206,6 +214,44 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                 );
                 Step::Ran(
                     "__split_huge_zero_page_pmd: pmdp_huge_clear_flush: pmdp_huge_get_and_clear",
+                )
+            }
+            FILE_CLEAR => {
+                m.pmd_set(r, A::pmd_empty());
+                m.goto(
+                    t,
+                    if self.skip_tlb_flush {
+                        FILE_ZAP
+                    } else {
+                        FILE_FLUSH
+                    },
+                );
+                Step::Ran("__split_huge_pmd_locked: pmdp_huge_clear_flush: pmdp_huge_get_and_clear")
+            }
+            FILE_FLUSH => {
+                m.tlb_flush_region(r);
+                m.goto(t, FILE_ZAP);
+                Step::Ran("pmdp_huge_clear_flush: flush_pmd_tlb_range")
+            }
+            FILE_ZAP => {
+                if A::arch_needs_pgtable_deposit() {
+                    match m.withdraw(r) {
+                        Some(table) => m.table_free(table),
+                        None => m.flag(
+                            InvariantId::Deposit,
+                            "zap_deposited_table withdrew from an empty deposit list",
+                        ),
+                    }
+                }
+                let old =
+                    crate::Pmd::<A>::try_from_u64(m.th(t).regs[ORIG]).unwrap_or(A::pmd_empty());
+                if let Some(page) = m.page_of_pfn(A::pmd_pfn(old)) {
+                    m.page_map(page, r, -1);
+                    m.page_put(page);
+                }
+                m.goto(t, UNLOCK);
+                Step::Ran(
+                    "__split_huge_pmd_locked: zap_deposited_table if arch_needs_pgtable_deposit, folio_remove_rmap_pmd, folio_put",
                 )
             }
             ZERO_FLUSH => {

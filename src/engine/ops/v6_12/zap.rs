@@ -130,11 +130,15 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
                 let orig = m.pmd_get(r);
                 m.pmd_set(r, A::pmd_empty());
                 let zero = is_huge_zero_pmd(orig);
+                // A page-cache folio keeps a deposit only where the architecture needs one
+                // (:2148); anonymous THPs and the huge zero page always have one.
+                let mut deposited = true;
                 if zero {
                     // :2120: the huge zero folio has no rmap to drop.
                 } else if A::pmd_present(orig) {
                     if let Some(page) = m.page_of_pfn(A::pmd_pfn(orig)) {
                         m.page_map(page, r, -1);
+                        deposited = !m.page(page).file || A::arch_needs_pgtable_deposit();
                     }
                 } else {
                     // No pmd migration entries exist in the model: this is the WARN_ONCE
@@ -144,12 +148,14 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
                         "zap_huge_pmd cleared a non-present huge pmd: no folio (NULL dereference)",
                     );
                 }
-                match m.withdraw(r) {
-                    Some(table) => m.table_free(table),
-                    None => m.flag(
-                        InvariantId::Deposit,
-                        "zap_huge_pmd withdrew from an empty deposit list",
-                    ),
+                if deposited {
+                    match m.withdraw(r) {
+                        Some(table) => m.table_free(table),
+                        None => m.flag(
+                            InvariantId::Deposit,
+                            "zap_huge_pmd withdrew from an empty deposit list",
+                        ),
+                    }
                 }
                 m.goto(t, HUGE_UNLOCK);
                 if zero {
