@@ -190,6 +190,13 @@ pub mod classic {
     pub const fn pte_present(v: u32) -> bool {
         v & L_PTE_PRESENT != 0
     }
+    /// `pte_access_permitted` (arch/arm/include/asm/pgtable.h:192 in v6.12): PRESENT and
+    /// USER, and RDONLY clear for a write.
+    pub const fn pte_access_permitted(v: u32, write: bool) -> bool {
+        let need = L_PTE_PRESENT | L_PTE_USER;
+        let mask = if write { need | L_PTE_RDONLY } else { need };
+        v & mask == need
+    }
     /// Returns the pfn: bits 12–31 of the Linux pte (`pte_pfn`).
     pub const fn pte_pfn(v: u32) -> u32 {
         (v & PHYS_MASK) >> 12
@@ -363,6 +370,14 @@ pub mod lpae {
     /// `cpu_v7_set_pte_ext` cleared stays present.
     pub const fn pte_present(v: u64) -> bool {
         v & L_PTE_PRESENT != 0
+    }
+    /// `pte_access_permitted` (arch/arm/include/asm/pgtable.h:192 in v6.12): both
+    /// `L_PTE_PRESENT` bits (a PROT_NONE pte, whose VALID `cpu_v7_set_pte_ext` cleared,
+    /// fails) and USER, and RDONLY clear for a write.
+    pub const fn pte_access_permitted(v: u64, write: bool) -> bool {
+        let need = L_PTE_PRESENT | L_PTE_USER;
+        let mask = if write { need | L_PTE_RDONLY } else { need };
+        v & mask == need
     }
     /// Returns whether the MMU sees the pte as valid: `L_PTE_VALID` (bit 0) set (`pte_valid`).
     pub const fn pte_valid(v: u64) -> bool {
@@ -597,6 +612,10 @@ impl PteOps for ArmClassic {
     const PTE_FLAG_BITS: u64 = classic::Flags::all().bits() as u64;
     const PTE_PFN_BITS: u64 = classic::PTE_PFN_MASK as u64;
 
+    fn pte_access_permitted(pte: Pte<Self>, write: bool) -> bool {
+        classic::pte_access_permitted(pte.raw(), write)
+    }
+
     fn pte_empty(_addr: u64) -> Pte<Self> {
         Pte::from_raw(0)
     }
@@ -731,6 +750,10 @@ macro_rules! lpae_backend {
         impl PteOps for $ty {
             const PTE_FLAG_BITS: u64 = lpae::Flags::all().bits();
             const PTE_PFN_BITS: u64 = lpae::PTE_PFN_MASK;
+
+            fn pte_access_permitted(pte: Pte<Self>, write: bool) -> bool {
+                lpae::pte_access_permitted(pte.raw(), write)
+            }
 
             fn pte_empty(_addr: u64) -> Pte<Self> {
                 Pte::from_raw(0)

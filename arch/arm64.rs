@@ -421,6 +421,11 @@ macro_rules! arm64_backend {
             const PTE_FLAG_BITS: u64 = <$ty as Variant>::FLAG_BITS;
             const PTE_PFN_BITS: u64 = <$ty as Variant>::PTE_ADDR_MASK;
 
+            /// `pte_access_permitted` (arch/arm64/include/asm/pgtable.h:178): the pmd's test.
+            fn pte_access_permitted(pte: Pte<Self>, write: bool) -> bool {
+                pmd_access_permitted(pte.raw(), write)
+            }
+
             fn pte_empty(_addr: u64) -> Pte<Self> {
                 Pte::from_raw(0)
             }

@@ -232,10 +232,15 @@ pub const fn pmd_hw_valid(v: u64) -> bool {
 /// false while `pmd_is_serializing`, else `pte_access_permitted` (:528): present, not
 /// PRIVILEGED, READ, and WRITE for a write. Memory keys are not modelled.
 pub const fn pmd_access_permitted(v: u64, write: bool) -> bool {
-    if pmd_is_serializing(v) || !pte_present(v) {
-        return false;
-    }
-    v & Flags::PRIVILEGED.bits() == 0 && v & PAGE_READ != 0 && (!write || v & PAGE_WRITE != 0)
+    !pmd_is_serializing(v) && pte_access_permitted(v, write)
+}
+/// `pte_access_permitted` (arch/powerpc/include/asm/book3s/64/pgtable.h:528 in v6.12):
+/// present, not PRIVILEGED, READ, and WRITE for a write. Memory keys are not modelled.
+pub const fn pte_access_permitted(v: u64, write: bool) -> bool {
+    pte_present(v)
+        && v & Flags::PRIVILEGED.bits() == 0
+        && v & PAGE_READ != 0
+        && (!write || v & PAGE_WRITE != 0)
 }
 /// `pmd_is_serializing`: INVALID without PRESENT, what `pmdp_invalidate` leaves.
 pub const fn pmd_is_serializing(v: u64) -> bool {
@@ -348,6 +353,9 @@ const fn pgprot(p: Protection) -> u64 {
 }
 
 impl<const HASH: bool> PteOps for Book3s64<HASH> {
+    fn pte_access_permitted(pte: Pte<Self>, write: bool) -> bool {
+        pte_access_permitted(pte.raw(), write)
+    }
     const PTE_FLAG_BITS: u64 = Flags::all().bits();
     const PTE_PFN_BITS: u64 = PTE_RPN_MASK;
 

@@ -240,6 +240,11 @@ impl PteOps for X86_64 {
     const PTE_FLAG_BITS: u64 = Flags::all().bits();
     const PTE_PFN_BITS: u64 = PTE_PFN_MASK;
 
+    /// `pte_access_permitted` (arch/x86/include/asm/pgtable.h:1711): the pmd's test.
+    fn pte_access_permitted(pte: Pte<Self>, write: bool) -> bool {
+        pmd_access_permitted(pte.raw(), write)
+    }
+
     fn pte_empty(_addr: u64) -> Pte<Self> {
         Pte::from_raw(0)
     }

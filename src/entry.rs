@@ -391,6 +391,13 @@ pub trait PteOps: Arch {
     fn pte_mkclean(pte: Pte<Self>) -> Pte<Self>;
     /// Returns whether the page was accessed through this pte since last cleared (`pte_young`).
     fn pte_young(pte: Pte<Self>) -> bool;
+    /// `pte_access_permitted(pte, write)`: whether GUP-fast may take the page of a pte
+    /// (mm/gup.c:2961 in v6.12). The default is include/linux/pgtable.h:1008's
+    /// `pte_present(pte) && (!write || pte_write(pte))`; x86_64, arm, arm64 and powerpc
+    /// define their own from the hardware's user/valid bits.
+    fn pte_access_permitted(pte: Pte<Self>, write: bool) -> bool {
+        Self::pte_present(pte) && (!write || Self::pte_write(pte))
+    }
     /// Returns the pte marked accessed (`pte_mkyoung`).
     fn pte_mkyoung(pte: Pte<Self>) -> Pte<Self>;
     /// Returns the pte with its accessed mark cleared (`pte_mkold`).

@@ -576,3 +576,46 @@ fn never_none_counts_anonymous_pages_only() {
     };
     assert_eq!(cx.invariant, NEVER_NONE_ANY_PAGE.id());
 }
+
+// GUP-fast's pte_access_permitted (mm/gup.c:2961), each architecture's own: x86_64's
+// PRESENT|USER(|RW) (arch/x86/include/asm/pgtable.h:1711), arm's both L_PTE_PRESENT bits and
+// USER (arch/arm/include/asm/pgtable.h:192: a PROT_NONE pte, whose VALID bit
+// cpu_v7_set_pte_ext clears, fails), arm64's VALID|USER, powerpc's user-readable pte, and the
+// generic pte_present for s390 (include/linux/pgtable.h:1008).
+#[test]
+fn pte_access_permitted_is_each_architectures_own() {
+    fn pte<A: PmdOps>(prot: Protection) -> Pte<A> {
+        A::pfn_pte(0x100, A::pte_pgprot(prot)).unwrap()
+    }
+    fn check<A: PmdOps>(prot: Protection, write: bool) -> bool {
+        A::pte_access_permitted(pte::<A>(prot), write)
+    }
+    use Protection::{None as ProtNone, Read, ReadWrite};
+    for (read, write, none) in [
+        (
+            check::<X86_64>(Read, false),
+            check::<X86_64>(Read, true),
+            check::<X86_64>(ProtNone, false),
+        ),
+        (
+            check::<Arm64>(Read, false),
+            check::<Arm64>(Read, true),
+            check::<Arm64>(ProtNone, false),
+        ),
+        (
+            check::<PowerpcRadix>(Read, false),
+            check::<PowerpcRadix>(Read, true),
+            check::<PowerpcRadix>(ProtNone, false),
+        ),
+    ] {
+        assert_eq!((read, write, none), (true, false, false));
+    }
+    assert!(check::<X86_64>(ReadWrite, true) && check::<Arm64>(ReadWrite, true));
+    // LPAE: a PROT_NONE pte as stored (VALID cleared) is refused; a writable one is not.
+    let stored = ArmLpae::pte_mkyoung(pte::<ArmLpae>(ProtNone)).raw() & !1;
+    assert!(!ArmLpae::pte_access_permitted(Pte::from_raw(stored), false));
+    assert!(check::<ArmLpae>(Read, false) && !check::<ArmLpae>(Read, true));
+    // s390: generic, present is enough (its PROT_NONE pte is present; pte_protnone stops
+    // GUP-fast first).
+    assert!(check::<S390>(ProtNone, false) && S390::pte_protnone(pte::<S390>(ProtNone)));
+}

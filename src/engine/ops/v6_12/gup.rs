@@ -1,19 +1,24 @@
 //! GUP-fast as v6.12 does it (mm/gup.c), with interrupts off: `gup_fast_pmd_range` (:3269)
 //! reads the pmd once (`pmdp_get_lockless`), gives up on `!pmd_present`, routes a
 //! `pmd_leaf` past `pmd_protnone` (:3286) to `gup_fast_pmd_leaf` (:3134:
-//! `pmd_access_permitted`, grab the folio, recheck
-//! the pmd's raw value) and anything else to `gup_fast_pte_range` (:2935), which maps the
-//! table through its *copy* of the pmd (`pte_offset_map(&pmd)`), reads the pte, checks
-//! `pte_protnone` and `pte_access_permitted`, grabs the folio and rechecks both the pmd and
-//! the pte. Whatever it keeps is handed to the caller as the page mapped at the address.
+//! `pmd_access_permitted`, grab the folio, recheck the pmd's raw value) and anything else to
+//! `gup_fast_pte_range` (:2935), which maps the table through its *copy* of the pmd
+//! (`pte_offset_map(&pmd)`), reads the pte, checks `pte_protnone`, `pte_access_permitted` and
+//! `pte_special`, grabs the folio and rechecks both the pmd and the pte. Whatever it keeps is
+//! handed to the caller as the page mapped at the address (INV-002-DECODE, judged when the
+//! last recheck passes).
 //!
-//! `pmd_access_permitted` is each architecture's own ([`PmdOps::pmd_access_permitted`]):
-//! x86_64's PRESENT|USER, arm64's VALID|USER, powerpc's not-serializing and user-readable,
-//! and the generic `pmd_present` for s390 and 32-bit ARM LPAE (kernel-patches/0001 gives
-//! LPAE its own, which asks the valid bit). GUP-fast here is a read (no `FOLL_WRITE`).
-//! Interrupts-off
-//! against a TLB-flush IPI and RCU-deferred table freeing matter only where a scenario frees
-//! tables GUP-fast can reach; none does yet.
+//! `pmd_access_permitted` and `pte_access_permitted` are each architecture's own
+//! ([`PmdOps::pmd_access_permitted`], [`crate::PteOps::pte_access_permitted`]): x86_64's
+//! PRESENT|USER, arm's and arm64's valid and user bits, powerpc's user-readable entry (and
+//! not a serializing pmd), and the generic `pmd_present`/`pte_present` for s390 and, for
+//! pmds, 32-bit ARM LPAE (kernel-patches/0001 gives LPAE its own, which asks the valid bit).
+//! GUP-fast here is a read (no `FOLL_WRITE`).
+//!
+//! Interrupts-off against a TLB-flush IPI and RCU-deferred table freeing matter only where a
+//! scenario frees a table GUP-fast can reach. None does: v6.12's zap frees only the deposited
+//! table of a huge pmd (never linked from a pmd), and no v6.12 program frees a linked table
+//! (that is `free_pgtables` at munmap, race 003's territory).
 
 use crate::entry::PmdOps;
 
@@ -100,10 +105,16 @@ impl<A: PmdOps> Program<A> for GupFast {
             READ_PTE => {
                 let table = m.th(t).regs[TABLE] as u8;
                 let pte = m.pte_get(table, slot);
-                if !A::pte_present(pte) || A::pte_protnone(pte) || A::pte_special(pte) {
+                // :2958-2973: pte_protnone, !pte_access_permitted (which a non-present pte
+                // fails everywhere), pte_special: fall back to slow GUP.
+                if !A::pte_present(pte)
+                    || A::pte_protnone(pte)
+                    || !A::pte_access_permitted(pte, false)
+                    || A::pte_special(pte)
+                {
                     finish(m, t);
                     return Step::Ran(
-                        "gup_fast_pte_range: ptep_get_lockless: not present, protnone or special, fall back",
+                        "gup_fast_pte_range: ptep_get_lockless: protnone, not permitted or special, fall back",
                     );
                 }
                 let th = m.th_mut(t);
