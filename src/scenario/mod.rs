@@ -176,14 +176,14 @@ pub const CATALOGUE: &[Entry] = &[
         id: "huge-zero-split",
         title: "Splitting the huge zero page (v6.12 clears its pmd first) vs MADV_DONTNEED, GUP-fast and a read fault",
         variants: &[V6_12],
-        invariants: HUGE_ZERO_SPLIT_INVARIANTS,
+        invariants: SPLIT_ZAP_GUP_INVARIANTS,
         expect: |b, _| today_on_thp(b).unwrap_or(Expectation::Holds),
     },
     Entry {
         id: "file-thp-split",
         title: "Splitting a shmem THP (v6.12 clears its pmd for good) vs MADV_DONTNEED and GUP-fast",
         variants: &[V6_12],
-        invariants: FILE_THP_SPLIT_INVARIANTS,
+        invariants: SPLIT_ZAP_GUP_INVARIANTS,
         expect: |b, _| today_on_thp(b).unwrap_or(Expectation::Holds),
     },
     Entry {
@@ -475,10 +475,12 @@ fn huge_zero_split<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
         .thread("zap", v6_12::zap::MadvDontneed::new(0))
         .thread("gup", v6_12::gup::GupFast { region: 0, slot: 0 })
         .thread("read", v6_12::fault::AnonFault::read(0, 1));
-    Ok(b.invariants(set(HUGE_ZERO_SPLIT_INVARIANTS)).build()?)
+    Ok(b.invariants(set(SPLIT_ZAP_GUP_INVARIANTS)).build()?)
 }
 
-const HUGE_ZERO_SPLIT_INVARIANTS: &[InvariantId] = &[
+/// The invariants of a v6.12 split raced by MADV_DONTNEED and GUP-fast (`huge-zero-split`,
+/// `file-thp-split`).
+const SPLIT_ZAP_GUP_INVARIANTS: &[InvariantId] = &[
     InvariantId::NeverNone,
     InvariantId::DontNeed,
     InvariantId::Decode,
@@ -525,15 +527,5 @@ fn file_thp_split<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
         .thread("zap", v6_12::zap::MadvDontneed::new(0))
         .thread("gup0", v6_12::gup::GupFast { region: 0, slot: 0 })
         .thread("gup1", v6_12::gup::GupFast { region: 0, slot: 1 });
-    Ok(b.invariants(set(FILE_THP_SPLIT_INVARIANTS)).build()?)
+    Ok(b.invariants(set(SPLIT_ZAP_GUP_INVARIANTS)).build()?)
 }
-
-const FILE_THP_SPLIT_INVARIANTS: &[InvariantId] = &[
-    InvariantId::NeverNone,
-    InvariantId::DontNeed,
-    InvariantId::Decode,
-    InvariantId::TableLife,
-    InvariantId::Deposit,
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
-];
