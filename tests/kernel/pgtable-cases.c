@@ -171,14 +171,21 @@ static int prot_none_zero_split(int prot_none)
 	volatile char sink = 0;
 	sink += p[0];
 	sink += p[4096];
-	(void)sink;
-	uint64_t pfn0 = pagemap_pfn(p), pfn1 = pagemap_pfn(p + 4096);
-	printf("case-info: pfns %#llx %#llx\n", (unsigned long long)pfn0, (unsigned long long)pfn1);
+	/* The huge zero folio: one naturally aligned, physically contiguous huge page. (s390's
+	 * coloured small zero pages are contiguous too, but only over a few pages.) */
+	size_t half = huge_size / 2;
+	sink += p[half];
+	uint64_t pages = huge_size / 4096;
+	uint64_t pfn0 = pagemap_pfn(p), pfn1 = pagemap_pfn(p + 4096), pfnh = pagemap_pfn(p + half);
+	printf("case-info: pfns %#llx %#llx %#llx\n", (unsigned long long)pfn0,
+	       (unsigned long long)pfn1, (unsigned long long)pfnh);
 	fflush(stdout);
-	if (!pfn0 || pfn1 != pfn0 + 1) {
+	(void)sink;
+	if (!pfn0 || pfn0 % pages || pfn1 != pfn0 + 1 || pfnh != pfn0 + half / 4096) {
 		/* No huge zero page here (no THP, or use_zero_page off): not applicable. */
-		printf("case-detail: no huge zero page: pfns %#llx %#llx\n",
-		       (unsigned long long)pfn0, (unsigned long long)pfn1);
+		printf("case-detail: no huge zero page: pfns %#llx %#llx %#llx\n",
+		       (unsigned long long)pfn0, (unsigned long long)pfn1,
+		       (unsigned long long)pfnh);
 		fflush(stdout);
 		return 77;
 	}
