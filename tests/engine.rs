@@ -490,3 +490,14 @@ fn max_states_equal_to_the_reachable_count_completes() {
         assert_eq!(short.stats.states, n - 1);
     }
 }
+
+// A scenario prints its name, threads (with their programs) and invariants, for a user's
+// own assertions and logs.
+#[test]
+fn a_scenario_is_debug() {
+    let sc = build::<A>("race-002", "v4.5", Knobs::default()).unwrap();
+    let text = format!("{sc:?}");
+    for needle in ["race-002", "split", "__split_huge_pmd", "zap", "invariants"] {
+        assert!(text.contains(needle), "{needle} missing from {text}");
+    }
+}

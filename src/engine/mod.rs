@@ -58,6 +58,7 @@ impl Tid {
 }
 
 /// A scenario: an initial machine, threads, and the invariants to check.
+#[derive(Debug)]
 pub struct Scenario<A: PmdOps> {
     /// The name shown in reports.
     pub name: String,

@@ -162,6 +162,15 @@ pub struct Thread<A: PmdOps> {
     pub program: Box<dyn Program<A>>,
 }
 
+impl<A: PmdOps> core::fmt::Debug for Thread<A> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Thread")
+            .field("name", &self.name)
+            .field("program", &self.program.name())
+            .finish()
+    }
+}
+
 impl<A: PmdOps> Thread<A> {
     /// A thread running `program`.
     pub fn new(name: &'static str, program: impl Program<A> + 'static) -> Self {
