@@ -619,3 +619,27 @@ fn pte_access_permitted_is_each_architectures_own() {
     // GUP-fast first).
     assert!(check::<S390>(ProtNone, false) && S390::pte_protnone(pte::<S390>(ProtNone)));
 }
+
+// mm/memory.c:5812-5818 (v6.12): a write fault on a present read-only pte (the special zero
+// pte a read fault left) is do_wp_page, the COW, which the model does not have: INV-MODEL,
+// never a pte marked dirty in place. A read fault there only marks it young.
+#[test]
+fn a_write_fault_on_a_read_only_pte_reports_the_missing_cow_model() {
+    let small = |write: bool| AnonFault {
+        huge: false,
+        write,
+        ..AnonFault::new(0, 1)
+    };
+    let sc = ScenarioBuilder::<X86_64>::new("wp", 1)
+        .thread("read", small(false))
+        .thread("write", small(true))
+        .build()
+        .unwrap();
+    assert_eq!(violated(&explore(&sc, bfs()).verdict).0, InvariantId::Model);
+    let reads = ScenarioBuilder::<X86_64>::new("rr", 1)
+        .thread("read0", small(false))
+        .thread("read1", small(false))
+        .build()
+        .unwrap();
+    assert_eq!(explore(&reads, bfs()).verdict, Verdict::Holds);
+}

@@ -353,11 +353,13 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 let orig = m.th(t).regs[ORIG_PTE];
                 m.goto(t, EXISTING_UNLOCK);
                 if orig == cur.raw_u64() {
-                    let entry = A::pte_mkyoung(if A::pte_write(cur) {
-                        A::pte_mkdirty(cur)
-                    } else {
-                        cur
-                    });
+                    if self.write && !A::pte_write(cur) {
+                        // :5815: a write to a read-only pte is do_wp_page, the COW, which
+                        // the model does not have: say so rather than mark it dirty.
+                        m.flag(InvariantId::Model, "do_wp_page (the COW) is not modelled");
+                        return Step::Ran("handle_pte_fault: write to !pte_write, do_wp_page");
+                    }
+                    let entry = A::pte_mkyoung(if self.write { A::pte_mkdirty(cur) } else { cur });
                     if entry != cur {
                         m.pte_set(table, slot, entry);
                     }
