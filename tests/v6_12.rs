@@ -13,7 +13,7 @@ use pgtable::engine::ops::v6_12::{fault::AnonFault, gup::GupFast, split::SplitHu
 use pgtable::engine::program::{Program, Step};
 use pgtable::engine::trace::replay;
 use pgtable::engine::{Scenario, ScenarioBuilder, ScenarioError, Tid};
-use pgtable::scenario::{Knobs, V6_12, build};
+use pgtable::scenario::{Knobs, STATIC_ZERO, V6_12, build};
 use pgtable::{ArchId, PmdOps, Protection, Pte, PteOps};
 
 fn bfs() -> Options {
@@ -642,4 +642,43 @@ fn a_write_fault_on_a_read_only_pte_reports_the_missing_cow_model() {
         .build()
         .unwrap();
     assert_eq!(explore(&reads, bfs()).verdict, Verdict::Holds);
+}
+
+struct EmptyPte(usize);
+impl ArchVisitor for EmptyPte {
+    fn visit<A: PmdOps>(&mut self) {
+        if matches!(A::ID, ArchId::ArmLpaeV4_5 | ArchId::ArmLpaeV4_5Stored) {
+            return;
+        }
+        let fixed = build::<A>("fault-empty-pte", V6_12, Knobs::default()).unwrap();
+        assert_eq!(explore(&fixed, bfs()).verdict, Verdict::Holds, "{}", A::ID);
+        let sc = build::<A>("fault-empty-pte", STATIC_ZERO, Knobs::default()).unwrap();
+        let verdict = explore(&sc, bfs()).verdict;
+        let addr = A::GEOMETRY.pmd_size() + A::GEOMETRY.page_size();
+        if A::pte_empty(addr).raw_u64() != 0 {
+            let Verdict::Violated(cx) = verdict else {
+                panic!(
+                    "{}: the static zero must fail where the empty pte is not zero",
+                    A::ID
+                );
+            };
+            assert_eq!(cx.invariant, InvariantId::Validate, "{}", A::ID);
+            let trace = replay(&sc, &cx.schedule).unwrap().to_string();
+            assert!(trace.contains("VIOLATED INV-000-VALIDATE"), "{trace}");
+            self.0 += 1;
+        } else {
+            assert_eq!(verdict, Verdict::Holds, "{}", A::ID);
+        }
+    }
+}
+
+// Race 000's architecture parameter (../shared/reference/races.md; mm/memory.c:5058 in v6.12,
+// vmf_pte_changed: pte_same with orig_pte when one was read, else pte_none): v6.12 holds on
+// every backend; a static all-zero orig_pte fails on exactly the backends whose empty pte is
+// not zero at that address — s390, nios2, xtensa, um and scrambled.
+#[test]
+fn a_static_zero_orig_pte_fails_exactly_where_the_empty_pte_is_not_zero() {
+    let mut v = EmptyPte(0);
+    visit_all(&mut v);
+    assert_eq!(v.0, 5, "s390, nios2, xtensa, um, scrambled");
 }

@@ -44,6 +44,8 @@ th, td { border: 1px solid #d7dce1; padding: 4px 8px; text-align: left; vertical
 thead th { background: #f1f3f5; }
 tbody th { background: #f8f9fa; font-weight: 600; white-space: nowrap; }
 td.cell { white-space: nowrap; font-weight: 600; }
+table.matrix th, table.matrix td { padding: 4px 5px; }
+table.matrix thead th { font-size: 11.5px; overflow-wrap: anywhere; min-width: 4.5em; }
 td.cell .n { display: block; font-weight: 400; font-size: 11.5px; color: #5b6570; }
 td.cell a { color: inherit; }
 .s-found { background: #fff4d6; color: #7a4d00; }

@@ -54,6 +54,7 @@ invariants! {
     NeverNone => "INV-002-NEVERNONE", "While a region maps an anonymous page, its pmd never reads as pmd_none (v6.12 keeps a splitting anonymous THP's pmd huge until populate, mm/huge_memory.c:2813; it clears the huge zero page's pmd first, :2686, and a file THP's for good, :2739).";
     DontNeed => "INV-002-DONTNEED", "Once MADV_DONTNEED returns, no address in its range translates (tables or any TLB) to a page mapped there before.";
     Decode => "INV-002-DECODE", "A lockless reader that keeps a present entry's page gets a page mapped at that address.";
+    Validate => "INV-000-VALIDATE", "A fault installs its pte exactly when the slot still holds what the fault saw: the entry it read from that table, or, when it read none, an empty one (pte_none), never a constant (s390, nios2, xtensa and um do not use zero for an empty pte).";
     Deposit => "INV-DEPOSIT", "Every huge pmd has its deposited table, and each deposit is withdrawn once.";
     TlbSmallHuge => "INV-TLB-SMALL-HUGE", "No CPU caches a huge and a small translation for one address at once (AMD erratum 383).";
     Deadlock => "INV-NO-DEADLOCK", "Some thread can always run until every thread has finished.";

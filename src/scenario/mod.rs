@@ -187,6 +187,22 @@ pub const CATALOGUE: &[Entry] = &[
         expect: |b, _| today_on_thp(b).unwrap_or(Expectation::Holds),
     },
     Entry {
+        id: "fault-empty-pte",
+        title: "Two anonymous faults on one address of an empty pmd: vmf_pte_changed must ask pte_none, not compare with zero (race 000's non-zero empty ptes)",
+        variants: &[V6_12, STATIC_ZERO],
+        invariants: FAULT_EMPTY_PTE_INVARIANTS,
+        expect: |b, v| {
+            if historical(b.id()) {
+                Expectation::NotApplicable(HISTORICAL_UNDER_V6_12)
+            } else if v == STATIC_ZERO && b.empty_pte(fault_empty_pte_addr(b)) != 0 {
+                // The slot is empty but not zero: the static comparison says "changed".
+                Expectation::Violation(&[InvariantId::Validate])
+            } else {
+                Expectation::Holds
+            }
+        },
+    },
+    Entry {
         id: "dontneed-fault-tlb",
         title: "MADV_DONTNEED's deferred TLB flush vs a fault: a CPU may cache a huge and a small translation at once (model finding, today)",
         variants: &[V6_12],
@@ -201,6 +217,10 @@ pub const CATALOGUE: &[Entry] = &[
 
 /// The generic-code version of today's kernel.
 pub const V6_12: &str = "v6.12";
+
+/// v6.12's fault with the static all-zero `orig_pte` the 2016 huge-tmpfs review warned
+/// against (race 000): the variant that must fail exactly where the empty pte is not zero.
+pub const STATIC_ZERO: &str = "static-zero";
 
 /// Why a historical backend is not run under v6.12 generic code.
 const HISTORICAL_UNDER_V6_12: &str =
@@ -294,6 +314,7 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "prot-none-thp-zap" => prot_none_thp_zap::<A>(),
         "huge-zero-split" => huge_zero_split::<A>(),
         "file-thp-split" => file_thp_split::<A>(),
+        "fault-empty-pte" => fault_empty_pte::<A>(variant == STATIC_ZERO),
         "prot-none-zero-split" => prot_none_zero_split::<A>(),
         "dontneed-fault-tlb" => dontneed_fault_tlb::<A>(),
         _ => Err(BuildError::UnknownScenario(id.into())),
@@ -529,3 +550,37 @@ fn file_thp_split<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
         .thread("gup1", v6_12::gup::GupFast { region: 0, slot: 1 });
     Ok(b.invariants(set(SPLIT_ZAP_GUP_INVARIANTS)).build()?)
 }
+
+/// The address the `fault-empty-pte` faults touch: page 1 of region 0 (nios2's empty pte
+/// depends on the address, and is zero at page 0).
+fn fault_empty_pte_addr(b: &dyn DynBackend) -> u64 {
+    let g = b.geometry();
+    g.pmd_size() + g.page_size()
+}
+
+/// Two anonymous write faults at one address (page 1) of a region whose pmd is empty (no THP,
+/// so every backend runs it) while MADV_DONTNEED zaps the region: both faults take the "no
+/// table at entry" path (`vmf->pte = NULL`, `FAULT_FLAG_ORIG_PTE_VALID` clear), one installs
+/// the table, the zap may empty the slot again (`pte_clear`), and each fault must decide under
+/// the pte lock whether the slot is still empty — `pte_none`, which is not a zero word on
+/// s390, xtensa and `scrambled` (fresh tables too), or on nios2 and um once a zap has cleared
+/// the slot (their fresh tables are zeroed pages). `static_zero` compares with zero instead.
+fn fault_empty_pte<A: PmdOps>(static_zero: bool) -> Result<Scenario<A>, BuildError> {
+    let fault = v6_12::fault::AnonFault {
+        huge: false,
+        orig_pte_static_zero: static_zero,
+        ..v6_12::fault::AnonFault::new(0, 1)
+    };
+    let b = ScenarioBuilder::<A>::new("fault-empty-pte", 1)
+        .thread("fault0", fault)
+        .thread("fault1", fault)
+        .thread("zap", v6_12::zap::MadvDontneed::new(0));
+    Ok(b.invariants(set(FAULT_EMPTY_PTE_INVARIANTS)).build()?)
+}
+
+const FAULT_EMPTY_PTE_INVARIANTS: &[InvariantId] = &[
+    InvariantId::Validate,
+    InvariantId::TableLife,
+    InvariantId::Deadlock,
+    InvariantId::LockBalance,
+];

@@ -38,6 +38,11 @@ pub struct AnonFault {
     pub huge: bool,
     /// `FAULT_FLAG_WRITE`: a write (else a read, served by the zero pages).
     pub write: bool,
+    /// Variant: when no pte was read at fault entry (the pmd was none), `vmf_pte_changed`
+    /// compares the slot with a static all-zero `orig_pte` instead of asking `pte_none` — the
+    /// shape Hugh Dickins warned against in the 2016 huge-tmpfs review, wrong where the
+    /// empty pte is not zero (s390, nios2, xtensa, um).
+    pub orig_pte_static_zero: bool,
 }
 
 impl AnonFault {
@@ -48,6 +53,7 @@ impl AnonFault {
             slot,
             huge: true,
             write: true,
+            orig_pte_static_zero: false,
         }
     }
     /// A read fault at (region, slot) that may take the huge path.
@@ -489,11 +495,28 @@ impl<A: PmdOps> Program<A> for AnonFault {
                     None
                 };
                 let cur = m.pte_get(table, slot);
-                let changed = if m.th(t).regs[FLAGS] & ORIG_PTE_VALID != 0 {
+                let read_one = m.th(t).regs[FLAGS] & ORIG_PTE_VALID != 0;
+                // What the slot really did: still what the fault read, or still empty.
+                let really_changed = if read_one {
                     m.th(t).regs[ORIG_PTE] != cur.raw_u64()
                 } else {
                     !A::pte_none(cur)
                 };
+                let changed = if !read_one && self.orig_pte_static_zero {
+                    cur.raw_u64() != 0
+                } else {
+                    really_changed
+                };
+                if changed != really_changed {
+                    m.flag(
+                        InvariantId::Validate,
+                        if changed {
+                            "vmf_pte_changed gave up on a slot that still holds the empty pte"
+                        } else {
+                            "vmf_pte_changed let the fault install over a slot that changed"
+                        },
+                    );
+                }
                 m.goto(t, PTE_UNLOCK);
                 if changed {
                     if let Some(page) = page {
