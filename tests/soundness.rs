@@ -381,12 +381,14 @@ enum Op {
 }
 
 /// The invariants a random program may raise, and that a scenario may check.
-const INVS: [InvariantId; 5] = [
+const INVS: [InvariantId; 7] = [
     InvariantId::Model,
     InvariantId::Decode,
     InvariantId::TableLife,
     InvariantId::LockBalance,
     InvariantId::Deposit,
+    InvariantId::Validate,
+    InvariantId::ZeroFolio,
 ];
 
 #[derive(Clone, Debug)]
@@ -598,6 +600,8 @@ fn scenario(programs: &[Vec<Op>], set_bits: u32) -> Scenario<A> {
         InvariantId::NeverNone,
         InvariantId::TlbSmallHuge,
         InvariantId::DontNeed,
+        InvariantId::Validate,
+        InvariantId::ZeroFolio,
     ];
     for (i, id) in checkable.iter().enumerate() {
         if set_bits & (1 << i) != 0 {
