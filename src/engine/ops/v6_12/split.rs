@@ -196,7 +196,9 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                     Err(_) => m.flag(InvariantId::Model, "pmd_populate refused a modelled table"),
                 }
                 m.goto(t, UNLOCK);
-                if page == NO_PAGE {
+                let orig =
+                    crate::Pmd::<A>::try_from_u64(m.th(t).regs[ORIG]).unwrap_or(A::pmd_empty());
+                if is_huge_zero_pmd(orig) {
                     return Step::Ran("__split_huge_zero_page_pmd: smp_wmb, pmd_populate");
                 }
                 Step::Ran("__split_huge_pmd_locked: folio_remove_rmap_pmd, smp_wmb, pmd_populate")
