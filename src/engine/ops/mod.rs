@@ -9,7 +9,7 @@ pub mod v6_12;
 pub mod walk;
 pub mod zap;
 
-use crate::entry::{PmdOps, Pte};
+use crate::entry::{PmdOps, Protection, Pte};
 
 use super::Tid;
 use super::invariant::InvariantId;
@@ -22,7 +22,13 @@ pub(crate) fn finish<A: PmdOps>(m: &mut Machine<A>, t: Tid) {
 
 /// `mk_pte(page + i, vma->vm_page_prot)`, or a flagged model error (pfn out of range).
 pub(crate) fn mk_pte<A: PmdOps>(m: &mut Machine<A>, pfn: u64) -> Pte<A> {
-    match A::pfn_pte(pfn, A::pte_pgprot(m.prot())) {
+    let prot = m.prot();
+    pfn_pte(m, pfn, prot)
+}
+
+/// `pfn_pte(pfn, prot)`, or a flagged model error (pfn out of range).
+pub(crate) fn pfn_pte<A: PmdOps>(m: &mut Machine<A>, pfn: u64, prot: Protection) -> Pte<A> {
+    match A::pfn_pte(pfn, A::pte_pgprot(prot)) {
         Ok(pte) => pte,
         Err(_) => {
             m.flag(InvariantId::Model, "pfn_pte refused a modelled pfn");

@@ -63,15 +63,18 @@ pub(crate) fn zero_pte<A: PmdOps>(m: &mut Machine<A>) -> Pte<A> {
 /// `mk_pte(page, vma->vm_page_prot)` for a private mapping of `prot`: the read-only
 /// `vm_page_prot` (`PAGE_COPY`), whose write access comes from `pte_mkwrite`.
 pub(crate) fn mk_pte_private<A: PmdOps>(m: &mut Machine<A>, pfn: u64, prot: Protection) -> Pte<A> {
-    match A::pfn_pte(pfn, A::pte_pgprot(prot.read_only())) {
-        Ok(pte) => pte,
-        Err(_) => {
-            m.flag(
-                super::super::invariant::InvariantId::Model,
-                "pfn_pte refused a modelled pfn",
-            );
-            A::pte_empty(0)
-        }
+    super::pfn_pte(m, pfn, prot.read_only())
+}
+
+/// `zap_deposited_table` (mm/huge_memory.c:2086): withdraw the pmd's deposited table and
+/// free it; an empty deposit list breaks INV-DEPOSIT.
+pub(crate) fn zap_deposited_table<A: PmdOps>(m: &mut Machine<A>, r: u8) {
+    match m.withdraw(r) {
+        Some(table) => m.table_free(table),
+        None => m.flag(
+            super::super::invariant::InvariantId::Deposit,
+            "zap_deposited_table withdrew from an empty deposit list",
+        ),
     }
 }
 

@@ -24,7 +24,7 @@ use super::super::super::invariant::InvariantId;
 use super::super::super::mm::{Machine, NO_PAGE, NO_TABLE, SLOTS};
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::finish;
-use super::{in_huge_zero_folio, is_huge_zero_pmd, split_pte, zero_pte};
+use super::{in_huge_zero_folio, is_huge_zero_pmd, split_pte, zap_deposited_table, zero_pte};
 
 /// `__split_huge_pmd` of one region, v6.12.
 #[derive(Clone, Copy, Debug)]
@@ -54,6 +54,11 @@ impl SplitHugePmd {
 }
 
 const ORIG: usize = 0;
+
+/// The huge pmd the split found (`old_pmd`), kept in `regs[ORIG]` since its check.
+fn orig<A: PmdOps>(m: &Machine<A>, t: Tid) -> crate::Pmd<A> {
+    crate::Pmd::<A>::try_from_u64(m.th(t).regs[ORIG]).unwrap_or(A::pmd_empty())
+}
 const TABLE: usize = 1;
 const PAGE: usize = 2;
 
@@ -156,8 +161,7 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                     m.goto(t, UNLOCK);
                     return Step::Ran("pgtable_trans_huge_withdraw: nothing deposited");
                 };
-                let orig =
-                    crate::Pmd::<A>::try_from_u64(m.th(t).regs[ORIG]).unwrap_or(A::pmd_empty());
+                let orig = orig(m, t);
                 let pfn = A::pmd_pfn(orig);
                 if in_huge_zero_folio::<A>(pfn) {
                     // is_huge_zero_pmd said no (the pmd is not present), so the anonymous
@@ -196,9 +200,7 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                     Err(_) => m.flag(InvariantId::Model, "pmd_populate refused a modelled table"),
                 }
                 m.goto(t, UNLOCK);
-                let orig =
-                    crate::Pmd::<A>::try_from_u64(m.th(t).regs[ORIG]).unwrap_or(A::pmd_empty());
-                if is_huge_zero_pmd(orig) {
+                if is_huge_zero_pmd(orig(m, t)) {
                     return Step::Ran("__split_huge_zero_page_pmd: smp_wmb, pmd_populate");
                 }
                 Step::Ran("__split_huge_pmd_locked: folio_remove_rmap_pmd, smp_wmb, pmd_populate")
@@ -237,17 +239,9 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
             }
             FILE_ZAP => {
                 if A::arch_needs_pgtable_deposit() {
-                    match m.withdraw(r) {
-                        Some(table) => m.table_free(table),
-                        None => m.flag(
-                            InvariantId::Deposit,
-                            "zap_deposited_table withdrew from an empty deposit list",
-                        ),
-                    }
+                    zap_deposited_table(m, r);
                 }
-                let old =
-                    crate::Pmd::<A>::try_from_u64(m.th(t).regs[ORIG]).unwrap_or(A::pmd_empty());
-                if let Some(page) = m.page_of_pfn(A::pmd_pfn(old)) {
+                if let Some(page) = m.page_of_pfn(A::pmd_pfn(orig(m, t))) {
                     m.page_map(page, r, -1);
                     m.page_put(page);
                 }

@@ -23,7 +23,7 @@ use super::super::super::invariant::InvariantId;
 use super::super::super::mm::{Machine, SLOTS};
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::{finish, is_swap_pmd};
-use super::{is_huge_zero_pmd, pte_offset_map};
+use super::{is_huge_zero_pmd, pte_offset_map, zap_deposited_table};
 
 /// `madvise(MADV_DONTNEED)` of whole regions `first..first + count`, v6.12.
 #[derive(Clone, Copy, Debug)]
@@ -149,13 +149,7 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
                     );
                 }
                 if deposited {
-                    match m.withdraw(r) {
-                        Some(table) => m.table_free(table),
-                        None => m.flag(
-                            InvariantId::Deposit,
-                            "zap_huge_pmd withdrew from an empty deposit list",
-                        ),
-                    }
+                    zap_deposited_table(m, r);
                 }
                 m.goto(t, HUGE_UNLOCK);
                 if zero {
