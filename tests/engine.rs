@@ -16,24 +16,14 @@ use pgtable::engine::{Scenario, ScenarioBuilder, ScenarioError};
 use pgtable::scenario::{Knobs, build};
 use pgtable::{PmdOps, PteOps};
 
+mod common;
+
 type A = X86_64;
 
 /// Runs thread 0 of `sc` alone to completion and returns the final machine.
 #[track_caller]
 fn run_alone(sc: &Scenario<A>) -> Machine<A> {
-    let mut m = sc.initial.clone();
-    for _ in 0..64 {
-        if m.th(Tid(0)).done {
-            return m;
-        }
-        m.begin_step(false);
-        match sc.threads[0].program.step(&mut m, Tid(0)) {
-            Step::Ran(_) => {}
-            Step::Blocked(w) => panic!("blocked alone on {w:?}"),
-        }
-        assert_eq!(m.end_step().raised, []);
-    }
-    panic!("did not finish");
+    common::run_alone(sc).0
 }
 
 fn all() -> InvariantSet {

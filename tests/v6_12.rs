@@ -10,11 +10,13 @@ use pgtable::engine::explore::{Options, Search, Verdict, explore};
 use pgtable::engine::invariant::{Custom, CustomInvariant, InvariantId};
 use pgtable::engine::mm::{Machine, SLOTS, TableState};
 use pgtable::engine::ops::v6_12::{fault::AnonFault, gup::GupFast, split::SplitHugePmd};
-use pgtable::engine::program::{Program, Step};
+use pgtable::engine::program::Program;
 use pgtable::engine::trace::replay;
 use pgtable::engine::{Scenario, ScenarioBuilder, ScenarioError, Tid};
 use pgtable::scenario::{Knobs, STATIC_ZERO, V6_12, build};
 use pgtable::{ArchId, PmdOps, Protection, Pte, PteOps};
+
+mod common;
 
 fn bfs() -> Options {
     Options {
@@ -43,8 +45,7 @@ struct Every {
 
 impl ArchVisitor for Every {
     fn visit<A: PmdOps>(&mut self) {
-        if A::GEOMETRY.has_thp && !matches!(A::ID, ArchId::ArmLpaeV4_5 | ArchId::ArmLpaeV4_5Stored)
-        {
+        if fixed_thp::<A>() {
             self.results.push((A::ID, verdict::<A>(self.id)));
         }
     }
@@ -153,24 +154,11 @@ fn depth_first_and_breadth_first_agree_under_v6_12_code() {
     }
 }
 
-/// Runs thread 0 of `sc` alone to completion; returns the final machine and the labels.
-#[track_caller]
-fn run_alone<A: PmdOps>(sc: &Scenario<A>) -> (Machine<A>, Vec<&'static str>) {
-    let mut m = sc.initial.clone();
-    let mut labels = Vec::new();
-    for _ in 0..64 {
-        if m.th(Tid(0)).done {
-            return (m, labels);
-        }
-        m.begin_step(false);
-        match sc.threads[0].program.step(&mut m, Tid(0)) {
-            Step::Ran(l) => labels.push(l),
-            Step::Blocked(w) => panic!("blocked alone on {w:?}"),
-        }
-        let raised = m.end_step().raised;
-        assert!(raised.is_empty(), "{raised:?} after {labels:?}");
-    }
-    panic!("did not finish");
+use common::run_alone;
+
+/// A backend today's (v6.12) THP scenarios run on: THP, and not a historical helper set.
+fn fixed_thp<A: PmdOps>() -> bool {
+    A::GEOMETRY.has_thp && !matches!(A::ID, ArchId::ArmLpaeV4_5 | ArchId::ArmLpaeV4_5Stored)
 }
 
 fn alone<A: PmdOps>(
@@ -189,8 +177,7 @@ fn alone<A: PmdOps>(
 struct SplitCarriesBits(usize);
 impl ArchVisitor for SplitCarriesBits {
     fn visit<A: PmdOps>(&mut self) {
-        if !A::GEOMETRY.has_thp || matches!(A::ID, ArchId::ArmLpaeV4_5 | ArchId::ArmLpaeV4_5Stored)
-        {
+        if !fixed_thp::<A>() {
             return;
         }
         for prot in [Protection::ReadWrite, Protection::Read] {
@@ -364,9 +351,7 @@ fn a_v6_12_split_that_clears_an_anonymous_thp_breaks_never_none() {
     struct Mutated(usize);
     impl ArchVisitor for Mutated {
         fn visit<A: PmdOps>(&mut self) {
-            if !A::GEOMETRY.has_thp
-                || matches!(A::ID, ArchId::ArmLpaeV4_5 | ArchId::ArmLpaeV4_5Stored)
-            {
+            if !fixed_thp::<A>() {
                 return;
             }
             let knobs = Knobs {
@@ -492,8 +477,7 @@ fn a_prot_none_huge_zero_split_takes_the_zero_folio_for_anonymous_on_arm_lpae_on
 struct FileSplit(usize);
 impl ArchVisitor for FileSplit {
     fn visit<A: PmdOps>(&mut self) {
-        if !A::GEOMETRY.has_thp || matches!(A::ID, ArchId::ArmLpaeV4_5 | ArchId::ArmLpaeV4_5Stored)
-        {
+        if !fixed_thp::<A>() {
             return;
         }
         let (sc, m, labels) = alone::<A>(

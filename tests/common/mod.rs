@@ -79,3 +79,29 @@ fn process_is_alive(pid: u32) -> bool {
     let proc_root = Path::new("/proc");
     !proc_root.join("self").exists() || proc_root.join(pid.to_string()).exists()
 }
+
+/// Runs thread 0 of `sc` alone to completion, asserting that no step raises a violation;
+/// returns the final machine and the steps' labels.
+#[allow(dead_code)]
+#[track_caller]
+pub fn run_alone<A: pgtable::PmdOps>(
+    sc: &pgtable::engine::Scenario<A>,
+) -> (pgtable::engine::mm::Machine<A>, Vec<&'static str>) {
+    use pgtable::engine::Tid;
+    use pgtable::engine::program::Step;
+    let mut m = sc.initial.clone();
+    let mut labels = Vec::new();
+    for _ in 0..64 {
+        if m.th(Tid(0)).done {
+            return (m, labels);
+        }
+        m.begin_step(false);
+        match sc.threads[0].program.step(&mut m, Tid(0)) {
+            Step::Ran(l) => labels.push(l),
+            Step::Blocked(w) => panic!("blocked alone on {w:?}"),
+        }
+        let raised = m.end_step().raised;
+        assert!(raised.is_empty(), "{raised:?} after {labels:?}");
+    }
+    panic!("did not finish");
+}
