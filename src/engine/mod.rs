@@ -196,6 +196,17 @@ impl<A: PmdOps> ScenarioBuilder<A> {
         Ok(usize::from(r))
     }
 
+    /// [`region`](Self::region), in a VMA of the kind a mapping needs: anonymous for THPs
+    /// and the huge zero page, file-backed for page-cache THPs.
+    fn region_of(&self, r: u8, anonymous: bool) -> Result<usize, ScenarioError> {
+        let i = self.region(r)?;
+        match (anonymous, self.machine.vma_is_anonymous()) {
+            (true, false) => Err(ScenarioError::FileVma),
+            (false, true) => Err(ScenarioError::AnonymousVma),
+            _ => Ok(i),
+        }
+    }
+
     /// Sets the VMA protection (default read-write).
     pub fn protection(mut self, prot: Protection) -> Self {
         self.machine.set_prot(prot);
@@ -207,11 +218,8 @@ impl<A: PmdOps> ScenarioBuilder<A> {
     /// # Errors
     /// The backend has no THP, the region is missing or in use, or the VMA is file-backed.
     pub fn huge(mut self, r: u8) -> Result<Self, ScenarioError> {
-        self.region(r)?;
+        self.region_of(r, true)?;
         let m = &mut self.machine;
-        if !m.vma_is_anonymous() {
-            return Err(ScenarioError::FileVma);
-        }
         let page = m.page_alloc(true).ok_or(ScenarioError::ArenaFull)?;
         let table = m.table_alloc(r).ok_or(ScenarioError::ArenaFull)?;
         let pmd = A::mk_huge_pmd_anon(Machine::<A>::page_pfn(page), m.prot())
@@ -239,11 +247,8 @@ impl<A: PmdOps> ScenarioBuilder<A> {
     /// # Errors
     /// The backend has no THP, the region is missing or in use, or the VMA is anonymous.
     pub fn huge_file(mut self, r: u8) -> Result<Self, ScenarioError> {
-        self.region(r)?;
+        self.region_of(r, false)?;
         let m = &mut self.machine;
-        if m.vma_is_anonymous() {
-            return Err(ScenarioError::AnonymousVma);
-        }
         let page = m.page_alloc(true).ok_or(ScenarioError::ArenaFull)?;
         m.page_set_file(page, true);
         // One reference is the page cache's, one the mapping's.
@@ -268,11 +273,8 @@ impl<A: PmdOps> ScenarioBuilder<A> {
     /// # Errors
     /// The backend has no THP, the region is missing or in use, or the VMA is file-backed.
     pub fn huge_zero(mut self, r: u8) -> Result<Self, ScenarioError> {
-        self.region(r)?;
+        self.region_of(r, true)?;
         let m = &mut self.machine;
-        if !m.vma_is_anonymous() {
-            return Err(ScenarioError::FileVma);
-        }
         let table = m.table_alloc(r).ok_or(ScenarioError::ArenaFull)?;
         let pmd = A::mk_huge_pmd(Machine::<A>::huge_zero_pfn(), m.prot().read_only())
             .map_err(ScenarioError::Encoding)?;
