@@ -140,7 +140,10 @@ fn depth_first_and_breadth_first_agree_under_v6_12_code() {
         "race-002",
         "race-002-gup",
         "prot-none-thp-zap",
+        "prot-none-zero-split",
         "huge-zero-split",
+        "file-thp-split",
+        "fault-empty-pte",
         "dontneed-fault-tlb",
     ] {
         let sc = build::<ArmLpae>(id, V6_12, Knobs::default()).unwrap();
@@ -151,6 +154,11 @@ fn depth_first_and_breadth_first_agree_under_v6_12_code() {
             _ => None,
         };
         assert_eq!(kind(&dfs), kind(&bfs), "{id}");
+    }
+    let sc = build::<S390>("fault-empty-pte", STATIC_ZERO, Knobs::default()).unwrap();
+    for opts in [Options::default(), bfs()] {
+        let v = explore(&sc, opts).verdict;
+        assert_eq!(violated(&v).0, InvariantId::Validate);
     }
 }
 
