@@ -16,6 +16,7 @@ use std::collections::{HashSet, VecDeque};
 use pgtable::engine::invariant::{self, ALWAYS, CustomInvariant, InvariantId, InvariantSet};
 use pgtable::engine::mm::{GHOST_CELLS, Machine};
 use pgtable::engine::program::{Limits, Program, ProgramError, Step, Wait};
+use pgtable::engine::state::locks::{MutexId, RcuId, RwsemId, SpinlockId};
 use pgtable::engine::trace::replay;
 use pgtable::engine::{Scenario, ScenarioBuilder, ScenarioError, Tid};
 use pgtable::{PmdOps, PteOps};
@@ -378,7 +379,29 @@ enum Op {
     ReadVmaFile,
     /// MADV_DONTNEED's monitor: region 1's pages must be gone, and the call returned.
     DontneedDone,
+    /// The declared spinlock (undeclared when [`NO_SPIN_BIT`] is set: INV-MODEL).
+    SpinLock,
+    SpinUnlock,
+    MutexLock,
+    MutexUnlock,
+    /// The declared rwsem.
+    DownRead,
+    UpRead,
+    DownWrite,
+    UpWrite,
+    DowngradeWrite,
+    /// The declared RCU domain.
+    RcuLock,
+    RcuUnlock,
+    SynchronizeRcu,
+    /// Reads declared lock `i`'s state into register 0.
+    ReadLock(u8),
 }
+
+const SPIN: SpinlockId = SpinlockId::new(0, "oracle spinlock");
+const MUTEX: MutexId = MutexId::new(1, "oracle mutex");
+const RWSEM: RwsemId = RwsemId::new(2, "oracle rwsem");
+const RCU: RcuId = RcuId::new(3, "oracle rcu");
 
 /// The invariants a random program may raise, and that a scenario may check.
 const INVS: [InvariantId; 7] = [
@@ -518,6 +541,48 @@ impl Program<A> for Scripted {
                 m.flag(INVS[usize::from(i)], "the first of two flags");
                 m.flag(INVS[usize::from(j)], "the second of two flags");
             }
+            Op::SpinLock => {
+                if !m.spin_lock(SPIN, t) {
+                    return Step::Blocked(Wait::Spinlock(SPIN));
+                }
+            }
+            Op::SpinUnlock => m.spin_unlock(SPIN, t),
+            Op::MutexLock => {
+                if !m.mutex_lock(MUTEX, t) {
+                    return Step::Blocked(Wait::Mutex(MUTEX));
+                }
+            }
+            Op::MutexUnlock => m.mutex_unlock(MUTEX, t),
+            Op::DownRead => {
+                if !m.down_read(RWSEM, t) {
+                    return Step::Blocked(Wait::RwsemRead(RWSEM));
+                }
+            }
+            Op::UpRead => m.up_read(RWSEM, t),
+            Op::DownWrite => match m.down_write(RWSEM, t) {
+                Some(true) => {}
+                Some(false) => return Step::Ran("down_write: queued"),
+                None => return Step::Blocked(Wait::RwsemWrite(RWSEM)),
+            },
+            Op::UpWrite => m.up_write(RWSEM, t),
+            Op::DowngradeWrite => m.downgrade_write(RWSEM, t),
+            Op::RcuLock => m.rcu_read_lock(RCU, t),
+            Op::RcuUnlock => m.rcu_read_unlock(RCU, t),
+            Op::SynchronizeRcu => match m.synchronize_rcu(RCU, t) {
+                Some(true) => {}
+                Some(false) => return Step::Ran("synchronize_rcu: begins"),
+                None => return Step::Blocked(Wait::GracePeriod(RCU)),
+            },
+            Op::ReadLock(i) => {
+                let lock = [SPIN.lock(), MUTEX.lock(), RWSEM.lock(), RCU.lock()][usize::from(i)];
+                let v = m.lock_state(lock).map_or(u64::MAX, |l| {
+                    u64::from(l.sem.readers)
+                        | u64::from(l.sem.queued_writers) << 8
+                        | u64::from(l.sem.writer.raw()) << 16
+                        | u64::from(l.gp_pending) << 24
+                });
+                set_reg(m, v);
+            }
         }
         m.goto(t, pc + 1);
         Step::Ran("op")
@@ -526,37 +591,52 @@ impl Program<A> for Scripted {
 
 fn op(threads: u8) -> impl Strategy<Value = Op> {
     prop_oneof![
-        (0..2u8).prop_map(Op::LockPmd),
-        (0..2u8).prop_map(Op::UnlockPmd),
-        (0..2u8).prop_map(Op::LockPage),
-        (0..2u8).prop_map(Op::UnlockPage),
-        Just(Op::MmapRead),
-        Just(Op::MmapReadUnlock),
-        Just(Op::MmapWrite),
-        Just(Op::MmapWriteUnlock),
-        Just(Op::MmapDowngrade),
-        (0..2u8).prop_map(Op::ReadPmd),
-        (0..2u8, any::<bool>()).prop_map(|(r, h)| Op::WritePmd(r, h)),
-        (0..2u8).prop_map(Op::WriteZeroPmd),
-        (0..2u8).prop_map(Op::ReadPte),
-        (0..2u8, any::<bool>()).prop_map(|(s, p)| Op::WritePte(s, p)),
-        Just(Op::FreeTable),
-        (0..3u8).prop_map(Op::PageGet),
-        (0..3u8).prop_map(Op::PagePut),
-        (0..3u8).prop_map(Op::ReadPage),
-        (0..GHOST_CELLS as u8).prop_map(Op::GhostRead),
-        (0..2u8).prop_map(Op::GhostInc),
-        Just(Op::FlagUser),
-        (0..threads).prop_map(Op::ReadThread),
-        prop_oneof![Just(None), (0..2u8).prop_map(Some)].prop_map(Op::TlbFill),
-        Just(Op::TlbFlush),
-        (0..INVS.len() as u8, 0..3u8).prop_map(|(i, k)| Op::FlagIf(i, k)),
-        (0..INVS.len() as u8, 0..INVS.len() as u8).prop_map(|(i, j)| Op::FlagTwo(i, j)),
-        any::<bool>().prop_map(Op::SetProt),
-        any::<bool>().prop_map(Op::SetVmaFile),
-        (0..3u8, any::<bool>()).prop_map(|(p, f)| Op::SetPageFile(p, f)),
-        Just(Op::ReadVmaFile),
-        Just(Op::DontneedDone),
+        1 => (0..2u8).prop_map(Op::LockPmd),
+        1 => (0..2u8).prop_map(Op::UnlockPmd),
+        1 => (0..2u8).prop_map(Op::LockPage),
+        1 => (0..2u8).prop_map(Op::UnlockPage),
+        1 => Just(Op::MmapRead),
+        1 => Just(Op::MmapReadUnlock),
+        1 => Just(Op::MmapWrite),
+        1 => Just(Op::MmapWriteUnlock),
+        1 => Just(Op::MmapDowngrade),
+        1 => (0..2u8).prop_map(Op::ReadPmd),
+        1 => (0..2u8, any::<bool>()).prop_map(|(r, h)| Op::WritePmd(r, h)),
+        1 => (0..2u8).prop_map(Op::WriteZeroPmd),
+        1 => (0..2u8).prop_map(Op::ReadPte),
+        1 => (0..2u8, any::<bool>()).prop_map(|(s, p)| Op::WritePte(s, p)),
+        1 => Just(Op::FreeTable),
+        1 => (0..3u8).prop_map(Op::PageGet),
+        1 => (0..3u8).prop_map(Op::PagePut),
+        1 => (0..3u8).prop_map(Op::ReadPage),
+        1 => (0..GHOST_CELLS as u8).prop_map(Op::GhostRead),
+        1 => (0..2u8).prop_map(Op::GhostInc),
+        1 => Just(Op::FlagUser),
+        1 => (0..threads).prop_map(Op::ReadThread),
+        1 => prop_oneof![Just(None), (0..2u8).prop_map(Some)].prop_map(Op::TlbFill),
+        1 => Just(Op::TlbFlush),
+        1 => (0..INVS.len() as u8, 0..3u8).prop_map(|(i, k)| Op::FlagIf(i, k)),
+        1 => (0..INVS.len() as u8, 0..INVS.len() as u8).prop_map(|(i, j)| Op::FlagTwo(i, j)),
+        1 => any::<bool>().prop_map(Op::SetProt),
+        1 => any::<bool>().prop_map(Op::SetVmaFile),
+        1 => (0..3u8, any::<bool>()).prop_map(|(p, f)| Op::SetPageFile(p, f)),
+        1 => Just(Op::ReadVmaFile),
+        1 => Just(Op::DontneedDone),
+        6 => prop_oneof![
+            Just(Op::SpinLock),
+            Just(Op::SpinUnlock),
+            Just(Op::MutexLock),
+            Just(Op::MutexUnlock),
+            Just(Op::DownRead),
+            Just(Op::UpRead),
+            Just(Op::DownWrite),
+            Just(Op::UpWrite),
+            Just(Op::DowngradeWrite),
+            Just(Op::RcuLock),
+            Just(Op::RcuUnlock),
+            Just(Op::SynchronizeRcu),
+            (0..4u8).prop_map(Op::ReadLock),
+        ],
     ]
 }
 
@@ -583,6 +663,8 @@ static ORACLE_STATE: CustomInvariant = CustomInvariant {
     statement: "Ghost cell 1 stays below 2.",
 };
 const RAISED_BIT: u32 = 1 << 30;
+/// Leaves the spinlock undeclared: its ops raise INV-MODEL.
+const NO_SPIN_BIT: u32 = 1 << 29;
 const STATE_BIT: u32 = 1 << 31;
 
 fn oracle_state(m: &Machine<A>) -> Option<&'static str> {
@@ -624,6 +706,10 @@ fn scenario_with(programs: &[Vec<Op>], set: InvariantSet, set_bits: u32) -> Scen
     if set_bits & STATE_BIT != 0 {
         b = b.state_invariant(&ORACLE_STATE, oracle_state);
     }
+    if set_bits & NO_SPIN_BIT == 0 {
+        b = b.spinlock(SPIN);
+    }
+    b = b.mutex(MUTEX).rwsem(RWSEM).rcu(RCU);
     for p in programs {
         b = b.thread("t", Scripted(p.clone()));
     }
@@ -761,6 +847,7 @@ fn agree(programs: &[Vec<Op>], set_bits: u32) -> Result<(), TestCaseError> {
                 );
                 let trace = replay(&sc, &cx.schedule)
                     .map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
+                prop_assert_eq!(cx.wait_for.len(), cx.wait_cycle.len());
                 if cx.invariant != InvariantId::Deadlock {
                     prop_assert_eq!(
                         trace.violation().map(|v| v.0),
@@ -816,6 +903,7 @@ fn the_oracle_generates_every_kind_of_answer() {
     let mut seen = InvariantSet::default();
     let mut seen_custom = std::collections::BTreeSet::new();
     let mut holds = 0;
+    let mut declared_cycles = 0;
     for _ in 0..2_000 {
         let (programs, bits) = program_set().new_tree(&mut runner).unwrap().current();
         let out = explore(
@@ -831,6 +919,13 @@ fn the_oracle_generates_every_kind_of_answer() {
         }
         holds +=
             u32::from(out.violated == InvariantSet::default() && out.violated_custom.is_empty());
+        if let Verdict::Violated(cx) = &out.verdict {
+            declared_cycles += u32::from(
+                cx.wait_for
+                    .iter()
+                    .any(|l| matches!(l, pgtable::engine::locks::LockName::Declared { .. })),
+            );
+        }
     }
     for id in [
         InvariantId::Model,
@@ -848,6 +943,10 @@ fn the_oracle_generates_every_kind_of_answer() {
         assert!(seen_custom.contains(id), "no generated program breaks {id}");
     }
     assert!(holds > 100, "only {holds} generated programs hold");
+    assert!(
+        declared_cycles > 0,
+        "no generated deadlock waits for a declared lock"
+    );
 }
 
 // Entries the oracle writes are the backend's own: an empty pte is pte_none.

@@ -7,6 +7,7 @@ use pgtable::engine::explore::{Options, Search, Verdict, explore};
 use pgtable::engine::invariant::{CustomInvariant, InvariantId};
 use pgtable::engine::mm::Machine;
 use pgtable::engine::program::{Program, Step, Wait};
+use pgtable::engine::state::locks::MutexId;
 use pgtable::engine::trace::replay;
 use pgtable::engine::{Scenario, ScenarioBuilder, ScenarioError, Tid};
 
@@ -27,8 +28,10 @@ static TORN: CustomInvariant = CustomInvariant {
 /// Ghost cell 1 counts threads between their read and their write.
 const IN_FLIGHT: usize = 1;
 
-/// `counter++` in two steps (read, then write back); with `locked`, inside region 0's pmd
-/// lock, standing in for any lock of the user's.
+/// The user's own lock around the update.
+const COUNTER_LOCK: MutexId = MutexId::new(0, "counter_lock");
+
+/// `counter++` in two steps (read, then write back); with `locked`, inside the user's mutex.
 struct Increment {
     locked: bool,
     check_torn: bool,
@@ -46,8 +49,8 @@ impl Program<A> for Increment {
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
         match m.th(t).pc {
             LOCK => {
-                if self.locked && !m.pmd_lock(0, t) {
-                    return Step::Blocked(Wait::PmdLock(0));
+                if self.locked && !m.mutex_lock(COUNTER_LOCK, t) {
+                    return Step::Blocked(Wait::Mutex(COUNTER_LOCK));
                 }
                 m.goto(t, READ);
                 Step::Ran("user: lock")
@@ -76,7 +79,7 @@ impl Program<A> for Increment {
             }
             _ => {
                 if self.locked {
-                    m.pmd_unlock(0, t);
+                    m.mutex_unlock(COUNTER_LOCK, t);
                 }
                 m.th_mut(t).done = true;
                 Step::Ran("user: unlock")
@@ -93,6 +96,7 @@ fn count_is_right(m: &Machine<A>) -> Option<&'static str> {
 
 fn scenario(locked: bool) -> Scenario<A> {
     ScenarioBuilder::<A>::new("user counter", 1)
+        .mutex(COUNTER_LOCK)
         .state_invariant(&COUNT, count_is_right)
         .invariant(&TORN)
         .thread(

@@ -726,11 +726,15 @@ pub fn render(report: &Report) -> String {
             escape(&t.id),
             escape(&t.id)
         );
-        let _ = write!(
-            out,
-            r#"<div class="scroll">{}</div></article>"#,
-            sequence_svg(t)
-        );
+        let _ = write!(out, r#"<div class="scroll">{}</div>"#, sequence_svg(t));
+        if !t.wait_cycle.is_empty() {
+            let _ = write!(
+                out,
+                r#"<p class="wait-cycle">After the last step every remaining thread is blocked; wait-for cycle: {}.</p>"#,
+                escape(&super::markdown::wait_cycle_line(t))
+            );
+        }
+        out.push_str("</article>");
     }
     out.push_str("</section>\n");
     write_glossary(&mut out, report);

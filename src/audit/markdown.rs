@@ -168,18 +168,39 @@ fn write_trace(out: &mut String, n: usize, t: &TraceRecord, report: &Report) {
         }
     }
     if !t.wait_cycle.is_empty() {
-        let names: Vec<&str> = t
-            .wait_cycle
-            .iter()
-            .filter_map(|&i| t.threads.get(usize::from(i)).map(String::as_str))
-            .collect();
         let _ = writeln!(
             out,
             "\nAfter the last step every remaining thread is blocked; wait-for cycle: {}.",
-            names.join(" -> ")
+            wait_cycle_line(t)
         );
     }
     out.push('\n');
+}
+
+/// The wait-for cycle in words: `a waits for L held by b -> b ...`, or the thread names
+/// alone for a report that predates lock names.
+pub(crate) fn wait_cycle_line(t: &TraceRecord) -> String {
+    let name = |i: u8| {
+        t.threads
+            .get(usize::from(i))
+            .map_or_else(|| std::format!("T{i}"), Clone::clone)
+    };
+    let n = t.wait_cycle.len();
+    if t.wait_locks.len() != n {
+        let names: Vec<String> = t.wait_cycle.iter().map(|&i| name(i)).collect();
+        return names.join(" -> ");
+    }
+    let parts: Vec<String> = (0..n)
+        .map(|k| {
+            std::format!(
+                "{} waits for {} held by {}",
+                name(t.wait_cycle[k]),
+                t.wait_locks[k],
+                name(t.wait_cycle[(k + 1) % n])
+            )
+        })
+        .collect();
+    parts.join("; ")
 }
 
 fn capitalise(s: &str) -> String {

@@ -86,6 +86,7 @@ impl TraceRecord {
             what: cx.what.into(),
             schedule: cx.schedule.clone(),
             wait_cycle: cx.wait_cycle.clone(),
+            wait_locks: cx.wait_for.iter().map(ToString::to_string).collect(),
             threads: trace.threads.iter().map(|&t| t.into()).collect(),
             steps,
         }

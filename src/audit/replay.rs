@@ -91,9 +91,11 @@ impl ArchVisitor for Replay<'_> {
                     what: "",
                     schedule: r.schedule.clone(),
                     wait_cycle: r.wait_cycle.clone(),
+                    wait_for: std::vec::Vec::new(),
                 };
                 let mut t = TraceRecord::from_trace(&trace, &r.variant, r.knobs, &cx);
                 t.what = r.what.clone();
+                t.wait_locks = r.wait_locks.clone();
                 t
             });
         self.out = Some(result);

@@ -411,6 +411,9 @@ pub struct TraceRecord {
     pub schedule: Vec<u8>,
     /// For a deadlock: the threads of the wait-for cycle.
     pub wait_cycle: Vec<u8>,
+    /// For a deadlock: per thread of the cycle, the lock it waits for, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wait_locks: Vec<String>,
     /// Thread names, by index: the lanes of the sequence diagram.
     pub threads: Vec<String>,
     /// The steps.

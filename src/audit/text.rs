@@ -203,6 +203,13 @@ pub fn write_trace(out: &mut String, trace: &TraceRecord, max: usize) {
         }
         last = Some(i);
     }
+    if !trace.wait_cycle.is_empty() {
+        let _ = writeln!(
+            out,
+            "         every remaining thread is blocked; wait-for cycle: {}",
+            super::markdown::wait_cycle_line(trace)
+        );
+    }
 }
 
 /// Returns `n` with the noun in the right number: `1 cell`, `2 cells`.

@@ -21,6 +21,7 @@ use rustc_hash::FxHasher;
 use crate::entry::PmdOps;
 
 use super::invariant::{self, InvariantId, InvariantSet};
+use super::locks::LockName;
 use super::mm::{Footprint, MAX_THREADS, Machine};
 use super::program::{Step, Wait};
 use super::{Scenario, Tid};
@@ -104,6 +105,9 @@ pub struct Counterexample {
     pub schedule: Vec<u8>,
     /// For a deadlock: the threads of the wait-for cycle, in order.
     pub wait_cycle: Vec<u8>,
+    /// For a deadlock: per thread of [`wait_cycle`](Self::wait_cycle), the lock it waits for
+    /// (held by the next thread of the cycle).
+    pub wait_for: Vec<LockName>,
 }
 
 /// The checker's answer.
@@ -229,10 +233,11 @@ fn step<A: PmdOps>(
     }
 }
 
-/// Finds a wait-for cycle among blocked threads.
-fn wait_cycle<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>) -> Vec<u8> {
+/// Finds a wait-for cycle among blocked threads: the threads, and the lock each waits for.
+fn wait_cycle<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>) -> (Vec<u8>, Vec<LockName>) {
     let n = sc.threads.len() as u8;
     let mut waits_on = [0u8; MAX_THREADS];
+    let mut waits_for = [None; MAX_THREADS];
     let opts = Options {
         audit_footprints: false,
         ..Options::default()
@@ -243,6 +248,7 @@ fn wait_cycle<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>) -> Vec<u8> {
         }
         if let Err(w) = step(sc, &opts, s, t) {
             waits_on[usize::from(t)] = w.holders(s, Tid(t));
+            waits_for[usize::from(t)] = Some(w.lock());
         }
     }
     for start in 0..n {
@@ -253,7 +259,11 @@ fn wait_cycle<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>) -> Vec<u8> {
                 break;
             };
             if next == start {
-                return path;
+                let locks = path
+                    .iter()
+                    .filter_map(|&t| waits_for[usize::from(t)])
+                    .collect();
+                return (path, locks);
             }
             if path.contains(&next) {
                 break;
@@ -262,7 +272,7 @@ fn wait_cycle<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>) -> Vec<u8> {
             cur = next;
         }
     }
-    Vec::new()
+    (Vec::new(), Vec::new())
 }
 
 /// What a search has found so far.
@@ -289,11 +299,13 @@ impl Found {
 
 /// The counterexample for a state where threads remain and none can run.
 fn deadlock_cx<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>, schedule: Vec<u8>) -> Counterexample {
+    let (wait_cycle, wait_for) = wait_cycle(sc, s);
     Counterexample {
         invariant: InvariantId::Deadlock,
         what: "every remaining thread is blocked",
         schedule,
-        wait_cycle: wait_cycle(sc, s),
+        wait_cycle,
+        wait_for,
     }
 }
 
@@ -383,6 +395,7 @@ impl<A: PmdOps> Dfs<'_, A> {
                     what,
                     schedule: path.clone(),
                     wait_cycle: Vec::new(),
+                    wait_for: Vec::new(),
                 };
                 if self.found.record(&self.opts, cx, &all) {
                     return true;
@@ -474,6 +487,7 @@ fn initial_violation<A: PmdOps>(sc: &Scenario<A>) -> Option<(Counterexample, Bro
                 what,
                 schedule: Vec::new(),
                 wait_cycle: Vec::new(),
+                wait_for: Vec::new(),
             });
             all.add(invariant);
         },
@@ -565,6 +579,7 @@ fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
                         what,
                         schedule,
                         wait_cycle: Vec::new(),
+                        wait_for: Vec::new(),
                     }
                 };
                 if found.record(&opts, cx, &succ.all) {

@@ -178,17 +178,27 @@ pub enum LockName {
     Ptl(u8),
     /// The lock of page `p` (`folio_lock`).
     PageLock(u8),
+    /// A lock the scenario declared ([`crate::engine::state::locks`]): cited by its name.
+    Declared {
+        /// Its index among the scenario's declared locks.
+        index: u8,
+        /// Its kind.
+        kind: crate::engine::state::locks::LockKind,
+        /// Its name.
+        name: &'static str,
+    },
 }
 
 impl LockName {
     /// Returns the kind of lock, as the audit's lock column prints it: `mmap_lock`,
-    /// `pmd_lock`, `ptl` or `page lock`.
+    /// `pmd_lock`, `ptl` or `page lock`, and a declared lock's own name.
     pub const fn class(self) -> &'static str {
         match self {
             LockName::MmapLock => "mmap_lock",
             LockName::PmdLock(_) => "pmd_lock",
             LockName::Ptl(_) => "ptl",
             LockName::PageLock(_) => "page lock",
+            LockName::Declared { name, .. } => name,
         }
     }
 }
@@ -200,6 +210,7 @@ impl core::fmt::Display for LockName {
             LockName::PmdLock(r) => write!(f, "pmd_lock(pmd[{r}])"),
             LockName::Ptl(t) => write!(f, "ptl(table{t})"),
             LockName::PageLock(p) => write!(f, "page lock(page{p})"),
+            LockName::Declared { kind, name, .. } => write!(f, "{name} ({})", kind.name()),
         }
     }
 }
@@ -213,8 +224,10 @@ pub enum LockOp {
     AcquireRead,
     /// Released it (either mode).
     Release,
-    /// `mmap_write_downgrade`: write to read.
+    /// `mmap_write_downgrade` / `downgrade_write`: write to read.
     Downgrade,
+    /// `synchronize_rcu` returned: a grace period of the domain ended.
+    Synchronize,
 }
 
 /// One lock operation of a step: recorded by the machine's lock accessors as data, so that
@@ -229,11 +242,21 @@ pub struct LockEvent {
 
 impl core::fmt::Display for LockEvent {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let rcu = matches!(
+            self.lock,
+            LockName::Declared {
+                kind: crate::engine::state::locks::LockKind::Rcu,
+                ..
+            }
+        );
         let op = match self.op {
+            LockOp::AcquireRead if rcu => "enters a read-side section of",
+            LockOp::Release if rcu => "leaves its read-side section of",
             LockOp::Acquire => "takes",
             LockOp::AcquireRead => "takes for read",
             LockOp::Release => "releases",
             LockOp::Downgrade => "downgrades to read",
+            LockOp::Synchronize => "waited out a grace period of",
         };
         write!(f, "{op} {}", self.lock)
     }

@@ -15,6 +15,9 @@ use crate::entry::{Pmd, PmdOps, Protection, Pte};
 use super::Tid;
 use super::invariant::InvariantId;
 use super::locks::{LockEvent, LockName, LockOp, Owner, RwSem};
+use super::state::locks::{
+    DeclaredLock, LockDeclError, LockState, Locks, MAX_LOCKS, MutexId, RcuId, RwsemId, SpinlockId,
+};
 
 /// Most threads in one scenario.
 pub const MAX_THREADS: usize = 4;
@@ -110,6 +113,8 @@ pub enum Loc {
     Ghost,
     /// One thread's program state (its own steps touch it; another thread's step may read it).
     Thread(u8),
+    /// A declared lock ([`crate::engine::state::locks`]).
+    Lock(u8),
 }
 
 impl Loc {
@@ -124,6 +129,7 @@ impl Loc {
             Loc::Mmap => 1 << 48,
             Loc::Ghost => 1 << 49,
             Loc::Thread(i) => 1 << (50 + i),
+            Loc::Lock(i) => 1 << (54 + i),
         }
     }
 }
@@ -195,8 +201,12 @@ pub struct Machine<A: PmdOps> {
     ghost: [u64; GHOST_CELLS],
     prot: Protection,
     vma_file: bool,
+    locks: Locks,
     side: Side,
 }
+
+// The footprint's bits: threads end at bit 53, declared locks take the next MAX_LOCKS.
+const _: () = assert!(54 + MAX_LOCKS <= 64 && 50 + MAX_THREADS <= 54);
 
 /// What a step leaves beside the state: its footprint, the violations it raised and, when
 /// replaying, the entries it touched. Equal and hashed as nothing, so it is never part of a
@@ -262,6 +272,7 @@ impl<A: PmdOps> Machine<A> {
             ghost: [0; GHOST_CELLS],
             prot: Protection::ReadWrite,
             vma_file: false,
+            locks: Locks::default(),
             side: Side::default(),
         }
     }
@@ -686,6 +697,174 @@ impl<A: PmdOps> Machine<A> {
             self.tlb[usize::from(cpu)][usize::from(r)] = [TLB_EMPTY; SLOTS + 1];
         }
     }
+    /// Declares `lock` ([`ScenarioBuilder`](super::ScenarioBuilder)'s `spinlock`, `mutex`,
+    /// `rwsem` and `rcu` call it).
+    pub(crate) fn declare_lock(&mut self, lock: DeclaredLock) -> Result<(), LockDeclError> {
+        self.locks.declare(lock)
+    }
+    /// Returns a declared lock's state (a recorded read); `None` when the scenario did not
+    /// declare it with that kind.
+    pub fn lock_state(&self, lock: DeclaredLock) -> Option<LockState> {
+        let s = self.declared(lock)?;
+        self.read(Loc::Lock(lock.index()));
+        Some(*s)
+    }
+    fn declared(&self, lock: DeclaredLock) -> Option<&LockState> {
+        self.locks
+            .is_declared(lock)
+            .then(|| self.locks.state(lock.index()))
+    }
+    /// The state of a lock a step is about to change, recorded as written; `None` (and
+    /// INV-MODEL raised) when the scenario did not declare it.
+    fn declared_mut(&mut self, lock: DeclaredLock) -> Option<&mut LockState> {
+        if !self.locks.is_declared(lock) {
+            self.flag(
+                InvariantId::Model,
+                "a step used a lock the scenario did not declare",
+            );
+            return None;
+        }
+        self.write(Loc::Lock(lock.index()));
+        Some(self.locks.state_mut(lock.index()))
+    }
+    /// Takes an exclusive declared lock (spinlock or mutex): `false` (no change) when
+    /// another thread holds it.
+    fn exclusive_lock(&mut self, lock: DeclaredLock, t: Tid) -> bool {
+        let Some(s) = self.declared_mut(lock) else {
+            return true;
+        };
+        let took = s.sem.writer.try_lock(t);
+        self.acquired(lock.lock_name(), LockOp::Acquire, took)
+    }
+    fn exclusive_unlock(&mut self, lock: DeclaredLock, t: Tid, what: &'static str) {
+        let Some(s) = self.declared_mut(lock) else {
+            return;
+        };
+        let held = s.sem.writer.unlock(t);
+        self.released(lock.lock_name(), LockOp::Release, held, what);
+    }
+    /// `spin_lock`: `false` (no change) when another thread holds it; block with
+    /// [`Wait::Spinlock`](super::program::Wait::Spinlock).
+    pub fn spin_lock(&mut self, lock: SpinlockId, t: Tid) -> bool {
+        self.exclusive_lock(lock.lock(), t)
+    }
+    /// `spin_unlock`, flagging INV-LOCK-BALANCE if `t` did not hold it.
+    pub fn spin_unlock(&mut self, lock: SpinlockId, t: Tid) {
+        self.exclusive_unlock(lock.lock(), t, "released a spinlock it did not hold");
+    }
+    /// `mutex_lock`: `false` (no change) when another thread holds it; block with
+    /// [`Wait::Mutex`](super::program::Wait::Mutex).
+    pub fn mutex_lock(&mut self, lock: MutexId, t: Tid) -> bool {
+        self.exclusive_lock(lock.lock(), t)
+    }
+    /// `mutex_unlock`, flagging INV-LOCK-BALANCE if `t` did not hold it.
+    pub fn mutex_unlock(&mut self, lock: MutexId, t: Tid) {
+        self.exclusive_unlock(lock.lock(), t, "unlocked a mutex it did not hold");
+    }
+    /// `down_read`: `false` (no change) while a writer holds or waits (writer preference);
+    /// block with [`Wait::RwsemRead`](super::program::Wait::RwsemRead).
+    pub fn down_read(&mut self, lock: RwsemId, t: Tid) -> bool {
+        let Some(s) = self.declared_mut(lock.lock()) else {
+            return true;
+        };
+        let took = s.sem.try_read(t);
+        self.acquired(lock.lock_name(), LockOp::AcquireRead, took)
+    }
+    /// `up_read`, flagging INV-LOCK-BALANCE if `t` held no read hold.
+    pub fn up_read(&mut self, lock: RwsemId, t: Tid) {
+        let Some(s) = self.declared_mut(lock.lock()) else {
+            return;
+        };
+        let held = s.sem.up_read(t);
+        self.released(
+            lock.lock_name(),
+            LockOp::Release,
+            held,
+            "up_read without the lock",
+        );
+    }
+    /// `down_write`, as [`mmap_write`](Self::mmap_write): `Some(true)` acquired,
+    /// `Some(false)` queued (run the step again), `None` still blocked (no change: block with
+    /// [`Wait::RwsemWrite`](super::program::Wait::RwsemWrite)).
+    pub fn down_write(&mut self, lock: RwsemId, t: Tid) -> Option<bool> {
+        let Some(s) = self.declared_mut(lock.lock()) else {
+            return Some(true);
+        };
+        let got = s.sem.try_write(t);
+        self.acquired(lock.lock_name(), LockOp::Acquire, got == Some(true));
+        got
+    }
+    /// `up_write`, flagging INV-LOCK-BALANCE if `t` was not the writer.
+    pub fn up_write(&mut self, lock: RwsemId, t: Tid) {
+        let Some(s) = self.declared_mut(lock.lock()) else {
+            return;
+        };
+        let held = s.sem.up_write(t);
+        self.released(
+            lock.lock_name(),
+            LockOp::Release,
+            held,
+            "up_write without the lock",
+        );
+    }
+    /// `downgrade_write`: writer to reader in one step, no writer in between.
+    pub fn downgrade_write(&mut self, lock: RwsemId, t: Tid) {
+        let Some(s) = self.declared_mut(lock.lock()) else {
+            return;
+        };
+        let held = s.sem.downgrade(t);
+        self.released(
+            lock.lock_name(),
+            LockOp::Downgrade,
+            held,
+            "downgrade_write without the write lock",
+        );
+    }
+    /// `rcu_read_lock`: enters a read-side section (never blocks). A nested section is not
+    /// modelled: INV-MODEL.
+    pub fn rcu_read_lock(&mut self, lock: RcuId, t: Tid) {
+        let Some(s) = self.declared_mut(lock.lock()) else {
+            return;
+        };
+        let nested = s.sem.readers & t.bit() != 0;
+        s.sem.readers |= t.bit();
+        self.lock_event(lock.lock_name(), LockOp::AcquireRead);
+        if nested {
+            self.flag(
+                InvariantId::Model,
+                "nested rcu_read_lock: the model keeps one section per thread",
+            );
+        }
+    }
+    /// `rcu_read_unlock`: leaves the section; no grace period waits for `t` any longer.
+    /// Flags INV-LOCK-BALANCE outside a section.
+    pub fn rcu_read_unlock(&mut self, lock: RcuId, t: Tid) {
+        let Some(s) = self.declared_mut(lock.lock()) else {
+            return;
+        };
+        let held = s.rcu_leave(t);
+        self.released(
+            lock.lock_name(),
+            LockOp::Release,
+            held,
+            "rcu_read_unlock outside a read-side section",
+        );
+    }
+    /// `synchronize_rcu`: waits for every read-side section that began before it.
+    /// `Some(true)` the grace period ended (at once without readers); `Some(false)` it began,
+    /// noting the readers inside (run the step again); `None` some of them are still inside
+    /// (no change: block with [`Wait::GracePeriod`](super::program::Wait::GracePeriod)).
+    /// Called inside one's own section it waits for itself: a deadlock, as in the kernel.
+    pub fn synchronize_rcu(&mut self, lock: RcuId, t: Tid) -> Option<bool> {
+        let Some(s) = self.declared_mut(lock.lock()) else {
+            return Some(true);
+        };
+        let got = s.rcu_synchronize(t);
+        if got == Some(true) {
+            self.lock_event(lock.lock_name(), LockOp::Synchronize);
+        }
+        got
+    }
     /// Marks the monitors' state as touched (a step that only announces an event).
     pub fn ghost(&mut self) {
         self.write(Loc::Ghost);
@@ -750,6 +929,17 @@ impl<A: PmdOps> Machine<A> {
             Wait::MmapRead => self.mmap.read_blockers(t),
             Wait::MmapWrite => self.mmap.write_blockers(t),
             Wait::PageLock(p) => bit(self.pages[usize::from(p)].lock),
+            Wait::Spinlock(l) => self.declared(l.lock()).map_or(0, |s| bit(s.sem.writer)),
+            Wait::Mutex(l) => self.declared(l.lock()).map_or(0, |s| bit(s.sem.writer)),
+            Wait::RwsemRead(l) => self
+                .declared(l.lock())
+                .map_or(0, |s| s.sem.read_blockers(t)),
+            Wait::RwsemWrite(l) => self
+                .declared(l.lock())
+                .map_or(0, |s| s.sem.write_blockers(t)),
+            Wait::GracePeriod(l) => self
+                .declared(l.lock())
+                .map_or(0, |s| s.gp_wait[usize::from(t.0)]),
         }
     }
 
@@ -822,6 +1012,10 @@ impl<A: PmdOps> Machine<A> {
                         || self.ghost != before.ghost,
                 )
             })
+            .or_else(|| {
+                let i = self.locks.first_changed(&before.locks)?;
+                changed(Loc::Lock(i), true)
+            })
             .or_else(|| (self.npmds != before.npmds).then_some(Loc::Mmap))
     }
 }
@@ -884,6 +1078,9 @@ impl<A: PmdOps> Machine<A> {
             h.write_u64(g);
         }
         h.write_u64(self.prot as u64 | u64::from(self.vma_file) << 8);
+        for l in self.locks.in_use() {
+            h.write_u64(l.pack());
+        }
         for th in &self.threads {
             h.write_u64(u64::from(th.pc) | u64::from(th.done) << 8);
             for &r in &th.regs {

@@ -34,6 +34,7 @@ pub mod locks;
 pub mod mm;
 pub mod ops;
 pub mod program;
+pub mod state;
 pub mod trace;
 
 use core::fmt;
@@ -45,6 +46,7 @@ use crate::entry::{PmdOps, Protection};
 use self::invariant::{InvariantId, InvariantSet};
 use self::mm::{MAX_PMDS, MAX_THREADS, Machine, SLOTS};
 use self::program::{Limits, Program, ProgramError, Thread};
+use self::state::locks::{DeclaredLock, LockDeclError, MutexId, RcuId, RwsemId, SpinlockId};
 
 /// A thread index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,6 +72,8 @@ pub struct Scenario<A: PmdOps> {
     pub invariants: InvariantSet,
     /// The custom invariants the scenario declared: always checked.
     pub custom: Vec<invariant::Custom<A>>,
+    /// The locks the scenario declared, in declaration order.
+    pub locks: Vec<DeclaredLock>,
 }
 
 /// What is wrong with a scenario description.
@@ -109,6 +113,15 @@ pub enum ScenarioError {
         name: &'static str,
         /// What is wrong.
         error: ProgramError,
+    },
+    /// A ghost cell beyond the machine's.
+    NoSuchGhostCell(usize),
+    /// A declared lock's index is out of range or taken, or its name is taken.
+    BadLock {
+        /// The lock's name.
+        name: &'static str,
+        /// What is wrong with it.
+        why: &'static str,
     },
     /// A custom invariant's id is malformed or already taken (by a built-in invariant or
     /// another custom one).
@@ -153,6 +166,12 @@ impl fmt::Display for ScenarioError {
                 error,
             } => write!(f, "thread {thread} ({name}): {error}"),
             ScenarioError::BadInvariant { id, why } => write!(f, "invariant '{id}': {why}"),
+            ScenarioError::BadLock { name, why } => write!(f, "lock '{name}': {why}"),
+            ScenarioError::NoSuchGhostCell(c) => write!(
+                f,
+                "ghost cell {c} is not one of the machine's {} cells",
+                mm::GHOST_CELLS
+            ),
         }
     }
 }
@@ -166,6 +185,7 @@ pub struct ScenarioBuilder<A: PmdOps> {
     threads: Vec<Thread<A>>,
     invariants: InvariantSet,
     custom: Vec<invariant::Custom<A>>,
+    locks: Vec<DeclaredLock>,
     error: Option<ScenarioError>,
 }
 
@@ -182,6 +202,7 @@ impl<A: PmdOps> ScenarioBuilder<A> {
             threads: Vec::new(),
             invariants: InvariantSet::default(),
             custom: Vec::new(),
+            locks: Vec::new(),
             error,
         }
     }
@@ -323,6 +344,62 @@ impl<A: PmdOps> ScenarioBuilder<A> {
         self
     }
 
+    /// Sets user ghost cell `cell` (below [`GHOST_CELLS`](mm::GHOST_CELLS)) of the initial
+    /// state: monitor state a scenario starts with ("the VMA is linked").
+    /// [`build`](Self::build) fails with [`ScenarioError::NoSuchGhostCell`] beyond them.
+    pub fn ghost(mut self, cell: usize, value: u64) -> Self {
+        if cell < mm::GHOST_CELLS {
+            self.machine.ghost_set(cell, value);
+        } else {
+            self.error
+                .get_or_insert(ScenarioError::NoSuchGhostCell(cell));
+        }
+        self
+    }
+
+    /// Declares a spinlock: its programs take it with [`Machine::spin_lock`].
+    /// [`build`](Self::build) fails with [`ScenarioError::BadLock`] when its index is
+    /// [`MAX_LOCKS`](state::locks::MAX_LOCKS) or more, or its index or name is taken.
+    pub fn spinlock(self, lock: SpinlockId) -> Self {
+        self.declare_lock(lock.lock())
+    }
+    /// Declares a mutex ([`Machine::mutex_lock`]); errors as for [`spinlock`](Self::spinlock).
+    pub fn mutex(self, lock: MutexId) -> Self {
+        self.declare_lock(lock.lock())
+    }
+    /// Declares a reader/writer semaphore ([`Machine::down_read`], [`Machine::down_write`],
+    /// [`Machine::downgrade_write`]); errors as for [`spinlock`](Self::spinlock).
+    pub fn rwsem(self, lock: RwsemId) -> Self {
+        self.declare_lock(lock.lock())
+    }
+    /// Declares an RCU domain ([`Machine::rcu_read_lock`], [`Machine::synchronize_rcu`]);
+    /// errors as for [`spinlock`](Self::spinlock).
+    pub fn rcu(self, lock: RcuId) -> Self {
+        self.declare_lock(lock.lock())
+    }
+
+    fn declare_lock(mut self, lock: DeclaredLock) -> Self {
+        let why = if self.locks.iter().any(|l| l.name() == lock.name()) {
+            Some("a declared lock has this name")
+        } else {
+            match self.machine.declare_lock(lock) {
+                Ok(()) => None,
+                Err(LockDeclError::Index) => Some("its index is beyond the machine's locks"),
+                Err(LockDeclError::Taken) => Some("another declared lock has its index"),
+            }
+        };
+        match why {
+            Some(why) => {
+                self.error.get_or_insert(ScenarioError::BadLock {
+                    name: lock.name(),
+                    why,
+                });
+            }
+            None => self.locks.push(lock),
+        }
+        self
+    }
+
     /// Declares a custom invariant that the scenario's programs raise with
     /// [`Machine::flag`]`(INV.id(), "what broke")`: checked on every step, cited by its id.
     /// An id must start with `INV-` and be new (not a built-in's, not declared twice);
@@ -402,6 +479,7 @@ impl<A: PmdOps> ScenarioBuilder<A> {
             threads: self.threads,
             invariants: self.invariants,
             custom: self.custom,
+            locks: self.locks,
         })
     }
 }

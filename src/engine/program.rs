@@ -11,7 +11,9 @@ use std::boxed::Box;
 use crate::entry::PmdOps;
 
 use super::Tid;
+use super::locks::LockName;
 use super::mm::Machine;
+use super::state::locks::{MutexId, RcuId, RwsemId, SpinlockId};
 
 /// What a thread waits for when blocked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,12 +28,35 @@ pub enum Wait {
     MmapWrite,
     /// A page lock.
     PageLock(u8),
+    /// A declared spinlock.
+    Spinlock(SpinlockId),
+    /// A declared mutex.
+    Mutex(MutexId),
+    /// A declared rwsem, for read.
+    RwsemRead(RwsemId),
+    /// A declared rwsem, for write.
+    RwsemWrite(RwsemId),
+    /// The end of a grace period of a declared RCU domain (`synchronize_rcu`).
+    GracePeriod(RcuId),
 }
 
 impl Wait {
     /// Returns the threads that hold what `t` waits for, as a bitmask.
     pub fn holders<A: PmdOps>(self, m: &Machine<A>, t: Tid) -> u8 {
         m.wait_holders(self, t)
+    }
+    /// Returns the lock waited for, by name: what a deadlock's wait-for cycle cites.
+    pub fn lock(self) -> LockName {
+        match self {
+            Wait::PmdLock(r) => LockName::PmdLock(r),
+            Wait::Ptl(t) => LockName::Ptl(t),
+            Wait::MmapRead | Wait::MmapWrite => LockName::MmapLock,
+            Wait::PageLock(p) => LockName::PageLock(p),
+            Wait::Spinlock(l) => l.lock_name(),
+            Wait::Mutex(l) => l.lock_name(),
+            Wait::RwsemRead(l) | Wait::RwsemWrite(l) => l.lock_name(),
+            Wait::GracePeriod(l) => l.lock_name(),
+        }
     }
 }
 
