@@ -665,6 +665,9 @@ static ORACLE_STATE: CustomInvariant = CustomInvariant {
 const RAISED_BIT: u32 = 1 << 30;
 /// Leaves the spinlock undeclared: its ops raise INV-MODEL.
 const NO_SPIN_BIT: u32 = 1 << 29;
+/// Puts the last thread (and region 1) in a second process: its `mmap_*` ops take that mm's
+/// own `mmap_lock`.
+const TWO_MM_BIT: u32 = 1 << 28;
 const STATE_BIT: u32 = 1 << 31;
 
 fn oracle_state(m: &Machine<A>) -> Option<&'static str> {
@@ -710,8 +713,13 @@ fn scenario_with(programs: &[Vec<Op>], set: InvariantSet, set_bits: u32) -> Scen
         b = b.spinlock(SPIN);
     }
     b = b.mutex(MUTEX).rwsem(RWSEM).rcu(RCU);
-    for p in programs {
-        b = b.thread("t", Scripted(p.clone()));
+    let two_mms = set_bits & TWO_MM_BIT != 0;
+    if two_mms {
+        b = b.region_in(1, 1);
+    }
+    for (i, p) in programs.iter().enumerate() {
+        let mm = u8::from(two_mms && i + 1 == programs.len());
+        b = b.thread_in(mm, "t", Scripted(p.clone()));
     }
     b.build().unwrap()
 }
@@ -904,6 +912,7 @@ fn the_oracle_generates_every_kind_of_answer() {
     let mut seen_custom = std::collections::BTreeSet::new();
     let mut holds = 0;
     let mut declared_cycles = 0;
+    let mut second_mm_cycles = 0;
     for _ in 0..2_000 {
         let (programs, bits) = program_set().new_tree(&mut runner).unwrap().current();
         let out = explore(
@@ -924,6 +933,10 @@ fn the_oracle_generates_every_kind_of_answer() {
                 cx.wait_for
                     .iter()
                     .any(|l| matches!(l, pgtable::engine::locks::LockName::Declared { .. })),
+            );
+            second_mm_cycles += u32::from(
+                cx.wait_for
+                    .contains(&pgtable::engine::locks::LockName::MmapLock(1)),
             );
         }
     }
@@ -946,6 +959,10 @@ fn the_oracle_generates_every_kind_of_answer() {
     assert!(
         declared_cycles > 0,
         "no generated deadlock waits for a declared lock"
+    );
+    assert!(
+        second_mm_cycles > 0,
+        "no generated deadlock waits for the second process's mmap_lock"
     );
 }
 
@@ -982,9 +999,9 @@ fn traces_name_the_locks_the_machine_saw_not_the_labels() {
     assert_eq!(
         locks,
         [
-            ev(LockName::MmapLock, LockOp::Acquire),
+            ev(LockName::MmapLock(0), LockOp::Acquire),
             ev(LockName::PmdLock(0), LockOp::Acquire),
-            ev(LockName::MmapLock, LockOp::Release),
+            ev(LockName::MmapLock(0), LockOp::Release),
             ev(LockName::PmdLock(0), LockOp::Release),
         ]
     );

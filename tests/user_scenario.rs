@@ -593,13 +593,385 @@ fn an_unbalanced_release_and_an_undeclared_lock_are_violations() {
     let cx = every_search_finds(&sc(false), InvariantId::Model);
     assert_eq!(cx.what, "a step used a lock the scenario did not declare");
     // A wait on a declared lock names it; the machine's own locks keep their names.
+    let m = &sc(true).initial;
     assert_eq!(
-        Wait::GracePeriod(TABLE_RCU).lock(),
+        Wait::GracePeriod(TABLE_RCU).lock(m, Tid(0)),
         LockName::Declared {
             index: 1,
             kind: pgtable::engine::state::locks::LockKind::Rcu,
             name: "rcu (table free)"
         }
     );
-    assert_eq!(Wait::MmapWrite.lock(), LockName::MmapLock);
+    assert_eq!(Wait::MmapWrite.lock(m, Tid(0)), LockName::MmapLock(0));
+}
+
+// --- Two processes and a COW fault: the fork + GUP pin + write leak (CVE-2020-29374). ---
+//
+// After fork the parent (mm 0, region 0) and the child (mm 1, region 1) map one anonymous
+// page write-protected. The child pins it for read (vmsplice's get_user_pages) and unmaps its
+// mapping; then the parent writes. v5.7's do_wp_page reused the page when it was mapped once
+// (`reuse_swap_page`: page_mapcount == 1), so the parent wrote into the page the child still
+// reads through its pin. v5.8 (09854ba94c6a, "mm: do_wp_page() simplification") reuses only
+// when page_count == 1: a pinned page is copied.
+
+use pgtable::engine::setup::PteInit;
+
+/// Ghost cell: the page the child pinned, plus one (0: none).
+const PINNED: usize = 2;
+
+static COW_PIN: CustomInvariant = CustomInvariant {
+    id: "INV-USER-COW-PIN",
+    statement: "The parent never maps writable a page the child holds pinned.",
+};
+static COW_PRIVATE: CustomInvariant = CustomInvariant {
+    id: "INV-USER-COW-PRIVATE",
+    statement: "Once the parent's write fault has returned, no other mapping shares its page.",
+};
+
+/// How `do_wp_page` decides to reuse a write-protected anonymous page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reuse {
+    /// v5.7: `reuse_swap_page`, by mapcount.
+    MapcountV5_7,
+    /// v5.8: `page_count(page) != 1` copies.
+    RefcountV5_8,
+    /// Mutation: always reuse (no COW at all).
+    Always,
+}
+
+/// The parent's write fault at (region 0, slot 0): `handle_pte_fault` → `do_wp_page`, then
+/// `wp_page_reuse` or `wp_page_copy` (which drops the pte lock to allocate, retakes it and
+/// rechecks `pte_same`).
+struct WriteFault(Reuse);
+
+const W_MMAP: u8 = 0;
+const W_PTL: u8 = 1;
+const W_READ: u8 = 2;
+const W_REUSE: u8 = 3;
+const W_DROP: u8 = 4;
+const W_ALLOC: u8 = 5;
+const W_RELOCK: u8 = 6;
+const W_SET: u8 = 7;
+const W_UNLOCK: u8 = 8;
+const W_RETURN: u8 = 9;
+
+/// Register of the fault: `vmf->orig_pte`, the old page, the new page.
+const ORIG: usize = 0;
+const OLD: usize = 1;
+const NEW: usize = 2;
+
+fn table0(m: &Machine<A>) -> u8 {
+    m.table_of(m.peek_pmd(0)).expect("region 0 maps a table")
+}
+
+impl Program<A> for WriteFault {
+    fn name(&self) -> &'static str {
+        match self.0 {
+            Reuse::MapcountV5_7 => "do_wp_page (v5.7)",
+            Reuse::RefcountV5_8 => "do_wp_page (v5.8)",
+            Reuse::Always => "do_wp_page (mutated: always reuse)",
+        }
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let tab = table0(m);
+        match m.th(t).pc {
+            W_MMAP => {
+                if !m.mmap_read(t) {
+                    return Step::Blocked(Wait::MmapRead);
+                }
+                m.goto(t, W_PTL);
+                Step::Ran("do_user_addr_fault: mmap_read_lock")
+            }
+            W_PTL => {
+                if !m.ptl_lock(tab, t) {
+                    return Step::Blocked(Wait::Ptl(tab));
+                }
+                m.goto(t, W_READ);
+                Step::Ran("handle_pte_fault: spin_lock(ptl)")
+            }
+            W_READ => {
+                let pte = m.pte_get(tab, 0);
+                let page = m
+                    .page_of_pfn(A::pte_pfn(pte))
+                    .expect("the parent maps a page");
+                let p = m.page(page);
+                let reuse = match self.0 {
+                    Reuse::MapcountV5_7 => p.mapcount == 1,
+                    Reuse::RefcountV5_8 => p.refcount == 1,
+                    Reuse::Always => true,
+                };
+                let th = m.th_mut(t);
+                th.regs[ORIG] = pte.raw_u64();
+                th.regs[OLD] = u64::from(page);
+                m.goto(t, if reuse { W_REUSE } else { W_DROP });
+                Step::Ran("do_wp_page: reuse or copy?")
+            }
+            W_REUSE => {
+                let pte = m.pte_get(tab, 0);
+                m.pte_set(tab, 0, A::pte_mkdirty(A::pte_mkwrite(pte)));
+                m.goto(t, W_UNLOCK);
+                Step::Ran("wp_page_reuse: pte_mkwrite(pte_mkdirty)")
+            }
+            W_DROP => {
+                m.ptl_unlock(tab, t);
+                m.goto(t, W_ALLOC);
+                Step::Ran("wp_page_copy: pte_unmap_unlock")
+            }
+            W_ALLOC => {
+                let new = m.page_alloc(false).expect("page arena");
+                m.th_mut(t).regs[NEW] = u64::from(new);
+                m.goto(t, W_RELOCK);
+                Step::Ran("wp_page_copy: alloc_page_vma + cow_user_page")
+            }
+            W_RELOCK => {
+                if !m.ptl_lock(tab, t) {
+                    return Step::Blocked(Wait::Ptl(tab));
+                }
+                m.goto(t, W_SET);
+                Step::Ran("wp_page_copy: pte_offset_map_lock")
+            }
+            W_SET => {
+                let (orig, old, new) = {
+                    let r = m.th(t).regs;
+                    (r[ORIG], r[OLD] as u8, r[NEW] as u8)
+                };
+                let pte = m.pte_get(tab, 0);
+                if pte.raw_u64() == orig {
+                    let prot = A::pte_pgprot(m.prot());
+                    let entry = A::pte_mkdirty(A::pte_mkwrite(
+                        A::pfn_pte(Machine::<A>::page_pfn(new), prot).unwrap(),
+                    ));
+                    m.pte_set(tab, 0, entry);
+                    m.tlb_flush_region(0);
+                    m.page_map(new, 0, 1);
+                    m.page_map(old, 0, -1);
+                    m.page_put(old);
+                } else {
+                    m.page_put(new);
+                }
+                m.goto(t, W_UNLOCK);
+                Step::Ran("wp_page_copy: pte_same, ptep_clear_flush_notify, set_pte_at_notify")
+            }
+            W_UNLOCK => {
+                m.ptl_unlock(tab, t);
+                m.goto(t, W_RETURN);
+                Step::Ran("pte_unmap_unlock")
+            }
+            _ => {
+                m.mmap_read_unlock(t);
+                m.th_mut(t).done = true;
+                Step::Ran("mmap_read_unlock: the write returns")
+            }
+        }
+    }
+}
+
+/// The child: pins its mapping of the page for read (`get_user_pages`, FOLL_GET, under its
+/// own `mmap_lock`), then munmaps it (its own `mmap_lock` for write). The pin stays.
+struct PinThenUnmap;
+
+const C_READ_LOCK: u8 = 0;
+const C_PIN: u8 = 1;
+const C_READ_UNLOCK: u8 = 2;
+const C_WRITE_LOCK: u8 = 3;
+const C_ZAP: u8 = 4;
+const C_WRITE_UNLOCK: u8 = 5;
+
+impl Program<A> for PinThenUnmap {
+    fn name(&self) -> &'static str {
+        "vmsplice (get_user_pages) then munmap"
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let tab = m.table_of(m.peek_pmd(1)).expect("region 1 maps a table");
+        match m.th(t).pc {
+            C_READ_LOCK => {
+                if !m.mmap_read(t) {
+                    return Step::Blocked(Wait::MmapRead);
+                }
+                m.goto(t, C_PIN);
+                Step::Ran("get_user_pages: mmap_read_lock")
+            }
+            C_PIN => {
+                let pte = m.pte_get(tab, 0);
+                let page = m
+                    .page_of_pfn(A::pte_pfn(pte))
+                    .expect("the child maps a page");
+                m.page_get(page);
+                m.ghost_set(PINNED, u64::from(page) + 1);
+                m.goto(t, C_READ_UNLOCK);
+                Step::Ran("follow_page_pte: get_page (read, no COW break)")
+            }
+            C_READ_UNLOCK => {
+                m.mmap_read_unlock(t);
+                m.goto(t, C_WRITE_LOCK);
+                Step::Ran("get_user_pages: mmap_read_unlock")
+            }
+            C_WRITE_LOCK => match m.mmap_write(t) {
+                Some(true) => {
+                    m.goto(t, C_ZAP);
+                    Step::Ran("munmap: mmap_write_lock")
+                }
+                Some(false) => Step::Ran("munmap: mmap_write_lock queued"),
+                None => Step::Blocked(Wait::MmapWrite),
+            },
+            C_ZAP => {
+                let pte = m.pte_get(tab, 0);
+                let page = m.page_of_pfn(A::pte_pfn(pte)).expect("still mapped");
+                m.pte_set(tab, 0, A::pte_empty(Machine::<A>::slot_addr(1, 0)));
+                m.tlb_flush_region(1);
+                m.page_map(page, 1, -1);
+                m.page_put(page);
+                m.goto(t, C_WRITE_UNLOCK);
+                Step::Ran("zap_pte_range: ptep_get_and_clear, page_remove_rmap, put_page")
+            }
+            _ => {
+                m.mmap_write_unlock(t);
+                m.th_mut(t).done = true;
+                Step::Ran("munmap: mmap_write_unlock")
+            }
+        }
+    }
+}
+
+/// The parent's pte at (region 0, slot 0): its page and whether it is writable.
+fn parent_mapping(m: &Machine<A>) -> Option<(u8, bool)> {
+    let pte = m.table(table0(m)).ptes[0];
+    let page = m.page_of_pfn(A::pte_pfn(pte))?;
+    Some((page, A::pte_write(pte)))
+}
+
+fn cow_pin(m: &Machine<A>) -> Option<&'static str> {
+    let pinned = m.ghost_get(PINNED).checked_sub(1)?;
+    let (page, writable) = parent_mapping(m)?;
+    (writable && u64::from(page) == pinned)
+        .then_some("the parent's pte maps the child's pinned page writable")
+}
+
+fn cow_private(m: &Machine<A>) -> Option<&'static str> {
+    if !m.th(Tid(0)).done {
+        return None;
+    }
+    let (page, _) = parent_mapping(m)?;
+    (m.page(page).mapcount != 1).then_some("the parent's written page is mapped elsewhere too")
+}
+
+fn fork_scenario(reuse: Reuse, child: bool) -> Scenario<A> {
+    let mut b = ScenarioBuilder::<A>::new("fork, pin, write", 2)
+        .region_in(1, 1)
+        .setup(|s| {
+            let page = s.page(false)?;
+            s.map_pte(0, 0, page, PteInit::WRPROTECTED)?;
+            s.map_pte(1, 0, page, PteInit::WRPROTECTED)
+        })
+        .state_invariant(&COW_PIN, cow_pin)
+        .state_invariant(&COW_PRIVATE, cow_private)
+        .thread_in(0, "parent", WriteFault(reuse));
+    if child {
+        b = b.thread_in(1, "child", PinThenUnmap);
+    }
+    b.build().unwrap()
+}
+
+#[test]
+fn the_fork_pin_leak_is_found_on_v5_7_and_v5_8_copies() {
+    let sc = fork_scenario(Reuse::MapcountV5_7, true);
+    let cx = every_search_finds(&sc, COW_PIN.id());
+    let text = replay(&sc, &cx.schedule).unwrap().to_string();
+    assert!(text.contains("INV-USER-COW-PIN"), "{text}");
+    assert!(
+        text.contains("takes mmap_lock(mm1)") && text.contains("takes for read mmap_lock"),
+        "each process takes its own mmap_lock:\n{text}"
+    );
+    every_search_holds(&fork_scenario(Reuse::RefcountV5_8, true));
+    // Without the child's pin and munmap, both shapes copy the shared page...
+    every_search_holds(&fork_scenario(Reuse::MapcountV5_7, false));
+    // ...and a do_wp_page that never copies breaks COW itself.
+    every_search_finds(&fork_scenario(Reuse::Always, false), COW_PRIVATE.id());
+}
+
+// The two processes' mmap_locks are two locks: the child holds its own for write while the
+// parent takes its own for read.
+#[test]
+fn each_process_has_its_own_mmap_lock() {
+    let sc = fork_scenario(Reuse::RefcountV5_8, true);
+    // child: read lock, pin, read unlock, write lock; then parent: read lock.
+    let trace = replay(&sc, &[1, 1, 1, 1, 0]).unwrap();
+    let text = trace.to_string();
+    assert!(text.contains("takes mmap_lock(mm1)"), "{text}");
+    assert_eq!(sc.initial.mms(), 2);
+    assert_eq!(sc.initial.mm_of_thread(Tid(1)), 1);
+    assert_eq!(sc.initial.mm_of_region(1), 1);
+    let e = ScenarioBuilder::<A>::new("x", 1)
+        .thread_in(2, "t", Fault)
+        .build()
+        .unwrap_err();
+    assert_eq!(e, ScenarioError::NoSuchMm(2));
+}
+
+// The setup's entries are the backend's own, and its mistakes are typed errors.
+#[test]
+fn setup_builds_shared_write_protected_ptes_and_refuses_bad_input() {
+    let sc = fork_scenario(Reuse::RefcountV5_8, false);
+    let page = sc.initial.page(0);
+    assert_eq!((page.mapcount, page.refcount), (2, 2));
+    let (p, writable) = parent_mapping(&sc.initial).unwrap();
+    assert_eq!((p, writable), (0, false));
+    let err = |f: fn(&mut pgtable::engine::setup::Setup<'_, A>) -> Result<(), ScenarioError>| {
+        ScenarioBuilder::<A>::new("x", 1)
+            .setup(f)
+            .thread("f", Fault)
+            .build()
+            .unwrap_err()
+    };
+    assert_eq!(
+        err(|s| s.map_pte(0, 0, 7, PteInit::WRITTEN)),
+        ScenarioError::NoSuchPage(7)
+    );
+    assert_eq!(
+        err(|s| {
+            let p = s.page(false)?;
+            s.map_pte(0, 9, p, PteInit::WRITTEN)
+        }),
+        ScenarioError::NoSuchSlot(9)
+    );
+    assert_eq!(
+        err(|s| {
+            let p = s.page(false)?;
+            s.map_pte(0, 0, p, PteInit::WRITTEN)?;
+            s.map_pte(0, 0, p, PteInit::WRITTEN)
+        }),
+        ScenarioError::SlotInUse { region: 0, slot: 0 }
+    );
+    assert_eq!(
+        err(|s| s.tlb(0, 0, Some(1))),
+        ScenarioError::NothingMapped { region: 0, slot: 1 }
+    );
+    assert!(matches!(
+        err(|s| s.swap_pte(0, 0, u32::MAX, 1)),
+        ScenarioError::Encoding(_)
+    ));
+    // A swap entry, a dirty writable pte and a CPU that cached it: all there at the start.
+    let sc = ScenarioBuilder::<A>::new("x", 1)
+        .setup(|s| {
+            let p = s.page(false)?;
+            s.map_pte(0, 0, p, PteInit::WRITTEN)?;
+            s.swap_pte(0, 1, 1, 0x42)?;
+            s.get_page(p)?;
+            s.tlb(1, 0, Some(0))
+        })
+        .thread("f", Fault)
+        .build()
+        .unwrap();
+    let m = &sc.initial;
+    let ptes = m.table(table0(m)).ptes;
+    assert!(A::pte_write(ptes[0]) && A::pte_dirty(ptes[0]) && A::pte_young(ptes[0]));
+    assert!(!A::pte_present(ptes[1]) && !A::pte_none(ptes[1]));
+    let swp = A::pte_to_swp_entry(ptes[1]);
+    assert_eq!((swp.ty(), swp.offset()), (1, 0x42));
+    assert_eq!(m.tlb_entry(1, 0, Some(0)), Some(Machine::<A>::page_pfn(0)));
+    assert_eq!(
+        m.page(0).refcount,
+        2,
+        "the mapping's reference and the extra one"
+    );
 }

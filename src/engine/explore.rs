@@ -248,7 +248,7 @@ fn wait_cycle<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>) -> (Vec<u8>, Vec<Lock
         }
         if let Err(w) = step(sc, &opts, s, t) {
             waits_on[usize::from(t)] = w.holders(s, Tid(t));
-            waits_for[usize::from(t)] = Some(w.lock());
+            waits_for[usize::from(t)] = Some(w.lock(s, Tid(t)));
         }
     }
     for start in 0..n {

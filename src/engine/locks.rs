@@ -170,8 +170,8 @@ mod tests {
 /// cite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LockName {
-    /// The mm's `mmap_lock` (an rwsem).
-    MmapLock,
+    /// mm `i`'s `mmap_lock` (an rwsem).
+    MmapLock(u8),
     /// The split pmd lock of `pmd[r]`.
     PmdLock(u8),
     /// The pte lock (`ptl`) of pte table `t`.
@@ -194,7 +194,7 @@ impl LockName {
     /// `pmd_lock`, `ptl` or `page lock`, and a declared lock's own name.
     pub const fn class(self) -> &'static str {
         match self {
-            LockName::MmapLock => "mmap_lock",
+            LockName::MmapLock(_) => "mmap_lock",
             LockName::PmdLock(_) => "pmd_lock",
             LockName::Ptl(_) => "ptl",
             LockName::PageLock(_) => "page lock",
@@ -206,7 +206,8 @@ impl LockName {
 impl core::fmt::Display for LockName {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
-            LockName::MmapLock => f.write_str("mmap_lock"),
+            LockName::MmapLock(0) => f.write_str("mmap_lock"),
+            LockName::MmapLock(mm) => write!(f, "mmap_lock(mm{mm})"),
             LockName::PmdLock(r) => write!(f, "pmd_lock(pmd[{r}])"),
             LockName::Ptl(t) => write!(f, "ptl(table{t})"),
             LockName::PageLock(p) => write!(f, "page lock(page{p})"),

@@ -18,6 +18,7 @@ use super::locks::{LockEvent, LockName, LockOp, Owner, RwSem};
 use super::state::locks::{
     DeclaredLock, LockDeclError, LockState, Locks, MAX_LOCKS, MutexId, RcuId, RwsemId, SpinlockId,
 };
+use super::state::process::{MAX_MMS, Processes};
 
 /// Most threads in one scenario.
 pub const MAX_THREADS: usize = 4;
@@ -107,7 +108,7 @@ pub enum Loc {
     Page(u8),
     /// One CPU's TLB.
     Tlb(u8),
-    /// `mmap_lock`, the VMA and its protection.
+    /// mm 0's `mmap_lock`, the VMA and its protection.
     Mmap,
     /// Ghost state: trace-monitor events (like "MADV_DONTNEED returned") and user ghost cells.
     Ghost,
@@ -115,6 +116,8 @@ pub enum Loc {
     Thread(u8),
     /// A declared lock ([`crate::engine::state::locks`]).
     Lock(u8),
+    /// The `mmap_lock` of mm `i` ≥ 1 (mm 0's is part of [`Loc::Mmap`]).
+    OtherMm(u8),
 }
 
 impl Loc {
@@ -130,6 +133,7 @@ impl Loc {
             Loc::Ghost => 1 << 49,
             Loc::Thread(i) => 1 << (50 + i),
             Loc::Lock(i) => 1 << (54 + i),
+            Loc::OtherMm(i) => 1 << (44 + i),
         }
     }
 }
@@ -194,7 +198,7 @@ pub struct Machine<A: PmdOps> {
     pages: [Page; MAX_PAGES],
     /// Per CPU: per region, the cached huge translation's pfn, then one per slot.
     tlb: [[[u64; SLOTS + 1]; MAX_PMDS]; MAX_THREADS],
-    mmap: RwSem,
+    procs: Processes,
     threads: [ThreadState; MAX_THREADS],
     dontneed_done: u8,
     dontneed_pages: u16,
@@ -205,8 +209,11 @@ pub struct Machine<A: PmdOps> {
     side: Side,
 }
 
-// The footprint's bits: threads end at bit 53, declared locks take the next MAX_LOCKS.
-const _: () = assert!(54 + MAX_LOCKS <= 64 && 50 + MAX_THREADS <= 54);
+// The footprint's bits: TLBs from 40, other mms' locks from 45, threads end at bit 53,
+// declared locks take the next MAX_LOCKS.
+const _: () = assert!(
+    54 + MAX_LOCKS <= 64 && 50 + MAX_THREADS <= 54 && 40 + MAX_THREADS <= 45 && 44 + MAX_MMS <= 48
+);
 
 /// What a step leaves beside the state: its footprint, the violations it raised and, when
 /// replaying, the entries it touched. Equal and hashed as nothing, so it is never part of a
@@ -265,7 +272,7 @@ impl<A: PmdOps> Machine<A> {
             tables: [table; MAX_TABLES],
             pages: [Page::default(); MAX_PAGES],
             tlb: [[[TLB_EMPTY; SLOTS + 1]; MAX_PMDS]; MAX_THREADS],
-            mmap: RwSem::default(),
+            procs: Processes::default(),
             threads: [ThreadState::default(); MAX_THREADS],
             dontneed_done: 0,
             dontneed_pages: 0,
@@ -530,57 +537,92 @@ impl<A: PmdOps> Machine<A> {
             "released a pte lock it did not hold",
         );
     }
-    /// Returns `mmap_lock`'s state (a recorded read).
+    /// The footprint location of `mm`'s `mmap_lock`.
+    fn mm_loc(mm: u8) -> Loc {
+        if mm == 0 { Loc::Mmap } else { Loc::OtherMm(mm) }
+    }
+    /// Returns thread `t`'s mm (`current->mm`; fixed for the scenario, not a recorded read).
+    pub fn mm_of_thread(&self, t: Tid) -> u8 {
+        self.procs.of_thread(t)
+    }
+    /// Returns region `r`'s mm (fixed for the scenario, not a recorded read).
+    pub fn mm_of_region(&self, r: u8) -> u8 {
+        self.procs.of_region(r)
+    }
+    /// Returns the number of mms (processes) in the scenario.
+    pub fn mms(&self) -> u8 {
+        self.procs.count()
+    }
+    /// Puts thread `t` in `mm` (the builder's `thread_in`).
+    pub(crate) fn set_thread_mm(&mut self, t: Tid, mm: u8) {
+        self.procs.set_thread(t, mm);
+    }
+    /// Puts region `r` in `mm` (the builder's `region_in`).
+    pub(crate) fn set_region_mm(&mut self, r: u8, mm: u8) {
+        self.procs.set_region(r, mm);
+    }
+    /// Returns mm 0's `mmap_lock` (a recorded read); [`mmap_sem_of`](Self::mmap_sem_of) for
+    /// another mm.
     pub fn mmap_sem(&self) -> RwSem {
-        self.read(Loc::Mmap);
-        self.mmap
+        self.mmap_sem_of(0)
     }
-    /// `mmap_read_lock`; `false` (no change) while a writer holds or waits.
+    /// Returns `mm`'s `mmap_lock` (a recorded read).
+    pub fn mmap_sem_of(&self, mm: u8) -> RwSem {
+        self.read(Self::mm_loc(mm));
+        *self.procs.mmap(mm)
+    }
+    /// Records a write of `t`'s mm's lock and returns the mm.
+    fn own_mm(&mut self, t: Tid) -> u8 {
+        let mm = self.procs.of_thread(t);
+        self.write(Self::mm_loc(mm));
+        mm
+    }
+    /// `mmap_read_lock` of `t`'s own mm; `false` (no change) while a writer holds or waits.
     pub fn mmap_read(&mut self, t: Tid) -> bool {
-        self.write(Loc::Mmap);
-        let took = self.mmap.try_read(t);
-        self.acquired(LockName::MmapLock, LockOp::AcquireRead, took)
+        let mm = self.own_mm(t);
+        let took = self.procs.mmap_mut(mm).try_read(t);
+        self.acquired(LockName::MmapLock(mm), LockOp::AcquireRead, took)
     }
-    /// Releases `t`'s read hold on `mmap_lock`, flagging `LockBalance` if it held none
-    /// (`mmap_read_unlock`).
+    /// Releases `t`'s read hold on its mm's `mmap_lock`, flagging `LockBalance` if it held
+    /// none (`mmap_read_unlock`).
     pub fn mmap_read_unlock(&mut self, t: Tid) {
-        self.write(Loc::Mmap);
-        let held = self.mmap.up_read(t);
+        let mm = self.own_mm(t);
+        let held = self.procs.mmap_mut(mm).up_read(t);
         self.released(
-            LockName::MmapLock,
+            LockName::MmapLock(mm),
             LockOp::Release,
             held,
             "mmap_read_unlock without the lock",
         );
     }
-    /// `mmap_write_lock`: `Some(true)` acquired; `Some(false)` queued (the step changed the
-    /// state: run it again to acquire); `None` already queued and still blocked (no change:
-    /// return [`Step::Blocked`](super::program::Step::Blocked) with
+    /// `mmap_write_lock` of `t`'s own mm: `Some(true)` acquired; `Some(false)` queued (the
+    /// step changed the state: run it again to acquire); `None` already queued and still
+    /// blocked (no change: return [`Step::Blocked`](super::program::Step::Blocked) with
     /// [`Wait::MmapWrite`](super::program::Wait::MmapWrite)).
     pub fn mmap_write(&mut self, t: Tid) -> Option<bool> {
-        self.write(Loc::Mmap);
-        let got = self.mmap.try_write(t);
-        self.acquired(LockName::MmapLock, LockOp::Acquire, got == Some(true));
+        let mm = self.own_mm(t);
+        let got = self.procs.mmap_mut(mm).try_write(t);
+        self.acquired(LockName::MmapLock(mm), LockOp::Acquire, got == Some(true));
         got
     }
-    /// Releases `t`'s write hold on `mmap_lock`, flagging `LockBalance` if it held none
-    /// (`mmap_write_unlock`).
+    /// Releases `t`'s write hold on its mm's `mmap_lock`, flagging `LockBalance` if it held
+    /// none (`mmap_write_unlock`).
     pub fn mmap_write_unlock(&mut self, t: Tid) {
-        self.write(Loc::Mmap);
-        let held = self.mmap.up_write(t);
+        let mm = self.own_mm(t);
+        let held = self.procs.mmap_mut(mm).up_write(t);
         self.released(
-            LockName::MmapLock,
+            LockName::MmapLock(mm),
             LockOp::Release,
             held,
             "mmap_write_unlock without the lock",
         );
     }
-    /// `mmap_write_downgrade`: writer to reader in one step.
+    /// `mmap_write_downgrade` of `t`'s mm: writer to reader in one step.
     pub fn mmap_downgrade(&mut self, t: Tid) {
-        self.write(Loc::Mmap);
-        let held = self.mmap.downgrade(t);
+        let mm = self.own_mm(t);
+        let held = self.procs.mmap_mut(mm).downgrade(t);
         self.released(
-            LockName::MmapLock,
+            LockName::MmapLock(mm),
             LockOp::Downgrade,
             held,
             "mmap_write_downgrade without the write lock",
@@ -926,8 +968,8 @@ impl<A: PmdOps> Machine<A> {
         match w {
             Wait::PmdLock(r) => bit(self.pmd_lock[usize::from(r)]),
             Wait::Ptl(tab) => bit(self.tables[usize::from(tab)].ptl),
-            Wait::MmapRead => self.mmap.read_blockers(t),
-            Wait::MmapWrite => self.mmap.write_blockers(t),
+            Wait::MmapRead => self.procs.mmap(self.procs.of_thread(t)).read_blockers(t),
+            Wait::MmapWrite => self.procs.mmap(self.procs.of_thread(t)).write_blockers(t),
             Wait::PageLock(p) => bit(self.pages[usize::from(p)].lock),
             Wait::Spinlock(l) => self.declared(l.lock()).map_or(0, |s| bit(s.sem.writer)),
             Wait::Mutex(l) => self.declared(l.lock()).map_or(0, |s| bit(s.sem.writer)),
@@ -999,10 +1041,18 @@ impl<A: PmdOps> Machine<A> {
             .or_else(|| {
                 changed(
                     Loc::Mmap,
-                    self.mmap != before.mmap
+                    self.procs.mmap(0) != before.procs.mmap(0)
                         || self.prot != before.prot
                         || self.vma_file != before.vma_file,
                 )
+            })
+            .or_else(|| {
+                (1..MAX_MMS as u8).find_map(|mm| {
+                    changed(
+                        Loc::OtherMm(mm),
+                        self.procs.mmap(mm) != before.procs.mmap(mm),
+                    )
+                })
             })
             .or_else(|| {
                 changed(
@@ -1016,7 +1066,10 @@ impl<A: PmdOps> Machine<A> {
                 let i = self.locks.first_changed(&before.locks)?;
                 changed(Loc::Lock(i), true)
             })
-            .or_else(|| (self.npmds != before.npmds).then_some(Loc::Mmap))
+            .or_else(|| {
+                (self.npmds != before.npmds || !self.procs.same_layout(&before.procs))
+                    .then_some(Loc::Mmap)
+            })
     }
 }
 
@@ -1067,10 +1120,11 @@ impl<A: PmdOps> Machine<A> {
                 }
             }
         }
+        let mmap = self.procs.mmap(0);
         h.write_u64(
-            u64::from(self.mmap.readers)
-                | u64::from(self.mmap.writer.raw()) << 8
-                | u64::from(self.mmap.queued_writers) << 16
+            u64::from(mmap.readers)
+                | u64::from(mmap.writer.raw()) << 8
+                | u64::from(mmap.queued_writers) << 16
                 | u64::from(self.dontneed_done) << 32
                 | u64::from(self.dontneed_pages) << 40,
         );
@@ -1080,6 +1134,14 @@ impl<A: PmdOps> Machine<A> {
         h.write_u64(self.prot as u64 | u64::from(self.vma_file) << 8);
         for l in self.locks.in_use() {
             h.write_u64(l.pack());
+        }
+        for mm in 1..self.procs.count() {
+            let sem = self.procs.mmap(mm);
+            h.write_u64(
+                u64::from(sem.readers)
+                    | u64::from(sem.writer.raw()) << 8
+                    | u64::from(sem.queued_writers) << 16,
+            );
         }
         for th in &self.threads {
             h.write_u64(u64::from(th.pc) | u64::from(th.done) << 8);

@@ -34,6 +34,7 @@ pub mod locks;
 pub mod mm;
 pub mod ops;
 pub mod program;
+pub mod setup;
 pub mod state;
 pub mod trace;
 
@@ -116,6 +117,26 @@ pub enum ScenarioError {
     },
     /// A ghost cell beyond the machine's.
     NoSuchGhostCell(usize),
+    /// An mm (process) beyond the machine's.
+    NoSuchMm(u8),
+    /// A pte slot beyond the modelled ones.
+    NoSuchSlot(usize),
+    /// A page index that is not an allocated page.
+    NoSuchPage(u8),
+    /// The pte slot already holds an entry.
+    SlotInUse {
+        /// The region.
+        region: u8,
+        /// The slot.
+        slot: usize,
+    },
+    /// Nothing is mapped where a TLB entry was asked for.
+    NothingMapped {
+        /// The region.
+        region: u8,
+        /// The slot.
+        slot: usize,
+    },
     /// A declared lock's index is out of range or taken, or its name is taken.
     BadLock {
         /// The lock's name.
@@ -167,6 +188,25 @@ impl fmt::Display for ScenarioError {
             } => write!(f, "thread {thread} ({name}): {error}"),
             ScenarioError::BadInvariant { id, why } => write!(f, "invariant '{id}': {why}"),
             ScenarioError::BadLock { name, why } => write!(f, "lock '{name}': {why}"),
+            ScenarioError::NoSuchSlot(s) => {
+                write!(f, "pte slot {s} is not one of the {SLOTS} modelled slots")
+            }
+            ScenarioError::NoSuchPage(p) => write!(f, "page {p} is not an allocated page"),
+            ScenarioError::SlotInUse { region, slot } => {
+                write!(
+                    f,
+                    "region {region}'s pte slot {slot} already holds an entry"
+                )
+            }
+            ScenarioError::NothingMapped { region, slot } => write!(
+                f,
+                "nothing is mapped at region {region}, slot {slot}: no translation to cache"
+            ),
+            ScenarioError::NoSuchMm(mm) => write!(
+                f,
+                "mm {mm} is not one of the machine's {} processes",
+                state::process::MAX_MMS
+            ),
             ScenarioError::NoSuchGhostCell(c) => write!(
                 f,
                 "ghost cell {c} is not one of the machine's {} cells",
@@ -327,13 +367,41 @@ impl<A: PmdOps> ScenarioBuilder<A> {
         Ok(self)
     }
 
-    /// Adds a thread (it runs on the next CPU).
-    pub fn thread(mut self, name: &'static str, program: impl Program<A> + 'static) -> Self {
+    /// Adds a thread of mm 0 (it runs on the next CPU).
+    pub fn thread(self, name: &'static str, program: impl Program<A> + 'static) -> Self {
+        self.thread_in(0, name, program)
+    }
+
+    /// Adds a thread of process `mm` (below [`MAX_MMS`](state::process::MAX_MMS)): its
+    /// `mmap_*` operations take that mm's `mmap_lock`. It runs on the next CPU.
+    pub fn thread_in(
+        mut self,
+        mm: u8,
+        name: &'static str,
+        program: impl Program<A> + 'static,
+    ) -> Self {
         if self.threads.len() == MAX_THREADS {
             self.error
                 .get_or_insert(ScenarioError::TooManyThreads { max: MAX_THREADS });
+        } else if usize::from(mm) >= state::process::MAX_MMS {
+            self.error.get_or_insert(ScenarioError::NoSuchMm(mm));
         } else {
+            let t = Tid(self.threads.len() as u8);
+            self.machine.set_thread_mm(t, mm);
             self.threads.push(Thread::new(name, program));
+        }
+        self
+    }
+
+    /// Puts region `r` in process `mm`'s address space (every region is mm 0's until
+    /// then). The VMA's protection and kind are shared by every mm, as right after `fork`.
+    pub fn region_in(mut self, r: u8, mm: u8) -> Self {
+        if r >= self.machine.npmds() {
+            self.error.get_or_insert(ScenarioError::NoSuchRegion(r));
+        } else if usize::from(mm) >= state::process::MAX_MMS {
+            self.error.get_or_insert(ScenarioError::NoSuchMm(mm));
+        } else {
+            self.machine.set_region_mm(r, mm);
         }
         self
     }
@@ -341,6 +409,24 @@ impl<A: PmdOps> ScenarioBuilder<A> {
     /// Sets the invariants to check.
     pub fn invariants(mut self, set: InvariantSet) -> Self {
         self.invariants = set;
+        self
+    }
+
+    /// Describes any part of the initial state the other methods do not: `f` gets a
+    /// [`setup::Setup`] to allocate pages, install empty or partly filled tables, map one page
+    /// in several regions, write-protected or dirty ptes, swap entries, extra references and
+    /// pre-filled TLBs. Its first error is [`build`](Self::build)'s.
+    pub fn setup(
+        mut self,
+        f: impl FnOnce(&mut setup::Setup<'_, A>) -> Result<(), ScenarioError>,
+    ) -> Self {
+        if self.error.is_none() {
+            let r = f(&mut setup::Setup::new(&mut self.machine));
+            self.machine.end_step();
+            if let Err(e) = r {
+                self.error = Some(e);
+            }
+        }
         self
     }
 

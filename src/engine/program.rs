@@ -22,9 +22,9 @@ pub enum Wait {
     PmdLock(u8),
     /// A table's pte lock.
     Ptl(u8),
-    /// `mmap_lock` for read.
+    /// The thread's own mm's `mmap_lock`, for read.
     MmapRead,
-    /// `mmap_lock` for write.
+    /// The thread's own mm's `mmap_lock`, for write.
     MmapWrite,
     /// A page lock.
     PageLock(u8),
@@ -45,12 +45,13 @@ impl Wait {
     pub fn holders<A: PmdOps>(self, m: &Machine<A>, t: Tid) -> u8 {
         m.wait_holders(self, t)
     }
-    /// Returns the lock waited for, by name: what a deadlock's wait-for cycle cites.
-    pub fn lock(self) -> LockName {
+    /// Returns the lock thread `t` waits for, by name: what a deadlock's wait-for cycle
+    /// cites (`mmap_lock` is `t`'s own mm's).
+    pub fn lock<A: PmdOps>(self, m: &Machine<A>, t: Tid) -> LockName {
         match self {
             Wait::PmdLock(r) => LockName::PmdLock(r),
             Wait::Ptl(t) => LockName::Ptl(t),
-            Wait::MmapRead | Wait::MmapWrite => LockName::MmapLock,
+            Wait::MmapRead | Wait::MmapWrite => LockName::MmapLock(m.mm_of_thread(t)),
             Wait::PageLock(p) => LockName::PageLock(p),
             Wait::Spinlock(l) => l.lock_name(),
             Wait::Mutex(l) => l.lock_name(),

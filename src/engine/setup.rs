@@ -1,0 +1,227 @@
+//! Any initial state: [`Setup`] is what [`ScenarioBuilder::setup`](super::ScenarioBuilder::setup)
+//! hands a closure, to allocate pages, install empty or partly filled pte tables, map a page
+//! in several regions (and several processes), write-protected, dirty or old ptes, swap
+//! entries, extra page references (pins, the page cache) and pre-filled TLBs, all through the
+//! backend's own encodings and the machine's accessors. Nothing is edited after `build()`.
+
+use crate::entry::{PmdOps, Protection, Pte, SwpEntry};
+
+use super::ScenarioError;
+use super::mm::{MAX_THREADS, Machine, SLOTS};
+
+/// How a present pte maps its page: `pfn_pte(page, vm_page_prot)`, then `pte_wrprotect`,
+/// `pte_mkdirty` and `pte_mkold` as asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PteInit {
+    /// Writable (`pte_write`); a write-protected pte (after `fork`, or a read fault) is not.
+    pub writable: bool,
+    /// `pte_dirty`.
+    pub dirty: bool,
+    /// `pte_young`.
+    pub young: bool,
+}
+
+impl PteInit {
+    /// A writable, dirty, young pte: what a write fault leaves.
+    pub const WRITTEN: PteInit = PteInit {
+        writable: true,
+        dirty: true,
+        young: true,
+    };
+    /// A write-protected, clean, young pte: what `fork` leaves in both processes for a
+    /// private anonymous page (`copy_present_pte` wrprotects both).
+    pub const WRPROTECTED: PteInit = PteInit {
+        writable: false,
+        dirty: false,
+        young: true,
+    };
+}
+
+/// The initial machine, open to the scenario through typed calls.
+pub struct Setup<'a, A: PmdOps> {
+    m: &'a mut Machine<A>,
+}
+
+impl<'a, A: PmdOps> Setup<'a, A> {
+    pub(crate) fn new(m: &'a mut Machine<A>) -> Self {
+        Self { m }
+    }
+
+    /// Returns the machine as it stands (read-only).
+    pub fn machine(&self) -> &Machine<A> {
+        self.m
+    }
+
+    fn region(&self, r: u8) -> Result<(), ScenarioError> {
+        if r >= self.m.npmds() {
+            return Err(ScenarioError::NoSuchRegion(r));
+        }
+        Ok(())
+    }
+
+    fn slot(slot: usize) -> Result<(), ScenarioError> {
+        if slot >= SLOTS {
+            return Err(ScenarioError::NoSuchSlot(slot));
+        }
+        Ok(())
+    }
+
+    /// Allocates a page (huge or small) with no mapping and no reference yet: each
+    /// [`map_pte`](Self::map_pte) adds one of each, [`get_page`](Self::get_page) a reference.
+    ///
+    /// # Errors
+    /// [`ScenarioError::ArenaFull`].
+    pub fn page(&mut self, huge: bool) -> Result<u8, ScenarioError> {
+        let p = self.m.page_alloc(huge).ok_or(ScenarioError::ArenaFull)?;
+        self.m.page_put(p);
+        Ok(p)
+    }
+
+    /// Takes one more reference on page `p`: a pin (`pin_user_pages`), a page-cache slot, a
+    /// reference some kernel path holds.
+    ///
+    /// # Errors
+    /// [`ScenarioError::NoSuchPage`] for a page not allocated.
+    pub fn get_page(&mut self, p: u8) -> Result<(), ScenarioError> {
+        self.allocated(p)?;
+        self.m.page_get(p);
+        Ok(())
+    }
+
+    /// Marks page `p` a page-cache page (`file`) or an anonymous one.
+    ///
+    /// # Errors
+    /// [`ScenarioError::NoSuchPage`].
+    pub fn page_file(&mut self, p: u8, file: bool) -> Result<(), ScenarioError> {
+        self.allocated(p)?;
+        self.m.page_set_file(p, file);
+        Ok(())
+    }
+
+    fn allocated(&self, p: u8) -> Result<(), ScenarioError> {
+        let ok = self.m.allocated_pages().any(|(q, _)| q == p);
+        ok.then_some(()).ok_or(ScenarioError::NoSuchPage(p))
+    }
+
+    /// Installs an empty pte table under region `r`'s empty pmd (`pmd_populate`), its slots
+    /// as the architecture's allocator leaves them; returns the table.
+    ///
+    /// # Errors
+    /// The region is missing or in use, the arena is full, or the backend refuses the pmd.
+    pub fn table(&mut self, r: u8) -> Result<u8, ScenarioError> {
+        self.region(r)?;
+        if !A::pmd_none(self.m.peek_pmd(r)) {
+            return Err(ScenarioError::RegionInUse(r));
+        }
+        let t = self.m.table_alloc(r).ok_or(ScenarioError::ArenaFull)?;
+        let pmd = A::pmd_populate(Machine::<A>::table_pfn(t)).map_err(ScenarioError::Encoding)?;
+        self.m.pmd_set(r, pmd);
+        Ok(t)
+    }
+
+    /// Returns region `r`'s pte table, installing an empty one first if its pmd is none.
+    fn table_of(&mut self, r: u8) -> Result<u8, ScenarioError> {
+        self.region(r)?;
+        let pmd = self.m.peek_pmd(r);
+        if A::pmd_none(pmd) {
+            return self.table(r);
+        }
+        if A::pmd_trans_huge(pmd) {
+            return Err(ScenarioError::RegionInUse(r));
+        }
+        self.m.table_of(pmd).ok_or(ScenarioError::RegionInUse(r))
+    }
+
+    fn set_pte(&mut self, r: u8, slot: usize, pte: Pte<A>) -> Result<(), ScenarioError> {
+        Self::slot(slot)?;
+        let t = self.table_of(r)?;
+        if !A::pte_none(self.m.table(t).ptes[slot]) {
+            return Err(ScenarioError::SlotInUse { region: r, slot });
+        }
+        self.m.pte_set(t, slot, pte);
+        Ok(())
+    }
+
+    /// Maps page `p` at (region `r`, `slot`) with the VMA's protection, as `init` says; the
+    /// page gains a mapping and a reference. Map one page in several regions (of one or
+    /// several processes) for a shared page.
+    ///
+    /// # Errors
+    /// The region, slot or page does not exist, the slot already maps something, the region
+    /// maps a huge pmd, or the backend cannot encode the pte.
+    pub fn map_pte(
+        &mut self,
+        r: u8,
+        slot: usize,
+        p: u8,
+        init: PteInit,
+    ) -> Result<(), ScenarioError> {
+        self.allocated(p)?;
+        let prot = if init.writable {
+            self.m.prot()
+        } else {
+            self.m.prot().read_only()
+        };
+        let mut pte = A::pfn_pte(Machine::<A>::page_pfn(p), A::pte_pgprot(prot))
+            .map_err(ScenarioError::Encoding)?;
+        pte = if init.writable {
+            A::pte_mkwrite(pte)
+        } else {
+            A::pte_wrprotect(pte)
+        };
+        if init.dirty {
+            pte = A::pte_mkdirty(pte);
+        }
+        pte = if init.young {
+            A::pte_mkyoung(pte)
+        } else {
+            A::pte_mkold(pte)
+        };
+        self.set_pte(r, slot, pte)?;
+        self.m.page_map(p, r, 1);
+        self.m.page_get(p);
+        Ok(())
+    }
+
+    /// Stores a swap entry of type `ty` and offset `offset` at (region `r`, `slot`).
+    ///
+    /// # Errors
+    /// The region or slot does not exist or is in use, or the entry does not fit the
+    /// backend's swap layout.
+    pub fn swap_pte(
+        &mut self,
+        r: u8,
+        slot: usize,
+        ty: u32,
+        offset: u64,
+    ) -> Result<(), ScenarioError> {
+        let entry = SwpEntry::new::<A>(ty, offset).map_err(ScenarioError::Encoding)?;
+        self.set_pte(r, slot, A::swp_entry_to_pte(entry))
+    }
+
+    /// CPU `cpu` caches what (region `r`, `slot`) translates to now (`slot` `None`: the huge
+    /// entry), as if its thread had touched it before the scenario starts.
+    ///
+    /// # Errors
+    /// The CPU, region or slot does not exist, or nothing is mapped there.
+    pub fn tlb(&mut self, cpu: u8, r: u8, slot: Option<usize>) -> Result<(), ScenarioError> {
+        if usize::from(cpu) >= MAX_THREADS {
+            return Err(ScenarioError::TooManyThreads { max: MAX_THREADS });
+        }
+        self.region(r)?;
+        let s = slot.unwrap_or(0);
+        Self::slot(s)?;
+        let pfn = self
+            .m
+            .translate(r, s)
+            .ok_or(ScenarioError::NothingMapped { region: r, slot: s })?;
+        // The huge entry caches the pmd's first pfn: slot 0's translation.
+        self.m.tlb_fill(cpu, r, slot, pfn);
+        Ok(())
+    }
+
+    /// Sets the VMA's protection (what later ptes and faults use).
+    pub fn protection(&mut self, prot: Protection) {
+        self.m.set_prot(prot);
+    }
+}
