@@ -17,6 +17,7 @@ use pgtable::engine::invariant::{self, ALWAYS, CustomInvariant, InvariantId, Inv
 use pgtable::engine::mm::{GHOST_CELLS, Machine};
 use pgtable::engine::program::{Limits, Program, ProgramError, Step, Wait};
 use pgtable::engine::state::locks::{MutexId, RcuId, RwsemId, SpinlockId};
+use pgtable::engine::state::vma::{VmFlags, VmaId};
 use pgtable::engine::trace::replay;
 use pgtable::engine::{Scenario, ScenarioBuilder, ScenarioError, Tid};
 use pgtable::{PmdOps, PteOps};
@@ -396,6 +397,16 @@ enum Op {
     SynchronizeRcu,
     /// Reads declared lock `i`'s state into register 0.
     ReadLock(u8),
+    /// `find_vma` of region `r` in the thread's mm into register 0.
+    FindVma(u8),
+    /// Detaches VMA `i` (0: region 0's, 1: region 1's).
+    VmaDetach(u8),
+    /// Grows VMA 1 down over region 0.
+    VmaGrow,
+    /// Sets `VM_DEAD` on VMA `i`.
+    VmaDead(u8),
+    /// Maps a new VMA over region 0 in the thread's mm (INV-MODEL over an attached one).
+    VmaInsert,
 }
 
 const SPIN: SpinlockId = SpinlockId::new(0, "oracle spinlock");
@@ -573,6 +584,23 @@ impl Program<A> for Scripted {
                 Some(false) => return Step::Ran("synchronize_rcu: begins"),
                 None => return Step::Blocked(Wait::GracePeriod(RCU)),
             },
+            Op::FindVma(r) => {
+                let mm = m.mm_of_thread(t);
+                let v = m.find_vma(mm, r).map_or(0, |id| u64::from(id.0) + 1);
+                set_reg(m, v);
+            }
+            Op::VmaDetach(i) => m.vma_detach(VmaId(i)),
+            Op::VmaGrow => m.vma_set_start(VmaId(1), 0),
+            Op::VmaDead(i) => {
+                let f = m.vma(VmaId(i)).flags;
+                m.vma_set_flags(VmaId(i), f | VmFlags::DEAD);
+            }
+            Op::VmaInsert => {
+                let mm = m.mm_of_thread(t);
+                if m.vma_insert(mm, 0, 1, VmFlags::READ).is_none() {
+                    m.flag(InvariantId::Model, "no VMA slot left");
+                }
+            }
             Op::ReadLock(i) => {
                 let lock = [SPIN.lock(), MUTEX.lock(), RWSEM.lock(), RCU.lock()][usize::from(i)];
                 let v = m.lock_state(lock).map_or(u64::MAX, |l| {
@@ -622,6 +650,11 @@ fn op(threads: u8) -> impl Strategy<Value = Op> {
         1 => (0..3u8, any::<bool>()).prop_map(|(p, f)| Op::SetPageFile(p, f)),
         1 => Just(Op::ReadVmaFile),
         1 => Just(Op::DontneedDone),
+        1 => (0..2u8).prop_map(Op::FindVma),
+        1 => (0..2u8).prop_map(Op::VmaDetach),
+        1 => Just(Op::VmaGrow),
+        1 => (0..2u8).prop_map(Op::VmaDead),
+        1 => Just(Op::VmaInsert),
         6 => prop_oneof![
             Just(Op::SpinLock),
             Just(Op::SpinUnlock),
@@ -717,6 +750,11 @@ fn scenario_with(programs: &[Vec<Op>], set: InvariantSet, set_bits: u32) -> Scen
     if two_mms {
         b = b.region_in(1, 1);
     }
+    b = b.setup(|s| {
+        s.vma(0, 0, 1, VmFlags::READ | VmFlags::WRITE)?;
+        s.vma(u8::from(two_mms), 1, 2, VmFlags::READ | VmFlags::GROWSDOWN)?;
+        Ok(())
+    });
     for (i, p) in programs.iter().enumerate() {
         let mm = u8::from(two_mms && i + 1 == programs.len());
         b = b.thread_in(mm, "t", Scripted(p.clone()));
@@ -913,7 +951,7 @@ fn the_oracle_generates_every_kind_of_answer() {
     let mut holds = 0;
     let mut declared_cycles = 0;
     let mut second_mm_cycles = 0;
-    for _ in 0..2_000 {
+    for _ in 0..4_000 {
         let (programs, bits) = program_set().new_tree(&mut runner).unwrap().current();
         let out = explore(
             &scenario(&programs, bits),

@@ -10,7 +10,7 @@ use std::vec::Vec;
 
 use super::markdown::{law_table, provenance};
 use super::text::{columns, expected_phrase, find_cell, found_phrase, statuses};
-use super::{LawVerdict, Report, Status, TouchRecord, TraceRecord};
+use super::{LawVerdict, Report, Status, StepRecord, TouchRecord, TraceRecord, VmaRecord};
 
 /// Escapes text for HTML and SVG (element content and quoted attributes).
 pub fn escape(s: &str) -> String {
@@ -127,6 +127,21 @@ fn touch_lines(t: &TouchRecord) -> Vec<(String, String, bool)> {
     }
 }
 
+/// The lines written beside a changed VMA, as for an entry.
+fn vma_lines(v: &VmaRecord) -> [(String, String, bool); 2] {
+    [
+        (v.place.clone(), std::format!("before {}", v.before), true),
+        (String::new(), std::format!("after  {}", v.after), true),
+    ]
+}
+
+/// Every detail line of a step: its entries, then its VMAs.
+fn detail_lines(s: &StepRecord) -> Vec<(String, String, bool)> {
+    let mut lines: Vec<_> = s.touched.iter().flat_map(touch_lines).collect();
+    lines.extend(s.vmas.iter().flat_map(vma_lines));
+    lines
+}
+
 /// Draws one counterexample as an SVG sequence diagram.
 pub fn sequence_svg(t: &TraceRecord) -> String {
     let lanes = t.threads.len().max(1);
@@ -139,8 +154,8 @@ pub fn sequence_svg(t: &TraceRecord) -> String {
     let place_w = t
         .steps
         .iter()
-        .flat_map(|s| s.touched.iter())
-        .map(|e| text_w(&e.place) + 12.0)
+        .flat_map(detail_lines)
+        .map(|(place, _, _)| text_w(&place) + 12.0)
         .fold(0.0, f64::max);
     let violating = t.violating_step();
 
@@ -155,11 +170,9 @@ pub fn sequence_svg(t: &TraceRecord) -> String {
     for s in &t.steps {
         let mut lines = 1;
         let mut w = text_w(&s.label) + s.lock.as_ref().map_or(0.0, |l| text_w(l) + 60.0);
-        for e in &s.touched {
-            for (_, text, _) in touch_lines(e) {
-                lines += 1;
-                w = w.max(place_w + text_w(&text));
-            }
+        for (_, text, _) in detail_lines(s) {
+            lines += 1;
+            w = w.max(place_w + text_w(&text));
         }
         if let Some(v) = &s.violated {
             lines += 1;
@@ -310,24 +323,22 @@ pub fn sequence_svg(t: &TraceRecord) -> String {
             );
         }
         let mut ly = base;
-        for e in &s.touched {
-            for (place, text, written) in touch_lines(e) {
-                ly += LINE_H;
-                if !place.is_empty() {
-                    let _ = write!(
-                        out,
-                        r#"<text class="place" x="{detail_x}" y="{ly}">{}</text>"#,
-                        escape(&place)
-                    );
-                }
+        for (place, text, written) in detail_lines(s) {
+            ly += LINE_H;
+            if !place.is_empty() {
                 let _ = write!(
                     out,
-                    r#"<text class="{}" x="{}" y="{ly}">{}</text>"#,
-                    if written { "entry" } else { "entry read" },
-                    detail_x + place_w,
-                    escape(&text)
+                    r#"<text class="place" x="{detail_x}" y="{ly}">{}</text>"#,
+                    escape(&place)
                 );
             }
+            let _ = write!(
+                out,
+                r#"<text class="{}" x="{}" y="{ly}">{}</text>"#,
+                if written { "entry" } else { "entry read" },
+                detail_x + place_w,
+                escape(&text)
+            );
         }
         if let Some(v) = &s.violated {
             ly += LINE_H;
@@ -377,12 +388,66 @@ fn trace_anchor(report: &Report, id: &str) -> Option<String> {
         .map(|i| std::format!("trace-{}", i + 1))
 }
 
+/// Most scenario columns in one matrix table: more and the table outgrows a 1000-pixel window,
+/// so the columns are dealt into several tables, a scenario's variants kept together.
+const MATRIX_COLUMNS: usize = 8;
+
 fn write_matrix(out: &mut String, report: &Report) {
-    let cols = columns(report);
-    out.push_str(
-        r#"<div class="scroll"><table id="matrix" class="matrix"><thead><tr><th>backend</th>"#,
+    // The columns by scenario, then the scenarios dealt into tables of at most
+    // MATRIX_COLUMNS columns (a scenario with more gets a table of its own).
+    let mut groups: Vec<Vec<super::text::Column>> = Vec::new();
+    for c in columns(report) {
+        match groups.last_mut() {
+            Some(g) if g[0].scenario == c.scenario => g.push(c),
+            _ => groups.push(std::vec![c]),
+        }
+    }
+    let mut chunks: Vec<Vec<super::text::Column>> = Vec::new();
+    for g in groups {
+        match chunks.last_mut() {
+            Some(chunk) if chunk.len() + g.len() <= MATRIX_COLUMNS => chunk.extend(g),
+            _ => chunks.push(g),
+        }
+    }
+    for (i, cols) in chunks.iter().enumerate() {
+        write_matrix_table(out, report, cols, i == 0);
+    }
+    out.push_str(r#"<ul class="legend">"#);
+    for s in statuses(report) {
+        let _ = write!(
+            out,
+            r#"<li><span class="{}">&nbsp;{}&nbsp;</span> {}</li>"#,
+            status_class(s),
+            escape(s.word()),
+            escape(s.meaning())
+        );
+    }
+    out.push_str("<li>Each number: the states explored. Hover a cell for its expectation and verdict.</li></ul>");
+    out.push_str(r#"<ul class="legend">"#);
+    for s in &report.scenarios {
+        let _ = write!(
+            out,
+            "<li><code>{}</code> ({}): {}</li>",
+            escape(&s.id),
+            escape(&s.variants.join(", ")),
+            escape(&s.title)
+        );
+    }
+    out.push_str("</ul>");
+}
+
+fn write_matrix_table(
+    out: &mut String,
+    report: &Report,
+    cols: &[super::text::Column],
+    first: bool,
+) {
+    let _ = write!(
+        out,
+        r#"<div class="scroll"><table{} class="matrix"><thead><tr><th>backend</th>"#,
+        if first { r#" id="matrix""# } else { "" }
     );
-    for c in &cols {
+    for c in cols {
         let title = report
             .scenarios
             .iter()
@@ -400,7 +465,7 @@ fn write_matrix(out: &mut String, report: &Report) {
     out.push_str("</tr></thead><tbody>");
     for b in &report.backends {
         let _ = write!(out, r#"<tr><th scope="row">{}</th>"#, escape(&b.name));
-        for col in &cols {
+        for col in cols {
             let Some(cell) = find_cell(report, &b.name, col) else {
                 out.push_str(r#"<td class="cell missing">-</td>"#);
                 continue;
@@ -445,28 +510,6 @@ fn write_matrix(out: &mut String, report: &Report) {
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table></div>");
-    out.push_str(r#"<ul class="legend">"#);
-    for s in statuses(report) {
-        let _ = write!(
-            out,
-            r#"<li><span class="{}">&nbsp;{}&nbsp;</span> {}</li>"#,
-            status_class(s),
-            escape(s.word()),
-            escape(s.meaning())
-        );
-    }
-    out.push_str("<li>Each number: the states explored. Hover a cell for its expectation and verdict.</li></ul>");
-    out.push_str(r#"<ul class="legend">"#);
-    for s in &report.scenarios {
-        let _ = write!(
-            out,
-            "<li><code>{}</code> ({}): {}</li>",
-            escape(&s.id),
-            escape(&s.variants.join(", ")),
-            escape(&s.title)
-        );
-    }
-    out.push_str("</ul>");
 }
 
 fn write_laws(out: &mut String, report: &Report) {

@@ -163,6 +163,9 @@ fn write_trace(out: &mut String, n: usize, t: &TraceRecord, report: &Report) {
         for e in &s.touched {
             let _ = writeln!(out, "   - {}", code(&touch_line(e)));
         }
+        for v in &s.vmas {
+            let _ = writeln!(out, "   - {}", code(&super::text::vma_line(v)));
+        }
         if let Some(v) = &s.violated {
             let _ = writeln!(out, "   - **VIOLATED {}**: {}", v.invariant, v.what);
         }

@@ -20,14 +20,22 @@ pub enum Mutation {
     ZapHugeUnlocked,
     /// The huge fault frees its preallocated table instead of depositing it.
     FaultFreesDeposit,
+    /// munmap drops the write lock and takes the read lock instead of `downgrade_write`
+    /// (race 003: INV-003-RWSEM).
+    MunmapDowngradeByUnlock,
+    /// The three-phase munmap's fault path forgets the `VM_DEAD` check (race 003
+    /// `vm-dead`: INV-003-INVISIBLE).
+    FaultIgnoresVmDead,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 3] = [
+    pub const ALL: [Mutation; 5] = [
         Mutation::SplitSkipsTlbFlush,
         Mutation::ZapHugeUnlocked,
         Mutation::FaultFreesDeposit,
+        Mutation::MunmapDowngradeByUnlock,
+        Mutation::FaultIgnoresVmDead,
     ];
 
     /// Returns the name the command line takes.
@@ -36,6 +44,8 @@ impl Mutation {
             Mutation::SplitSkipsTlbFlush => "split-skips-tlb-flush",
             Mutation::ZapHugeUnlocked => "zap-huge-unlocked",
             Mutation::FaultFreesDeposit => "fault-frees-deposit",
+            Mutation::MunmapDowngradeByUnlock => "munmap-downgrade-by-unlock",
+            Mutation::FaultIgnoresVmDead => "fault-ignores-vm-dead",
         }
     }
 
@@ -57,6 +67,14 @@ impl Mutation {
             },
             Mutation::FaultFreesDeposit => Knobs {
                 fault_frees_deposit: true,
+                ..knobs
+            },
+            Mutation::MunmapDowngradeByUnlock => Knobs {
+                munmap_downgrade_by_unlock: true,
+                ..knobs
+            },
+            Mutation::FaultIgnoresVmDead => Knobs {
+                fault_ignores_vm_dead: true,
                 ..knobs
             },
         }

@@ -4,7 +4,8 @@ use std::string::{String, ToString};
 use std::vec::Vec;
 
 use super::{
-    EntryRecord, StepRecord, SwapRecord, TouchRecord, TraceRecord, ViolationRecord, cell_key,
+    EntryRecord, StepRecord, SwapRecord, TouchRecord, TraceRecord, ViolationRecord, VmaRecord,
+    cell_key,
 };
 
 impl From<&crate::Decoded> for EntryRecord {
@@ -68,6 +69,15 @@ impl TraceRecord {
                         written: t.written(),
                         before: (&t.before).into(),
                         after: (&t.after).into(),
+                    })
+                    .collect(),
+                vmas: s
+                    .vmas
+                    .iter()
+                    .map(|v| VmaRecord {
+                        place: v.place(),
+                        before: v.before.to_string(),
+                        after: v.after.to_string(),
                     })
                     .collect(),
                 violated: s.violated.map(|(id, what)| ViolationRecord {

@@ -126,7 +126,7 @@ pub fn replay(recorded: &TraceRecord) -> Result<ReplayReport, AuditError> {
         entries_differ: false,
         trace,
     };
-    if scenario::entry(&recorded.scenario).is_none() {
+    let Some(entry) = scenario::entry(&recorded.scenario) else {
         return Ok(fail(
             std::format!(
                 "{NOT_REPRODUCED}the catalogue has no scenario '{}' any more",
@@ -134,9 +134,11 @@ pub fn replay(recorded: &TraceRecord) -> Result<ReplayReport, AuditError> {
             ),
             None,
         ));
-    }
+    };
+    // A built-in invariant, or one the catalogue entry declares itself.
     let Some(&invariant) = InvariantId::ALL
         .iter()
+        .chain(entry.invariants)
         .find(|i| i.id() == recorded.invariant)
     else {
         return Ok(fail(

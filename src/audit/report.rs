@@ -439,6 +439,9 @@ pub struct StepRecord {
     pub locks: Vec<String>,
     /// The entries the step touched.
     pub touched: Vec<TouchRecord>,
+    /// The VMAs the step changed (inserted, detached, grown, flagged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vmas: Vec<VmaRecord>,
     /// The invariant this step broke, on the violating step.
     pub violated: Option<ViolationRecord>,
 }
@@ -450,6 +453,18 @@ pub struct ViolationRecord {
     pub invariant: String,
     /// What broke.
     pub what: String,
+}
+
+/// One VMA a step changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmaRecord {
+    /// `vma<id>`.
+    pub place: String,
+    /// Before the step: `[start, end) FLAGS`, `detached` when out of the tree (an inserted
+    /// VMA's before is `[0, 0) detached`).
+    pub before: String,
+    /// After the step, in the same form.
+    pub after: String,
 }
 
 /// One entry a step touched.

@@ -399,9 +399,21 @@ fn assemble(
             invariants: ids(e.invariants),
         })
         .collect();
-    let invariants = InvariantId::ALL
+    // The built-in ones the plan checks, then the ones its scenarios declare themselves.
+    let mut checked: Vec<InvariantId> = InvariantId::ALL
         .iter()
+        .copied()
         .filter(|i| plan.scenarios.iter().any(|e| e.invariants.contains(i)))
+        .collect();
+    for e in &plan.scenarios {
+        for &i in e.invariants {
+            if matches!(i, InvariantId::Custom(_)) && !checked.contains(&i) {
+                checked.push(i);
+            }
+        }
+    }
+    let invariants = checked
+        .iter()
         .map(|i| Statement {
             id: i.id().into(),
             statement: i.statement().into(),

@@ -153,6 +153,11 @@ pub fn touch_line(t: &TouchRecord) -> String {
     }
 }
 
+/// Returns a changed VMA as one line: `vma1  [1, 2) ...  ->  [0, 2) ...`.
+pub(crate) fn vma_line(v: &super::VmaRecord) -> String {
+    std::format!("{}  {}  ->  {}", v.place, v.before, v.after)
+}
+
 /// Returns the indices of the steps to show: the first `max`, and the violating step.
 pub fn shown_steps(trace: &TraceRecord, max: usize) -> Vec<usize> {
     let mut shown: Vec<usize> = (0..trace.steps.len().min(max)).collect();
@@ -172,6 +177,9 @@ fn write_step(out: &mut String, s: &StepRecord, name_width: usize) {
     );
     for t in s.touched.iter().filter(|t| t.written) {
         let _ = writeln!(out, "         {:name_width$}  {}", "", touch_line(t));
+    }
+    for v in &s.vmas {
+        let _ = writeln!(out, "         {:name_width$}  {}", "", vma_line(v));
     }
     if !s.locks.is_empty() {
         let _ = writeln!(

@@ -19,6 +19,7 @@ use super::state::locks::{
     DeclaredLock, LockDeclError, LockState, Locks, MAX_LOCKS, MutexId, RcuId, RwsemId, SpinlockId,
 };
 use super::state::process::{MAX_MMS, Processes};
+use super::state::vma::{VmFlags, Vma, VmaId, Vmas};
 
 /// Most threads in one scenario.
 pub const MAX_THREADS: usize = 4;
@@ -118,6 +119,8 @@ pub enum Loc {
     Lock(u8),
     /// The `mmap_lock` of mm `i` ≥ 1 (mm 0's is part of [`Loc::Mmap`]).
     OtherMm(u8),
+    /// The VMA trees ([`crate::engine::state::vma`]), every mm's.
+    Vmas,
 }
 
 impl Loc {
@@ -134,6 +137,7 @@ impl Loc {
             Loc::Thread(i) => 1 << (50 + i),
             Loc::Lock(i) => 1 << (54 + i),
             Loc::OtherMm(i) => 1 << (44 + i),
+            Loc::Vmas => 1 << 58,
         }
     }
 }
@@ -172,6 +176,8 @@ pub enum TouchLoc {
     Pmd(u8),
     /// `table[t].pte[slot]`.
     Pte(u8, u8),
+    /// VMA `id` (before and after packed; a trace shows them as VMAs, not entries).
+    Vma(u8),
 }
 
 /// A TLB entry slot value: nothing cached.
@@ -206,13 +212,14 @@ pub struct Machine<A: PmdOps> {
     prot: Protection,
     vma_file: bool,
     locks: Locks,
+    vmas: Vmas,
     side: Side,
 }
 
 // The footprint's bits: TLBs from 40, other mms' locks from 45, threads end at bit 53,
 // declared locks take the next MAX_LOCKS.
 const _: () = assert!(
-    54 + MAX_LOCKS <= 64 && 50 + MAX_THREADS <= 54 && 40 + MAX_THREADS <= 45 && 44 + MAX_MMS <= 48
+    54 + MAX_LOCKS <= 58 && 50 + MAX_THREADS <= 54 && 40 + MAX_THREADS <= 45 && 44 + MAX_MMS <= 48
 );
 
 /// What a step leaves beside the state: its footprint, the violations it raised and, when
@@ -280,6 +287,7 @@ impl<A: PmdOps> Machine<A> {
             prot: Protection::ReadWrite,
             vma_file: false,
             locks: Locks::default(),
+            vmas: Vmas::default(),
             side: Side::default(),
         }
     }
@@ -627,6 +635,93 @@ impl<A: PmdOps> Machine<A> {
             held,
             "mmap_write_downgrade without the write lock",
         );
+    }
+    /// `find_vma(mm, addr)`: the attached VMA of `mm` with the lowest start among those
+    /// ending above region `r` (a recorded read of the VMA trees); it may start above `r`.
+    pub fn find_vma(&self, mm: u8, r: u8) -> Option<VmaId> {
+        self.read(Loc::Vmas);
+        self.vmas.find(mm, r)
+    }
+    /// `vma_lookup(mm, addr)`: the attached VMA of `mm` covering region `r`.
+    pub fn vma_lookup(&self, mm: u8, r: u8) -> Option<VmaId> {
+        self.find_vma(mm, r)
+            .filter(|&id| self.vmas.get(id).is_some_and(|v| v.covers(r)))
+    }
+    /// The attached VMA of `mm` ending at or below region `r` with the highest end
+    /// (`vma_prev`; a recorded read).
+    pub fn vma_prev(&self, mm: u8, r: u8) -> Option<VmaId> {
+        self.read(Loc::Vmas);
+        self.vmas.prev(mm, r)
+    }
+    /// Returns VMA `id` (a recorded read); a default (empty, detached) VMA for an id never
+    /// inserted.
+    pub fn vma(&self, id: VmaId) -> Vma {
+        self.read(Loc::Vmas);
+        self.vmas.get(id).copied().unwrap_or_default()
+    }
+    /// Returns every VMA used so far, attached or detached (a recorded read).
+    pub fn vmas(&self) -> impl Iterator<Item = (VmaId, &Vma)> + '_ {
+        self.read(Loc::Vmas);
+        self.vmas.used()
+    }
+    /// Returns whether an attached VMA of `mm` overlaps regions `[start, end)` (a recorded
+    /// read).
+    pub fn vma_overlaps(&self, mm: u8, start: u8, end: u8) -> bool {
+        self.read(Loc::Vmas);
+        self.vmas.overlaps(mm, start, end, None)
+    }
+    /// Inserts a VMA of `mm` over regions `[start, end)` with `flags` (`vma_link`, the
+    /// caller holds `mmap_lock` for write); `None` when the VMA slots are used up (the
+    /// caller flags INV-MODEL). An overlap with an attached VMA is INV-MODEL: the caller
+    /// must unmap the range first, as `mmap_region` does.
+    pub fn vma_insert(&mut self, mm: u8, start: u8, end: u8, flags: VmFlags) -> Option<VmaId> {
+        self.write(Loc::Vmas);
+        if start >= end || end > self.npmds {
+            self.flag(
+                InvariantId::Model,
+                "vma_insert: an empty or out-of-range VMA",
+            );
+            return None;
+        }
+        if self.vmas.overlaps(mm, start, end, None) {
+            self.flag(InvariantId::Model, "vma_insert over an attached VMA");
+        }
+        let vma = Vma {
+            mm,
+            start,
+            end,
+            flags,
+            attached: true,
+        };
+        let id = self.vmas.add(vma)?;
+        self.touch(TouchLoc::Vma(id.0), Vma::default().pack(), vma.pack());
+        Some(id)
+    }
+    fn vma_update(&mut self, id: VmaId, what: &'static str, f: impl FnOnce(&mut Vma)) {
+        self.write(Loc::Vmas);
+        let Some(v) = self.vmas.get_mut(id) else {
+            self.flag(InvariantId::Model, what);
+            return;
+        };
+        let before = v.pack();
+        f(v);
+        let after = v.pack();
+        self.touch(TouchLoc::Vma(id.0), before, after);
+    }
+    /// Removes VMA `id` from its mm's tree (munmap's detach: `vma_iter_clear_gfp`, or
+    /// `detach_vmas_to_be_unmapped` before v6.1); it keeps its range and flags.
+    pub fn vma_detach(&mut self, id: VmaId) {
+        self.vma_update(id, "vma_detach of a VMA never inserted", |v| {
+            v.attached = false;
+        });
+    }
+    /// Sets VMA `id`'s flags (`vm_flags_set`/`vm_flags_clear`).
+    pub fn vma_set_flags(&mut self, id: VmaId, flags: VmFlags) {
+        self.vma_update(id, "vm_flags of a VMA never inserted", |v| v.flags = flags);
+    }
+    /// Moves VMA `id`'s start to region `start` (`expand_downwards`).
+    pub fn vma_set_start(&mut self, id: VmaId, start: u8) {
+        self.vma_update(id, "vm_start of a VMA never inserted", |v| v.start = start);
     }
     /// Returns the VMA's protection (a recorded read of the VMA).
     pub fn prot(&self) -> Protection {
@@ -1066,6 +1161,7 @@ impl<A: PmdOps> Machine<A> {
                 let i = self.locks.first_changed(&before.locks)?;
                 changed(Loc::Lock(i), true)
             })
+            .or_else(|| changed(Loc::Vmas, self.vmas != before.vmas))
             .or_else(|| {
                 (self.npmds != before.npmds || !self.procs.same_layout(&before.procs))
                     .then_some(Loc::Mmap)
@@ -1135,6 +1231,7 @@ impl<A: PmdOps> Machine<A> {
         for l in self.locks.in_use() {
             h.write_u64(l.pack());
         }
+        self.vmas.fingerprint(&mut h);
         for mm in 1..self.procs.count() {
             let sem = self.procs.mmap(mm);
             h.write_u64(

@@ -144,6 +144,16 @@ pub enum ScenarioError {
         /// What is wrong with it.
         why: &'static str,
     },
+    /// A VMA that is empty, reaches past the scenario's regions, overlaps another of its mm,
+    /// or spans regions of another mm; or no VMA slot is left.
+    BadVma {
+        /// Its first region.
+        start: u8,
+        /// One past its last region.
+        end: u8,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// A custom invariant's id is malformed or already taken (by a built-in invariant or
     /// another custom one).
     BadInvariant {
@@ -188,6 +198,9 @@ impl fmt::Display for ScenarioError {
             } => write!(f, "thread {thread} ({name}): {error}"),
             ScenarioError::BadInvariant { id, why } => write!(f, "invariant '{id}': {why}"),
             ScenarioError::BadLock { name, why } => write!(f, "lock '{name}': {why}"),
+            ScenarioError::BadVma { start, end, why } => {
+                write!(f, "VMA over regions {start}..{end}: {why}")
+            }
             ScenarioError::NoSuchSlot(s) => {
                 write!(f, "pte slot {s} is not one of the {SLOTS} modelled slots")
             }

@@ -8,6 +8,8 @@ use crate::entry::{PmdOps, Protection, Pte, SwpEntry};
 
 use super::ScenarioError;
 use super::mm::{MAX_THREADS, Machine, SLOTS};
+use super::state::process::MAX_MMS;
+use super::state::vma::{MAX_VMAS, VmFlags, VmaId};
 
 /// How a present pte maps its page: `pfn_pte(page, vm_page_prot)`, then `pte_wrprotect`,
 /// `pte_mkdirty` and `pte_mkold` as asked.
@@ -218,6 +220,45 @@ impl<'a, A: PmdOps> Setup<'a, A> {
         // The huge entry caches the pmd's first pfn: slot 0's translation.
         self.m.tlb_fill(cpu, r, slot, pfn);
         Ok(())
+    }
+
+    /// Inserts a VMA of `mm` over regions `[start, end)` with `flags` into its mm's tree
+    /// (`find_vma`, `vma_lookup` and munmap see it); returns its id. Ids count up from 0 in
+    /// the order VMAs are made, here and by the programs' [`Machine::vma_insert`].
+    ///
+    /// # Errors
+    /// [`ScenarioError::NoSuchMm`], or [`ScenarioError::BadVma`]: an empty range, one past
+    /// the scenario's regions, an overlap with another VMA of the mm, a region of another
+    /// mm, no VMA slot left.
+    pub fn vma(
+        &mut self,
+        mm: u8,
+        start: u8,
+        end: u8,
+        flags: VmFlags,
+    ) -> Result<VmaId, ScenarioError> {
+        if usize::from(mm) >= MAX_MMS {
+            return Err(ScenarioError::NoSuchMm(mm));
+        }
+        let bad = |why| Err(ScenarioError::BadVma { start, end, why });
+        if start >= end {
+            return bad("the range is empty");
+        }
+        if end > self.m.npmds() {
+            return bad("it reaches past the scenario's regions");
+        }
+        if (start..end).any(|r| self.m.mm_of_region(r) != mm) {
+            return bad("a region in it belongs to another mm (ScenarioBuilder::region_in)");
+        }
+        if self.m.vma_overlaps(mm, start, end) {
+            return bad("it overlaps another VMA of its mm");
+        }
+        if self.m.vmas().count() >= MAX_VMAS {
+            return bad("every VMA slot is used (MAX_VMAS)");
+        }
+        self.m
+            .vma_insert(mm, start, end, flags)
+            .map_or(bad("the machine refused it"), Ok)
     }
 
     /// Sets the VMA's protection (what later ptes and faults use).

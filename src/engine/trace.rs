@@ -12,6 +12,7 @@ use super::invariant::{self, InvariantId};
 use super::locks::LockEvent;
 use super::mm::{Touch, TouchLoc};
 use super::program::Step;
+use super::state::vma::{Vma, VmaId};
 use super::{Scenario, Tid};
 
 /// One touched entry, decoded before and after.
@@ -35,7 +36,26 @@ impl TouchedEntry {
         match self.loc {
             TouchLoc::Pmd(r) => std::format!("pmd[{r}]"),
             TouchLoc::Pte(t, s) => std::format!("table{t}.pte[{s}]"),
+            TouchLoc::Vma(id) => std::format!("vma{id}"),
         }
+    }
+}
+
+/// One VMA a step changed (inserted, detached, grown, flagged).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmaChange {
+    /// The VMA's id.
+    pub id: VmaId,
+    /// Before the step (an empty, detached VMA for one the step inserted).
+    pub before: Vma,
+    /// After the step.
+    pub after: Vma,
+}
+
+impl VmaChange {
+    /// Returns `vma<id>`.
+    pub fn place(&self) -> String {
+        std::format!("vma{}", self.id.0)
     }
 }
 
@@ -50,6 +70,8 @@ pub struct TraceStep {
     pub label: &'static str,
     /// The entries the step touched.
     pub touched: Vec<TouchedEntry>,
+    /// The VMAs the step changed.
+    pub vmas: Vec<VmaChange>,
     /// The locks the step took, released or downgraded, in order, as the machine's lock
     /// accessors recorded them.
     pub locks: Vec<LockEvent>,
@@ -102,7 +124,7 @@ fn decode_touch<A: PmdOps>(t: &Touch) -> TouchedEntry {
             decode_pmd::<A>(Pmd::try_from_u64(t.before).unwrap_or(A::pmd_empty())),
             decode_pmd::<A>(Pmd::try_from_u64(t.after).unwrap_or(A::pmd_empty())),
         ),
-        TouchLoc::Pte(..) => (
+        TouchLoc::Pte(..) | TouchLoc::Vma(_) => (
             decode_pte::<A>(Pte::try_from_u64(t.before).unwrap_or(A::pte_empty(0)), None),
             decode_pte::<A>(Pte::try_from_u64(t.after).unwrap_or(A::pte_empty(0)), None),
         ),
@@ -134,7 +156,20 @@ pub fn replay<A: PmdOps>(sc: &Scenario<A>, schedule: &[u8]) -> Result<Trace, Rep
         m.audit_step(&before, &mut fx);
         // Keep reads only where they are not followed by a write of the same place.
         let mut touched: Vec<TouchedEntry> = Vec::new();
+        let mut vmas: Vec<VmaChange> = Vec::new();
         for t in &fx.touched {
+            if let TouchLoc::Vma(id) = t.loc {
+                let after = Vma::unpack(t.after);
+                match vmas.iter_mut().find(|v| v.id.0 == id) {
+                    Some(v) => v.after = after,
+                    None => vmas.push(VmaChange {
+                        id: VmaId(id),
+                        before: Vma::unpack(t.before),
+                        after,
+                    }),
+                }
+                continue;
+            }
             let e = decode_touch::<A>(t);
             if let Some(prev) = touched.iter_mut().find(|p| p.loc == e.loc) {
                 prev.after = e.after;
@@ -149,6 +184,7 @@ pub fn replay<A: PmdOps>(sc: &Scenario<A>, schedule: &[u8]) -> Result<Trace, Rep
             thread_name: th.name,
             label,
             touched,
+            vmas,
             locks: fx.locks,
             violated,
         });
@@ -195,6 +231,16 @@ impl fmt::Display for Trace {
                 } else {
                     writeln!(f, "{:>13}{:<14} {}  (read)", "", e.place(), e.before)?;
                 }
+            }
+            for v in &s.vmas {
+                writeln!(
+                    f,
+                    "{:>13}{:<14} {}  ->  {}",
+                    "",
+                    v.place(),
+                    v.before,
+                    v.after
+                )?;
             }
             if !s.locks.is_empty() {
                 write!(f, "{:>13}locks", "")?;

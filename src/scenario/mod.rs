@@ -6,6 +6,8 @@
 
 use std::string::String;
 
+pub mod race_003;
+
 use crate::ArchId;
 use crate::arch::DynBackend;
 use crate::engine::invariant::{InvariantId, InvariantSet};
@@ -64,6 +66,10 @@ pub struct Knobs {
     /// The v6.12 split clears an anonymous THP's pmd (`pmdp_huge_clear_flush`, as its
     /// zero-page branch does) instead of invalidating it.
     pub split_clears_pmd: bool,
+    /// Race 003: munmap "downgrades" by `mmap_write_unlock` then `mmap_read_lock`.
+    pub munmap_downgrade_by_unlock: bool,
+    /// Race 003 `vm-dead`: the fault path forgets the `VM_DEAD` check.
+    pub fault_ignores_vm_dead: bool,
 }
 
 impl Knobs {
@@ -203,6 +209,25 @@ pub const CATALOGUE: &[Entry] = &[
         },
     },
     Entry {
+        id: "race-003",
+        title: "munmap zapping under mmap_lock read vs mmap(MAP_FIXED) and stack growth (2018-2020)",
+        variants: race_003::VARIANTS,
+        invariants: race_003::INVARIANTS,
+        expect: |b, v| {
+            if historical(b.id()) {
+                Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
+            } else if v == race_003::VM_DEAD {
+                // The mmap lands between the zap and the detach; phase 3 removes it.
+                Expectation::Violation(race_003::FOUND_VM_DEAD)
+            } else if v == race_003::V4_20 {
+                // The stack grows under the read lock into the range being freed.
+                Expectation::Violation(race_003::FOUND_V4_20)
+            } else {
+                Expectation::Holds
+            }
+        },
+    },
+    Entry {
         id: "dontneed-fault-tlb",
         title: "MADV_DONTNEED's deferred TLB flush vs a fault: a CPU may cache a huge and a small translation at once (model finding, today)",
         variants: &[V6_12],
@@ -225,6 +250,10 @@ pub const STATIC_ZERO: &str = "static-zero";
 /// Why a historical backend is not run under v6.12 generic code.
 const HISTORICAL_UNDER_V6_12: &str =
     "historical helpers under v6.12 generic code: no kernel ever ran that pair";
+
+/// Why a historical backend is not run under generic code from after its fix.
+const HISTORICAL_UNDER_LATER: &str =
+    "the 2016 helpers under 2018-and-later generic code: no kernel ever ran that pair";
 
 /// The n/a of a v6.12-only scenario about THPs: a backend without THP, or a historical one;
 /// `None` where it applies.
@@ -317,6 +346,7 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "fault-empty-pte" => fault_empty_pte::<A>(variant == STATIC_ZERO),
         "prot-none-zero-split" => prot_none_zero_split::<A>(),
         "dontneed-fault-tlb" => dontneed_fault_tlb::<A>(),
+        "race-003" => race_003::build::<A>(variant, knobs),
         _ => Err(BuildError::UnknownScenario(id.into())),
     }
 }

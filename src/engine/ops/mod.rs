@@ -4,7 +4,10 @@
 
 pub mod fault;
 pub mod gup;
+pub mod mmap;
+pub mod munmap;
 pub mod split;
+pub mod user_fault;
 pub mod v6_12;
 pub mod walk;
 pub mod zap;
@@ -40,4 +43,41 @@ pub(crate) fn pfn_pte<A: PmdOps>(m: &mut Machine<A>, pfn: u64, prot: Protection)
 /// `is_swap_pmd`: neither none nor present (migration entries, and ARM LPAE's invalidated THP).
 pub(crate) fn is_swap_pmd<A: PmdOps>(pmd: crate::Pmd<A>) -> bool {
     !A::pmd_none(pmd) && !A::pmd_present(pmd)
+}
+
+/// `zap_pte_range`'s work on one table, under its pte lock or the write lock: every modelled
+/// slot emptied, each present page's mapcount dropped.
+pub(crate) fn zap_table_ptes<A: PmdOps>(m: &mut Machine<A>, r: u8, table: u8) {
+    for slot in 0..super::mm::SLOTS {
+        let pte = m.pte_get(table, slot);
+        if A::pte_none(pte) {
+            continue;
+        }
+        m.pte_set(table, slot, A::pte_empty(Machine::<A>::slot_addr(r, slot)));
+        if A::pte_present(pte) {
+            if let Some(page) = m.page_of_pfn(A::pte_pfn(pte)) {
+                m.page_map(page, r, -1);
+            }
+        }
+    }
+}
+
+/// The attached VMAs of `mm` overlapping regions `[start, end)`, a bit per id (a recorded
+/// read of the VMA trees).
+pub(crate) fn vmas_in_range<A: PmdOps>(m: &Machine<A>, mm: u8, start: u8, end: u8) -> u64 {
+    m.vmas()
+        .filter(|(_, v)| v.attached && v.mm == mm && v.start < end && start < v.end)
+        .fold(0, |acc, (id, _)| acc | 1 << id.0)
+}
+
+/// Checks that regions `[start, end)` are a non-empty range of the scenario's.
+pub(crate) fn check_range(
+    limits: &super::program::Limits,
+    start: u8,
+    end: u8,
+) -> Result<(), super::program::ProgramError> {
+    if end <= start {
+        return Err(super::program::ProgramError::EmptyRange);
+    }
+    limits.regions_range(u64::from(start), u64::from(end - start))
 }

@@ -76,7 +76,9 @@ const FLAGS: usize = 3;
 const ORIG_PTE_VALID: u64 = 1;
 
 const LOCK_MMAP: u8 = 0;
-const PMD_NONE_THP: u8 = 1;
+/// `__handle_mm_fault`'s first step, where a caller that took `mmap_lock` and found the VMA
+/// itself ([`super::super::user_fault`]) enters.
+pub(crate) const PMD_NONE_THP: u8 = 1;
 const HUGE_ALLOC: u8 = 2;
 const HUGE_LOCK: u8 = 3;
 const HUGE_SET: u8 = 4;
@@ -102,10 +104,11 @@ const MAP_LOCK: u8 = 23;
 const MAP_PTL: u8 = 24;
 const MAP_RECHECK: u8 = 25;
 const MAP_RETRY_UNLOCK: u8 = 26;
-const SET_PTE: u8 = 27;
+pub(crate) const SET_PTE: u8 = 27;
 const PTE_UNLOCK: u8 = 28;
 const RELEASE: u8 = 29;
-const RETURN: u8 = 30;
+/// The last step: `mmap_read_unlock`, return. Steps above it are free for a caller.
+pub(crate) const RETURN: u8 = 30;
 
 /// Returns object `which` of the fault (`TABLE`, `PAGE`, `SPARE`); a byte holds index + 1,
 /// 0 for none.

@@ -1,0 +1,205 @@
+//! Race 003 (munmap zapping under `mmap_lock` read, 2018-2020) on every backend it applies
+//! to: the three-phase `VM_DEAD` proposal loses a concurrent mmap, v4.20 frees a page table
+//! a stack grew into, v5.8 and v6.12 hold; every search agrees; mutations of the fixed code
+//! are caught by the invariant they break; the traces show the VMAs a step changed.
+
+use std::collections::BTreeSet;
+
+use pgtable::arch::{ArchVisitor, visit_all};
+use pgtable::engine::explore::{Options, Outcome, Search, Verdict, explore};
+use pgtable::engine::invariant::InvariantId;
+use pgtable::engine::trace::replay;
+use pgtable::scenario::race_003::{self, FREEPGT, INVISIBLE, LIN, RWSEM};
+use pgtable::scenario::{Expectation, Knobs, build, entry};
+use pgtable::{ArchId, PmdOps};
+
+fn broken(out: &Outcome) -> BTreeSet<&'static str> {
+    out.violated
+        .ids()
+        .chain(out.violated_custom.iter().copied())
+        .map(InvariantId::id)
+        .collect()
+}
+
+fn exhaust<A: PmdOps>(variant: &str, knobs: Knobs, search: Search, por: bool) -> Outcome {
+    let sc = build::<A>("race-003", variant, knobs).expect("race-003 builds");
+    let out = explore(
+        &sc,
+        Options {
+            search,
+            por,
+            stop_at_first: false,
+            ..Options::default()
+        },
+    );
+    assert!(
+        out.complete,
+        "{} {variant}: the search did not complete",
+        A::ID
+    );
+    out
+}
+
+fn is_historical(id: ArchId) -> bool {
+    matches!(id, ArchId::ArmLpaeV4_5 | ArchId::ArmLpaeV4_5Stored)
+}
+
+struct EveryBackend;
+
+impl ArchVisitor for EveryBackend {
+    fn visit<A: PmdOps>(&mut self) {
+        if is_historical(A::ID) {
+            return;
+        }
+        for &variant in race_003::VARIANTS {
+            let runs = [
+                (
+                    "dfs",
+                    exhaust::<A>(variant, Knobs::default(), Search::DepthFirst, false),
+                ),
+                (
+                    "dfs+por",
+                    exhaust::<A>(variant, Knobs::default(), Search::DepthFirst, true),
+                ),
+                (
+                    "bfs",
+                    exhaust::<A>(variant, Knobs::default(), Search::BreadthFirst, false),
+                ),
+            ];
+            let truth = broken(&runs[0].1);
+            for (name, out) in &runs {
+                assert_eq!(broken(out), truth, "{} {variant}: {name} disagrees", A::ID);
+            }
+            assert_eq!(
+                runs[0].1.stats.states,
+                runs[2].1.stats.states,
+                "{} {variant}: DFS and BFS visit different state counts",
+                A::ID
+            );
+            let expected: BTreeSet<&str> = match variant {
+                race_003::VM_DEAD => [LIN.id].into(),
+                race_003::V4_20 => [FREEPGT.id, InvariantId::TableLife.id()].into(),
+                _ => BTreeSet::new(),
+            };
+            assert_eq!(truth, expected, "{} {variant}", A::ID);
+        }
+    }
+}
+
+#[test]
+fn each_variant_breaks_exactly_its_invariants_on_every_backend_under_every_search() {
+    visit_all(&mut EveryBackend);
+}
+
+struct Expectations;
+
+impl ArchVisitor for Expectations {
+    fn visit<A: PmdOps>(&mut self) {
+        let b = pgtable::arch::lookup(A::ID.name()).unwrap();
+        let e = entry("race-003").unwrap();
+        for &v in race_003::VARIANTS {
+            let exp = (e.expect)(b, v);
+            if is_historical(A::ID) {
+                assert!(matches!(exp, Expectation::NotApplicable(_)), "{}", A::ID);
+                continue;
+            }
+            let sc = build::<A>("race-003", v, Knobs::default()).unwrap();
+            let out = explore(&sc, Options::default());
+            match (exp, &out.verdict) {
+                (Expectation::Holds, Verdict::Holds) => {}
+                (Expectation::Violation(ids), Verdict::Violated(cx)) => {
+                    assert!(
+                        ids.contains(&cx.invariant),
+                        "{} {v}: {}",
+                        A::ID,
+                        cx.invariant
+                    );
+                    let trace = replay(&sc, &cx.schedule).unwrap();
+                    assert_eq!(trace.violation().map(|x| x.0), Some(cx.invariant));
+                }
+                (exp, got) => panic!("{} {v}: expected {exp:?}, got {got:?}", A::ID),
+            }
+        }
+    }
+}
+
+#[test]
+fn the_catalogue_expectations_hold_and_every_counterexample_replays() {
+    visit_all(&mut Expectations);
+}
+
+type A = pgtable::arch::X86_64;
+
+#[test]
+fn the_v4_20_trace_shows_the_stack_growing_into_the_range_being_freed() {
+    let sc = build::<A>("race-003", race_003::V4_20, Knobs::default()).unwrap();
+    let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
+        panic!("v4.20 holds");
+    };
+    assert_eq!(cx.invariant, InvariantId::Custom(&FREEPGT));
+    let trace = replay(&sc, &cx.schedule).unwrap();
+    let grew = trace
+        .steps
+        .iter()
+        .flat_map(|s| s.vmas.iter().map(move |v| (s.thread_name, v)))
+        .find(|(_, v)| v.after.start < v.before.start)
+        .expect("a step grows a VMA down");
+    assert_eq!(grew.0, "fault");
+    assert_eq!((grew.1.before.start, grew.1.after.start), (1, 0));
+    let detached = trace
+        .steps
+        .iter()
+        .flat_map(|s| s.vmas.iter())
+        .any(|v| v.before.attached && !v.after.attached);
+    assert!(detached, "the munmap's detach is shown");
+    let text = trace.to_string();
+    assert!(text.contains("vma1"), "{text}");
+    assert!(text.contains("GROWSDOWN"), "{text}");
+}
+
+#[test]
+fn munmap_that_drops_the_write_lock_instead_of_downgrading_breaks_rwsem() {
+    // One line of the fixed v6.12 munmap: mmap_write_unlock + mmap_read_lock for
+    // mmap_write_downgrade. The mmap gets in between.
+    let knobs = Knobs {
+        munmap_downgrade_by_unlock: true,
+        ..Knobs::default()
+    };
+    let out = exhaust::<A>(pgtable::scenario::V6_12, knobs, Search::DepthFirst, true);
+    assert!(broken(&out).contains(RWSEM.id), "{:?}", broken(&out));
+    let clean = exhaust::<A>(
+        pgtable::scenario::V6_12,
+        Knobs::default(),
+        Search::DepthFirst,
+        true,
+    );
+    assert!(broken(&clean).is_empty());
+}
+
+#[test]
+fn a_fault_that_forgets_vm_dead_maps_into_the_dying_range() {
+    let knobs = Knobs {
+        fault_ignores_vm_dead: true,
+        ..Knobs::default()
+    };
+    let out = exhaust::<A>(race_003::VM_DEAD, knobs, Search::DepthFirst, true);
+    assert!(broken(&out).contains(INVISIBLE.id), "{:?}", broken(&out));
+    let with_check = exhaust::<A>(
+        race_003::VM_DEAD,
+        Knobs::default(),
+        Search::DepthFirst,
+        true,
+    );
+    assert!(!broken(&with_check).contains(INVISIBLE.id));
+}
+
+#[test]
+fn a_munmap_range_that_is_empty_is_refused() {
+    use pgtable::engine::ScenarioBuilder;
+    use pgtable::engine::ops::munmap::{Munmap, MunmapShape};
+    let err = ScenarioBuilder::<A>::new("bad", 2)
+        .thread("munmap", Munmap::new(1, 1, MunmapShape::V6_12))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("covers no region"), "{err}");
+}
