@@ -3,45 +3,26 @@
 //! a stack grew into, v5.8 and v6.12 hold; every search agrees; mutations of the fixed code
 //! are caught by the invariant they break; the traces show the VMAs a step changed.
 
+mod common;
+
 use std::collections::BTreeSet;
 
+use common::{broken, is_historical};
+
+use pgtable::PmdOps;
 use pgtable::arch::{ArchVisitor, visit_all};
 use pgtable::engine::explore::{Options, Outcome, Search, Verdict, explore};
 use pgtable::engine::invariant::InvariantId;
 use pgtable::engine::trace::replay;
 use pgtable::scenario::race_003::{self, FREEPGT, INVISIBLE, LIN, RWSEM};
 use pgtable::scenario::{Expectation, Knobs, build, entry};
-use pgtable::{ArchId, PmdOps};
-
-fn broken(out: &Outcome) -> BTreeSet<&'static str> {
-    out.violated
-        .ids()
-        .chain(out.violated_custom.iter().copied())
-        .map(InvariantId::id)
-        .collect()
-}
 
 fn exhaust<A: PmdOps>(variant: &str, knobs: Knobs, search: Search, por: bool) -> Outcome {
-    let sc = build::<A>("race-003", variant, knobs).expect("race-003 builds");
-    let out = explore(
-        &sc,
-        Options {
-            search,
-            por,
-            stop_at_first: false,
-            ..Options::default()
-        },
-    );
-    assert!(
-        out.complete,
-        "{} {variant}: the search did not complete",
-        A::ID
-    );
-    out
-}
-
-fn is_historical(id: ArchId) -> bool {
-    matches!(id, ArchId::ArmLpaeV4_5 | ArchId::ArmLpaeV4_5Stored)
+    common::exhaust(
+        &build::<A>("race-003", variant, knobs).expect("race-003 builds"),
+        search,
+        por,
+    )
 }
 
 struct EveryBackend;

@@ -26,16 +26,19 @@ pub enum Mutation {
     /// The three-phase munmap's fault path forgets the `VM_DEAD` check (race 003
     /// `vm-dead`: INV-003-INVISIBLE).
     FaultIgnoresVmDead,
+    /// The file fault allocates its table under the page lock (race 000-B: INV-000-NOALLOC).
+    FaultAllocatesUnderPageLock,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 5] = [
+    pub const ALL: [Mutation; 6] = [
         Mutation::SplitSkipsTlbFlush,
         Mutation::ZapHugeUnlocked,
         Mutation::FaultFreesDeposit,
         Mutation::MunmapDowngradeByUnlock,
         Mutation::FaultIgnoresVmDead,
+        Mutation::FaultAllocatesUnderPageLock,
     ];
 
     /// Returns the name the command line takes.
@@ -46,6 +49,7 @@ impl Mutation {
             Mutation::FaultFreesDeposit => "fault-frees-deposit",
             Mutation::MunmapDowngradeByUnlock => "munmap-downgrade-by-unlock",
             Mutation::FaultIgnoresVmDead => "fault-ignores-vm-dead",
+            Mutation::FaultAllocatesUnderPageLock => "fault-allocates-under-page-lock",
         }
     }
 
@@ -75,6 +79,10 @@ impl Mutation {
             },
             Mutation::FaultIgnoresVmDead => Knobs {
                 fault_ignores_vm_dead: true,
+                ..knobs
+            },
+            Mutation::FaultAllocatesUnderPageLock => Knobs {
+                fault_allocates_under_page_lock: true,
                 ..knobs
             },
         }

@@ -6,12 +6,14 @@
 
 use std::string::String;
 
+pub mod race_000;
 pub mod race_003;
 
 use crate::ArchId;
 use crate::arch::DynBackend;
 use crate::engine::invariant::{InvariantId, InvariantSet};
 use crate::engine::mm::MAX_PMDS;
+use crate::engine::ops::file_fault::TableAlloc;
 use crate::engine::ops::{
     fault::AnonFault, gup::GupFast, split::SplitHugePmd, v6_12, walk::MmuWalk, zap::MadvDontneed,
 };
@@ -70,6 +72,9 @@ pub struct Knobs {
     pub munmap_downgrade_by_unlock: bool,
     /// Race 003 `vm-dead`: the fault path forgets the `VM_DEAD` check.
     pub fault_ignores_vm_dead: bool,
+    /// Race 000-B: the file fault allocates its table in `finish_fault`, under the page
+    /// lock, whatever the variant.
+    pub fault_allocates_under_page_lock: bool,
 }
 
 impl Knobs {
@@ -203,6 +208,23 @@ pub const CATALOGUE: &[Entry] = &[
             } else if v == STATIC_ZERO && b.empty_pte(fault_empty_pte_addr(b)) != 0 {
                 // The slot is empty but not zero: the static comparison says "changed".
                 Expectation::Violation(&[InvariantId::Validate])
+            } else {
+                Expectation::Holds
+            }
+        },
+    },
+    Entry {
+        id: "race-000-alloc",
+        title: "A page-table allocation under a page lock vs writeback: the memcg reclaim deadlock (race 000-B, 2016-2021)",
+        variants: race_000::VARIANTS,
+        invariants: race_000::INVARIANTS,
+        expect: |b, v| {
+            if historical(b.id()) {
+                Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
+            } else if v == race_000::V4_8 || v == race_000::V5_12 {
+                // The fault holds B and waits in reclaim for A's writeback, which waits
+                // for B.
+                Expectation::Violation(race_000::FOUND)
             } else {
                 Expectation::Holds
             }
@@ -347,6 +369,10 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "prot-none-zero-split" => prot_none_zero_split::<A>(),
         "dontneed-fault-tlb" => dontneed_fault_tlb::<A>(),
         "race-003" => race_003::build::<A>(variant, knobs),
+        "race-000-alloc" => {
+            let fixed = race_000::table_alloc(variant)? == TableAlloc::Prealloc;
+            race_000::build::<A>(variant, knobs, fixed)
+        }
         _ => Err(BuildError::UnknownScenario(id.into())),
     }
 }

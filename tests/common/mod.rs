@@ -105,3 +105,46 @@ pub fn run_alone<A: pgtable::PmdOps>(
     }
     panic!("did not finish");
 }
+
+/// The ids of every invariant an exhaustive search found broken, built-in and custom.
+#[allow(dead_code)]
+pub fn broken(out: &pgtable::engine::explore::Outcome) -> std::collections::BTreeSet<&'static str> {
+    use pgtable::engine::invariant::InvariantId;
+    out.violated
+        .ids()
+        .chain(out.violated_custom.iter().copied())
+        .map(InvariantId::id)
+        .collect()
+}
+
+/// Explores every reachable state of `sc` with `search` (partial-order reduction on or off),
+/// asserting that the search completed.
+#[allow(dead_code)]
+#[track_caller]
+pub fn exhaust<A: pgtable::PmdOps>(
+    sc: &pgtable::engine::Scenario<A>,
+    search: pgtable::engine::explore::Search,
+    por: bool,
+) -> pgtable::engine::explore::Outcome {
+    use pgtable::engine::explore::{Options, explore};
+    let out = explore(
+        sc,
+        Options {
+            search,
+            por,
+            stop_at_first: false,
+            ..Options::default()
+        },
+    );
+    assert!(out.complete, "{}: the search did not complete", sc.name);
+    out
+}
+
+/// Returns whether a backend models the 2016 helpers (n/a under later generic code).
+#[allow(dead_code)]
+pub fn is_historical(id: pgtable::ArchId) -> bool {
+    matches!(
+        id,
+        pgtable::ArchId::ArmLpaeV4_5 | pgtable::ArchId::ArmLpaeV4_5Stored
+    )
+}

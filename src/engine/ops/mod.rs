@@ -3,6 +3,7 @@
 //! fields of the program, so one scenario runs every variant.
 
 pub mod fault;
+pub mod file_fault;
 pub mod gup;
 pub mod mmap;
 pub mod munmap;
@@ -10,6 +11,7 @@ pub mod split;
 pub mod user_fault;
 pub mod v6_12;
 pub mod walk;
+pub mod writeback;
 pub mod zap;
 
 use crate::entry::{PmdOps, Protection, Pte};

@@ -25,7 +25,7 @@ use super::super::super::invariant::InvariantId;
 use super::super::super::mm::Machine;
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::finish;
-use super::{anon_pte, pte_offset_map, zero_pte};
+use super::{anon_pte, pmd_install_locked, pte_offset_map, zero_pte};
 
 /// A user write that faults at (region, slot) of an anonymous VMA, v6.12.
 #[derive(Clone, Copy, Debug)]
@@ -409,16 +409,9 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 Step::Ran("pmd_install: pmd_lock")
             }
             INSTALL => {
-                let cur = m.pmd_get(r);
+                let table = need(m, t, SPARE);
                 m.goto(t, INSTALL_UNLOCK);
-                if A::pmd_none(cur) {
-                    let table = need(m, t, SPARE);
-                    match A::pmd_populate(Machine::<A>::table_pfn(table)) {
-                        Ok(pmd) => m.pmd_set(r, pmd),
-                        Err(_) => {
-                            m.flag(InvariantId::Model, "pmd_populate refused a modelled table")
-                        }
-                    }
+                if pmd_install_locked(m, r, table) {
                     set_obj(m, t, SPARE, None);
                     return Step::Ran("pmd_install: pmd_none, smp_wmb, pmd_populate");
                 }

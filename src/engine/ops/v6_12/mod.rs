@@ -34,6 +34,23 @@ pub(crate) fn pte_offset_map<A: PmdOps>(m: &Machine<A>, pmdval: Pmd<A>) -> Optio
     m.table_of(pmdval)
 }
 
+/// `pmd_install`'s body under the pmd lock (mm/memory.c:417): populates `pmd[r]` with
+/// `table` if it is still none (`smp_wmb` first: a comment in a sequentially consistent
+/// model); returns whether it did, i.e. whether the caller's table is used up.
+pub(crate) fn pmd_install_locked<A: PmdOps>(m: &mut Machine<A>, r: u8, table: u8) -> bool {
+    if !A::pmd_none(m.pmd_get(r)) {
+        return false;
+    }
+    match A::pmd_populate(Machine::<A>::table_pfn(table)) {
+        Ok(pmd) => m.pmd_set(r, pmd),
+        Err(_) => m.flag(
+            super::super::invariant::InvariantId::Model,
+            "pmd_populate refused a modelled table",
+        ),
+    }
+    true
+}
+
 /// `is_huge_zero_pmd` (include/linux/huge_mm.h:457): `pmd_present` and the huge zero
 /// folio's pfn. A non-present (PROT_NONE on 32-bit ARM LPAE, or invalidated) huge zero pmd
 /// is not one.
