@@ -287,7 +287,7 @@ fn report_json_follows_the_documented_schema() {
                     // A deadlock is a state: no step violates, the cycle names its locks.
                     assert!(last["violated"].is_null(), "{t}");
                     let cycle = t["wait_cycle"].as_array().unwrap();
-                    assert!(cycle.len() >= 2, "{t}");
+                    assert!(!cycle.is_empty(), "{t}");
                     assert_eq!(t["wait_locks"].as_array().unwrap().len(), cycle.len());
                 } else {
                     assert_eq!(last["violated"]["invariant"], inv);
@@ -837,7 +837,8 @@ fn a_failed_report_lists_every_failed_cell_with_its_reason() {
     let arch = format!("--arch={}", fixed_backend());
     expect_code(
         &dir,
-        &["audit", &arch, FAST_LAWS, "--max-states=10", "--no-timings"],
+        // 5: below every cell's count, the smallest being race-001-self's 7.
+        &["audit", &arch, FAST_LAWS, "--max-states=5", "--no-timings"],
         1,
     );
     let v = read_json(&dir.join("audit-report/report.json"));
@@ -868,7 +869,7 @@ fn a_failed_report_lists_every_failed_cell_with_its_reason() {
                 || md_line.contains("expected the historical bug (INV-"),
             "{md_line}"
         );
-        assert!(md_line.contains("10 states"), "the reason: {md_line}");
+        assert!(md_line.contains("5 states"), "the reason: {md_line}");
         assert!(
             html.contains(&format!("<li><code>{key}</code>: expected")),
             "{key}"

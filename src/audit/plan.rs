@@ -28,17 +28,21 @@ pub enum Mutation {
     FaultIgnoresVmDead,
     /// The file fault allocates its table under the page lock (race 000-B: INV-000-NOALLOC).
     FaultAllocatesUnderPageLock,
+    /// A short copy in `write()` retries without faulting the buffer in (race 001-B:
+    /// INV-001-PROGRESS).
+    WriteSkipsFaultIn,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 6] = [
+    pub const ALL: [Mutation; 7] = [
         Mutation::SplitSkipsTlbFlush,
         Mutation::ZapHugeUnlocked,
         Mutation::FaultFreesDeposit,
         Mutation::MunmapDowngradeByUnlock,
         Mutation::FaultIgnoresVmDead,
         Mutation::FaultAllocatesUnderPageLock,
+        Mutation::WriteSkipsFaultIn,
     ];
 
     /// Returns the name the command line takes.
@@ -50,6 +54,7 @@ impl Mutation {
             Mutation::MunmapDowngradeByUnlock => "munmap-downgrade-by-unlock",
             Mutation::FaultIgnoresVmDead => "fault-ignores-vm-dead",
             Mutation::FaultAllocatesUnderPageLock => "fault-allocates-under-page-lock",
+            Mutation::WriteSkipsFaultIn => "write-skips-fault-in",
         }
     }
 
@@ -83,6 +88,10 @@ impl Mutation {
             },
             Mutation::FaultAllocatesUnderPageLock => Knobs {
                 fault_allocates_under_page_lock: true,
+                ..knobs
+            },
+            Mutation::WriteSkipsFaultIn => Knobs {
+                write_skips_fault_in: true,
                 ..knobs
             },
         }

@@ -7,6 +7,7 @@
 use std::string::String;
 
 pub mod race_000;
+pub mod race_001;
 pub mod race_003;
 
 use crate::ArchId;
@@ -75,6 +76,8 @@ pub struct Knobs {
     /// Race 000-B: the file fault allocates its table in `finish_fault`, under the page
     /// lock, whatever the variant.
     pub fault_allocates_under_page_lock: bool,
+    /// Race 001-B `v6.12`: a short copy retries without faulting the buffer in again.
+    pub write_skips_fault_in: bool,
 }
 
 impl Knobs {
@@ -231,6 +234,20 @@ pub const CATALOGUE: &[Entry] = &[
         },
     },
     Entry {
+        id: "race-001-self",
+        title: "write() from an mmap of the page it writes: the fault in the copy waits on its own page lock (race 001-B, 2006)",
+        variants: race_001::VARIANTS,
+        invariants: race_001::INVARIANTS,
+        expect: race_001_expect,
+    },
+    Entry {
+        id: "race-001-abba",
+        title: "Two write()s, each from an mmap of the other's page, with MADV_DONTNEED: ABBA on two page locks (race 001-B, 2006)",
+        variants: race_001::VARIANTS,
+        invariants: race_001::INVARIANTS,
+        expect: race_001_expect,
+    },
+    Entry {
         id: "race-003",
         title: "munmap zapping under mmap_lock read vs mmap(MAP_FIXED) and stack growth (2018-2020)",
         variants: race_003::VARIANTS,
@@ -272,6 +289,17 @@ pub const STATIC_ZERO: &str = "static-zero";
 /// Why a historical backend is not run under v6.12 generic code.
 const HISTORICAL_UNDER_V6_12: &str =
     "historical helpers under v6.12 generic code: no kernel ever ran that pair";
+
+/// Race 001-B on every backend: the 2006 write path deadlocks, v6.12's holds.
+fn race_001_expect(b: &dyn DynBackend, v: &str) -> Expectation {
+    if historical(b.id()) {
+        Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
+    } else if v == race_001::V2006 {
+        Expectation::Violation(race_001::FOUND)
+    } else {
+        Expectation::Holds
+    }
+}
 
 /// Why a historical backend is not run under generic code from after its fix.
 const HISTORICAL_UNDER_LATER: &str =
@@ -369,6 +397,8 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "prot-none-zero-split" => prot_none_zero_split::<A>(),
         "dontneed-fault-tlb" => dontneed_fault_tlb::<A>(),
         "race-003" => race_003::build::<A>(variant, knobs),
+        "race-001-self" => race_001::build::<A>(false, variant, knobs, variant == V6_12),
+        "race-001-abba" => race_001::build::<A>(true, variant, knobs, variant == V6_12),
         "race-000-alloc" => {
             let fixed = race_000::table_alloc(variant)? == TableAlloc::Prealloc;
             race_000::build::<A>(variant, knobs, fixed)

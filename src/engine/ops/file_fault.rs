@@ -50,7 +50,18 @@ pub struct FileReadFault {
     pub reclaim_waits_on: Option<MutexId>,
     /// Flagged when a blocking allocation starts while the thread holds a page lock.
     pub alloc_under_page_lock: Option<&'static CustomInvariant>,
+    /// Flagged when the fault starts (asks for `mmap_lock`, then a page lock) while its
+    /// thread holds a page lock: the lock order is `mmap_lock`, then page locks.
+    pub fault_under_page_lock: Option<&'static CustomInvariant>,
+    /// The fault's first step number: a program that takes this fault inside its own path
+    /// (a `copy_from_user`, a `fault_in_readable`) runs it at steps `base..base + STEPS`.
+    pub base: u8,
+    /// Where the thread goes once the fault returns; `None`: the thread finishes.
+    pub then: Option<u8>,
 }
+
+/// The steps a [`FileReadFault`] uses from its [`base`](FileReadFault::base).
+pub const FILE_FAULT_STEPS: u8 = 16;
 
 impl FileReadFault {
     /// A read fault at (region, slot) on `page`, with `alloc`'s table allocation.
@@ -62,6 +73,9 @@ impl FileReadFault {
             alloc,
             reclaim_waits_on: None,
             alloc_under_page_lock: None,
+            fault_under_page_lock: None,
+            base: 0,
+            then: None,
         }
     }
 }
@@ -100,6 +114,26 @@ const SPARE: u32 = 0;
 const TABLE: u32 = 1;
 const AFTER_ALLOC: u32 = 2;
 
+impl FileReadFault {
+    /// Allocates the table and goes where the allocation was asked from.
+    fn allocate<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, label: &'static str) -> Step {
+        let Some(table) = m.table_alloc(self.region) else {
+            m.flag(InvariantId::Model, "table arena full");
+            self.goto(m, t, RETURN);
+            return Step::Ran("pte_alloc_one: allocation failed");
+        };
+        set(m, t, SPARE, Some(table));
+        let next = get(m, t, AFTER_ALLOC).unwrap_or(RETURN);
+        set(m, t, AFTER_ALLOC, None);
+        self.goto(m, t, next);
+        Step::Ran(label)
+    }
+    /// Moves the thread to the fault's own step `pc`.
+    fn goto<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, pc: u8) {
+        m.goto(t, self.base + pc);
+    }
+}
+
 impl<A: PmdOps> Program<A> for FileReadFault {
     fn name(&self) -> &'static str {
         match self.alloc {
@@ -115,24 +149,32 @@ impl<A: PmdOps> Program<A> for FileReadFault {
 
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
         let r = self.region;
-        match m.th(t).pc {
+        match m.th(t).pc.wrapping_sub(self.base) {
             LOCK_MMAP => {
                 if !m.mmap_read(t) {
                     return Step::Blocked(Wait::MmapRead);
                 }
-                m.goto(t, PMD_CHECK);
+                if let Some(inv) = self.fault_under_page_lock {
+                    if m.allocated_pages().any(|(_, p)| p.lock.held_by(t)) {
+                        m.flag(
+                            InvariantId::Custom(inv),
+                            "a page fault starts while its thread holds a page lock",
+                        );
+                    }
+                }
+                self.goto(m, t, PMD_CHECK);
                 Step::Ran("lock_mm_and_find_vma: mmap_read_lock")
             }
             PMD_CHECK => {
                 let none = A::pmd_none(m.pmd_get(r));
                 if none && self.alloc == TableAlloc::Prealloc {
                     set(m, t, AFTER_ALLOC, Some(LOCK_PAGE));
-                    m.goto(t, PREALLOC);
+                    self.goto(m, t, PREALLOC);
                     return Step::Ran(
                         "handle_pte_fault: pmd_none, do_read_fault; __do_fault: pmd_none && !prealloc_pte",
                     );
                 }
-                m.goto(t, LOCK_PAGE);
+                self.goto(m, t, LOCK_PAGE);
                 Step::Ran("handle_pte_fault: do_read_fault, __do_fault")
             }
             PREALLOC => {
@@ -144,7 +186,10 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                         );
                     }
                 }
-                m.goto(t, RECLAIM_WAIT);
+                if self.reclaim_waits_on.is_none() {
+                    return self.allocate(m, t, "pte_alloc_one");
+                }
+                self.goto(m, t, RECLAIM_WAIT);
                 Step::Ran("pte_alloc_one: GFP_KERNEL, under memory pressure: direct reclaim")
             }
             RECLAIM_WAIT => {
@@ -153,54 +198,46 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                         return Step::Blocked(Wait::Mutex(l));
                     }
                 }
-                m.goto(t, RECLAIM_DONE);
+                self.goto(m, t, RECLAIM_DONE);
                 Step::Ran("shrink_folio_list: waits for what reclaim needs")
             }
             RECLAIM_DONE => {
                 if let Some(l) = self.reclaim_waits_on {
                     m.mutex_unlock(l, t);
                 }
-                let Some(table) = m.table_alloc(r) else {
-                    m.flag(InvariantId::Model, "table arena full");
-                    m.goto(t, RETURN);
-                    return Step::Ran("pte_alloc_one: allocation failed");
-                };
-                set(m, t, SPARE, Some(table));
-                let next = get(m, t, AFTER_ALLOC).unwrap_or(RETURN);
-                m.goto(t, next);
-                Step::Ran("pte_alloc_one: reclaim done, the table allocated")
+                self.allocate(m, t, "pte_alloc_one: reclaim done, the table allocated")
             }
             LOCK_PAGE => {
                 if !m.page_lock(self.page, t) {
                     return Step::Blocked(Wait::PageLock(self.page));
                 }
                 m.page_get(self.page);
-                m.goto(t, FINISH);
+                self.goto(m, t, FINISH);
                 Step::Ran("filemap_fault: filemap_get_folio, folio_lock: VM_FAULT_LOCKED")
             }
             FINISH => {
                 let none = A::pmd_none(m.pmd_get(r));
                 if !none {
-                    m.goto(t, MAP_LOCK);
+                    self.goto(m, t, MAP_LOCK);
                     return Step::Ran("finish_fault: a table is there");
                 }
                 if get(m, t, SPARE).is_some() {
-                    m.goto(t, INSTALL_LOCK);
+                    self.goto(m, t, INSTALL_LOCK);
                     return Step::Ran("finish_fault: pmd_none, pmd_install(prealloc_pte)");
                 }
                 set(m, t, AFTER_ALLOC, Some(INSTALL_LOCK));
-                m.goto(t, PREALLOC);
+                self.goto(m, t, PREALLOC);
                 Step::Ran("finish_fault: pmd_none, no prealloc_pte: pte_alloc")
             }
             INSTALL_LOCK => {
                 if !m.pmd_lock(r, t) {
                     return Step::Blocked(Wait::PmdLock(r));
                 }
-                m.goto(t, INSTALL);
+                self.goto(m, t, INSTALL);
                 Step::Ran("pmd_install: pmd_lock")
             }
             INSTALL => {
-                m.goto(t, INSTALL_UNLOCK);
+                self.goto(m, t, INSTALL_UNLOCK);
                 let Some(table) = get(m, t, SPARE) else {
                     m.flag(InvariantId::Model, "pmd_install without a table");
                     return Step::Ran("pmd_install: no table");
@@ -217,18 +254,18 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                     set(m, t, SPARE, None);
                     m.table_free(spare);
                 }
-                m.goto(t, MAP_LOCK);
+                self.goto(m, t, MAP_LOCK);
                 Step::Ran("pmd_install: spin_unlock")
             }
             MAP_LOCK => {
                 let pmd = m.pmd_get(r);
                 let Some(table) = pte_offset_map(m, pmd) else {
                     m.page_put(self.page);
-                    m.goto(t, UNLOCK_PAGE);
+                    self.goto(m, t, UNLOCK_PAGE);
                     return Step::Ran("pte_offset_map_lock: NULL, VM_FAULT_NOPAGE: folio_put");
                 };
                 set(m, t, TABLE, Some(table));
-                m.goto(t, MAP_PTL);
+                self.goto(m, t, MAP_PTL);
                 Step::Ran("finish_fault: pte_offset_map_lock: a table")
             }
             MAP_PTL => {
@@ -236,13 +273,13 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                 if !m.ptl_lock(table, t) {
                     return Step::Blocked(Wait::Ptl(table));
                 }
-                m.goto(t, SET_PTE);
+                self.goto(m, t, SET_PTE);
                 Step::Ran("pte_offset_map_lock: spin_lock(ptl)")
             }
             SET_PTE => {
                 let table = get(m, t, TABLE).unwrap_or(0);
                 let slot = usize::from(self.slot);
-                m.goto(t, PTE_UNLOCK);
+                self.goto(m, t, PTE_UNLOCK);
                 if !A::pte_none(m.pte_get(table, slot)) {
                     m.page_put(self.page);
                     return Step::Ran("finish_fault: vmf_pte_changed, VM_FAULT_NOPAGE: folio_put");
@@ -256,12 +293,12 @@ impl<A: PmdOps> Program<A> for FileReadFault {
             PTE_UNLOCK => {
                 let table = get(m, t, TABLE).unwrap_or(0);
                 m.ptl_unlock(table, t);
-                m.goto(t, UNLOCK_PAGE);
+                self.goto(m, t, UNLOCK_PAGE);
                 Step::Ran("finish_fault: pte_unmap_unlock")
             }
             UNLOCK_PAGE => {
                 m.page_unlock(self.page, t);
-                m.goto(t, RETURN);
+                self.goto(m, t, RETURN);
                 Step::Ran("do_read_fault: folio_unlock")
             }
             _ => {
@@ -270,7 +307,10 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                     m.table_free(spare);
                 }
                 m.mmap_read_unlock(t);
-                finish(m, t);
+                match self.then {
+                    Some(pc) => m.goto(t, pc),
+                    None => finish(m, t),
+                }
                 Step::Ran("do_fault: pte_free(prealloc_pte) if unused; mmap_read_unlock")
             }
         }

@@ -7,6 +7,7 @@ pub mod file_fault;
 pub mod gup;
 pub mod mmap;
 pub mod munmap;
+pub mod perform_write;
 pub mod split;
 pub mod user_fault;
 pub mod v6_12;

@@ -1,0 +1,102 @@
+//! Race 001-B: `write()` whose source buffer is an mmap of the same file (2006-2007), on the
+//! open machine: custom invariants, the page cache set up through
+//! [`Setup`](crate::engine::setup::Setup).
+//!
+//! One file VMA over region 0, no table yet; page-cache pages 0 and 1 back its slots 0 and 1.
+//!
+//! - `race-001-self`: one writer writes page 0 from slot 0, i.e. from page 0 itself.
+//! - `race-001-abba`: writer `w0` writes page 0 from slot 1 (page 1), `w1` page 1 from slot
+//!   0 (page 0), while MADV_DONTNEED zaps the buffer's region (short copies in v6.12).
+//!
+//! Variant `2006`: the copy faults with the destination page locked: the self write waits on
+//! its own page lock, the two writers on each other's. `v6.12`: holds, with
+//! INV-001-LOCKORDER (no fault with a page lock held) and INV-001-PROGRESS (a short copy
+//! retries a bounded number of times) declared; the historical variant is audited for the
+//! deadlock, and `tests/race_001.rs` shows it breaks INV-001-LOCKORDER too.
+
+use crate::engine::invariant::{CustomInvariant, InvariantId};
+use crate::engine::ops::perform_write::{PerformWrite, WriteShape};
+use crate::engine::ops::v6_12;
+use crate::engine::{Scenario, ScenarioBuilder};
+use crate::entry::PmdOps;
+
+use super::{BuildError, Knobs, set};
+
+/// Lock order: `mmap_lock`, then page locks.
+pub static LOCKORDER: CustomInvariant = CustomInvariant {
+    id: "INV-001-LOCKORDER",
+    statement: "No thread starts a page fault (which takes mmap_lock, then a page lock) while it holds a page lock.",
+};
+/// The write makes progress.
+pub static PROGRESS: CustomInvariant = CustomInvariant {
+    id: "INV-001-PROGRESS",
+    statement: "A write whose copy came back short faults the buffer in and retries, and gives up only after a bounded number of retries that copied nothing.",
+};
+
+/// The write path of 2006 under a fault path that locks the page.
+pub const V2006: &str = "2006";
+/// The variants, oldest first.
+pub const VARIANTS: &[&str] = &[V2006, super::V6_12];
+/// What the catalogue checks (the historical variant leaves the custom ones out: its
+/// shortest counterexample is then the deadlock, with its cycle).
+pub const INVARIANTS: &[InvariantId] = &[
+    InvariantId::Deadlock,
+    InvariantId::Custom(&LOCKORDER),
+    InvariantId::Custom(&PROGRESS),
+    InvariantId::TableLife,
+    InvariantId::LockBalance,
+];
+/// What the historical variant must break.
+pub const FOUND: &[InvariantId] = &[InvariantId::Deadlock];
+
+fn shape(variant: &str) -> Result<WriteShape, BuildError> {
+    match variant {
+        V2006 => Ok(WriteShape::CopyUnderPageLock),
+        super::V6_12 => Ok(WriteShape::AtomicCopy),
+        v => Err(BuildError::UnknownVariant(v.into())),
+    }
+}
+
+/// Builds `race-001-self` (`abba` false) or `race-001-abba` in `variant`; `watch` declares
+/// INV-001-LOCKORDER and INV-001-PROGRESS (the catalogue does on `v6.12`).
+///
+/// # Errors
+/// An unknown variant, or a backend that cannot hold the initial state.
+pub fn build<A: PmdOps>(
+    abba: bool,
+    variant: &str,
+    k: Knobs,
+    watch: bool,
+) -> Result<Scenario<A>, BuildError> {
+    let shape = shape(variant)?;
+    let writer = |dst: u8, src: u8| PerformWrite {
+        skip_fault_in: k.write_skips_fault_in,
+        fault_under_page_lock: Some(&LOCKORDER),
+        no_progress: Some(&PROGRESS),
+        ..PerformWrite::new(dst, 0, src, src, shape)
+    };
+    let name = if abba {
+        "race-001-abba"
+    } else {
+        "race-001-self"
+    };
+    let mut b = ScenarioBuilder::<A>::new(name, 1).file_backed().setup(|s| {
+        for _ in 0..2 {
+            let p = s.page(false)?;
+            s.page_file(p, true)?;
+            s.get_page(p)?;
+        }
+        Ok(())
+    });
+    b = if abba {
+        b.thread("w0", writer(0, 1))
+            .thread("w1", writer(1, 0))
+            .thread("zap", v6_12::zap::MadvDontneed::new(0))
+    } else {
+        b.thread("write", writer(0, 0))
+    };
+    if watch {
+        b = b.invariant(&LOCKORDER).invariant(&PROGRESS);
+    }
+    Ok(b.invariants(set(INVARIANTS)).build()?)
+}
