@@ -184,3 +184,42 @@ fn a_munmap_range_that_is_empty_is_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("covers no region"), "{err}");
 }
+
+struct Walker;
+
+impl ArchVisitor for Walker {
+    fn visit<A: PmdOps>(&mut self) {
+        if is_historical(A::ID) {
+            return;
+        }
+        for &variant in race_003::WALKER_VARIANTS {
+            let sc = race_003::build_walker::<A>(variant).unwrap();
+            let expected: BTreeSet<&str> = if variant == race_003::FIND_VMA {
+                [InvariantId::TableLife.id()].into()
+            } else {
+                BTreeSet::new()
+            };
+            for (search, por) in [
+                (Search::DepthFirst, false),
+                (Search::DepthFirst, true),
+                (Search::BreadthFirst, false),
+            ] {
+                let out = common::exhaust(&sc, search, por);
+                assert_eq!(broken(&out), expected, "{} {variant} {search:?}", A::ID);
+            }
+            let catalogue = build::<A>("race-003-walker", variant, Knobs::default()).unwrap();
+            if let Verdict::Violated(cx) = explore(&catalogue, Options::default()).verdict {
+                let trace = replay(&catalogue, &cx.schedule).unwrap();
+                assert!(
+                    trace.steps.iter().any(|s| s.label.starts_with("find_vma")),
+                    "{trace}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_walker_that_trusts_find_vma_walks_a_table_munmap_frees() {
+    visit_all(&mut Walker);
+}

@@ -267,6 +267,21 @@ pub const CATALOGUE: &[Entry] = &[
         },
     },
     Entry {
+        id: "race-003-walker",
+        title: "A page-table walker that looks its VMA up with find_vma vs munmap freeing the tables under its downgraded lock (race 003, variant C)",
+        variants: race_003::WALKER_VARIANTS,
+        invariants: race_003::WALKER_INVARIANTS,
+        expect: |b, v| {
+            if historical(b.id()) {
+                Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
+            } else if v == race_003::FIND_VMA {
+                Expectation::Violation(race_003::FOUND_WALKER)
+            } else {
+                Expectation::Holds
+            }
+        },
+    },
+    Entry {
         id: "dontneed-fault-tlb",
         title: "MADV_DONTNEED's deferred TLB flush vs a fault: a CPU may cache a huge and a small translation at once (model finding, today)",
         variants: &[V6_12],
@@ -397,6 +412,7 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "prot-none-zero-split" => prot_none_zero_split::<A>(),
         "dontneed-fault-tlb" => dontneed_fault_tlb::<A>(),
         "race-003" => race_003::build::<A>(variant, knobs),
+        "race-003-walker" => race_003::build_walker::<A>(variant),
         "race-001-self" => race_001::build::<A>(false, variant, knobs, variant == V6_12),
         "race-001-abba" => race_001::build::<A>(true, variant, knobs, variant == V6_12),
         "race-000-alloc" => {

@@ -22,6 +22,7 @@ use crate::engine::mm::Machine;
 use crate::engine::ops::mmap::{MmapFixed, MmapMonitor};
 use crate::engine::ops::munmap::{Munmap, MunmapMonitor, MunmapShape};
 use crate::engine::ops::user_fault::{LookupShape, UserFault};
+use crate::engine::ops::vma_walk::{Lookup, VmaWalk};
 use crate::engine::setup::PteInit;
 use crate::engine::state::vma::{VmFlags, VmaId};
 use crate::engine::{Scenario, ScenarioBuilder};
@@ -97,6 +98,57 @@ fn rwsem<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
         .then_some("a writer holds mmap_lock while munmap works under its downgraded lock")
 }
 
+/// The walker's lookups (variant C): `find_vma` without a `vm_start` check, and v6.12's
+/// `vma_lookup`.
+pub const WALKER_VARIANTS: &[&str] = &[FIND_VMA, super::V6_12];
+/// The walker before the switch to `vma_lookup`.
+pub const FIND_VMA: &str = "find_vma";
+/// What the walker scenario checks.
+pub const WALKER_INVARIANTS: &[InvariantId] = &[
+    InvariantId::TableLife,
+    InvariantId::Deadlock,
+    InvariantId::LockBalance,
+];
+/// What the `find_vma` walker must break.
+pub const FOUND_WALKER: &[InvariantId] = &[InvariantId::TableLife];
+
+/// Builds race 003's variant C in `variant`: v6.12's munmap of region 0 against a walker of
+/// region 0 that looks its VMA up with `find_vma` (finding the stack above once munmap has
+/// detached region 0's VMA) or `vma_lookup`.
+///
+/// # Errors
+/// An unknown variant, or a backend that cannot encode the initial page.
+pub fn build_walker<A: PmdOps>(variant: &str) -> Result<Scenario<A>, BuildError> {
+    let lookup = match variant {
+        FIND_VMA => Lookup::FindVma,
+        super::V6_12 => Lookup::VmaLookup,
+        v => return Err(BuildError::UnknownVariant(v.into())),
+    };
+    let b = initial::<A>("race-003-walker")
+        .thread("munmap", Munmap::new(0, 1, MunmapShape::V6_12))
+        .thread(
+            "walker",
+            VmaWalk {
+                region: 0,
+                slot: 0,
+                lookup,
+            },
+        );
+    Ok(b.invariants(set(WALKER_INVARIANTS)).build()?)
+}
+
+/// One mm, VMA A over region 0 with a page at slot 0, a stack over region 1.
+fn initial<A: PmdOps>(name: &str) -> ScenarioBuilder<A> {
+    let rw = VmFlags::READ | VmFlags::WRITE;
+    ScenarioBuilder::<A>::new(name, 2).setup(|s| {
+        let a = s.vma(0, 0, 1, rw)?;
+        s.vma(0, 1, 2, rw | VmFlags::GROWSDOWN)?;
+        debug_assert_eq!(a, VmaId(0));
+        let page = s.page(false)?;
+        s.map_pte(0, 0, page, PteInit::WRITTEN)
+    })
+}
+
 /// The variant's munmap, fault lookup.
 fn shapes(variant: &str) -> Result<(MunmapShape, LookupShape), BuildError> {
     Ok(match variant {
@@ -135,15 +187,7 @@ pub fn build<A: PmdOps>(variant: &str, k: Knobs) -> Result<Scenario<A>, BuildErr
         },
         ..MmapFixed::new(0, 1)
     };
-    let rw = VmFlags::READ | VmFlags::WRITE;
-    let b = ScenarioBuilder::<A>::new("race-003", 2)
-        .setup(|s| {
-            let a = s.vma(0, 0, 1, rw)?;
-            s.vma(0, 1, 2, rw | VmFlags::GROWSDOWN)?;
-            debug_assert_eq!(a, VmaId(0));
-            let page = s.page(false)?;
-            s.map_pte(0, 0, page, PteInit::WRITTEN)
-        })
+    let b = initial::<A>("race-003")
         .thread("munmap", munmap)
         .thread("fault", fault)
         .thread("mmap", mmap)

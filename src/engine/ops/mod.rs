@@ -11,6 +11,7 @@ pub mod perform_write;
 pub mod split;
 pub mod user_fault;
 pub mod v6_12;
+pub mod vma_walk;
 pub mod walk;
 pub mod writeback;
 pub mod zap;
