@@ -14,7 +14,7 @@ use pgtable::engine::explore::{Options, Search, Verdict, explore};
 use pgtable::engine::invariant::InvariantId;
 use pgtable::engine::locks::LockName;
 use pgtable::engine::trace::replay;
-use pgtable::scenario::race_001::{self, LOCKORDER, PROGRESS};
+use pgtable::scenario::race_001::{self, LOCKORDER, NOORPHAN, PROGRESS};
 use pgtable::scenario::{Expectation, Knobs, V6_12, build, entry};
 
 fn watched<A: PmdOps>(abba: bool, variant: &str, knobs: Knobs) -> pgtable::engine::Scenario<A> {
@@ -163,4 +163,64 @@ fn the_2006_write_faults_with_its_page_locked() {
             .any(|s| s.label.contains("copy_from_user")),
         "{trace}"
     );
+}
+
+struct Invalidate;
+
+impl ArchVisitor for Invalidate {
+    fn visit<A: PmdOps>(&mut self) {
+        if is_historical(A::ID) {
+            return;
+        }
+        for &variant in race_001::INVALIDATE_VARIANTS {
+            let sc = race_001::build_invalidate::<A>(variant, Knobs::default()).unwrap();
+            let expected: BTreeSet<&str> = if variant == race_001::V2_6_22 {
+                [NOORPHAN.id].into()
+            } else {
+                BTreeSet::new()
+            };
+            assert_eq!(
+                common::broken_under_every_search(&sc),
+                expected,
+                "{} {variant}",
+                A::ID
+            );
+        }
+    }
+}
+
+#[test]
+fn the_2_6_22_fault_maps_a_page_the_invalidation_dropped_and_v6_12_does_not() {
+    visit_all(&mut Invalidate);
+}
+
+#[test]
+fn the_orphan_comes_from_an_unmoved_truncate_count() {
+    let sc = build::<A>("race-001-invalidate", race_001::V2_6_22, Knobs::default()).unwrap();
+    let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
+        panic!("2.6.22 holds");
+    };
+    assert_eq!(cx.invariant, InvariantId::Custom(&NOORPHAN));
+    let trace = replay(&sc, &cx.schedule).unwrap();
+    let labels: Vec<&str> = trace.steps.iter().map(|s| s.label).collect();
+    let unmoved = labels
+        .iter()
+        .position(|l| l.contains("truncate_count unchanged"))
+        .expect("the fault installs");
+    let unmapped_check = labels
+        .iter()
+        .position(|l| *l == "page_mapped: no")
+        .expect("the invalidation finds it unmapped");
+    assert!(unmapped_check < unmoved, "{labels:?}");
+}
+
+#[test]
+fn a_filemap_fault_without_its_recheck_maps_an_orphan() {
+    let knobs = Knobs {
+        fault_skips_mapping_recheck: true,
+        ..Knobs::default()
+    };
+    let sc = race_001::build_invalidate::<A>(V6_12, knobs).unwrap();
+    let out = common::exhaust(&sc, Search::DepthFirst, true);
+    assert!(broken(&out).contains(NOORPHAN.id), "{:?}", broken(&out));
 }

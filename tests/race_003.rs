@@ -33,30 +33,8 @@ impl ArchVisitor for EveryBackend {
             return;
         }
         for &variant in race_003::VARIANTS {
-            let runs = [
-                (
-                    "dfs",
-                    exhaust::<A>(variant, Knobs::default(), Search::DepthFirst, false),
-                ),
-                (
-                    "dfs+por",
-                    exhaust::<A>(variant, Knobs::default(), Search::DepthFirst, true),
-                ),
-                (
-                    "bfs",
-                    exhaust::<A>(variant, Knobs::default(), Search::BreadthFirst, false),
-                ),
-            ];
-            let truth = broken(&runs[0].1);
-            for (name, out) in &runs {
-                assert_eq!(broken(out), truth, "{} {variant}: {name} disagrees", A::ID);
-            }
-            assert_eq!(
-                runs[0].1.stats.states,
-                runs[2].1.stats.states,
-                "{} {variant}: DFS and BFS visit different state counts",
-                A::ID
-            );
+            let sc = build::<A>("race-003", variant, Knobs::default()).unwrap();
+            let truth = common::broken_under_every_search(&sc);
             let expected: BTreeSet<&str> = match variant {
                 race_003::VM_DEAD => [LIN.id].into(),
                 race_003::V4_20 => [FREEPGT.id, InvariantId::TableLife.id()].into(),
@@ -199,14 +177,12 @@ impl ArchVisitor for Walker {
             } else {
                 BTreeSet::new()
             };
-            for (search, por) in [
-                (Search::DepthFirst, false),
-                (Search::DepthFirst, true),
-                (Search::BreadthFirst, false),
-            ] {
-                let out = common::exhaust(&sc, search, por);
-                assert_eq!(broken(&out), expected, "{} {variant} {search:?}", A::ID);
-            }
+            assert_eq!(
+                common::broken_under_every_search(&sc),
+                expected,
+                "{} {variant}",
+                A::ID
+            );
             let catalogue = build::<A>("race-003-walker", variant, Knobs::default()).unwrap();
             if let Verdict::Violated(cx) = explore(&catalogue, Options::default()).verdict {
                 let trace = replay(&catalogue, &cx.schedule).unwrap();

@@ -407,6 +407,12 @@ enum Op {
     VmaDead(u8),
     /// Maps a new VMA over region 0 in the thread's mm (INV-MODEL over an attached one).
     VmaInsert,
+    /// Reads the page cache at index `i` and `truncate_count` into register 0.
+    CacheGet(u8),
+    /// Puts page `p` in the page cache at index `i`, or (`None`) empties it.
+    CacheSet(u8, Option<u8>),
+    /// `truncate_count++`.
+    TruncateBump,
 }
 
 const SPIN: SpinlockId = SpinlockId::new(0, "oracle spinlock");
@@ -601,6 +607,13 @@ impl Program<A> for Scripted {
                     m.flag(InvariantId::Model, "no VMA slot left");
                 }
             }
+            Op::CacheGet(i) => {
+                let v = m.cache_get(usize::from(i)).map_or(0, |p| u64::from(p) + 1)
+                    | u64::from(m.truncate_count()) << 8;
+                set_reg(m, v);
+            }
+            Op::CacheSet(i, p) => m.cache_set(usize::from(i), p),
+            Op::TruncateBump => m.bump_truncate_count(),
             Op::ReadLock(i) => {
                 let lock = [SPIN.lock(), MUTEX.lock(), RWSEM.lock(), RCU.lock()][usize::from(i)];
                 let v = m.lock_state(lock).map_or(u64::MAX, |l| {
@@ -655,6 +668,10 @@ fn op(threads: u8) -> impl Strategy<Value = Op> {
         1 => Just(Op::VmaGrow),
         1 => (0..2u8).prop_map(Op::VmaDead),
         1 => Just(Op::VmaInsert),
+        1 => (0..2u8).prop_map(Op::CacheGet),
+        1 => (0..2u8, prop_oneof![Just(None), (0..2u8).prop_map(Some)])
+            .prop_map(|(i, p)| Op::CacheSet(i, p)),
+        1 => Just(Op::TruncateBump),
         6 => prop_oneof![
             Just(Op::SpinLock),
             Just(Op::SpinUnlock),

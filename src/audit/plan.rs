@@ -31,11 +31,14 @@ pub enum Mutation {
     /// A short copy in `write()` retries without faulting the buffer in (race 001-B:
     /// INV-001-PROGRESS).
     WriteSkipsFaultIn,
+    /// `filemap_fault` skips its recheck under the page lock (race 001-A:
+    /// INV-001-NOORPHAN).
+    FaultSkipsMappingRecheck,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 7] = [
+    pub const ALL: [Mutation; 8] = [
         Mutation::SplitSkipsTlbFlush,
         Mutation::ZapHugeUnlocked,
         Mutation::FaultFreesDeposit,
@@ -43,6 +46,7 @@ impl Mutation {
         Mutation::FaultIgnoresVmDead,
         Mutation::FaultAllocatesUnderPageLock,
         Mutation::WriteSkipsFaultIn,
+        Mutation::FaultSkipsMappingRecheck,
     ];
 
     /// Returns the name the command line takes.
@@ -55,6 +59,7 @@ impl Mutation {
             Mutation::FaultIgnoresVmDead => "fault-ignores-vm-dead",
             Mutation::FaultAllocatesUnderPageLock => "fault-allocates-under-page-lock",
             Mutation::WriteSkipsFaultIn => "write-skips-fault-in",
+            Mutation::FaultSkipsMappingRecheck => "fault-skips-mapping-recheck",
         }
     }
 
@@ -92,6 +97,10 @@ impl Mutation {
             },
             Mutation::WriteSkipsFaultIn => Knobs {
                 write_skips_fault_in: true,
+                ..knobs
+            },
+            Mutation::FaultSkipsMappingRecheck => Knobs {
+                fault_skips_mapping_recheck: true,
                 ..knobs
             },
         }

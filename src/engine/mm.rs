@@ -18,6 +18,7 @@ use super::locks::{LockEvent, LockName, LockOp, Owner, RwSem};
 use super::state::locks::{
     DeclaredLock, LockDeclError, LockState, Locks, MAX_LOCKS, MutexId, RcuId, RwsemId, SpinlockId,
 };
+use super::state::page_cache::PageCache;
 use super::state::process::{MAX_MMS, Processes};
 use super::state::vma::{VmFlags, Vma, VmaId, Vmas};
 
@@ -121,6 +122,8 @@ pub enum Loc {
     OtherMm(u8),
     /// The VMA trees ([`crate::engine::state::vma`]), every mm's.
     Vmas,
+    /// The page cache ([`crate::engine::state::page_cache`]).
+    PageCache,
 }
 
 impl Loc {
@@ -138,6 +141,7 @@ impl Loc {
             Loc::Lock(i) => 1 << (54 + i),
             Loc::OtherMm(i) => 1 << (44 + i),
             Loc::Vmas => 1 << 58,
+            Loc::PageCache => 1 << 59,
         }
     }
 }
@@ -213,6 +217,7 @@ pub struct Machine<A: PmdOps> {
     vma_file: bool,
     locks: Locks,
     vmas: Vmas,
+    cache: PageCache,
     side: Side,
 }
 
@@ -288,6 +293,7 @@ impl<A: PmdOps> Machine<A> {
             vma_file: false,
             locks: Locks::default(),
             vmas: Vmas::default(),
+            cache: PageCache::default(),
             side: Side::default(),
         }
     }
@@ -722,6 +728,38 @@ impl<A: PmdOps> Machine<A> {
     /// Moves VMA `id`'s start to region `start` (`expand_downwards`).
     pub fn vma_set_start(&mut self, id: VmaId, start: u8) {
         self.vma_update(id, "vm_start of a VMA never inserted", |v| v.start = start);
+    }
+    /// `filemap_get_folio(mapping, index)`: the page the file's page cache holds at `index`
+    /// (a recorded read).
+    pub fn cache_get(&self, index: usize) -> Option<u8> {
+        self.read(Loc::PageCache);
+        self.cache.get(index)
+    }
+    /// Puts `page` in the page cache at `index`, or (`None`) removes what is there
+    /// (`filemap_remove_folio`: the page's `mapping` becomes NULL).
+    pub fn cache_set(&mut self, index: usize, page: Option<u8>) {
+        self.write(Loc::PageCache);
+        self.cache.set(index, page);
+    }
+    /// Returns the file's `i_size`, in pages (a recorded read).
+    pub fn i_size(&self) -> u8 {
+        self.read(Loc::PageCache);
+        self.cache.i_size()
+    }
+    /// Sets the file's `i_size`, in pages (`i_size_write`).
+    pub fn set_i_size(&mut self, pages: u8) {
+        self.write(Loc::PageCache);
+        self.cache.set_i_size(pages);
+    }
+    /// Returns `mapping->truncate_count` (a recorded read).
+    pub fn truncate_count(&self) -> u8 {
+        self.read(Loc::PageCache);
+        self.cache.truncate_count()
+    }
+    /// `mapping->truncate_count++` (`unmap_mapping_range`, before 2.6.23).
+    pub fn bump_truncate_count(&mut self) {
+        self.write(Loc::PageCache);
+        self.cache.bump_truncate_count();
     }
     /// Returns the VMA's protection (a recorded read of the VMA).
     pub fn prot(&self) -> Protection {
@@ -1162,6 +1200,7 @@ impl<A: PmdOps> Machine<A> {
                 changed(Loc::Lock(i), true)
             })
             .or_else(|| changed(Loc::Vmas, self.vmas != before.vmas))
+            .or_else(|| changed(Loc::PageCache, self.cache != before.cache))
             .or_else(|| {
                 (self.npmds != before.npmds || !self.procs.same_layout(&before.procs))
                     .then_some(Loc::Mmap)
@@ -1232,6 +1271,7 @@ impl<A: PmdOps> Machine<A> {
             h.write_u64(l.pack());
         }
         self.vmas.fingerprint(&mut h);
+        self.cache.fingerprint(&mut h);
         for mm in 1..self.procs.count() {
             let sem = self.procs.mmap(mm);
             h.write_u64(

@@ -112,6 +112,14 @@ impl core::fmt::Display for ProgramError {
 impl std::error::Error for ProgramError {}
 
 impl Limits {
+    /// Checks that `region` is one of the scenario's regions and `slot` a modelled slot.
+    ///
+    /// # Errors
+    /// [`ProgramError::Region`] or [`ProgramError::Slot`].
+    pub fn region_slot(&self, region: u8, slot: u8) -> Result<(), ProgramError> {
+        self.region(region)?;
+        self.slot(slot)
+    }
     /// Checks that `region` is one of the scenario's regions.
     ///
     /// # Errors

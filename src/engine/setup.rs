@@ -8,6 +8,7 @@ use crate::entry::{PmdOps, Protection, Pte, SwpEntry};
 
 use super::ScenarioError;
 use super::mm::{MAX_THREADS, Machine, SLOTS};
+use super::state::page_cache::CACHE_SLOTS;
 use super::state::process::MAX_MMS;
 use super::state::vma::{MAX_VMAS, VmFlags, VmaId};
 
@@ -259,6 +260,25 @@ impl<'a, A: PmdOps> Setup<'a, A> {
         self.m
             .vma_insert(mm, start, end, flags)
             .map_or(bad("the machine refused it"), Ok)
+    }
+
+    /// Puts page `p` in the file's page cache at `index` (a page-cache page, with the cache's
+    /// reference) and grows `i_size` to cover it.
+    ///
+    /// # Errors
+    /// [`ScenarioError::NoSuchPage`], or [`ScenarioError::NoSuchSlot`] for an index past the
+    /// modelled ones.
+    pub fn cache_page(&mut self, index: usize, p: u8) -> Result<(), ScenarioError> {
+        self.allocated(p)?;
+        if index >= CACHE_SLOTS {
+            return Err(ScenarioError::NoSuchSlot(index));
+        }
+        self.m.page_set_file(p, true);
+        self.m.page_get(p);
+        self.m.cache_set(index, Some(p));
+        let size = self.m.i_size().max(index as u8 + 1);
+        self.m.set_i_size(size);
+        Ok(())
     }
 
     /// Sets the VMA's protection (what later ptes and faults use).

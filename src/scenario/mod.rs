@@ -78,6 +78,9 @@ pub struct Knobs {
     pub fault_allocates_under_page_lock: bool,
     /// Race 001-B `v6.12`: a short copy retries without faulting the buffer in again.
     pub write_skips_fault_in: bool,
+    /// Race 001-A `v6.12`: `filemap_fault` skips the mapping and `i_size` recheck under the
+    /// page lock.
+    pub fault_skips_mapping_recheck: bool,
 }
 
 impl Knobs {
@@ -228,6 +231,23 @@ pub const CATALOGUE: &[Entry] = &[
                 // The fault holds B and waits in reclaim for A's writeback, which waits
                 // for B.
                 Expectation::Violation(race_000::FOUND)
+            } else {
+                Expectation::Holds
+            }
+        },
+    },
+    Entry {
+        id: "race-001-invalidate",
+        title: "A file fault vs invalidate_inode_pages2: the fault must not map a page the page cache dropped (race 001-A, 2006-2007)",
+        variants: race_001::INVALIDATE_VARIANTS,
+        invariants: race_001::INVALIDATE_INVARIANTS,
+        expect: |b, v| {
+            if historical(b.id()) {
+                Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
+            } else if v == race_001::V2_6_22 {
+                // find_get_page without the lock; the invalidation never unmapped, so
+                // truncate_count did not move.
+                Expectation::Violation(race_001::FOUND_ORPHAN)
             } else {
                 Expectation::Holds
             }
@@ -413,6 +433,7 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "dontneed-fault-tlb" => dontneed_fault_tlb::<A>(),
         "race-003" => race_003::build::<A>(variant, knobs),
         "race-003-walker" => race_003::build_walker::<A>(variant),
+        "race-001-invalidate" => race_001::build_invalidate::<A>(variant, knobs),
         "race-001-self" => race_001::build::<A>(false, variant, knobs, variant == V6_12),
         "race-001-abba" => race_001::build::<A>(true, variant, knobs, variant == V6_12),
         "race-000-alloc" => {

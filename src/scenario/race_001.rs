@@ -15,8 +15,14 @@
 //! deadlock, and `tests/race_001.rs` shows it breaks INV-001-LOCKORDER too.
 
 use crate::engine::invariant::{CustomInvariant, InvariantId};
+use crate::engine::mm::Machine;
+use crate::engine::ops::file_fault::{FileReadFault, TableAlloc};
+use crate::engine::ops::invalidate::InvalidatePage;
+use crate::engine::ops::nopage::DoNoPage;
 use crate::engine::ops::perform_write::{PerformWrite, WriteShape};
 use crate::engine::ops::v6_12;
+use crate::engine::ops::v6_12::pte_offset_map;
+use crate::engine::state::page_cache::CACHE_SLOTS;
 use crate::engine::{Scenario, ScenarioBuilder};
 use crate::entry::PmdOps;
 
@@ -32,6 +38,82 @@ pub static PROGRESS: CustomInvariant = CustomInvariant {
     id: "INV-001-PROGRESS",
     statement: "A write whose copy came back short faults the buffer in and retries, and gives up only after a bounded number of retries that copied nothing.",
 };
+
+/// The page in a present pte of the file region is in the page cache at its index.
+pub static NOORPHAN: CustomInvariant = CustomInvariant {
+    id: "INV-001-NOORPHAN",
+    statement: "Every present pte of the file mapping maps, whenever its page is unlocked, the page the page cache holds at that pte's file index.",
+};
+
+/// The fault before d00806b18315 (2.6.23): `do_no_page` with `find_get_page` and
+/// `truncate_count`.
+pub const V2_6_22: &str = "2.6.22";
+/// The fault-vs-invalidate variants.
+pub const INVALIDATE_VARIANTS: &[&str] = &[V2_6_22, super::V6_12];
+/// What `race-001-invalidate` checks.
+pub const INVALIDATE_INVARIANTS: &[InvariantId] = &[
+    InvariantId::Custom(&NOORPHAN),
+    InvariantId::TableLife,
+    InvariantId::Deadlock,
+    InvariantId::LockBalance,
+];
+/// What `2.6.22` must break.
+pub const FOUND_ORPHAN: &[InvariantId] = &[InvariantId::Custom(&NOORPHAN)];
+
+fn noorphan<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
+    let pmd = m.peek_pmd(0);
+    let table = pte_offset_map(m, pmd)?;
+    for slot in 0..CACHE_SLOTS {
+        let pte = m.table(table).ptes[slot];
+        if !A::pte_present(pte) {
+            continue;
+        }
+        let Some(page) = m.page_of_pfn(A::pte_pfn(pte)) else {
+            continue;
+        };
+        if m.page(page).lock.holder().is_none() && m.cache_get(slot) != Some(page) {
+            return Some("a pte maps a page the page cache no longer holds at its index");
+        }
+    }
+    None
+}
+
+/// Builds race 001-A in `variant`: a read fault on file index 0 against an invalidation of
+/// index 0 (one file region with its table, page 0 cached at index 0).
+///
+/// # Errors
+/// An unknown variant, or a backend that cannot hold the initial state.
+pub fn build_invalidate<A: PmdOps>(variant: &str, k: Knobs) -> Result<Scenario<A>, BuildError> {
+    let b = ScenarioBuilder::<A>::new("race-001-invalidate", 1)
+        .file_backed()
+        .setup(|s| {
+            s.table(0)?;
+            let p = s.page(false)?;
+            s.cache_page(0, p)
+        });
+    let b = match variant {
+        V2_6_22 => b.thread("fault", DoNoPage { region: 0, slot: 0 }),
+        super::V6_12 => b.thread(
+            "fault",
+            FileReadFault {
+                from_cache: true,
+                skip_recheck: k.fault_skips_mapping_recheck,
+                ..FileReadFault::new(0, 0, 0, TableAlloc::Prealloc)
+            },
+        ),
+        v => return Err(BuildError::UnknownVariant(v.into())),
+    };
+    let b = b
+        .thread(
+            "invalidate",
+            InvalidatePage {
+                region: 0,
+                index: 0,
+            },
+        )
+        .state_invariant(&NOORPHAN, noorphan::<A>);
+    Ok(b.invariants(set(INVALIDATE_INVARIANTS)).build()?)
+}
 
 /// The write path of 2006 under a fault path that locks the page.
 pub const V2006: &str = "2006";

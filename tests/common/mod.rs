@@ -148,3 +148,31 @@ pub fn is_historical(id: pgtable::ArchId) -> bool {
         pgtable::ArchId::ArmLpaeV4_5 | pgtable::ArchId::ArmLpaeV4_5Stored
     )
 }
+
+/// Exhausts `sc` depth-first with and without partial-order reduction and breadth-first,
+/// asserts that the three find the same broken invariants and DFS and BFS the same state
+/// count, and returns what they found.
+#[allow(dead_code)]
+#[track_caller]
+pub fn broken_under_every_search<A: pgtable::PmdOps>(
+    sc: &pgtable::engine::Scenario<A>,
+) -> std::collections::BTreeSet<&'static str> {
+    use pgtable::engine::explore::Search;
+    let dfs = exhaust(sc, Search::DepthFirst, false);
+    let por = exhaust(sc, Search::DepthFirst, true);
+    let bfs = exhaust(sc, Search::BreadthFirst, false);
+    let truth = broken(&dfs);
+    assert_eq!(
+        broken(&por),
+        truth,
+        "{}: DFS+POR disagrees with DFS",
+        sc.name
+    );
+    assert_eq!(broken(&bfs), truth, "{}: BFS disagrees with DFS", sc.name);
+    assert_eq!(
+        dfs.stats.states, bfs.stats.states,
+        "{}: state counts",
+        sc.name
+    );
+    truth
+}

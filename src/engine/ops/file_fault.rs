@@ -58,10 +58,16 @@ pub struct FileReadFault {
     pub base: u8,
     /// Where the thread goes once the fault returns; `None`: the thread finishes.
     pub then: Option<u8>,
+    /// Look the page up in the page cache at index `slot` (`filemap_get_folio`) and, once it
+    /// is locked, recheck that it is still there and inside `i_size` (d00806b18315); else
+    /// `page` is the page `->fault` returns.
+    pub from_cache: bool,
+    /// Test-only mutation of `from_cache`: no recheck under the page lock.
+    pub skip_recheck: bool,
 }
 
 /// The steps a [`FileReadFault`] uses from its [`base`](FileReadFault::base).
-pub const FILE_FAULT_STEPS: u8 = 16;
+pub const FILE_FAULT_STEPS: u8 = 18;
 
 impl FileReadFault {
     /// A read fault at (region, slot) on `page`, with `alloc`'s table allocation.
@@ -76,6 +82,8 @@ impl FileReadFault {
             fault_under_page_lock: None,
             base: 0,
             then: None,
+            from_cache: false,
+            skip_recheck: false,
         }
     }
 }
@@ -96,6 +104,8 @@ const SET_PTE: u8 = 12;
 const PTE_UNLOCK: u8 = 13;
 const UNLOCK_PAGE: u8 = 14;
 const RETURN: u8 = 15;
+const FIND: u8 = 16;
+const RECHECK: u8 = 17;
 
 /// Registers: the table allocated (+ 1) and the table mapped (+ 1, byte 1); where the
 /// allocation returns to (byte 2).
@@ -113,6 +123,8 @@ fn set(m: &mut Machine<impl PmdOps>, t: Tid, byte: u32, v: Option<u8>) {
 const SPARE: u32 = 0;
 const TABLE: u32 = 1;
 const AFTER_ALLOC: u32 = 2;
+/// The page found in the page cache.
+const FOUND: u32 = 3;
 
 impl FileReadFault {
     /// Allocates the table and goes where the allocation was asked from.
@@ -127,6 +139,18 @@ impl FileReadFault {
         set(m, t, AFTER_ALLOC, None);
         self.goto(m, t, next);
         Step::Ran(label)
+    }
+    /// The page the fault maps: the one found in the cache, or the one `->fault` returns.
+    fn page<A: PmdOps>(&self, m: &Machine<A>, t: Tid) -> u8 {
+        if self.from_cache {
+            get(m, t, FOUND).unwrap_or(self.page)
+        } else {
+            self.page
+        }
+    }
+    /// Where `->fault` starts: the page-cache lookup, or the lock of the known page.
+    fn fault_entry(&self) -> u8 {
+        if self.from_cache { FIND } else { LOCK_PAGE }
     }
     /// Moves the thread to the fault's own step `pc`.
     fn goto<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, pc: u8) {
@@ -143,8 +167,7 @@ impl<A: PmdOps> Program<A> for FileReadFault {
     }
 
     fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
-        limits.region(self.region)?;
-        limits.slot(self.slot)
+        limits.region_slot(self.region, self.slot)
     }
 
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
@@ -168,13 +191,13 @@ impl<A: PmdOps> Program<A> for FileReadFault {
             PMD_CHECK => {
                 let none = A::pmd_none(m.pmd_get(r));
                 if none && self.alloc == TableAlloc::Prealloc {
-                    set(m, t, AFTER_ALLOC, Some(LOCK_PAGE));
+                    set(m, t, AFTER_ALLOC, Some(self.fault_entry()));
                     self.goto(m, t, PREALLOC);
                     return Step::Ran(
                         "handle_pte_fault: pmd_none, do_read_fault; __do_fault: pmd_none && !prealloc_pte",
                     );
                 }
-                self.goto(m, t, LOCK_PAGE);
+                self.goto(m, t, self.fault_entry());
                 Step::Ran("handle_pte_fault: do_read_fault, __do_fault")
             }
             PREALLOC => {
@@ -207,13 +230,52 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                 }
                 self.allocate(m, t, "pte_alloc_one: reclaim done, the table allocated")
             }
+            FIND => {
+                let Some(p) = m.cache_get(usize::from(self.slot)) else {
+                    self.goto(m, t, RETURN);
+                    return Step::Ran(
+                        "filemap_fault: not cached; the read-in is not modelled: VM_FAULT_RETRY",
+                    );
+                };
+                m.page_get(p);
+                set(m, t, FOUND, Some(p));
+                self.goto(m, t, LOCK_PAGE);
+                Step::Ran("filemap_fault: filemap_get_folio: a folio, a reference")
+            }
             LOCK_PAGE => {
-                if !m.page_lock(self.page, t) {
-                    return Step::Blocked(Wait::PageLock(self.page));
+                let page = self.page(m, t);
+                if !m.page_lock(page, t) {
+                    return Step::Blocked(Wait::PageLock(page));
                 }
-                m.page_get(self.page);
+                if self.from_cache {
+                    self.goto(m, t, if self.skip_recheck { FINISH } else { RECHECK });
+                    return Step::Ran("filemap_fault: lock_folio_maybe_drop_mmap");
+                }
+                m.page_get(page);
                 self.goto(m, t, FINISH);
                 Step::Ran("filemap_fault: filemap_get_folio, folio_lock: VM_FAULT_LOCKED")
+            }
+            RECHECK => {
+                let page = self.page(m, t);
+                let index = usize::from(self.slot);
+                if m.cache_get(index) != Some(page) {
+                    m.page_unlock(page, t);
+                    m.page_put(page);
+                    self.goto(m, t, FIND);
+                    return Step::Ran(
+                        "filemap_fault: folio->mapping != mapping (truncated): unlock, put, retry_find",
+                    );
+                }
+                if index >= usize::from(m.i_size()) {
+                    m.page_unlock(page, t);
+                    m.page_put(page);
+                    self.goto(m, t, RETURN);
+                    return Step::Ran("filemap_fault: index >= i_size: VM_FAULT_SIGBUS");
+                }
+                self.goto(m, t, FINISH);
+                Step::Ran(
+                    "filemap_fault: mapping and i_size rechecked under the lock: VM_FAULT_LOCKED",
+                )
             }
             FINISH => {
                 let none = A::pmd_none(m.pmd_get(r));
@@ -260,7 +322,7 @@ impl<A: PmdOps> Program<A> for FileReadFault {
             MAP_LOCK => {
                 let pmd = m.pmd_get(r);
                 let Some(table) = pte_offset_map(m, pmd) else {
-                    m.page_put(self.page);
+                    m.page_put(self.page(m, t));
                     self.goto(m, t, UNLOCK_PAGE);
                     return Step::Ran("pte_offset_map_lock: NULL, VM_FAULT_NOPAGE: folio_put");
                 };
@@ -281,13 +343,14 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                 let slot = usize::from(self.slot);
                 self.goto(m, t, PTE_UNLOCK);
                 if !A::pte_none(m.pte_get(table, slot)) {
-                    m.page_put(self.page);
+                    m.page_put(self.page(m, t));
                     return Step::Ran("finish_fault: vmf_pte_changed, VM_FAULT_NOPAGE: folio_put");
                 }
                 let prot = m.prot();
-                let pte = mk_pte_private(m, Machine::<A>::page_pfn(self.page), prot);
+                let page = self.page(m, t);
+                let pte = mk_pte_private(m, Machine::<A>::page_pfn(page), prot);
                 m.pte_set(table, slot, pte);
-                m.page_map(self.page, r, 1);
+                m.page_map(page, r, 1);
                 Step::Ran("set_pte_range: folio_add_file_rmap_ptes, set_ptes")
             }
             PTE_UNLOCK => {
@@ -297,7 +360,7 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                 Step::Ran("finish_fault: pte_unmap_unlock")
             }
             UNLOCK_PAGE => {
-                m.page_unlock(self.page, t);
+                m.page_unlock(self.page(m, t), t);
                 self.goto(m, t, RETURN);
                 Step::Ran("do_read_fault: folio_unlock")
             }

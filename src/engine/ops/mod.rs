@@ -5,8 +5,10 @@
 pub mod fault;
 pub mod file_fault;
 pub mod gup;
+pub mod invalidate;
 pub mod mmap;
 pub mod munmap;
+pub mod nopage;
 pub mod perform_write;
 pub mod split;
 pub mod user_fault;

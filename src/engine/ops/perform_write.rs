@@ -114,8 +114,7 @@ impl<A: PmdOps> Program<A> for PerformWrite {
     }
 
     fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
-        limits.region(self.src_region)?;
-        limits.slot(self.src_slot)
+        limits.region_slot(self.src_region, self.src_slot)
     }
 
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {

@@ -6,5 +6,6 @@
 //! ghost state still live in [`super::mm::Machine`].
 
 pub mod locks;
+pub mod page_cache;
 pub mod process;
 pub mod vma;

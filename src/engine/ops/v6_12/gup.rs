@@ -56,8 +56,7 @@ impl<A: PmdOps> Program<A> for GupFast {
     }
 
     fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
-        limits.region(self.region)?;
-        limits.slot(self.slot)
+        limits.region_slot(self.region, self.slot)
     }
 
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
