@@ -336,9 +336,10 @@ fn race_001_expect(b: &dyn DynBackend, v: &str) -> Expectation {
     }
 }
 
-/// Why a historical backend is not run under generic code from after its fix.
+/// Why a historical backend is not run under another era's generic code (races 000, 001,
+/// 003: 2006 to today; LPAE had the v4.5 helpers only in v4.5).
 const HISTORICAL_UNDER_LATER: &str =
-    "the 2016 helpers under 2018-and-later generic code: no kernel ever ran that pair";
+    "v4.5's LPAE helpers under another kernel's generic code: no kernel ever ran that pair";
 
 /// The n/a of a v6.12-only scenario about THPs: a backend without THP, or a historical one;
 /// `None` where it applies.
