@@ -829,6 +829,11 @@ impl<A: PmdOps> Machine<A> {
         let page = &mut self.pages[usize::from(p)];
         page.refcount = page.refcount.saturating_sub(1);
     }
+    /// Returns whether thread `t` holds any page lock (recorded reads of every allocated
+    /// page): what a lock-order monitor asks before a fault or a blocking allocation.
+    pub fn holds_page_lock(&self, t: Tid) -> bool {
+        self.allocated_pages().any(|(_, p)| p.lock.held_by(t))
+    }
     /// `trylock_page` / `lock_page`: `false` (no change) when another thread holds it.
     pub fn page_lock(&mut self, p: u8, t: Tid) -> bool {
         self.write(Loc::Page(p));

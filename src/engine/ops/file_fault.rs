@@ -178,7 +178,7 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                     return Step::Blocked(Wait::MmapRead);
                 }
                 if let Some(inv) = self.fault_under_page_lock {
-                    if m.allocated_pages().any(|(_, p)| p.lock.held_by(t)) {
+                    if m.holds_page_lock(t) {
                         m.flag(
                             InvariantId::Custom(inv),
                             "a page fault starts while its thread holds a page lock",
@@ -202,7 +202,7 @@ impl<A: PmdOps> Program<A> for FileReadFault {
             }
             PREALLOC => {
                 if let Some(inv) = self.alloc_under_page_lock {
-                    if m.allocated_pages().any(|(_, p)| p.lock.held_by(t)) {
+                    if m.holds_page_lock(t) {
                         m.flag(
                             InvariantId::Custom(inv),
                             "a blocking page-table allocation starts with a page locked",

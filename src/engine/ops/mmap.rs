@@ -13,9 +13,9 @@ use super::super::Tid;
 use super::super::invariant::InvariantId;
 use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
-use super::super::state::vma::{VmFlags, VmaId};
+use super::super::state::vma::VmFlags;
 use super::v6_12::pte_offset_map;
-use super::{check_range, finish, vmas_in_range, zap_table_ptes};
+use super::{check_range, finish, vma_ids, vmas_in_range, zap_table_ptes};
 
 /// Monitor hook: ghost cells a scenario watches the new mapping with.
 #[derive(Clone, Copy, Debug, Default)]
@@ -88,10 +88,8 @@ impl<A: PmdOps> Program<A> for MmapFixed {
                 let ceiling = m
                     .find_vma(mm, self.end)
                     .map_or(m.npmds(), |n| m.vma(n).start);
-                for id in 0..64u8 {
-                    if old & 1 << id != 0 {
-                        m.vma_detach(VmaId(id));
-                    }
+                for id in vma_ids(old) {
+                    m.vma_detach(id);
                 }
                 for r in self.start..self.end {
                     unmap_and_free(m, r, floor <= r && r < ceiling);

@@ -87,3 +87,10 @@ pub(crate) fn check_range(
     }
     limits.regions_range(u64::from(start), u64::from(end - start))
 }
+
+/// The VMA ids of a [`vmas_in_range`] bitmask.
+pub(crate) fn vma_ids(mask: u64) -> impl Iterator<Item = super::state::vma::VmaId> {
+    (0..64u8)
+        .filter(move |id| mask & 1 << id != 0)
+        .map(super::state::vma::VmaId)
+}

@@ -19,7 +19,7 @@ use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::state::vma::{VmFlags, VmaId};
 use super::v6_12::pte_offset_map;
-use super::{check_range, finish, vmas_in_range, zap_table_ptes};
+use super::{check_range, finish, vma_ids, vmas_in_range, zap_table_ptes};
 
 /// Which munmap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -215,10 +215,8 @@ impl<A: PmdOps> Program<A> for Munmap {
             }
             DETACH => {
                 let vmas = m.th(t).regs[VMAS];
-                for id in 0..64u8 {
-                    if vmas & 1 << id != 0 {
-                        m.vma_detach(VmaId(id));
-                    }
+                for id in vma_ids(vmas) {
+                    m.vma_detach(id);
                 }
                 if self.shape != MunmapShape::ThreePhase {
                     self.lin(m, 1);
@@ -379,11 +377,9 @@ impl<A: PmdOps> Program<A> for Munmap {
             }
             MARK_DEAD => {
                 let vmas = vmas_in_range(m, mm, self.start, self.end);
-                for id in 0..64u8 {
-                    if vmas & 1 << id != 0 {
-                        let f = m.vma(VmaId(id)).flags;
-                        m.vma_set_flags(VmaId(id), f | VmFlags::DEAD);
-                    }
+                for id in vma_ids(vmas) {
+                    let f = m.vma(id).flags;
+                    m.vma_set_flags(id, f | VmFlags::DEAD);
                 }
                 self.lin(m, 1);
                 m.goto(t, PHASE1_UNLOCK);

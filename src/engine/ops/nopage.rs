@@ -1,4 +1,7 @@
-//! The file fault before 2.6.23 (race 001-A): `do_no_page` with `filemap_nopage`. The page
+//! The file fault of 2.6.22 (race 001-A): mm/memory.c `do_no_page` calling mm/filemap.c
+//! `filemap_nopage`, as they stood from 2.6.16 (the `smp_rmb` after reading
+//! `truncate_count`) until d00806b18315 replaced them in 2.6.23; cited by function, as no
+//! 2.6.22 tree is at hand here to give line numbers. The page
 //! is found with `find_get_page` (a reference, no lock), and the only protection against a
 //! concurrent truncation is `mapping->truncate_count`, read before the lookup and compared
 //! under the pte lock before the pte is installed: `unmap_mapping_range` bumps it, but an
