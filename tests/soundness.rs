@@ -17,6 +17,7 @@ use pgtable::engine::invariant::{self, ALWAYS, CustomInvariant, InvariantId, Inv
 use pgtable::engine::mm::{GHOST_CELLS, Machine};
 use pgtable::engine::program::{Limits, Program, ProgramError, Step, Wait};
 use pgtable::engine::state::locks::{MutexId, RcuId, RwsemId, SpinlockId};
+use pgtable::engine::state::page_cache::XaEntry;
 use pgtable::engine::state::vma::{VmFlags, VmaId};
 use pgtable::engine::trace::replay;
 use pgtable::engine::{Scenario, ScenarioBuilder, ScenarioError, Tid};
@@ -413,6 +414,13 @@ enum Op {
     CacheSet(u8, Option<u8>),
     /// `truncate_count++`.
     TruncateBump,
+    /// `xas_load` of index `i` and `nrpages` into register 0; a retry entry blocks on the
+    /// declared spinlock (a lockless reader waiting for the collapse that holds it).
+    XaLoad(u8),
+    /// Parks `XA_RETRY_ENTRY` at index `i`.
+    XaRetry(u8),
+    /// `nrpages` plus or minus one.
+    NrPages(bool),
 }
 
 const SPIN: SpinlockId = SpinlockId::new(0, "oracle spinlock");
@@ -614,6 +622,16 @@ impl Program<A> for Scripted {
             }
             Op::CacheSet(i, p) => m.cache_set(usize::from(i), p),
             Op::TruncateBump => m.bump_truncate_count(),
+            Op::XaLoad(i) => {
+                let v = match m.xa_load(usize::from(i)) {
+                    XaEntry::Retry => return Step::Blocked(Wait::Spinlock(SPIN)),
+                    XaEntry::Empty => 0,
+                    XaEntry::Page(p) => u64::from(p) + 1,
+                } | u64::from(m.nrpages()) << 8;
+                set_reg(m, v);
+            }
+            Op::XaRetry(i) => m.xa_store(usize::from(i), XaEntry::Retry),
+            Op::NrPages(up) => m.add_nrpages(if up { 1 } else { -1 }),
             Op::ReadLock(i) => {
                 let lock = [SPIN.lock(), MUTEX.lock(), RWSEM.lock(), RCU.lock()][usize::from(i)];
                 let v = m.lock_state(lock).map_or(u64::MAX, |l| {
@@ -672,6 +690,11 @@ fn op(threads: u8) -> impl Strategy<Value = Op> {
         1 => (0..2u8, prop_oneof![Just(None), (0..2u8).prop_map(Some)])
             .prop_map(|(i, p)| Op::CacheSet(i, p)),
         1 => Just(Op::TruncateBump),
+        1 => prop_oneof![
+            (0..2u8).prop_map(Op::XaLoad),
+            (0..2u8).prop_map(Op::XaRetry),
+            any::<bool>().prop_map(Op::NrPages),
+        ],
         6 => prop_oneof![
             Just(Op::SpinLock),
             Just(Op::SpinUnlock),

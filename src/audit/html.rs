@@ -10,7 +10,9 @@ use std::vec::Vec;
 
 use super::markdown::{law_table, provenance};
 use super::text::{columns, expected_phrase, find_cell, found_phrase, statuses};
-use super::{LawVerdict, Report, Status, StepRecord, TouchRecord, TraceRecord, VmaRecord};
+use super::{
+    CacheRecord, LawVerdict, Report, Status, StepRecord, TouchRecord, TraceRecord, VmaRecord,
+};
 
 /// Escapes text for HTML and SVG (element content and quoted attributes).
 pub fn escape(s: &str) -> String {
@@ -135,10 +137,19 @@ fn vma_lines(v: &VmaRecord) -> [(String, String, bool); 2] {
     ]
 }
 
-/// Every detail line of a step: its entries, then its VMAs.
+/// The lines written beside a page-cache store, as for an entry.
+fn cache_lines(c: &CacheRecord) -> [(String, String, bool); 2] {
+    [
+        (c.place.clone(), std::format!("before {}", c.before), true),
+        (String::new(), std::format!("after  {}", c.after), true),
+    ]
+}
+
+/// Every detail line of a step: its entries, its VMAs, then its page-cache stores.
 fn detail_lines(s: &StepRecord) -> Vec<(String, String, bool)> {
     let mut lines: Vec<_> = s.touched.iter().flat_map(touch_lines).collect();
     lines.extend(s.vmas.iter().flat_map(vma_lines));
+    lines.extend(s.cache.iter().flat_map(cache_lines));
     lines
 }
 

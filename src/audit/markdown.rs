@@ -166,6 +166,9 @@ fn write_trace(out: &mut String, n: usize, t: &TraceRecord, report: &Report) {
         for v in &s.vmas {
             let _ = writeln!(out, "   - {}", code(&super::text::vma_line(v)));
         }
+        for c in &s.cache {
+            let _ = writeln!(out, "   - {}", code(&super::text::cache_line(c)));
+        }
         if let Some(v) = &s.violated {
             let _ = writeln!(out, "   - **VIOLATED {}**: {}", v.invariant, v.what);
         }

@@ -4,8 +4,8 @@ use std::string::{String, ToString};
 use std::vec::Vec;
 
 use super::{
-    EntryRecord, StepRecord, SwapRecord, TouchRecord, TraceRecord, ViolationRecord, VmaRecord,
-    cell_key,
+    CacheRecord, EntryRecord, StepRecord, SwapRecord, TouchRecord, TraceRecord, ViolationRecord,
+    VmaRecord, cell_key,
 };
 
 impl From<&crate::Decoded> for EntryRecord {
@@ -78,6 +78,15 @@ impl TraceRecord {
                         place: v.place(),
                         before: v.before.to_string(),
                         after: v.after.to_string(),
+                    })
+                    .collect(),
+                cache: s
+                    .cache
+                    .iter()
+                    .map(|c| CacheRecord {
+                        place: c.place(),
+                        before: c.before_text(),
+                        after: c.after_text(),
                     })
                     .collect(),
                 violated: s.violated.map(|(id, what)| ViolationRecord {

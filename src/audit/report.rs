@@ -442,6 +442,9 @@ pub struct StepRecord {
     /// The VMAs the step changed (inserted, detached, grown, flagged).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vmas: Vec<VmaRecord>,
+    /// The page-cache slots the step stored to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache: Vec<CacheRecord>,
     /// The invariant this step broke, on the violating step.
     pub violated: Option<ViolationRecord>,
 }
@@ -462,6 +465,18 @@ pub struct VmaRecord {
     pub place: String,
     /// Before the step: `[start, end) FLAGS`, `detached` when out of the tree (an inserted
     /// VMA's before is `[0, 0) detached`).
+    pub before: String,
+    /// After the step, in the same form.
+    pub after: String,
+}
+
+/// One page-cache slot a step stored to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheRecord {
+    /// `xa[i]`: the file index.
+    pub place: String,
+    /// Before the step: `NULL`, `page 3`, `huge page 3` (a multi-index entry covers every
+    /// index) or `XA_RETRY_ENTRY`.
     pub before: String,
     /// After the step, in the same form.
     pub after: String,

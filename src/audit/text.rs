@@ -158,6 +158,11 @@ pub(crate) fn vma_line(v: &super::VmaRecord) -> String {
     std::format!("{}  {}  ->  {}", v.place, v.before, v.after)
 }
 
+/// `xa[i]  before  ->  after`: one page-cache store of a step.
+pub(crate) fn cache_line(c: &super::CacheRecord) -> String {
+    std::format!("{}  {}  ->  {}", c.place, c.before, c.after)
+}
+
 /// Returns the indices of the steps to show: the first `max`, and the violating step.
 pub fn shown_steps(trace: &TraceRecord, max: usize) -> Vec<usize> {
     let mut shown: Vec<usize> = (0..trace.steps.len().min(max)).collect();
@@ -180,6 +185,9 @@ fn write_step(out: &mut String, s: &StepRecord, name_width: usize) {
     }
     for v in &s.vmas {
         let _ = writeln!(out, "         {:name_width$}  {}", "", vma_line(v));
+    }
+    for c in &s.cache {
+        let _ = writeln!(out, "         {:name_width$}  {}", "", cache_line(c));
     }
     if !s.locks.is_empty() {
         let _ = writeln!(

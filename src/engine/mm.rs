@@ -18,7 +18,7 @@ use super::locks::{LockEvent, LockName, LockOp, Owner, RwSem};
 use super::state::locks::{
     DeclaredLock, LockDeclError, LockState, Locks, MAX_LOCKS, MutexId, RcuId, RwsemId, SpinlockId,
 };
-use super::state::page_cache::PageCache;
+use super::state::page_cache::{CACHE_SLOTS, PageCache, XaEntry};
 use super::state::process::{MAX_MMS, Processes};
 use super::state::vma::{VmFlags, Vma, VmaId, Vmas};
 
@@ -182,6 +182,9 @@ pub enum TouchLoc {
     Pte(u8, u8),
     /// VMA `id` (before and after packed; a trace shows them as VMAs, not entries).
     Vma(u8),
+    /// Page-cache index `i`'s xarray entry (packed by `XaEntry`; a trace shows it as
+    /// `xa[i]`).
+    PageCache(u8),
 }
 
 /// A TLB entry slot value: nothing cached.
@@ -738,8 +741,37 @@ impl<A: PmdOps> Machine<A> {
     /// Puts `page` in the page cache at `index`, or (`None`) removes what is there
     /// (`filemap_remove_folio`: the page's `mapping` becomes NULL).
     pub fn cache_set(&mut self, index: usize, page: Option<u8>) {
+        self.xa_store(index, page.map_or(XaEntry::Empty, XaEntry::Page));
+    }
+    /// `xas_load`: the entry at `index`, retry entries included (a recorded read).
+    pub fn xa_load(&self, index: usize) -> XaEntry {
+        self.read(Loc::PageCache);
+        self.cache.load(index)
+    }
+    /// `xas_store`: puts `entry` at `index` (shown in traces as `xa[index]`).
+    pub fn xa_store(&mut self, index: usize, entry: XaEntry) {
         self.write(Loc::PageCache);
-        self.cache.set(index, page);
+        let huge = |e: XaEntry| match e {
+            XaEntry::Page(p) => self.pages.get(usize::from(p)).is_some_and(|p| p.huge),
+            _ => false,
+        };
+        let before = self.cache.load(index);
+        let (b, a) = (before.pack(huge(before)), entry.pack(huge(entry)));
+        self.cache.store(index, entry);
+        if index < CACHE_SLOTS && b != a {
+            self.touch(TouchLoc::PageCache(index as u8), b, a);
+        }
+    }
+    /// Returns `mapping->nrpages` (a recorded read).
+    pub fn nrpages(&self) -> u8 {
+        self.read(Loc::PageCache);
+        self.cache.nrpages()
+    }
+    /// `mapping->nrpages += delta` (`shmem_charge`, `shmem_add_to_page_cache`,
+    /// `page_cache_delete`).
+    pub fn add_nrpages(&mut self, delta: i8) {
+        self.write(Loc::PageCache);
+        self.cache.add_nrpages(delta);
     }
     /// Returns the file's `i_size`, in pages (a recorded read).
     pub fn i_size(&self) -> u8 {

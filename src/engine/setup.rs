@@ -275,6 +275,9 @@ impl<'a, A: PmdOps> Setup<'a, A> {
         }
         self.m.page_set_file(p, true);
         self.m.page_get(p);
+        if self.m.cache_get(index).is_none() {
+            self.m.add_nrpages(1);
+        }
         self.m.cache_set(index, Some(p));
         let size = self.m.i_size().max(index as u8 + 1);
         self.m.set_i_size(size);

@@ -12,6 +12,7 @@ use super::invariant::{self, InvariantId};
 use super::locks::LockEvent;
 use super::mm::{Touch, TouchLoc};
 use super::program::Step;
+use super::state::page_cache::XaEntry;
 use super::state::vma::{Vma, VmaId};
 use super::{Scenario, Tid};
 
@@ -37,6 +38,7 @@ impl TouchedEntry {
             TouchLoc::Pmd(r) => std::format!("pmd[{r}]"),
             TouchLoc::Pte(t, s) => std::format!("table{t}.pte[{s}]"),
             TouchLoc::Vma(id) => std::format!("vma{id}"),
+            TouchLoc::PageCache(i) => std::format!("xa[{i}]"),
         }
     }
 }
@@ -59,6 +61,32 @@ impl VmaChange {
     }
 }
 
+/// One page-cache slot a step stored to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheChange {
+    /// The file index.
+    pub index: u8,
+    /// The entry before the step, packed (see [`CacheChange::before_text`]).
+    pub before: u64,
+    /// The entry after the step, packed.
+    pub after: u64,
+}
+
+impl CacheChange {
+    /// Returns `xa[index]`.
+    pub fn place(&self) -> String {
+        std::format!("xa[{}]", self.index)
+    }
+    /// The entry before: `NULL`, `page 3`, `huge page 3` or `XA_RETRY_ENTRY`.
+    pub fn before_text(&self) -> String {
+        XaEntry::describe(self.before)
+    }
+    /// The entry after, in the same form.
+    pub fn after_text(&self) -> String {
+        XaEntry::describe(self.after)
+    }
+}
+
 /// One step of a trace.
 #[derive(Clone, Debug)]
 pub struct TraceStep {
@@ -72,6 +100,8 @@ pub struct TraceStep {
     pub touched: Vec<TouchedEntry>,
     /// The VMAs the step changed.
     pub vmas: Vec<VmaChange>,
+    /// The page-cache slots the step stored to.
+    pub cache: Vec<CacheChange>,
     /// The locks the step took, released or downgraded, in order, as the machine's lock
     /// accessors recorded them.
     pub locks: Vec<LockEvent>,
@@ -124,7 +154,7 @@ fn decode_touch<A: PmdOps>(t: &Touch) -> TouchedEntry {
             decode_pmd::<A>(Pmd::try_from_u64(t.before).unwrap_or(A::pmd_empty())),
             decode_pmd::<A>(Pmd::try_from_u64(t.after).unwrap_or(A::pmd_empty())),
         ),
-        TouchLoc::Pte(..) | TouchLoc::Vma(_) => (
+        TouchLoc::Pte(..) | TouchLoc::Vma(_) | TouchLoc::PageCache(_) => (
             decode_pte::<A>(Pte::try_from_u64(t.before).unwrap_or(A::pte_empty(0)), None),
             decode_pte::<A>(Pte::try_from_u64(t.after).unwrap_or(A::pte_empty(0)), None),
         ),
@@ -157,7 +187,19 @@ pub fn replay<A: PmdOps>(sc: &Scenario<A>, schedule: &[u8]) -> Result<Trace, Rep
         // Keep reads only where they are not followed by a write of the same place.
         let mut touched: Vec<TouchedEntry> = Vec::new();
         let mut vmas: Vec<VmaChange> = Vec::new();
+        let mut cache: Vec<CacheChange> = Vec::new();
         for t in &fx.touched {
+            if let TouchLoc::PageCache(index) = t.loc {
+                match cache.iter_mut().find(|c| c.index == index) {
+                    Some(c) => c.after = t.after,
+                    None => cache.push(CacheChange {
+                        index,
+                        before: t.before,
+                        after: t.after,
+                    }),
+                }
+                continue;
+            }
             if let TouchLoc::Vma(id) = t.loc {
                 let after = Vma::unpack(t.after);
                 match vmas.iter_mut().find(|v| v.id.0 == id) {
@@ -185,6 +227,7 @@ pub fn replay<A: PmdOps>(sc: &Scenario<A>, schedule: &[u8]) -> Result<Trace, Rep
             label,
             touched,
             vmas,
+            cache,
             locks: fx.locks,
             violated,
         });
@@ -240,6 +283,16 @@ impl fmt::Display for Trace {
                     v.place(),
                     v.before,
                     v.after
+                )?;
+            }
+            for c in &s.cache {
+                writeln!(
+                    f,
+                    "{:>13}{:<14} {}  ->  {}",
+                    "",
+                    c.place(),
+                    c.before_text(),
+                    c.after_text()
                 )?;
             }
             if !s.locks.is_empty() {

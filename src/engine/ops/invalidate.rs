@@ -109,6 +109,7 @@ impl<A: PmdOps> Program<A> for InvalidatePage {
             }
             REMOVE => {
                 m.cache_set(index, None);
+                m.add_nrpages(-1);
                 m.page_put(page);
                 m.goto(t, UNLOCK);
                 Step::Ran("invalidate_complete_page2: remove from the page cache, mapping = NULL")
