@@ -34,11 +34,17 @@ pub enum Mutation {
     /// `filemap_fault` skips its recheck under the page lock (race 001-A:
     /// INV-001-NOORPHAN).
     FaultSkipsMappingRecheck,
+    /// v6.12's `collapse_file` skips the `userfaultfd_missing` check (race 004:
+    /// INV-004-UFFD).
+    CollapseSkipsUffdCheck,
+    /// v6.12's `collapse_file` rolls back without clearing its retry entries (race 004:
+    /// INV-004-XA).
+    CollapseRollbackKeepsRetry,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 8] = [
+    pub const ALL: [Mutation; 10] = [
         Mutation::SplitSkipsTlbFlush,
         Mutation::ZapHugeUnlocked,
         Mutation::FaultFreesDeposit,
@@ -47,6 +53,8 @@ impl Mutation {
         Mutation::FaultAllocatesUnderPageLock,
         Mutation::WriteSkipsFaultIn,
         Mutation::FaultSkipsMappingRecheck,
+        Mutation::CollapseSkipsUffdCheck,
+        Mutation::CollapseRollbackKeepsRetry,
     ];
 
     /// Returns the name the command line takes.
@@ -60,6 +68,8 @@ impl Mutation {
             Mutation::FaultAllocatesUnderPageLock => "fault-allocates-under-page-lock",
             Mutation::WriteSkipsFaultIn => "write-skips-fault-in",
             Mutation::FaultSkipsMappingRecheck => "fault-skips-mapping-recheck",
+            Mutation::CollapseSkipsUffdCheck => "collapse-skips-uffd-check",
+            Mutation::CollapseRollbackKeepsRetry => "collapse-rollback-keeps-retry",
         }
     }
 
@@ -101,6 +111,14 @@ impl Mutation {
             },
             Mutation::FaultSkipsMappingRecheck => Knobs {
                 fault_skips_mapping_recheck: true,
+                ..knobs
+            },
+            Mutation::CollapseSkipsUffdCheck => Knobs {
+                collapse_skips_uffd_check: true,
+                ..knobs
+            },
+            Mutation::CollapseRollbackKeepsRetry => Knobs {
+                collapse_rollback_keeps_retry: true,
                 ..knobs
             },
         }

@@ -91,6 +91,13 @@ pub enum ProgramError {
     },
     /// A range of regions that is empty.
     EmptyRange,
+    /// A user ghost cell past the machine's.
+    GhostCell {
+        /// The cell asked for.
+        cell: usize,
+        /// Ghost cells in the machine.
+        cells: usize,
+    },
 }
 
 impl core::fmt::Display for ProgramError {
@@ -105,6 +112,10 @@ impl core::fmt::Display for ProgramError {
                 "pte slot {slot} is outside the {slots} modelled slots (0..{slots})"
             ),
             ProgramError::EmptyRange => f.write_str("the range covers no region"),
+            ProgramError::GhostCell { cell, cells } => write!(
+                f,
+                "ghost cell {cell} is outside the machine's {cells} cells (0..{cells})"
+            ),
         }
     }
 }
@@ -141,6 +152,17 @@ impl Limits {
                 region: last,
                 regions: self.regions,
             });
+        }
+        Ok(())
+    }
+    /// Checks that `cell` is one of the machine's user ghost cells.
+    ///
+    /// # Errors
+    /// [`ProgramError::GhostCell`] when it is not.
+    pub fn ghost_cell(&self, cell: usize) -> Result<(), ProgramError> {
+        let cells = super::mm::GHOST_CELLS;
+        if cell >= cells {
+            return Err(ProgramError::GhostCell { cell, cells });
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use std::string::String;
 pub mod race_000;
 pub mod race_001;
 pub mod race_003;
+pub mod race_004;
 
 use crate::ArchId;
 use crate::arch::DynBackend;
@@ -81,6 +82,10 @@ pub struct Knobs {
     /// Race 001-A `v6.12`: `filemap_fault` skips the mapping and `i_size` recheck under the
     /// page lock.
     pub fault_skips_mapping_recheck: bool,
+    /// Race 004 `v6.12`: `collapse_file` skips the `userfaultfd_missing` check.
+    pub collapse_skips_uffd_check: bool,
+    /// Race 004 `v6.12`: `collapse_file`'s rollback leaves its retry entries in the holes.
+    pub collapse_rollback_keeps_retry: bool,
 }
 
 impl Knobs {
@@ -302,6 +307,20 @@ pub const CATALOGUE: &[Entry] = &[
         },
     },
     Entry {
+        id: "race-004-uffd",
+        title: "khugepaged's collapse_file vs userfaultfd MODE_MISSING: a collapse must not fill a registered hole (race 004, 2023)",
+        variants: race_004::VARIANTS,
+        invariants: race_004::UFFD_INVARIANTS,
+        expect: |b, v| race_004_expect(b, v, race_004::FOUND_UFFD),
+    },
+    Entry {
+        id: "race-004-rollback",
+        title: "collapse_file's rollback vs UFFDIO_COPY and a page-cache lookup: nobody may see a folio the collapse takes back (race 004, 2023)",
+        variants: race_004::VARIANTS,
+        invariants: race_004::ROLLBACK_INVARIANTS,
+        expect: |b, v| race_004_expect(b, v, race_004::FOUND_ROLLBACK),
+    },
+    Entry {
         id: "dontneed-fault-tlb",
         title: "MADV_DONTNEED's deferred TLB flush vs a fault: a CPU may cache a huge and a small translation at once (model finding, today)",
         variants: &[V6_12],
@@ -336,8 +355,21 @@ fn race_001_expect(b: &dyn DynBackend, v: &str) -> Expectation {
     }
 }
 
+/// Race 004 on every THP backend: `v6.2` breaks `found`, v6.12 holds.
+fn race_004_expect(b: &dyn DynBackend, v: &str, found: &'static [InvariantId]) -> Expectation {
+    if !b.geometry().has_thp {
+        Expectation::NotApplicable("no transparent huge pages: khugepaged never collapses")
+    } else if historical(b.id()) {
+        Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
+    } else if v == race_004::V6_2 {
+        Expectation::Violation(found)
+    } else {
+        Expectation::Holds
+    }
+}
+
 /// Why a historical backend is not run under another era's generic code (races 000, 001,
-/// 003: 2006 to today; LPAE had the v4.5 helpers only in v4.5).
+/// 003, 004: 2006 to today; LPAE had the v4.5 helpers only in v4.5).
 const HISTORICAL_UNDER_LATER: &str =
     "v4.5's LPAE helpers under another kernel's generic code: no kernel ever ran that pair";
 
@@ -435,6 +467,8 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "race-003" => race_003::build::<A>(variant, knobs),
         "race-003-walker" => race_003::build_walker::<A>(variant),
         "race-001-invalidate" => race_001::build_invalidate::<A>(variant, knobs),
+        "race-004-uffd" => race_004::build_uffd::<A>(variant, knobs),
+        "race-004-rollback" => race_004::build_rollback::<A>(variant, knobs),
         "race-001-self" => race_001::build::<A>(false, variant, knobs, variant == V6_12),
         "race-001-abba" => race_001::build::<A>(true, variant, knobs, variant == V6_12),
         "race-000-alloc" => {

@@ -2,16 +2,20 @@
 //! the kernel function they model; historical (buggy) behaviour and test-only mutations are
 //! fields of the program, so one scenario runs every variant.
 
+pub mod collapse_file;
 pub mod fault;
 pub mod file_fault;
+pub mod find_get_entries;
 pub mod gup;
 pub mod invalidate;
 pub mod mmap;
 pub mod munmap;
 pub mod nopage;
 pub mod perform_write;
+pub mod shmem_fault;
 pub mod split;
 pub mod user_fault;
+pub mod userfaultfd;
 pub mod v6_12;
 pub mod vma_walk;
 pub mod walk;
