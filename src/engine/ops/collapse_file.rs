@@ -269,13 +269,7 @@ impl<A: PmdOps> Program<A> for CollapseFile {
                 m.goto(t, XA_LOCK);
                 Step::Ran("alloc_charge_folio; __folio_set_locked(new folio), not uptodate")
             }
-            XA_LOCK => {
-                if !m.spin_lock(self.xa_lock, t) {
-                    return Step::Blocked(Wait::Spinlock(self.xa_lock));
-                }
-                m.goto(t, SCAN);
-                Step::Ran("xas_lock_irq; xas_create_range")
-            }
+            XA_LOCK => self.xa_lock_then(m, t, SCAN, "xas_lock_irq; xas_create_range"),
             SCAN => {
                 if index >= CACHE_SLOTS {
                     m.goto(t, LOOP_DONE);
@@ -377,13 +371,7 @@ impl<A: PmdOps> Program<A> for CollapseFile {
                 m.goto(t, UNMAP_FIND);
                 Step::Ran("page_vma_mapped_walk_done: spin_unlock(ptl)")
             }
-            RELOCK => {
-                if !m.spin_lock(self.xa_lock, t) {
-                    return Step::Blocked(Wait::Spinlock(self.xa_lock));
-                }
-                m.goto(t, COUNT);
-                Step::Ran("xas_lock_irq")
-            }
+            RELOCK => self.xa_lock_then(m, t, COUNT, "xas_lock_irq"),
             COUNT => {
                 // The cache's reference and ours; anyone else's (a speculative lookup, a pin)
                 // fails the collapse.
@@ -412,11 +400,12 @@ impl<A: PmdOps> Program<A> for CollapseFile {
                 m.goto(t, ROLLBACK);
                 Step::Ran("out_unlock: folio_unlock; folio_put")
             }
-            XA_UNLOCK_FAIL => {
-                m.spin_unlock(self.xa_lock, t);
-                m.goto(t, ROLLBACK);
-                Step::Ran("xa_locked: xas_unlock_irq; the collapse failed")
-            }
+            XA_UNLOCK_FAIL => self.xa_unlock_then(
+                m,
+                t,
+                ROLLBACK,
+                "xa_locked: xas_unlock_irq; the collapse failed",
+            ),
             LOOP_DONE if v6_2 => {
                 for i in 0..CACHE_SLOTS {
                     m.xa_store(i, XaEntry::Page(new));
@@ -425,16 +414,8 @@ impl<A: PmdOps> Program<A> for CollapseFile {
                 m.goto(t, V62_XA_UNLOCK);
                 Step::Ran("xas_set_order; xas_store(new folio): one multi-index entry")
             }
-            LOOP_DONE => {
-                m.spin_unlock(self.xa_lock, t);
-                m.goto(t, CHARGE);
-                Step::Ran("xa_locked: xas_unlock_irq")
-            }
-            V62_XA_UNLOCK => {
-                m.spin_unlock(self.xa_lock, t);
-                m.goto(t, V62_COPY);
-                Step::Ran("xas_unlock_irq")
-            }
+            LOOP_DONE => self.xa_unlock_then(m, t, CHARGE, "xa_locked: xas_unlock_irq"),
+            V62_XA_UNLOCK => self.xa_unlock_then(m, t, V62_COPY, "xas_unlock_irq"),
             V62_COPY => {
                 self.release_old(m, t);
                 m.goto(t, V62_UPTODATE);
@@ -465,13 +446,7 @@ impl<A: PmdOps> Program<A> for CollapseFile {
                 m.goto(t, RETRY_LOCK);
                 Step::Ran("i_mmap_lock_read")
             }
-            RETRY_LOCK => {
-                if !m.spin_lock(self.xa_lock, t) {
-                    return Step::Blocked(Wait::Spinlock(self.xa_lock));
-                }
-                m.goto(t, RETRY);
-                Step::Ran("xas_lock_irq")
-            }
+            RETRY_LOCK => self.xa_lock_then(m, t, RETRY, "xas_lock_irq"),
             RETRY => {
                 let mut check = 0;
                 for i in 0..CACHE_SLOTS {
@@ -516,23 +491,13 @@ impl<A: PmdOps> Program<A> for CollapseFile {
                 m.goto(t, RETRY_UNLOCK);
                 Step::Ran("every XA_RETRY_ENTRY back to NULL")
             }
-            RETRY_UNLOCK => {
-                m.spin_unlock(self.xa_lock, t);
-                m.goto(t, ROLLBACK);
-                Step::Ran("xas_unlock_irq; goto rollback")
-            }
+            RETRY_UNLOCK => self.xa_unlock_then(m, t, ROLLBACK, "xas_unlock_irq; goto rollback"),
             IMMAP_UNLOCK_OK => {
                 m.up_read(self.i_mmap, t);
                 m.goto(t, COMMIT);
                 Step::Ran("immap_locked: i_mmap_unlock_read")
             }
-            COMMIT_LOCK => {
-                if !m.spin_lock(self.xa_lock, t) {
-                    return Step::Blocked(Wait::Spinlock(self.xa_lock));
-                }
-                m.goto(t, COMMIT);
-                Step::Ran("xas_lock_irq")
-            }
+            COMMIT_LOCK => self.xa_lock_then(m, t, COMMIT, "xas_lock_irq"),
             COMMIT => {
                 for i in 0..CACHE_SLOTS {
                     m.xa_store(i, XaEntry::Page(new));
@@ -543,11 +508,7 @@ impl<A: PmdOps> Program<A> for CollapseFile {
                     "folio_mark_uptodate; xas_set_order; xas_store(new folio): one multi-index entry",
                 )
             }
-            COMMIT_UNLOCK => {
-                m.spin_unlock(self.xa_lock, t);
-                m.goto(t, UNLOCK_NEW);
-                Step::Ran("xas_unlock_irq")
-            }
+            COMMIT_UNLOCK => self.xa_unlock_then(m, t, UNLOCK_NEW, "xas_unlock_irq"),
             UNLOCK_NEW => {
                 m.page_unlock(new, t);
                 m.goto(t, RELEASE_OLD);
@@ -588,21 +549,10 @@ impl<A: PmdOps> Program<A> for CollapseFile {
                 m.goto(t, ROLLBACK_UNLOCK);
                 Step::Ran("mapping->nrpages -= nr_none")
             }
-            ROLLBACK_UNLOCK => {
-                m.spin_unlock(self.xa_lock, t);
-                m.goto(t, ROLLBACK_RELEASE);
-                Step::Ran("xas_unlock_irq")
-            }
+            ROLLBACK_UNLOCK => self.xa_unlock_then(m, t, ROLLBACK_RELEASE, "xas_unlock_irq"),
             ROLLBACK_RELEASE => {
-                let list = get(m, t, LIST);
-                for i in 0..CACHE_SLOTS {
-                    if list & 1 << i != 0 {
-                        if let Some(p) = orig(m, t, i) {
-                            m.page_unlock(p, t);
-                            m.page_put(p);
-                        }
-                    }
-                }
+                // folio_putback_lru gives the isolation's reference back: only ours goes.
+                self.unlock_listed(m, t, 1);
                 m.page_unlock(new, t);
                 m.page_put(new);
                 let (_, seen) = self.ghost.end(m);
@@ -652,15 +602,47 @@ impl CollapseFile {
     /// Frees the replaced small folios: out of the cache, unlocked, the cache's reference and
     /// the collapse's dropped.
     fn release_old<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid) {
+        self.unlock_listed(m, t, 2);
+    }
+
+    /// Unlocks every small folio on the pagelist and drops `refs` references on each.
+    fn unlock_listed<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, refs: u8) {
         let list = get(m, t, LIST);
-        for i in 0..CACHE_SLOTS {
-            if list & 1 << i != 0 {
-                if let Some(p) = orig(m, t, i) {
-                    m.page_unlock(p, t);
-                    m.page_put(p);
+        for i in (0..CACHE_SLOTS).filter(|i| list & 1 << i != 0) {
+            if let Some(p) = orig(m, t, i) {
+                m.page_unlock(p, t);
+                for _ in 0..refs {
                     m.page_put(p);
                 }
             }
         }
+    }
+
+    /// `xas_lock_irq`, then on to `next`.
+    fn xa_lock_then<A: PmdOps>(
+        &self,
+        m: &mut Machine<A>,
+        t: Tid,
+        next: u8,
+        label: &'static str,
+    ) -> Step {
+        if !m.spin_lock(self.xa_lock, t) {
+            return Step::Blocked(Wait::Spinlock(self.xa_lock));
+        }
+        m.goto(t, next);
+        Step::Ran(label)
+    }
+
+    /// `xas_unlock_irq`, then on to `next`.
+    fn xa_unlock_then<A: PmdOps>(
+        &self,
+        m: &mut Machine<A>,
+        t: Tid,
+        next: u8,
+        label: &'static str,
+    ) -> Step {
+        m.spin_unlock(self.xa_lock, t);
+        m.goto(t, next);
+        Step::Ran(label)
     }
 }

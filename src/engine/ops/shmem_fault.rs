@@ -57,6 +57,38 @@ const UNLOCK: u8 = 13;
 const FOLIO: usize = 0;
 const TABLE: usize = 1;
 
+/// `shmem_alloc_folio` and `__folio_set_locked`: a new page-cache folio, locked by `t`
+/// (nobody else can hold a new folio's lock); `None`, flagged as a model error, when the
+/// page arena is full.
+pub(crate) fn alloc_locked_folio<A: PmdOps>(m: &mut Machine<A>, t: Tid) -> Option<u8> {
+    let Some(p) = m.page_alloc(false) else {
+        m.flag(InvariantId::Model, "a new folio: the page arena is full");
+        finish(m, t);
+        return None;
+    };
+    m.page_set_file(p, true);
+    let _ = m.page_lock(p, t);
+    Some(p)
+}
+
+/// `shmem_add_to_page_cache(expected NULL)`'s store under `xa_lock`: `folio` at `index`,
+/// `nrpages++` and the cache's reference; `Err` with what holds the slot (`-EEXIST`).
+pub(crate) fn shmem_add_to_page_cache<A: PmdOps>(
+    m: &mut Machine<A>,
+    index: usize,
+    folio: u8,
+) -> Result<(), XaEntry> {
+    match m.xa_load(index) {
+        XaEntry::Empty => {
+            m.xa_store(index, XaEntry::Page(folio));
+            m.add_nrpages(1);
+            m.page_get(folio);
+            Ok(())
+        }
+        found => Err(found),
+    }
+}
+
 impl<A: PmdOps> Program<A> for ShmemFault {
     fn name(&self) -> &'static str {
         "shmem_fault (v6.12)"
@@ -124,13 +156,9 @@ impl<A: PmdOps> Program<A> for ShmemFault {
                 Step::Ran("userfaultfd_missing: no")
             }
             ALLOC => {
-                let Some(p) = m.page_alloc(false) else {
-                    m.flag(InvariantId::Model, "shmem fault: the page arena is full");
-                    finish(m, t);
+                let Some(p) = alloc_locked_folio(m, t) else {
                     return Step::Ran("shmem_alloc_folio: no page");
                 };
-                m.page_set_file(p, true);
-                let _ = m.page_lock(p, t);
                 m.th_mut(t).regs[FOLIO] = u64::from(p) + 1;
                 m.goto(t, ADD_LOCK);
                 Step::Ran("shmem_alloc_and_add_folio: shmem_alloc_folio, __folio_set_locked")
@@ -143,13 +171,10 @@ impl<A: PmdOps> Program<A> for ShmemFault {
                 Step::Ran("shmem_add_to_page_cache: xas_lock_irq")
             }
             ADD => {
-                if m.xa_load(index) != XaEntry::Empty {
+                if shmem_add_to_page_cache(m, index, folio).is_err() {
                     m.goto(t, ADD_FAIL);
                     return Step::Ran("xas_find_conflict: the slot is taken: -EEXIST");
                 }
-                m.xa_store(index, XaEntry::Page(folio));
-                m.add_nrpages(1);
-                m.page_get(folio);
                 m.goto(t, ADD_UNLOCK);
                 Step::Ran("xas_store(folio); mapping->nrpages++")
             }

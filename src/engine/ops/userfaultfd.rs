@@ -14,7 +14,6 @@
 use crate::entry::PmdOps;
 
 use super::super::Tid;
-use super::super::invariant::InvariantId;
 use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::state::locks::SpinlockId;
@@ -22,6 +21,7 @@ use super::super::state::page_cache::XaEntry;
 use super::super::state::vma::VmFlags;
 use super::collapse_file::CollapseGhost;
 use super::finish;
+use super::shmem_fault::{alloc_locked_folio, shmem_add_to_page_cache};
 
 /// `UFFDIO_REGISTER` MODE_MISSING of the VMA over `region`.
 #[derive(Clone, Copy, Debug)]
@@ -134,13 +134,9 @@ impl<A: PmdOps> Program<A> for UffdCopy {
                 Step::Ran("the VMA is registered for missing pages")
             }
             C_ALLOC => {
-                let Some(p) = m.page_alloc(false) else {
-                    m.flag(InvariantId::Model, "UFFDIO_COPY: the page arena is full");
-                    finish(m, t);
+                let Some(p) = alloc_locked_folio(m, t) else {
                     return Step::Ran("shmem_alloc_folio: no page");
                 };
-                m.page_set_file(p, true);
-                let _ = m.page_lock(p, t);
                 m.th_mut(t).regs[FOLIO] = u64::from(p) + 1;
                 m.goto(t, C_XA_LOCK);
                 Step::Ran(
@@ -154,15 +150,12 @@ impl<A: PmdOps> Program<A> for UffdCopy {
                 m.goto(t, C_ADD);
                 Step::Ran("shmem_add_to_page_cache: xas_lock_irq")
             }
-            C_ADD => match m.xa_load(index) {
-                XaEntry::Empty => {
-                    m.xa_store(index, XaEntry::Page(folio));
-                    m.add_nrpages(1);
-                    m.page_get(folio);
+            C_ADD => match shmem_add_to_page_cache(m, index, folio) {
+                Ok(()) => {
                     m.goto(t, C_ADDED);
                     Step::Ran("xas_store(folio); mapping->nrpages++")
                 }
-                found => {
+                Err(found) => {
                     if let XaEntry::Page(p) = found {
                         self.ghost.observe(m, index, p);
                     }
