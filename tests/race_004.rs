@@ -232,3 +232,113 @@ fn a_monitor_cell_past_the_machine_is_a_typed_error() {
         .unwrap_err();
     assert!(e.to_string().contains("ghost cell 99"), "{e}");
 }
+
+/// Written as an outside crate would: the `race-004-uffd` threads over v6.12 from public
+/// pieces, with probe invariants that "break" exactly when an outcome is reachable, so the
+/// fixed variant is shown to commit, to give up on a registered range, and to give up on a
+/// filled hole: its "holds" is not vacuous.
+mod outcomes {
+    use pgtable::engine::explore::{Options, explore};
+    use pgtable::engine::invariant::CustomInvariant;
+    use pgtable::engine::mm::Machine;
+    use pgtable::engine::ops::collapse_file::{
+        CollapseFile, CollapseShape, uffd_missing_registered,
+    };
+    use pgtable::engine::ops::shmem_fault::ShmemFault;
+    use pgtable::engine::ops::userfaultfd::{UffdCopy, UffdRegister};
+    use pgtable::engine::state::page_cache::XaEntry;
+    use pgtable::engine::state::vma::VmFlags;
+    use pgtable::engine::{ScenarioBuilder, Tid};
+    use pgtable::scenario::race_004::{GHOST, I_MMAP, XA_LOCK};
+
+    type A = pgtable::arch::Arm64;
+
+    static COMMITTED: CustomInvariant = CustomInvariant {
+        id: "INV-PROBE-COMMITTED",
+        statement: "The collapse never commits (a probe: broken when a commit is reachable).",
+    };
+    static REFUSED: CustomInvariant = CustomInvariant {
+        id: "INV-PROBE-REFUSED",
+        statement: "The collapse never ends with the hole still a hole in a registered range.",
+    };
+    static FILLED: CustomInvariant = CustomInvariant {
+        id: "INV-PROBE-FILLED",
+        statement: "The collapse never ends with a small folio in the hole.",
+    };
+
+    fn collapse_done(m: &Machine<A>) -> bool {
+        m.th(Tid(0)).done
+    }
+
+    fn committed(m: &Machine<A>) -> Option<&'static str> {
+        let huge = |e| matches!(e, XaEntry::Page(p) if m.page(p).huge);
+        (collapse_done(m) && huge(m.xa_load(0)) && huge(m.xa_load(1))).then_some("committed")
+    }
+
+    fn refused(m: &Machine<A>) -> Option<&'static str> {
+        (collapse_done(m) && m.xa_load(0) == XaEntry::Empty && uffd_missing_registered(m))
+            .then_some("refused")
+    }
+
+    fn filled(m: &Machine<A>) -> Option<&'static str> {
+        let small = matches!(m.xa_load(0), XaEntry::Page(p) if !m.page(p).huge);
+        (collapse_done(m) && small).then_some("filled")
+    }
+
+    #[test]
+    fn v6_12_commits_refuses_a_registered_range_and_gives_up_on_a_filled_hole() {
+        let sc = ScenarioBuilder::<A>::new("outside-race-004", 1)
+            .file_backed()
+            .spinlock(XA_LOCK)
+            .rwsem(I_MMAP)
+            .setup(|s| {
+                s.vma(0, 0, 1, VmFlags::READ | VmFlags::SHARED)?;
+                s.table(0)?;
+                let p = s.page(false)?;
+                s.cache_page(1, p)
+            })
+            .thread(
+                "collapse",
+                CollapseFile::new(CollapseShape::V6_12, XA_LOCK, I_MMAP, GHOST),
+            )
+            .thread("register", UffdRegister { region: 0 })
+            .thread(
+                "fault",
+                ShmemFault {
+                    region: 0,
+                    index: 0,
+                    xa_lock: XA_LOCK,
+                    ghost: GHOST,
+                },
+            )
+            .thread(
+                "copy",
+                UffdCopy {
+                    region: 0,
+                    index: 0,
+                    xa_lock: XA_LOCK,
+                    ghost: GHOST,
+                },
+            )
+            .state_invariant(&COMMITTED, committed)
+            .state_invariant(&REFUSED, refused)
+            .state_invariant(&FILLED, filled)
+            .build()
+            .unwrap();
+        let out = explore(
+            &sc,
+            Options {
+                stop_at_first: false,
+                ..Options::default()
+            },
+        );
+        assert!(out.complete);
+        let seen: std::collections::BTreeSet<_> =
+            out.violated_custom.iter().map(|i| i.id()).collect();
+        assert_eq!(
+            seen,
+            [COMMITTED.id, REFUSED.id, FILLED.id].into(),
+            "every outcome is reachable"
+        );
+    }
+}
