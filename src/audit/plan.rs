@@ -34,6 +34,9 @@ pub enum Mutation {
     /// `filemap_fault` skips its recheck under the page lock (race 001-A:
     /// INV-001-NOORPHAN).
     FaultSkipsMappingRecheck,
+    /// v6.12's `do_set_pmd` does not recheck `pmd_none` under the pmd lock (race 000-A:
+    /// INV-NONTERMINAL).
+    DoSetPmdSkipsRecheck,
     /// v6.12's `collapse_file` skips the `userfaultfd_missing` check (race 004:
     /// INV-004-UFFD).
     CollapseSkipsUffdCheck,
@@ -44,7 +47,7 @@ pub enum Mutation {
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 10] = [
+    pub const ALL: [Mutation; 11] = [
         Mutation::SplitSkipsTlbFlush,
         Mutation::ZapHugeUnlocked,
         Mutation::FaultFreesDeposit,
@@ -53,6 +56,7 @@ impl Mutation {
         Mutation::FaultAllocatesUnderPageLock,
         Mutation::WriteSkipsFaultIn,
         Mutation::FaultSkipsMappingRecheck,
+        Mutation::DoSetPmdSkipsRecheck,
         Mutation::CollapseSkipsUffdCheck,
         Mutation::CollapseRollbackKeepsRetry,
     ];
@@ -68,6 +72,7 @@ impl Mutation {
             Mutation::FaultAllocatesUnderPageLock => "fault-allocates-under-page-lock",
             Mutation::WriteSkipsFaultIn => "write-skips-fault-in",
             Mutation::FaultSkipsMappingRecheck => "fault-skips-mapping-recheck",
+            Mutation::DoSetPmdSkipsRecheck => "do-set-pmd-skips-recheck",
             Mutation::CollapseSkipsUffdCheck => "collapse-skips-uffd-check",
             Mutation::CollapseRollbackKeepsRetry => "collapse-rollback-keeps-retry",
         }
@@ -111,6 +116,10 @@ impl Mutation {
             },
             Mutation::FaultSkipsMappingRecheck => Knobs {
                 fault_skips_mapping_recheck: true,
+                ..knobs
+            },
+            Mutation::DoSetPmdSkipsRecheck => Knobs {
+                do_set_pmd_skips_recheck: true,
                 ..knobs
             },
             Mutation::CollapseSkipsUffdCheck => Knobs {

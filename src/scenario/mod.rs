@@ -82,6 +82,8 @@ pub struct Knobs {
     /// Race 001-A `v6.12`: `filemap_fault` skips the mapping and `i_size` recheck under the
     /// page lock.
     pub fault_skips_mapping_recheck: bool,
+    /// Race 000-A `v6.12`: `do_set_pmd` does not recheck `pmd_none` under the pmd lock.
+    pub do_set_pmd_skips_recheck: bool,
     /// Race 004 `v6.12`: `collapse_file` skips the `userfaultfd_missing` check.
     pub collapse_skips_uffd_check: bool,
     /// Race 004 `v6.12`: `collapse_file`'s rollback leaves its retry entries in the holes.
@@ -223,6 +225,26 @@ pub const CATALOGUE: &[Entry] = &[
                 Expectation::Holds
             }
         },
+    },
+    Entry {
+        id: "race-000-tmpfs",
+        title: "Huge tmpfs faults vs a page-table walker: a table exposed, then replaced by a huge pmd (race 000-A, 2016)",
+        variants: race_000::TMPFS_VARIANTS,
+        invariants: race_000::TMPFS_INVARIANTS,
+        expect: |b, v| {
+            today_on_thp(b).unwrap_or(if v == race_000::HUGE_TMPFS_2016 {
+                Expectation::Violation(race_000::FOUND_TMPFS)
+            } else {
+                Expectation::Holds
+            })
+        },
+    },
+    Entry {
+        id: "race-000-tmpfs-uffd",
+        title: "A huge tmpfs fault vs UFFDIO_COPY's page-table allocation: do_set_pmd must recheck pmd_none (race 000-A, today)",
+        variants: &[V6_12],
+        invariants: race_000::TMPFS_INVARIANTS,
+        expect: |b, _| today_on_thp(b).unwrap_or(Expectation::Holds),
     },
     Entry {
         id: "race-000-alloc",
@@ -471,6 +493,8 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "race-004-rollback" => race_004::build_rollback::<A>(variant, knobs),
         "race-001-self" => race_001::build::<A>(false, variant, knobs, variant == V6_12),
         "race-001-abba" => race_001::build::<A>(true, variant, knobs, variant == V6_12),
+        "race-000-tmpfs" => race_000::build_tmpfs::<A>(variant, knobs, variant == V6_12),
+        "race-000-tmpfs-uffd" => race_000::build_tmpfs_uffd::<A>(knobs),
         "race-000-alloc" => {
             let fixed = race_000::table_alloc(variant)? == TableAlloc::Prealloc;
             race_000::build::<A>(variant, knobs, fixed)

@@ -19,8 +19,12 @@
 
 use crate::engine::invariant::{CustomInvariant, InvariantId};
 use crate::engine::ops::file_fault::{FileReadFault, TableAlloc};
+use crate::engine::ops::huge_tmpfs_fault::{HugeTmpfsFault, TmpfsShape};
+use crate::engine::ops::vma_walk::{Lookup, VmaWalk};
 use crate::engine::ops::writeback::WritebackPair;
 use crate::engine::state::locks::MutexId;
+use crate::engine::state::page_cache::CACHE_SLOTS;
+use crate::engine::state::vma::VmFlags;
 use crate::engine::{Scenario, ScenarioBuilder};
 use crate::entry::PmdOps;
 
@@ -106,4 +110,166 @@ pub fn build<A: PmdOps>(variant: &str, k: Knobs, noalloc: bool) -> Result<Scenar
         b = b.invariant(&NOALLOC);
     }
     Ok(b.invariants(set(INVARIANTS)).build()?)
+}
+
+/// Only terminal entries change under `mmap_lock` read.
+pub static NONTERMINAL: CustomInvariant = CustomInvariant {
+    id: "INV-NONTERMINAL",
+    statement: "Under mmap_lock read alone, a pmd that points to a page table is never overwritten: only terminal entries change there.",
+};
+
+/// v4.7's table-first fault with the 2016 huge tmpfs series' table replacement.
+pub const HUGE_TMPFS_2016: &str = "huge-tmpfs-2016";
+/// The variants of `race-000-tmpfs`.
+pub const TMPFS_VARIANTS: &[&str] = &[HUGE_TMPFS_2016, super::V6_12];
+/// What `race-000-tmpfs` and `race-000-tmpfs-uffd` check.
+pub const TMPFS_INVARIANTS: &[InvariantId] = &[
+    InvariantId::TableLife,
+    InvariantId::Custom(&NONTERMINAL),
+    InvariantId::Validate,
+    InvariantId::Deposit,
+    InvariantId::Deadlock,
+    InvariantId::LockBalance,
+];
+/// What the 2016 shape must break.
+pub const FOUND_TMPFS: &[InvariantId] = &[InvariantId::TableLife];
+
+fn tmpfs_shape(variant: &str) -> Result<TmpfsShape, BuildError> {
+    match variant {
+        HUGE_TMPFS_2016 => Ok(TmpfsShape::HugeTmpfs2016),
+        super::V6_12 => Ok(TmpfsShape::V6_12),
+        v => Err(BuildError::UnknownVariant(v.into())),
+    }
+}
+
+fn tmpfs_fault(slot: u8, shape: TmpfsShape, k: Knobs, watch: bool) -> HugeTmpfsFault {
+    HugeTmpfsFault {
+        nonterminal: watch.then_some(&NONTERMINAL),
+        skip_pmd_none_recheck: k.do_set_pmd_skips_recheck,
+        ..HugeTmpfsFault::new(0, slot, shape)
+    }
+}
+
+/// Builds race 000-A (`race-000-tmpfs`) in `variant`: one huge tmpfs VMA over region 0, no
+/// table, a PMD-sized folio in the page cache at indices 0 and 1; read faults at both, and a
+/// walker of index 1 under `mmap_lock` read (`vma_lookup`, then `pte_offset_map_lock`).
+/// `watch` declares INV-NONTERMINAL (the catalogue does on `v6.12`; the 2016 shape is
+/// audited for the use-after-free, and `tests/race_000.rs` shows it breaks INV-NONTERMINAL
+/// too).
+///
+/// # Errors
+/// An unknown variant, or a backend that cannot hold the initial state.
+pub fn build_tmpfs<A: PmdOps>(
+    variant: &str,
+    k: Knobs,
+    watch: bool,
+) -> Result<Scenario<A>, BuildError> {
+    let shape = tmpfs_shape(variant)?;
+    let mut b = ScenarioBuilder::<A>::new("race-000-tmpfs", 1)
+        .file_backed()
+        .setup(|s| {
+            s.vma(0, 0, 1, VmFlags::READ | VmFlags::SHARED)?;
+            let h = s.page(true)?;
+            for i in 0..CACHE_SLOTS {
+                s.cache_page(i, h)?;
+            }
+            Ok(())
+        })
+        .thread("fault0", tmpfs_fault(0, shape, k, watch))
+        .thread("fault1", tmpfs_fault(1, shape, k, watch))
+        .thread(
+            "walker",
+            VmaWalk {
+                region: 0,
+                slot: 1,
+                lookup: Lookup::VmaLookup,
+            },
+        );
+    if watch {
+        b = b.invariant(&NONTERMINAL);
+    }
+    Ok(b.invariants(set(TMPFS_INVARIANTS)).build()?)
+}
+
+/// Builds a v6.12 huge tmpfs VMA with two small folios in the page cache while khugepaged's
+/// `collapse_file` (v6.12) replaces them with a PMD-sized folio, and read faults at both
+/// indices. A fault that found a small folio installs a table and maps it by its pte, with
+/// that folio locked; the collapse needs every small folio's lock to commit, so a fault that
+/// finds the new folio always sees that table: `do_set_pmd`'s recheck is not what keeps the
+/// table here (`tests/race_000.rs` checks it without the recheck), unlike in
+/// `race-000-tmpfs-uffd`.
+///
+/// # Errors
+/// A backend that cannot hold the initial state.
+pub fn build_tmpfs_collapse<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
+    use super::race_004::{GHOST, I_MMAP, XA_LOCK};
+    use crate::engine::ops::collapse_file::{CollapseFile, CollapseShape};
+    let shape = TmpfsShape::V6_12;
+    let b = ScenarioBuilder::<A>::new("tmpfs-collapse", 1)
+        .file_backed()
+        .spinlock(XA_LOCK)
+        .rwsem(I_MMAP)
+        .setup(|s| {
+            s.vma(0, 0, 1, VmFlags::READ | VmFlags::SHARED)?;
+            for i in 0..CACHE_SLOTS {
+                let p = s.page(false)?;
+                s.cache_page(i, p)?;
+            }
+            Ok(())
+        })
+        .thread(
+            "collapse",
+            CollapseFile::new(CollapseShape::V6_12, XA_LOCK, I_MMAP, GHOST),
+        )
+        .thread("fault0", tmpfs_fault(0, shape, k, true))
+        .thread("fault1", tmpfs_fault(1, shape, k, true))
+        .invariant(&NONTERMINAL);
+    Ok(b.invariants(set(TMPFS_INVARIANTS)).build()?)
+}
+
+/// Builds `race-000-tmpfs-uffd` (v6.12 only): the huge tmpfs VMA of `race-000-tmpfs`,
+/// registered for userfaultfd MODE_MISSING, a read fault at index 0 (`do_set_pmd` for the
+/// cached PMD-sized folio), the monitor's `UFFDIO_COPY` at index 1 (whose `mfill_atomic`
+/// installs a page table under the empty pmd before `shmem_mfill_atomic_pte` finds the slot
+/// taken) and a walker of index 1. The copy holds no lock the fault holds: only
+/// `do_set_pmd`'s `pmd_none` recheck under the pmd lock keeps the fault from replacing the
+/// copy's table.
+///
+/// # Errors
+/// A backend that cannot hold the initial state.
+pub fn build_tmpfs_uffd<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
+    use super::race_004::{GHOST, XA_LOCK};
+    use crate::engine::ops::userfaultfd::UffdCopy;
+    let flags = VmFlags::READ | VmFlags::SHARED | VmFlags::UFFD_MISSING;
+    let b = ScenarioBuilder::<A>::new("race-000-tmpfs-uffd", 1)
+        .file_backed()
+        .spinlock(XA_LOCK)
+        .setup(move |s| {
+            s.vma(0, 0, 1, flags)?;
+            let h = s.page(true)?;
+            for i in 0..CACHE_SLOTS {
+                s.cache_page(i, h)?;
+            }
+            Ok(())
+        })
+        .thread("fault", tmpfs_fault(0, TmpfsShape::V6_12, k, true))
+        .thread(
+            "copy",
+            UffdCopy {
+                region: 0,
+                index: 1,
+                xa_lock: XA_LOCK,
+                ghost: GHOST,
+            },
+        )
+        .thread(
+            "walker",
+            VmaWalk {
+                region: 0,
+                slot: 1,
+                lookup: Lookup::VmaLookup,
+            },
+        )
+        .invariant(&NONTERMINAL);
+    Ok(b.invariants(set(TMPFS_INVARIANTS)).build()?)
 }

@@ -7,6 +7,7 @@ pub mod fault;
 pub mod file_fault;
 pub mod find_get_entries;
 pub mod gup;
+pub mod huge_tmpfs_fault;
 pub mod invalidate;
 pub mod mmap;
 pub mod munmap;

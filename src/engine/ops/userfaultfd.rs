@@ -4,8 +4,10 @@
 //! - [`UffdRegister`]: `UFFDIO_REGISTER` with `UFFDIO_REGISTER_MODE_MISSING` on the VMA over
 //!   a region: `mmap_write_lock`, `vma_start_write`, `userfaultfd_set_vm_flags(VM_UFFD_MISSING)`,
 //!   `mmap_write_unlock`.
-//! - [`UffdCopy`]: the monitor's `UFFDIO_COPY` of one page: `mfill_atomic` takes the VMA's
-//!   lock for read (the model: `mmap_lock`), refuses a VMA not registered (`-ENOENT`), and
+//! - [`UffdCopy`]: the monitor's `UFFDIO_COPY` of one page: `mfill_atomic` (mm/userfaultfd.c:700)
+//!   takes the VMA's lock for read (the model: `mmap_lock`), refuses a VMA not registered
+//!   (`-ENOENT`), installs a page table under an empty pmd (`__pte_alloc`: `pmd_lock`,
+//!   `pmd_install`) and rereads the pmd (`-EEXIST` if it is huge or not present), then
 //!   `shmem_mfill_atomic_pte` allocates and fills a folio and adds it with
 //!   `shmem_add_to_page_cache(expected NULL)` under `xa_lock`: `-EEXIST` when the slot holds
 //!   anything. The pte install after a successful insertion (`mfill_atomic_install_pte`) is
@@ -14,6 +16,7 @@
 use crate::entry::PmdOps;
 
 use super::super::Tid;
+use super::super::invariant::InvariantId;
 use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::state::locks::SpinlockId;
@@ -22,6 +25,7 @@ use super::super::state::vma::VmFlags;
 use super::collapse_file::CollapseGhost;
 use super::finish;
 use super::shmem_fault::{alloc_locked_folio, shmem_add_to_page_cache};
+use super::v6_12::pmd_install_locked;
 
 /// `UFFDIO_REGISTER` MODE_MISSING of the VMA over `region`.
 #[derive(Clone, Copy, Debug)]
@@ -96,9 +100,16 @@ const C_ADD: u8 = 4;
 const C_ADDED: u8 = 5;
 const C_EEXIST: u8 = 6;
 const C_DONE: u8 = 7;
+const C_PMD: u8 = 8;
+const C_PTE_ALLOC: u8 = 9;
+const C_PMD_LOCK: u8 = 10;
+const C_PMD_INSTALL: u8 = 11;
+const C_PMD_UNLOCK: u8 = 12;
+const C_PMD_AGAIN: u8 = 13;
 
-/// Register: the folio + 1.
+/// Registers: the folio + 1; the table `__pte_alloc` allocated + 1.
 const FOLIO: usize = 0;
+const TABLE: usize = 1;
 
 impl<A: PmdOps> Program<A> for UffdCopy {
     fn name(&self) -> &'static str {
@@ -130,8 +141,62 @@ impl<A: PmdOps> Program<A> for UffdCopy {
                     finish(m, t);
                     return Step::Ran("the VMA is not registered: -ENOENT; mmap_read_unlock");
                 }
-                m.goto(t, C_ALLOC);
+                m.goto(t, C_PMD);
                 Step::Ran("the VMA is registered for missing pages")
+            }
+            C_PMD => {
+                if A::pmd_none(m.pmd_get(self.region)) {
+                    m.goto(t, C_PTE_ALLOC);
+                    return Step::Ran("pmdp_get_lockless: pmd_none: __pte_alloc");
+                }
+                m.goto(t, C_PMD_AGAIN);
+                Step::Ran("pmdp_get_lockless: not none")
+            }
+            C_PTE_ALLOC => {
+                let Some(tab) = m.table_alloc(self.region) else {
+                    m.flag(InvariantId::Model, "UFFDIO_COPY: the table arena is full");
+                    m.goto(t, C_DONE);
+                    return Step::Ran("__pte_alloc: -ENOMEM");
+                };
+                m.th_mut(t).regs[TABLE] = u64::from(tab) + 1;
+                m.goto(t, C_PMD_LOCK);
+                Step::Ran("__pte_alloc: pte_alloc_one")
+            }
+            C_PMD_LOCK => {
+                if !m.pmd_lock(self.region, t) {
+                    return Step::Blocked(Wait::PmdLock(self.region));
+                }
+                m.goto(t, C_PMD_INSTALL);
+                Step::Ran("pmd_install: pmd_lock")
+            }
+            C_PMD_INSTALL => {
+                let tab = (m.th(t).regs[TABLE] as u8).wrapping_sub(1);
+                m.goto(t, C_PMD_UNLOCK);
+                if pmd_install_locked(m, self.region, tab) {
+                    m.th_mut(t).regs[TABLE] = 0;
+                    return Step::Ran("pmd_install: pmd_populate");
+                }
+                Step::Ran("pmd_install: the pmd is no longer none")
+            }
+            C_PMD_UNLOCK => {
+                m.pmd_unlock(self.region, t);
+                if let Some(tab) = (m.th(t).regs[TABLE] as u8).checked_sub(1) {
+                    m.table_free(tab);
+                    m.th_mut(t).regs[TABLE] = 0;
+                }
+                m.goto(t, C_PMD_AGAIN);
+                Step::Ran("pmd_install: spin_unlock; an unused table freed")
+            }
+            C_PMD_AGAIN => {
+                let pmd = m.pmd_get(self.region);
+                if !A::pmd_present(pmd) || A::pmd_trans_huge(pmd) {
+                    m.goto(t, C_DONE);
+                    return Step::Ran(
+                        "pmdp_get_lockless: the pmd is huge (or not present): -EEXIST",
+                    );
+                }
+                m.goto(t, C_ALLOC);
+                Step::Ran("pmdp_get_lockless: a table")
             }
             C_ALLOC => {
                 let Some(p) = alloc_locked_folio(m, t) else {
@@ -177,7 +242,7 @@ impl<A: PmdOps> Program<A> for UffdCopy {
                 Step::Ran("xas_unlock_irq; folio_unlock, folio_put: UFFDIO_COPY returns -EEXIST")
             }
             C_DONE => {
-                if m.page(folio).lock.held_by(t) {
+                if folio != u8::MAX && m.page(folio).lock.held_by(t) {
                     m.page_unlock(folio, t);
                 }
                 m.mmap_read_unlock(t);
