@@ -224,3 +224,50 @@ fn a_filemap_fault_without_its_recheck_maps_an_orphan() {
     let out = common::exhaust(&sc, Search::DepthFirst, true);
     assert!(broken(&out).contains(NOORPHAN.id), "{:?}", broken(&out));
 }
+
+/// Race 001-A against truncate: 2.6.22's `truncate_count` and v6.12's `i_size` recheck both
+/// hold on every backend under every search; each protection removed breaks INV-001-TRUNC.
+struct Truncation;
+
+impl ArchVisitor for Truncation {
+    fn visit<A: PmdOps>(&mut self) {
+        let b = pgtable::arch::lookup(A::ID.name()).unwrap();
+        for &v in race_001::INVALIDATE_VARIANTS {
+            let exp = (entry("race-001-truncate").unwrap().expect)(b, v);
+            if is_historical(A::ID) {
+                assert!(matches!(exp, Expectation::NotApplicable(_)));
+                continue;
+            }
+            assert_eq!(exp, Expectation::Holds);
+            let sc = build::<A>("race-001-truncate", v, Knobs::default()).unwrap();
+            assert!(
+                common::broken_under_every_search(&sc).is_empty(),
+                "{} {v}",
+                A::ID
+            );
+        }
+    }
+}
+
+#[test]
+fn fault_vs_truncate_holds_in_2_6_22_and_v6_12_on_every_backend() {
+    visit_all(&mut Truncation);
+}
+
+#[test]
+fn each_truncation_protection_removed_breaks_trunc() {
+    type A = pgtable::arch::Nios2;
+    let no_sequence = Knobs {
+        nopage_skips_truncate_count: true,
+        ..Knobs::default()
+    };
+    let no_recheck = Knobs {
+        fault_skips_mapping_recheck: true,
+        ..Knobs::default()
+    };
+    for (v, k) in [(race_001::V2_6_22, no_sequence), (V6_12, no_recheck)] {
+        let sc = build::<A>("race-001-truncate", v, k).unwrap();
+        let found = common::broken_under_every_search(&sc);
+        assert!(found.contains(race_001::TRUNC.id), "{v}: {found:?}");
+    }
+}

@@ -82,6 +82,8 @@ pub struct Knobs {
     /// Race 001-A `v6.12`: `filemap_fault` skips the mapping and `i_size` recheck under the
     /// page lock.
     pub fault_skips_mapping_recheck: bool,
+    /// Race 001-A `2.6.22` (tests only): `do_no_page` skips its `truncate_count` recheck.
+    pub nopage_skips_truncate_count: bool,
     /// Race 000-A `v6.12`: `do_set_pmd` does not recheck `pmd_none` under the pmd lock.
     pub do_set_pmd_skips_recheck: bool,
     /// Race 004 `v6.12`: `collapse_file` skips the `userfaultfd_missing` check.
@@ -276,6 +278,20 @@ pub const CATALOGUE: &[Entry] = &[
                 // truncate_count did not move.
                 Expectation::Violation(race_001::FOUND_ORPHAN)
             } else {
+                Expectation::Holds
+            }
+        },
+    },
+    Entry {
+        id: "race-001-truncate",
+        title: "A file fault vs truncate: no pte may map a page past the new size once truncate returns (race 001-A, 2006-2007)",
+        variants: race_001::INVALIDATE_VARIANTS,
+        invariants: race_001::TRUNCATE_INVARIANTS,
+        expect: |b, _| {
+            if historical(b.id()) {
+                Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
+            } else {
+                // 2.6.22's truncate_count covers truncation; v6.12 rechecks i_size.
                 Expectation::Holds
             }
         },
@@ -489,6 +505,7 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "race-003" => race_003::build::<A>(variant, knobs),
         "race-003-walker" => race_003::build_walker::<A>(variant),
         "race-001-invalidate" => race_001::build_invalidate::<A>(variant, knobs),
+        "race-001-truncate" => race_001::build_truncate::<A>(variant, knobs),
         "race-004-uffd" => race_004::build_uffd::<A>(variant, knobs),
         "race-004-rollback" => race_004::build_rollback::<A>(variant, knobs),
         "race-001-self" => race_001::build::<A>(false, variant, knobs, variant == V6_12),

@@ -20,6 +20,7 @@ use crate::engine::ops::file_fault::{FileReadFault, TableAlloc};
 use crate::engine::ops::invalidate::InvalidatePage;
 use crate::engine::ops::nopage::DoNoPage;
 use crate::engine::ops::perform_write::{PerformWrite, WriteShape};
+use crate::engine::ops::truncate::{Truncate, TruncateShape};
 use crate::engine::ops::v6_12;
 use crate::engine::ops::v6_12::pte_offset_map;
 use crate::engine::state::page_cache::CACHE_SLOTS;
@@ -92,7 +93,14 @@ pub fn build_invalidate<A: PmdOps>(variant: &str, k: Knobs) -> Result<Scenario<A
             s.cache_page(0, p)
         });
     let b = match variant {
-        V2_6_22 => b.thread("fault", DoNoPage { region: 0, slot: 0 }),
+        V2_6_22 => b.thread(
+            "fault",
+            DoNoPage {
+                region: 0,
+                slot: 0,
+                skip_sequence_check: false,
+            },
+        ),
         super::V6_12 => b.thread(
             "fault",
             FileReadFault {
@@ -181,4 +189,91 @@ pub fn build<A: PmdOps>(
         b = b.invariant(&LOCKORDER).invariant(&PROGRESS);
     }
     Ok(b.invariants(set(INVARIANTS)).build()?)
+}
+
+/// Nothing maps a truncated page once truncate has returned.
+pub static TRUNC: CustomInvariant = CustomInvariant {
+    id: "INV-001-TRUNC",
+    statement: "Once truncate(new size) has returned, no pte of the file mapping maps a page at an index at or past the new size.",
+};
+
+/// The ghost cell the truncation sets when it returns.
+const TRUNCATE_RETURNED: usize = 0;
+
+/// What `race-001-truncate` checks.
+pub const TRUNCATE_INVARIANTS: &[InvariantId] = &[
+    InvariantId::Custom(&TRUNC),
+    InvariantId::Custom(&NOORPHAN),
+    InvariantId::TableLife,
+    InvariantId::Deadlock,
+    InvariantId::LockBalance,
+];
+
+fn trunc<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
+    if m.ghost_get(TRUNCATE_RETURNED) == 0 {
+        return None;
+    }
+    let table = pte_offset_map(m, m.peek_pmd(0))?;
+    let size = usize::from(m.i_size());
+    (size..CACHE_SLOTS)
+        .any(|i| A::pte_present(m.table(table).ptes[i]))
+        .then_some("a pte maps a page past the new size after truncate returned")
+}
+
+/// Builds `race-001-truncate` in `variant`: a read fault on file index 1 against a
+/// truncation to one page (one file region with its table, pages cached at indices 0 and
+/// 1). 2.6.22's `truncate_count` covers truncation (the sequence `vmtruncate`'s unmap bumps),
+/// and v6.12's locked lookup rechecks `i_size`: both hold.
+///
+/// # Errors
+/// An unknown variant, or a backend that cannot hold the initial state.
+pub fn build_truncate<A: PmdOps>(variant: &str, k: Knobs) -> Result<Scenario<A>, BuildError> {
+    let b = ScenarioBuilder::<A>::new("race-001-truncate", 1)
+        .file_backed()
+        .setup(|s| {
+            s.table(0)?;
+            for i in 0..CACHE_SLOTS {
+                let p = s.page(false)?;
+                s.cache_page(i, p)?;
+            }
+            Ok(())
+        });
+    let (b, shape) = match variant {
+        V2_6_22 => (
+            b.thread(
+                "fault",
+                DoNoPage {
+                    region: 0,
+                    slot: 1,
+                    skip_sequence_check: k.nopage_skips_truncate_count,
+                },
+            ),
+            TruncateShape::V2_6_22,
+        ),
+        super::V6_12 => (
+            b.thread(
+                "fault",
+                FileReadFault {
+                    from_cache: true,
+                    skip_recheck: k.fault_skips_mapping_recheck,
+                    ..FileReadFault::new(0, 1, 1, TableAlloc::Prealloc)
+                },
+            ),
+            TruncateShape::V6_12,
+        ),
+        v => return Err(BuildError::UnknownVariant(v.into())),
+    };
+    let b = b
+        .thread(
+            "truncate",
+            Truncate {
+                region: 0,
+                new_size: 1,
+                shape,
+                returned: TRUNCATE_RETURNED,
+            },
+        )
+        .state_invariant(&TRUNC, trunc::<A>)
+        .state_invariant(&NOORPHAN, noorphan::<A>);
+    Ok(b.invariants(set(TRUNCATE_INVARIANTS)).build()?)
 }

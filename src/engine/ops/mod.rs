@@ -15,6 +15,7 @@ pub mod nopage;
 pub mod perform_write;
 pub mod shmem_fault;
 pub mod split;
+pub mod truncate;
 pub mod user_fault;
 pub mod userfaultfd;
 pub mod v6_12;

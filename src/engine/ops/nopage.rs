@@ -28,6 +28,9 @@ pub struct DoNoPage {
     pub region: u8,
     /// The pte slot, which is also the file index.
     pub slot: u8,
+    /// Test-only: no `truncate_count` recheck under the pte lock (what the sequence count
+    /// protects against, shown).
+    pub skip_sequence_check: bool,
 }
 
 const LOCK_MMAP: u8 = 0;
@@ -72,6 +75,10 @@ impl<A: PmdOps> Program<A> for DoNoPage {
                 Step::Ran("do_no_page: sequence = mapping->truncate_count; smp_rmb")
             }
             FIND => {
+                if slot >= usize::from(m.i_size()) {
+                    m.goto(t, UNLOCK);
+                    return Step::Ran("filemap_nopage: pgoff >= i_size: NOPAGE_SIGBUS");
+                }
                 let Some(p) = m.cache_get(slot) else {
                     m.goto(t, UNLOCK);
                     return Step::Ran(
@@ -103,7 +110,7 @@ impl<A: PmdOps> Program<A> for DoNoPage {
             }
             CHECK => {
                 let seq = m.th(t).regs[SEQ];
-                if u64::from(m.truncate_count()) != seq {
+                if !self.skip_sequence_check && u64::from(m.truncate_count()) != seq {
                     m.ptl_unlock(table, t);
                     m.page_put(page);
                     m.goto(t, SEQUENCE);
