@@ -133,3 +133,54 @@ fn the_historical_variants_have_no_noalloc_in_the_catalogue_but_break_it_when_as
     };
     assert_eq!(cx.invariant, InvariantId::Custom(&NOALLOC));
 }
+
+/// The OOM form of race 000-B on every backend: the fault holding P waits for the victim's
+/// exit while the victim's munlock waits for P; the cycle names both; v5.0 holds, and
+/// allocating under the page lock there breaks INV-000-NOALLOC.
+struct Oom;
+
+impl ArchVisitor for Oom {
+    fn visit<A: PmdOps>(&mut self) {
+        let b = pgtable::arch::lookup(A::ID.name()).unwrap();
+        for &v in race_000::OOM_VARIANTS {
+            let exp = (entry("race-000-oom").unwrap().expect)(b, v);
+            if is_historical(A::ID) {
+                assert!(matches!(exp, Expectation::NotApplicable(_)));
+                continue;
+            }
+            let sc = build::<A>("race-000-oom", v, Knobs::default()).unwrap();
+            let truth = common::broken_under_every_search(&sc);
+            match exp {
+                Expectation::Holds => assert!(truth.is_empty(), "{} {v}: {truth:?}", A::ID),
+                Expectation::Violation(_) => {
+                    assert_eq!(truth, [InvariantId::Deadlock.id()].into(), "{} {v}", A::ID);
+                    let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
+                        panic!("{v} holds");
+                    };
+                    let names: BTreeSet<String> =
+                        cx.wait_for.iter().map(ToString::to_string).collect();
+                    assert!(
+                        names.iter().any(|n| n.contains("OOM victim exiting")),
+                        "{names:?}"
+                    );
+                    assert!(names.iter().any(|n| n.contains("page lock")), "{names:?}");
+                    replay(&sc, &cx.schedule).unwrap();
+                }
+                Expectation::NotApplicable(why) => panic!("{why}"),
+            }
+        }
+        let k = Knobs {
+            fault_allocates_under_page_lock: true,
+            ..Knobs::default()
+        };
+        if !is_historical(A::ID) {
+            let sc = build::<A>("race-000-oom", race_000::V5_0, k).unwrap();
+            assert!(broken(&common::exhaust(&sc, Search::DepthFirst, true)).contains(NOALLOC.id));
+        }
+    }
+}
+
+#[test]
+fn the_oom_victims_munlock_closes_the_cycle_on_every_backend() {
+    visit_all(&mut Oom);
+}

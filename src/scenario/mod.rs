@@ -266,6 +266,22 @@ pub const CATALOGUE: &[Entry] = &[
         },
     },
     Entry {
+        id: "race-000-oom",
+        title: "A page-table allocation under a page lock vs an exiting OOM victim that munlocks the page (race 000-B, 2016-2021)",
+        variants: race_000::OOM_VARIANTS,
+        invariants: race_000::INVARIANTS,
+        expect: |b, v| {
+            if historical(b.id()) {
+                Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
+            } else if v == race_000::V4_8 || v == race_000::V5_12 {
+                // The fault holds P and waits for the victim's exit, which waits for P.
+                Expectation::Violation(race_000::FOUND)
+            } else {
+                Expectation::Holds
+            }
+        },
+    },
+    Entry {
         id: "race-001-invalidate",
         title: "A file fault vs invalidate_inode_pages2: the fault must not map a page the page cache dropped (race 001-A, 2006-2007)",
         variants: race_001::INVALIDATE_VARIANTS,
@@ -505,6 +521,10 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "race-003" => race_003::build::<A>(variant, knobs),
         "race-003-walker" => race_003::build_walker::<A>(variant),
         "race-001-invalidate" => race_001::build_invalidate::<A>(variant, knobs),
+        "race-000-oom" => {
+            let fixed = race_000::table_alloc(variant)? == TableAlloc::Prealloc;
+            race_000::build_oom::<A>(variant, knobs, fixed)
+        }
         "race-001-truncate" => race_001::build_truncate::<A>(variant, knobs),
         "race-004-uffd" => race_004::build_uffd::<A>(variant, knobs),
         "race-004-rollback" => race_004::build_rollback::<A>(variant, knobs),

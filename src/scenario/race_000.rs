@@ -20,6 +20,7 @@
 use crate::engine::invariant::{CustomInvariant, InvariantId};
 use crate::engine::ops::file_fault::{FileReadFault, TableAlloc};
 use crate::engine::ops::huge_tmpfs_fault::{HugeTmpfsFault, TmpfsShape};
+use crate::engine::ops::oom_victim::OomVictimExit;
 use crate::engine::ops::vma_walk::{Lookup, VmaWalk};
 use crate::engine::ops::writeback::WritebackPair;
 use crate::engine::state::locks::MutexId;
@@ -58,6 +59,58 @@ pub const INVARIANTS: &[InvariantId] = &[
 ];
 /// What the historical variants must break.
 pub const FOUND: &[InvariantId] = &[InvariantId::Deadlock];
+
+/// "The OOM victim has not exited": what an allocation in the OOM path waits for.
+pub const VICTIM_EXITING: MutexId = MutexId::new(0, "OOM victim exiting");
+/// The variants of `race-000-oom`: the kernels whose OOM victim locks the page it munlocks
+/// on exit (v4.8 to v5.17).
+pub const OOM_VARIANTS: &[&str] = &[V4_8, V5_0, V5_12];
+
+/// Builds `race-000-oom` in `variant`: a read fault on page-cache page P while an OOM victim
+/// that has P mlocked exits; `noalloc` declares INV-000-NOALLOC (the catalogue does on
+/// `v5.0`).
+///
+/// # Errors
+/// An unknown variant, or a backend that cannot hold the initial state.
+pub fn build_oom<A: PmdOps>(
+    variant: &str,
+    k: Knobs,
+    noalloc: bool,
+) -> Result<Scenario<A>, BuildError> {
+    if !OOM_VARIANTS.contains(&variant) {
+        return Err(BuildError::UnknownVariant(variant.into()));
+    }
+    let alloc = if k.fault_allocates_under_page_lock {
+        TableAlloc::UnderPageLock
+    } else {
+        table_alloc(variant)?
+    };
+    let fault = FileReadFault {
+        reclaim_waits_on: Some(VICTIM_EXITING),
+        alloc_under_page_lock: Some(&NOALLOC),
+        ..FileReadFault::new(0, 0, 0, alloc)
+    };
+    let mut b = ScenarioBuilder::<A>::new("race-000-oom", 1)
+        .file_backed()
+        .mutex(VICTIM_EXITING)
+        .setup(|s| {
+            let p = s.page(false)?;
+            s.page_file(p, true)?;
+            s.get_page(p)
+        })
+        .thread("fault", fault)
+        .thread(
+            "victim",
+            OomVictimExit {
+                page: 0,
+                exiting: VICTIM_EXITING,
+            },
+        );
+    if noalloc {
+        b = b.invariant(&NOALLOC);
+    }
+    Ok(b.invariants(set(INVARIANTS)).build()?)
+}
 
 /// Returns where `variant` allocates the table.
 ///

@@ -12,6 +12,7 @@ pub mod invalidate;
 pub mod mmap;
 pub mod munmap;
 pub mod nopage;
+pub mod oom_victim;
 pub mod perform_write;
 pub mod shmem_fault;
 pub mod split;
