@@ -271,3 +271,80 @@ fn each_truncation_protection_removed_breaks_trunc() {
         assert!(found.contains(race_001::TRUNC.id), "{v}: {found:?}");
     }
 }
+
+/// The `mmap_lock` form of race 001-B: the 2006 writer holds its page and its fault waits
+/// for `mmap_sem`, which 2.6.18's `mlock` holds for write while its population waits for
+/// the page; v6.12 holds on every backend; the 2006 copy under v6.12's `mlock` still breaks
+/// INV-001-LOCKORDER.
+struct MmapCycle;
+
+impl ArchVisitor for MmapCycle {
+    fn visit<A: PmdOps>(&mut self) {
+        if is_historical(A::ID) {
+            return;
+        }
+        for &v in race_001::VARIANTS {
+            let sc = race_001::build_mmap::<A>(v, Knobs::default(), true).unwrap();
+            let truth = common::broken_under_every_search(&sc);
+            let expected: BTreeSet<&str> = if v == race_001::V2006 {
+                [InvariantId::Deadlock.id(), LOCKORDER.id].into()
+            } else {
+                BTreeSet::new()
+            };
+            assert_eq!(truth, expected, "{} {v}", A::ID);
+        }
+        let sc = build::<A>("race-001-mmap", race_001::V2006, Knobs::default()).unwrap();
+        let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
+            panic!("2006 holds");
+        };
+        assert_eq!(cx.invariant, InvariantId::Deadlock);
+        let cycle: HashSet<LockName> = cx.wait_for.iter().copied().collect();
+        assert_eq!(
+            cycle,
+            [LockName::MmapLock(0), LockName::PageLock(0)].into(),
+            "{}",
+            A::ID
+        );
+        replay(&sc, &cx.schedule).unwrap();
+    }
+}
+
+#[test]
+fn the_2006_write_and_mlock_deadlock_on_mmap_lock_and_v6_12_holds() {
+    visit_all(&mut MmapCycle);
+}
+
+#[test]
+fn a_copy_under_the_page_lock_beside_todays_mlock_breaks_lockorder() {
+    use pgtable::engine::ScenarioBuilder;
+    use pgtable::engine::ops::mlock::{MlockPopulate, MlockShape};
+    use pgtable::engine::ops::perform_write::{PerformWrite, WriteShape};
+    type A = pgtable::arch::Um;
+    let writer = PerformWrite {
+        fault_under_page_lock: Some(&LOCKORDER),
+        ..PerformWrite::new(0, 0, 1, 1, WriteShape::CopyUnderPageLock)
+    };
+    let sc = ScenarioBuilder::<A>::new("copy-under-lock", 1)
+        .file_backed()
+        .setup(|s| {
+            for _ in 0..2 {
+                let p = s.page(false)?;
+                s.page_file(p, true)?;
+                s.get_page(p)?;
+            }
+            Ok(())
+        })
+        .thread("write", writer)
+        .thread(
+            "mlock",
+            MlockPopulate {
+                page: 0,
+                shape: MlockShape::V6_12,
+            },
+        )
+        .invariant(&LOCKORDER)
+        .build()
+        .unwrap();
+    let found = common::broken_under_every_search(&sc);
+    assert!(found.contains(LOCKORDER.id), "{found:?}");
+}

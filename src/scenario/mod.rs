@@ -327,6 +327,13 @@ pub const CATALOGUE: &[Entry] = &[
         expect: race_001_expect,
     },
     Entry {
+        id: "race-001-mmap",
+        title: "write() from an mmap while mlock populates the mapping: the page lock and mmap_lock in opposite orders (race 001-B, 2006)",
+        variants: race_001::VARIANTS,
+        invariants: race_001::INVARIANTS,
+        expect: race_001_expect,
+    },
+    Entry {
         id: "race-003",
         title: "munmap zapping under mmap_lock read vs mmap(MAP_FIXED) and stack growth (2018-2020)",
         variants: race_003::VARIANTS,
@@ -530,6 +537,7 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "race-004-rollback" => race_004::build_rollback::<A>(variant, knobs),
         "race-001-self" => race_001::build::<A>(false, variant, knobs, variant == V6_12),
         "race-001-abba" => race_001::build::<A>(true, variant, knobs, variant == V6_12),
+        "race-001-mmap" => race_001::build_mmap::<A>(variant, knobs, variant == V6_12),
         "race-000-tmpfs" => race_000::build_tmpfs::<A>(variant, knobs, variant == V6_12),
         "race-000-tmpfs-uffd" => race_000::build_tmpfs_uffd::<A>(knobs),
         "race-000-alloc" => {

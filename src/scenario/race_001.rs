@@ -18,6 +18,7 @@ use crate::engine::invariant::{CustomInvariant, InvariantId};
 use crate::engine::mm::Machine;
 use crate::engine::ops::file_fault::{FileReadFault, TableAlloc};
 use crate::engine::ops::invalidate::InvalidatePage;
+use crate::engine::ops::mlock::{MlockPopulate, MlockShape};
 use crate::engine::ops::nopage::DoNoPage;
 use crate::engine::ops::perform_write::{PerformWrite, WriteShape};
 use crate::engine::ops::truncate::{Truncate, TruncateShape};
@@ -145,6 +146,55 @@ fn shape(variant: &str) -> Result<WriteShape, BuildError> {
         super::V6_12 => Ok(WriteShape::AtomicCopy),
         v => Err(BuildError::UnknownVariant(v.into())),
     }
+}
+
+/// Builds `race-001-mmap` in `variant`: a writer of page 0 from a buffer mapping page 1,
+/// and an `mlock` of the mapping whose population faults page 0 in; `watch` declares
+/// INV-001-LOCKORDER and INV-001-PROGRESS (the catalogue does on `v6.12`). In 2006 the
+/// writer holds page 0 and its fault waits for `mmap_sem`, which `mlock` holds for write
+/// while its own fault waits for page 0.
+///
+/// # Errors
+/// An unknown variant, or a backend that cannot hold the initial state.
+pub fn build_mmap<A: PmdOps>(
+    variant: &str,
+    k: Knobs,
+    watch: bool,
+) -> Result<Scenario<A>, BuildError> {
+    let shape = shape(variant)?;
+    let mlock = if shape == WriteShape::CopyUnderPageLock {
+        MlockShape::V2_6_18
+    } else {
+        MlockShape::V6_12
+    };
+    let writer = PerformWrite {
+        skip_fault_in: k.write_skips_fault_in,
+        fault_under_page_lock: Some(&LOCKORDER),
+        no_progress: Some(&PROGRESS),
+        ..PerformWrite::new(0, 0, 1, 1, shape)
+    };
+    let mut b = ScenarioBuilder::<A>::new("race-001-mmap", 1)
+        .file_backed()
+        .setup(|s| {
+            for _ in 0..2 {
+                let p = s.page(false)?;
+                s.page_file(p, true)?;
+                s.get_page(p)?;
+            }
+            Ok(())
+        })
+        .thread("write", writer)
+        .thread(
+            "mlock",
+            MlockPopulate {
+                page: 0,
+                shape: mlock,
+            },
+        );
+    if watch {
+        b = b.invariant(&LOCKORDER).invariant(&PROGRESS);
+    }
+    Ok(b.invariants(set(INVARIANTS)).build()?)
 }
 
 /// Builds `race-001-self` (`abba` false) or `race-001-abba` in `variant`; `watch` declares

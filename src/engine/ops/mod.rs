@@ -9,6 +9,7 @@ pub mod find_get_entries;
 pub mod gup;
 pub mod huge_tmpfs_fault;
 pub mod invalidate;
+pub mod mlock;
 pub mod mmap;
 pub mod munmap;
 pub mod nopage;
