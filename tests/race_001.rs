@@ -348,3 +348,43 @@ fn a_copy_under_the_page_lock_beside_todays_mlock_breaks_lockorder() {
     let found = common::broken_under_every_search(&sc);
     assert!(found.contains(LOCKORDER.id), "{found:?}");
 }
+
+/// Race 001-B's torn write: 2006's `copy_from_user` zero-fills what a failed fault could not
+/// copy and `commit_write` commits it; v6.12 commits only what was copied and returns
+/// `-EFAULT`; on every backend, under every search; committing a short copy whole breaks
+/// INV-001-NOTORN in v6.12.
+struct Torn;
+
+impl ArchVisitor for Torn {
+    fn visit<A: PmdOps>(&mut self) {
+        if is_historical(A::ID) {
+            return;
+        }
+        for &v in race_001::VARIANTS {
+            let sc = race_001::build_torn::<A>(v, Knobs::default(), v == V6_12).unwrap();
+            let truth = common::broken_under_every_search(&sc);
+            let expected: BTreeSet<&str> = if v == race_001::V2006 {
+                [race_001::NOTORN.id].into()
+            } else {
+                BTreeSet::new()
+            };
+            assert_eq!(truth, expected, "{} {v}", A::ID);
+        }
+    }
+}
+
+#[test]
+fn the_2006_short_copy_commits_zeros_and_v6_12_does_not_on_every_backend() {
+    visit_all(&mut Torn);
+}
+
+#[test]
+fn committing_a_short_copy_whole_in_v6_12_breaks_notorn() {
+    type A = pgtable::arch::Xtensa;
+    let k = Knobs {
+        write_commits_short_copy: true,
+        ..Knobs::default()
+    };
+    let sc = build::<A>("race-001-torn", V6_12, k).unwrap();
+    assert!(common::broken_under_every_search(&sc).contains(race_001::NOTORN.id));
+}

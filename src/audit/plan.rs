@@ -34,6 +34,9 @@ pub enum Mutation {
     /// `filemap_fault` skips its recheck under the page lock (race 001-A:
     /// INV-001-NOORPHAN).
     FaultSkipsMappingRecheck,
+    /// v6.12's `write_end` commits the whole length after a short copy (race 001-B:
+    /// INV-001-NOTORN).
+    WriteCommitsShortCopy,
     /// v6.12's `do_set_pmd` does not recheck `pmd_none` under the pmd lock (race 000-A:
     /// INV-NONTERMINAL).
     DoSetPmdSkipsRecheck,
@@ -47,7 +50,7 @@ pub enum Mutation {
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 11] = [
+    pub const ALL: [Mutation; 12] = [
         Mutation::SplitSkipsTlbFlush,
         Mutation::ZapHugeUnlocked,
         Mutation::FaultFreesDeposit,
@@ -56,6 +59,7 @@ impl Mutation {
         Mutation::FaultAllocatesUnderPageLock,
         Mutation::WriteSkipsFaultIn,
         Mutation::FaultSkipsMappingRecheck,
+        Mutation::WriteCommitsShortCopy,
         Mutation::DoSetPmdSkipsRecheck,
         Mutation::CollapseSkipsUffdCheck,
         Mutation::CollapseRollbackKeepsRetry,
@@ -72,6 +76,7 @@ impl Mutation {
             Mutation::FaultAllocatesUnderPageLock => "fault-allocates-under-page-lock",
             Mutation::WriteSkipsFaultIn => "write-skips-fault-in",
             Mutation::FaultSkipsMappingRecheck => "fault-skips-mapping-recheck",
+            Mutation::WriteCommitsShortCopy => "write-commits-short-copy",
             Mutation::DoSetPmdSkipsRecheck => "do-set-pmd-skips-recheck",
             Mutation::CollapseSkipsUffdCheck => "collapse-skips-uffd-check",
             Mutation::CollapseRollbackKeepsRetry => "collapse-rollback-keeps-retry",
@@ -116,6 +121,10 @@ impl Mutation {
             },
             Mutation::FaultSkipsMappingRecheck => Knobs {
                 fault_skips_mapping_recheck: true,
+                ..knobs
+            },
+            Mutation::WriteCommitsShortCopy => Knobs {
+                write_commits_short_copy: true,
                 ..knobs
             },
             Mutation::DoSetPmdSkipsRecheck => Knobs {

@@ -82,6 +82,8 @@ pub struct Knobs {
     /// Race 001-A `v6.12`: `filemap_fault` skips the mapping and `i_size` recheck under the
     /// page lock.
     pub fault_skips_mapping_recheck: bool,
+    /// Race 001-B `v6.12`: `write_end` commits the whole length after a short copy.
+    pub write_commits_short_copy: bool,
     /// Race 001-A `2.6.22` (tests only): `do_no_page` skips its `truncate_count` recheck.
     pub nopage_skips_truncate_count: bool,
     /// Race 000-A `v6.12`: `do_set_pmd` does not recheck `pmd_none` under the pmd lock.
@@ -334,6 +336,21 @@ pub const CATALOGUE: &[Entry] = &[
         expect: race_001_expect,
     },
     Entry {
+        id: "race-001-torn",
+        title: "write() whose copy comes back short as truncate takes the buffer's page: no zero-filled bytes committed (race 001-B, 2006)",
+        variants: race_001::VARIANTS,
+        invariants: race_001::TORN_INVARIANTS,
+        expect: |b, v| {
+            if historical(b.id()) {
+                Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
+            } else if v == race_001::V2006 {
+                Expectation::Violation(race_001::FOUND_TORN)
+            } else {
+                Expectation::Holds
+            }
+        },
+    },
+    Entry {
         id: "race-003",
         title: "munmap zapping under mmap_lock read vs mmap(MAP_FIXED) and stack growth (2018-2020)",
         variants: race_003::VARIANTS,
@@ -537,6 +554,7 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "race-004-rollback" => race_004::build_rollback::<A>(variant, knobs),
         "race-001-self" => race_001::build::<A>(false, variant, knobs, variant == V6_12),
         "race-001-abba" => race_001::build::<A>(true, variant, knobs, variant == V6_12),
+        "race-001-torn" => race_001::build_torn::<A>(variant, knobs, variant == V6_12),
         "race-001-mmap" => race_001::build_mmap::<A>(variant, knobs, variant == V6_12),
         "race-000-tmpfs" => race_000::build_tmpfs::<A>(variant, knobs, variant == V6_12),
         "race-000-tmpfs-uffd" => race_000::build_tmpfs_uffd::<A>(knobs),

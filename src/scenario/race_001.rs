@@ -327,3 +327,76 @@ pub fn build_truncate<A: PmdOps>(variant: &str, k: Knobs) -> Result<Scenario<A>,
         .state_invariant(&NOORPHAN, noorphan::<A>);
     Ok(b.invariants(set(TRUNCATE_INVARIANTS)).build()?)
 }
+
+/// Readers never see bytes a write did not copy.
+pub static NOTORN: CustomInvariant = CustomInvariant {
+    id: "INV-001-NOTORN",
+    statement: "A write commits to the page cache only bytes it copied: a reader sees, for each byte, the old data or the new, never zeros a short copy left.",
+};
+
+/// What `race-001-torn` checks.
+pub const TORN_INVARIANTS: &[InvariantId] = &[
+    InvariantId::Custom(&NOTORN),
+    InvariantId::Custom(&LOCKORDER),
+    InvariantId::Custom(&PROGRESS),
+    InvariantId::Deadlock,
+    InvariantId::TableLife,
+    InvariantId::LockBalance,
+];
+/// What the 2006 write path must break in `race-001-torn`.
+pub const FOUND_TORN: &[InvariantId] = &[InvariantId::Custom(&NOTORN)];
+
+/// Builds `race-001-torn` in `variant`: a write of page 0 from a buffer mapping file index 1
+/// while a truncation to one page takes index 1 away, so the buffer's fault fails
+/// (`VM_FAULT_SIGBUS`) and the copy comes back short. The 2006 path's `copy_from_user`
+/// zero-fills what it could not copy and `commit_write` commits the whole length; v6.12's
+/// `write_end` commits only what was copied and the retry's fault-in returns `-EFAULT`.
+/// `watch` declares INV-001-LOCKORDER and INV-001-PROGRESS (the catalogue does on `v6.12`).
+///
+/// # Errors
+/// An unknown variant, or a backend that cannot hold the initial state.
+pub fn build_torn<A: PmdOps>(
+    variant: &str,
+    k: Knobs,
+    watch: bool,
+) -> Result<Scenario<A>, BuildError> {
+    let shape = shape(variant)?;
+    let truncate = if shape == WriteShape::CopyUnderPageLock {
+        TruncateShape::V2_6_22
+    } else {
+        TruncateShape::V6_12
+    };
+    let writer = PerformWrite {
+        skip_fault_in: k.write_skips_fault_in,
+        fault_under_page_lock: Some(&LOCKORDER),
+        no_progress: Some(&PROGRESS),
+        buffer_from_cache: true,
+        torn: Some(&NOTORN),
+        commit_short_copy: k.write_commits_short_copy,
+        ..PerformWrite::new(0, 0, 1, 1, shape)
+    };
+    let mut b = ScenarioBuilder::<A>::new("race-001-torn", 1)
+        .file_backed()
+        .setup(|s| {
+            for i in 0..CACHE_SLOTS {
+                let p = s.page(false)?;
+                s.cache_page(i, p)?;
+            }
+            Ok(())
+        })
+        .thread("write", writer)
+        .thread(
+            "truncate",
+            Truncate {
+                region: 0,
+                new_size: 1,
+                shape: truncate,
+                returned: TRUNCATE_RETURNED,
+            },
+        )
+        .invariant(&NOTORN);
+    if watch {
+        b = b.invariant(&LOCKORDER).invariant(&PROGRESS);
+    }
+    Ok(b.invariants(set(TORN_INVARIANTS)).build()?)
+}

@@ -125,6 +125,15 @@ const TABLE: u32 = 1;
 const AFTER_ALLOC: u32 = 2;
 /// The page found in the page cache.
 const FOUND: u32 = 3;
+/// Set when the fault ends in `VM_FAULT_SIGBUS` (cleared when a fault starts).
+const FAILED: u32 = 4;
+
+/// Returns whether thread `t`'s last [`FileReadFault`] ended in `VM_FAULT_SIGBUS`: the
+/// index was past `i_size` (what a `copy_from_user` or `fault_in_iov_iter_readable` around
+/// it sees as a fault it cannot resolve).
+pub fn fault_failed<A: PmdOps>(m: &Machine<A>, t: Tid) -> bool {
+    get(m, t, FAILED).is_some()
+}
 
 impl FileReadFault {
     /// Allocates the table and goes where the allocation was asked from.
@@ -177,6 +186,7 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                 if !m.mmap_read(t) {
                     return Step::Blocked(Wait::MmapRead);
                 }
+                set(m, t, FAILED, None);
                 if let Some(inv) = self.fault_under_page_lock {
                     if m.holds_page_lock(t) {
                         m.flag(
@@ -231,6 +241,11 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                 self.allocate(m, t, "pte_alloc_one: reclaim done, the table allocated")
             }
             FIND => {
+                if usize::from(self.slot) >= usize::from(m.i_size()) {
+                    set(m, t, FAILED, Some(0));
+                    self.goto(m, t, RETURN);
+                    return Step::Ran("filemap_fault: index >= i_size: VM_FAULT_SIGBUS");
+                }
                 let Some(p) = m.cache_get(usize::from(self.slot)) else {
                     self.goto(m, t, RETURN);
                     return Step::Ran(
@@ -267,6 +282,7 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                     );
                 }
                 if index >= usize::from(m.i_size()) {
+                    set(m, t, FAILED, Some(0));
                     m.page_unlock(page, t);
                     m.page_put(page);
                     self.goto(m, t, RETURN);

@@ -19,7 +19,7 @@ use super::super::Tid;
 use super::super::invariant::{CustomInvariant, InvariantId};
 use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
-use super::file_fault::{FILE_FAULT_STEPS, FileReadFault, TableAlloc};
+use super::file_fault::{FILE_FAULT_STEPS, FileReadFault, TableAlloc, fault_failed};
 use super::finish;
 
 /// Which write path.
@@ -54,6 +54,14 @@ pub struct PerformWrite {
     pub fault_under_page_lock: Option<&'static CustomInvariant>,
     /// Flagged when the retry loop goes past `max_retries` without progress.
     pub no_progress: Option<&'static CustomInvariant>,
+    /// The buffer's fault looks its page up in the page cache (and fails past `i_size`)
+    /// instead of being handed `src_page`.
+    pub buffer_from_cache: bool,
+    /// Flagged when a write commits bytes it did not copy (a short copy's zero-filled tail).
+    pub torn: Option<&'static CustomInvariant>,
+    /// Test-only mutation of [`WriteShape::AtomicCopy`]: `write_end` commits the whole
+    /// length after a short copy.
+    pub commit_short_copy: bool,
 }
 
 impl PerformWrite {
@@ -75,6 +83,9 @@ impl PerformWrite {
             max_retries: 2,
             fault_under_page_lock: None,
             no_progress: None,
+            buffer_from_cache: false,
+            torn: None,
+            commit_short_copy: false,
         }
     }
     fn fault(&self, then: u8) -> FileReadFault {
@@ -82,6 +93,7 @@ impl PerformWrite {
             fault_under_page_lock: self.fault_under_page_lock,
             base: FAULT,
             then: Some(then),
+            from_cache: self.buffer_from_cache,
             ..FileReadFault::new(
                 self.src_region,
                 self.src_slot,
@@ -129,6 +141,10 @@ impl<A: PmdOps> Program<A> for PerformWrite {
                 m.goto(t, WRITE_BEGIN);
                 Step::Ran("generic_file_buffered_write: no prefault of the buffer")
             }
+            PREFAULT if m.th(t).regs[FAULT_RETURN] == u64::from(PREFAULT) && fault_failed(m, t) => {
+                m.goto(t, RETURN);
+                Step::Ran("fault_in_iov_iter_readable: nothing could be faulted in: -EFAULT")
+            }
             PREFAULT => {
                 if mapped(m).is_some() || self.skip_fault_in && m.th(t).regs[RETRIES] > 0 {
                     m.goto(t, WRITE_BEGIN);
@@ -157,6 +173,14 @@ impl<A: PmdOps> Program<A> for PerformWrite {
                         WriteShape::AtomicCopy => "copy_folio_from_iter_atomic: copied",
                     });
                 }
+                if m.th(t).regs[FAULT_RETURN] == u64::from(COPY) && fault_failed(m, t) {
+                    // copy_from_user zero-fills what it could not copy.
+                    m.th_mut(t).regs[COPIED] = 2;
+                    m.goto(t, WRITE_END);
+                    return Step::Ran(
+                        "copy_from_user: the fault failed: a short copy, the rest zero-filled",
+                    );
+                }
                 if self.shape == WriteShape::AtomicCopy {
                     m.th_mut(t).regs[COPIED] = 0;
                     m.goto(t, WRITE_END);
@@ -172,9 +196,22 @@ impl<A: PmdOps> Program<A> for PerformWrite {
             }
             WRITE_END => {
                 m.page_unlock(self.dst, t);
-                if m.th(t).regs[COPIED] == 1 {
+                let copied = m.th(t).regs[COPIED];
+                if copied == 1 {
                     m.goto(t, RETURN);
                     return Step::Ran("write_end: commit, unlock the page");
+                }
+                if copied == 2 || self.commit_short_copy {
+                    if let Some(inv) = self.torn {
+                        m.flag(
+                            InvariantId::Custom(inv),
+                            "a short copy committed whole: readers see zeros the write never copied",
+                        );
+                    }
+                    m.goto(t, RETURN);
+                    return Step::Ran(
+                        "commit_write(offset + bytes): the whole length committed, zeros included",
+                    );
                 }
                 let retries = m.th(t).regs[RETRIES] + 1;
                 m.th_mut(t).regs[RETRIES] = retries;
