@@ -255,64 +255,33 @@ pub const CATALOGUE: &[Entry] = &[
         title: "A page-table allocation under a page lock vs writeback: the memcg reclaim deadlock (race 000-B, 2016-2021)",
         variants: race_000::VARIANTS,
         invariants: race_000::INVARIANTS,
-        expect: |b, v| {
-            if historical(b.id()) {
-                Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
-            } else if v == race_000::V4_8 || v == race_000::V5_12 {
-                // The fault holds B and waits in reclaim for A's writeback, which waits
-                // for B.
-                Expectation::Violation(race_000::FOUND)
-            } else {
-                Expectation::Holds
-            }
-        },
+        // The fault holds B and waits in reclaim for A's writeback, which waits for B.
+        expect: |b, v| any_era(b, v, &[race_000::V4_8, race_000::V5_12], race_000::FOUND),
     },
     Entry {
         id: "race-000-oom",
         title: "A page-table allocation under a page lock vs an exiting OOM victim that munlocks the page (race 000-B, 2016-2021)",
         variants: race_000::OOM_VARIANTS,
         invariants: race_000::INVARIANTS,
-        expect: |b, v| {
-            if historical(b.id()) {
-                Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
-            } else if v == race_000::V4_8 || v == race_000::V5_12 {
-                // The fault holds P and waits for the victim's exit, which waits for P.
-                Expectation::Violation(race_000::FOUND)
-            } else {
-                Expectation::Holds
-            }
-        },
+        // The fault holds P and waits for the victim's exit, which waits for P.
+        expect: |b, v| any_era(b, v, &[race_000::V4_8, race_000::V5_12], race_000::FOUND),
     },
     Entry {
         id: "race-001-invalidate",
         title: "A file fault vs invalidate_inode_pages2: the fault must not map a page the page cache dropped (race 001-A, 2006-2007)",
         variants: race_001::INVALIDATE_VARIANTS,
         invariants: race_001::INVALIDATE_INVARIANTS,
-        expect: |b, v| {
-            if historical(b.id()) {
-                Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
-            } else if v == race_001::V2_6_22 {
-                // find_get_page without the lock; the invalidation never unmapped, so
-                // truncate_count did not move.
-                Expectation::Violation(race_001::FOUND_ORPHAN)
-            } else {
-                Expectation::Holds
-            }
-        },
+        // find_get_page without the lock; the invalidation never unmapped, so
+        // truncate_count did not move.
+        expect: |b, v| any_era(b, v, &[race_001::V2_6_22], race_001::FOUND_ORPHAN),
     },
     Entry {
         id: "race-001-truncate",
         title: "A file fault vs truncate: no pte may map a page past the new size once truncate returns (race 001-A, 2006-2007)",
         variants: race_001::INVALIDATE_VARIANTS,
         invariants: race_001::TRUNCATE_INVARIANTS,
-        expect: |b, _| {
-            if historical(b.id()) {
-                Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
-            } else {
-                // 2.6.22's truncate_count covers truncation; v6.12 rechecks i_size.
-                Expectation::Holds
-            }
-        },
+        // 2.6.22's truncate_count covers truncation; v6.12 rechecks i_size.
+        expect: |b, v| any_era(b, v, &[], &[]),
     },
     Entry {
         id: "race-001-self",
@@ -340,15 +309,7 @@ pub const CATALOGUE: &[Entry] = &[
         title: "write() whose copy comes back short as truncate takes the buffer's page: no zero-filled bytes committed (race 001-B, 2006)",
         variants: race_001::VARIANTS,
         invariants: race_001::TORN_INVARIANTS,
-        expect: |b, v| {
-            if historical(b.id()) {
-                Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
-            } else if v == race_001::V2006 {
-                Expectation::Violation(race_001::FOUND_TORN)
-            } else {
-                Expectation::Holds
-            }
-        },
+        expect: |b, v| any_era(b, v, &[race_001::V2006], race_001::FOUND_TORN),
     },
     Entry {
         id: "race-003",
@@ -374,15 +335,7 @@ pub const CATALOGUE: &[Entry] = &[
         title: "A page-table walker that looks its VMA up with find_vma vs munmap freeing the tables under its downgraded lock (race 003, variant C)",
         variants: race_003::WALKER_VARIANTS,
         invariants: race_003::WALKER_INVARIANTS,
-        expect: |b, v| {
-            if historical(b.id()) {
-                Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
-            } else if v == race_003::FIND_VMA {
-                Expectation::Violation(race_003::FOUND_WALKER)
-            } else {
-                Expectation::Holds
-            }
-        },
+        expect: |b, v| any_era(b, v, &[race_003::FIND_VMA], race_003::FOUND_WALKER),
     },
     Entry {
         id: "race-004-uffd",
@@ -424,10 +377,21 @@ const HISTORICAL_UNDER_V6_12: &str =
 
 /// Race 001-B on every backend: the 2006 write path deadlocks, v6.12's holds.
 fn race_001_expect(b: &dyn DynBackend, v: &str) -> Expectation {
+    any_era(b, v, &[race_001::V2006], race_001::FOUND)
+}
+
+/// A race that applies to every backend but the historical ones: the `buggy` variants
+/// break `found`, the others hold.
+fn any_era(
+    b: &dyn DynBackend,
+    v: &str,
+    buggy: &[&str],
+    found: &'static [InvariantId],
+) -> Expectation {
     if historical(b.id()) {
         Expectation::NotApplicable(HISTORICAL_UNDER_LATER)
-    } else if v == race_001::V2006 {
-        Expectation::Violation(race_001::FOUND)
+    } else if buggy.contains(&v) {
+        Expectation::Violation(found)
     } else {
         Expectation::Holds
     }

@@ -80,16 +80,7 @@ pub fn build_oom<A: PmdOps>(
     if !OOM_VARIANTS.contains(&variant) {
         return Err(BuildError::UnknownVariant(variant.into()));
     }
-    let alloc = if k.fault_allocates_under_page_lock {
-        TableAlloc::UnderPageLock
-    } else {
-        table_alloc(variant)?
-    };
-    let fault = FileReadFault {
-        reclaim_waits_on: Some(VICTIM_EXITING),
-        alloc_under_page_lock: Some(&NOALLOC),
-        ..FileReadFault::new(0, 0, 0, alloc)
-    };
+    let fault = alloc_fault(variant, k, 0, VICTIM_EXITING)?;
     let mut b = ScenarioBuilder::<A>::new("race-000-oom", 1)
         .file_backed()
         .mutex(VICTIM_EXITING)
@@ -124,23 +115,34 @@ pub fn table_alloc(variant: &str) -> Result<TableAlloc, BuildError> {
     })
 }
 
+/// The read fault of race 000-B on `page`, its table allocated where `variant` (or the
+/// mutation) does, its reclaim waiting on `waits_on`.
+fn alloc_fault(
+    variant: &str,
+    k: Knobs,
+    page: u8,
+    waits_on: MutexId,
+) -> Result<FileReadFault, BuildError> {
+    let alloc = if k.fault_allocates_under_page_lock {
+        TableAlloc::UnderPageLock
+    } else {
+        table_alloc(variant)?
+    };
+    Ok(FileReadFault {
+        reclaim_waits_on: Some(waits_on),
+        alloc_under_page_lock: Some(&NOALLOC),
+        ..FileReadFault::new(0, 0, page, alloc)
+    })
+}
+
 /// Builds race 000-B in `variant` for backend `A`; `noalloc` declares INV-000-NOALLOC (the
 /// catalogue does on the fixed variants).
 ///
 /// # Errors
 /// An unknown variant, or a backend that cannot hold the initial state.
 pub fn build<A: PmdOps>(variant: &str, k: Knobs, noalloc: bool) -> Result<Scenario<A>, BuildError> {
-    let alloc = if k.fault_allocates_under_page_lock {
-        TableAlloc::UnderPageLock
-    } else {
-        table_alloc(variant)?
-    };
     // Page 0 is A, page 1 is B: two clean page-cache pages, referenced by the cache.
-    let fault = FileReadFault {
-        reclaim_waits_on: Some(WRITEBACK_A),
-        alloc_under_page_lock: Some(&NOALLOC),
-        ..FileReadFault::new(0, 0, 1, alloc)
-    };
+    let fault = alloc_fault(variant, k, 1, WRITEBACK_A)?;
     let writeback = WritebackPair {
         first: 0,
         second: 1,
