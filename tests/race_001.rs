@@ -388,3 +388,42 @@ fn committing_a_short_copy_whole_in_v6_12_breaks_notorn() {
     let sc = build::<A>("race-001-torn", V6_12, k).unwrap();
     assert!(common::broken_under_every_search(&sc).contains(race_001::NOTORN.id));
 }
+
+/// Every race 001-B scenario has a one-line mutation of v6.12 its invariants catch: no
+/// fault-in (INV-001-PROGRESS) everywhere, and a copy with page faults enabled under the
+/// folio lock (INV-001-LOCKORDER) wherever the buffer can be unmapped under the write.
+#[test]
+fn each_write_scenario_catches_todays_write_path_mutated() {
+    type A = pgtable::arch::Scrambled;
+    let no_fault_in = Knobs {
+        write_skips_fault_in: true,
+        ..Knobs::default()
+    };
+    let copy_faults = Knobs {
+        write_copy_faults: true,
+        ..Knobs::default()
+    };
+    for id in [
+        "race-001-self",
+        "race-001-abba",
+        "race-001-mmap",
+        "race-001-torn",
+    ] {
+        let sc = build::<A>(id, V6_12, no_fault_in).unwrap();
+        let out = common::exhaust(&sc, Search::DepthFirst, true);
+        assert!(
+            broken(&out).contains(PROGRESS.id),
+            "{id}: {:?}",
+            broken(&out)
+        );
+    }
+    for id in ["race-001-abba", "race-001-torn"] {
+        let sc = build::<A>(id, V6_12, copy_faults).unwrap();
+        let out = common::exhaust(&sc, Search::DepthFirst, true);
+        assert!(
+            broken(&out).contains(LOCKORDER.id),
+            "{id}: {:?}",
+            broken(&out)
+        );
+    }
+}

@@ -28,12 +28,15 @@ pub enum Mutation {
     FaultIgnoresVmDead,
     /// The file fault allocates its table under the page lock (race 000-B: INV-000-NOALLOC).
     FaultAllocatesUnderPageLock,
-    /// A short copy in `write()` retries without faulting the buffer in (race 001-B:
-    /// INV-001-PROGRESS).
+    /// `write()` never faults its buffer in, before the copy or after a short one (race
+    /// 001-B: INV-001-PROGRESS).
     WriteSkipsFaultIn,
     /// `filemap_fault` skips its recheck under the page lock (race 001-A:
     /// INV-001-NOORPHAN).
     FaultSkipsMappingRecheck,
+    /// v6.12's copy runs with page faults enabled under the folio lock (race 001-B:
+    /// INV-001-LOCKORDER, and the deadlocks).
+    WriteCopyFaults,
     /// v6.12's `write_end` commits the whole length after a short copy (race 001-B:
     /// INV-001-NOTORN).
     WriteCommitsShortCopy,
@@ -50,7 +53,7 @@ pub enum Mutation {
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 12] = [
+    pub const ALL: [Mutation; 13] = [
         Mutation::SplitSkipsTlbFlush,
         Mutation::ZapHugeUnlocked,
         Mutation::FaultFreesDeposit,
@@ -59,6 +62,7 @@ impl Mutation {
         Mutation::FaultAllocatesUnderPageLock,
         Mutation::WriteSkipsFaultIn,
         Mutation::FaultSkipsMappingRecheck,
+        Mutation::WriteCopyFaults,
         Mutation::WriteCommitsShortCopy,
         Mutation::DoSetPmdSkipsRecheck,
         Mutation::CollapseSkipsUffdCheck,
@@ -76,6 +80,7 @@ impl Mutation {
             Mutation::FaultAllocatesUnderPageLock => "fault-allocates-under-page-lock",
             Mutation::WriteSkipsFaultIn => "write-skips-fault-in",
             Mutation::FaultSkipsMappingRecheck => "fault-skips-mapping-recheck",
+            Mutation::WriteCopyFaults => "write-copy-faults",
             Mutation::WriteCommitsShortCopy => "write-commits-short-copy",
             Mutation::DoSetPmdSkipsRecheck => "do-set-pmd-skips-recheck",
             Mutation::CollapseSkipsUffdCheck => "collapse-skips-uffd-check",
@@ -121,6 +126,10 @@ impl Mutation {
             },
             Mutation::FaultSkipsMappingRecheck => Knobs {
                 fault_skips_mapping_recheck: true,
+                ..knobs
+            },
+            Mutation::WriteCopyFaults => Knobs {
+                write_copy_faults: true,
                 ..knobs
             },
             Mutation::WriteCommitsShortCopy => Knobs {

@@ -77,11 +77,13 @@ pub struct Knobs {
     /// Race 000-B: the file fault allocates its table in `finish_fault`, under the page
     /// lock, whatever the variant.
     pub fault_allocates_under_page_lock: bool,
-    /// Race 001-B `v6.12`: a short copy retries without faulting the buffer in again.
+    /// Race 001-B `v6.12`: the write never faults the buffer in (`fault_in_iov_iter_readable`).
     pub write_skips_fault_in: bool,
     /// Race 001-A `v6.12`: `filemap_fault` skips the mapping and `i_size` recheck under the
     /// page lock.
     pub fault_skips_mapping_recheck: bool,
+    /// Race 001-B `v6.12`: the copy runs with page faults enabled, under the folio lock.
+    pub write_copy_faults: bool,
     /// Race 001-B `v6.12`: `write_end` commits the whole length after a short copy.
     pub write_commits_short_copy: bool,
     /// Race 001-A `2.6.22` (tests only): `do_no_page` skips its `truncate_count` recheck.

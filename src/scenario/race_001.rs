@@ -169,6 +169,7 @@ pub fn build_mmap<A: PmdOps>(
     };
     let writer = PerformWrite {
         skip_fault_in: k.write_skips_fault_in,
+        copy_faults: k.write_copy_faults,
         fault_under_page_lock: Some(&LOCKORDER),
         no_progress: Some(&PROGRESS),
         ..PerformWrite::new(0, 0, 1, 1, shape)
@@ -211,6 +212,7 @@ pub fn build<A: PmdOps>(
     let shape = shape(variant)?;
     let writer = |dst: u8, src: u8| PerformWrite {
         skip_fault_in: k.write_skips_fault_in,
+        copy_faults: k.write_copy_faults,
         fault_under_page_lock: Some(&LOCKORDER),
         no_progress: Some(&PROGRESS),
         ..PerformWrite::new(dst, 0, src, src, shape)
@@ -368,6 +370,7 @@ pub fn build_torn<A: PmdOps>(
     };
     let writer = PerformWrite {
         skip_fault_in: k.write_skips_fault_in,
+        copy_faults: k.write_copy_faults,
         fault_under_page_lock: Some(&LOCKORDER),
         no_progress: Some(&PROGRESS),
         buffer_from_cache: true,

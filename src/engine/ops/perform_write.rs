@@ -45,8 +45,8 @@ pub struct PerformWrite {
     pub src_page: u8,
     /// Which write path.
     pub shape: WriteShape,
-    /// Test-only mutation of [`WriteShape::AtomicCopy`]: retry a short copy without
-    /// faulting the buffer in again.
+    /// Test-only mutation of [`WriteShape::AtomicCopy`]: no `fault_in_iov_iter_readable`,
+    /// before the first copy or after a short one.
     pub skip_fault_in: bool,
     /// Most retries before INV-001-PROGRESS's monitor calls it a livelock.
     pub max_retries: u8,
@@ -62,6 +62,9 @@ pub struct PerformWrite {
     /// Test-only mutation of [`WriteShape::AtomicCopy`]: `write_end` commits the whole
     /// length after a short copy.
     pub commit_short_copy: bool,
+    /// Test-only mutation of [`WriteShape::AtomicCopy`]: the copy runs with page faults
+    /// enabled (`copy_from_user` for `copy_folio_from_iter_atomic`), under the folio lock.
+    pub copy_faults: bool,
 }
 
 impl PerformWrite {
@@ -86,6 +89,7 @@ impl PerformWrite {
             buffer_from_cache: false,
             torn: None,
             commit_short_copy: false,
+            copy_faults: false,
         }
     }
     fn fault(&self, then: u8) -> FileReadFault {
@@ -146,7 +150,7 @@ impl<A: PmdOps> Program<A> for PerformWrite {
                 Step::Ran("fault_in_iov_iter_readable: nothing could be faulted in: -EFAULT")
             }
             PREFAULT => {
-                if mapped(m).is_some() || self.skip_fault_in && m.th(t).regs[RETRIES] > 0 {
+                if mapped(m).is_some() || self.skip_fault_in {
                     m.goto(t, WRITE_BEGIN);
                     return Step::Ran("fault_in_iov_iter_readable: the buffer is mapped");
                 }
@@ -181,7 +185,7 @@ impl<A: PmdOps> Program<A> for PerformWrite {
                         "copy_from_user: the fault failed: a short copy, the rest zero-filled",
                     );
                 }
-                if self.shape == WriteShape::AtomicCopy {
+                if self.shape == WriteShape::AtomicCopy && !self.copy_faults {
                     m.th_mut(t).regs[COPIED] = 0;
                     m.goto(t, WRITE_END);
                     return Step::Ran(
