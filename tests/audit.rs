@@ -465,6 +465,33 @@ fn a_state_bound_reached_is_a_failed_expectation() {
 }
 
 #[test]
+fn a_memory_bound_reached_is_a_failed_expectation_that_names_it() {
+    let dir = scratch("memory-bound");
+    let arch = format!("--arch={}", fixed_backend());
+    let (stdout, _) = expect_code(
+        &dir,
+        &[
+            "audit",
+            &arch,
+            FAST_LAWS,
+            "--scenario=race-002",
+            "--max-memory=8K",
+            "--format=json",
+        ],
+        1,
+    );
+    assert!(stdout.contains("INCOMPLETE"), "{stdout}");
+    let v = read_json(&dir.join("audit-report/report.json"));
+    assert_eq!(v["options"]["max_memory"], 8192);
+    assert!(v["cells"].as_array().unwrap().iter().any(|c| {
+        c["status"] == "incomplete"
+            && c["verdict"]["what"]
+                .as_str()
+                .is_some_and(|w| w.contains("memory bound"))
+    }));
+}
+
+#[test]
 fn results_do_not_depend_on_the_number_of_jobs() {
     let strip = |mut v: Value| {
         for c in v["cells"].as_array_mut().unwrap() {
@@ -629,6 +656,11 @@ fn unknown_values_are_refused_with_the_valid_ones_listed() {
     assert!(msg.contains("--jobs"), "{msg}");
     let msg = usage_error(&["audit", "--max-states", "0"]);
     assert!(msg.contains("--max-states"), "{msg}");
+    let msg = usage_error(&["audit", "--max-memory", "12X"]);
+    assert!(
+        msg.contains("--max-memory") && msg.contains("K, M or G"),
+        "{msg}"
+    );
     let msg = usage_error(&["audit", "--mutate", "nothing"]);
     assert!(msg.contains("split-skips-tlb-flush"), "{msg}");
     let msg = usage_error(&["replay", "report.json"]);

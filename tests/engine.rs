@@ -491,3 +491,61 @@ fn a_scenario_is_debug() {
         assert!(text.contains(needle), "{needle} missing from {text}");
     }
 }
+
+/// `max_memory` ends a search larger than the bound with an incomplete verdict that names
+/// the bound, before the stored states pass it, under both searches; a bound above what
+/// the search needs changes nothing.
+#[test]
+fn max_memory_ends_a_search_larger_than_the_bound() {
+    use pgtable::engine::explore::Bound;
+    let knobs = Knobs {
+        extra_regions: 3,
+        ..Knobs::default()
+    };
+    let sc = build::<A>("race-002", "v6.12", knobs).unwrap();
+    for search in [Search::DepthFirst, Search::BreadthFirst] {
+        let opts = Options {
+            search,
+            ..Options::default()
+        };
+        let full = explore(&sc, opts);
+        assert_eq!(full.verdict, Verdict::Holds);
+        assert_eq!(full.bound, None);
+        let max = 64 << 10;
+        let small = explore(
+            &sc,
+            Options {
+                max_memory: Some(max),
+                ..opts
+            },
+        );
+        assert_eq!(
+            (small.verdict.clone(), small.complete, small.bound),
+            (Verdict::Incomplete, false, Some(Bound::Memory)),
+            "{search:?}"
+        );
+        assert!(small.stats.states < full.stats.states);
+        assert!(
+            small.stats.visited_bytes <= max,
+            "{}",
+            small.stats.visited_bytes
+        );
+        let roomy = explore(
+            &sc,
+            Options {
+                max_memory: Some(1 << 30),
+                ..opts
+            },
+        );
+        assert_eq!(roomy.verdict, Verdict::Holds);
+        assert_eq!(roomy.stats.states, full.stats.states);
+        let counted = explore(
+            &sc,
+            Options {
+                max_states: 10,
+                ..opts
+            },
+        );
+        assert_eq!(counted.bound, Some(Bound::States));
+    }
+}

@@ -176,6 +176,8 @@ pub struct Plan {
     pub mutations: Vec<Mutation>,
     /// The explorer's state bound per cell.
     pub max_states: u64,
+    /// The explorer's memory bound per cell, in bytes (`None`: none).
+    pub max_memory: Option<u64>,
     /// The encoding table to carry into the report (the CLI passes `pgtable arches`).
     pub encodings: Option<Encodings>,
     /// Bound the laws' flag-subset enumeration to this many subsets (tests only; `None`: the
@@ -225,6 +227,7 @@ impl Plan {
             variants: Vec::new(),
             mutations: Vec::new(),
             max_states: Options::default().max_states,
+            max_memory: None,
             encodings: None,
             law_flag_subsets: None,
         }
@@ -311,6 +314,12 @@ impl Plan {
     /// Sets the explorer's state bound per cell.
     pub fn max_states(mut self, max_states: u64) -> Self {
         self.max_states = max_states;
+        self
+    }
+
+    /// Sets the explorer's memory bound per cell, in bytes.
+    pub fn max_memory(mut self, bytes: Option<u64>) -> Self {
+        self.max_memory = bytes;
         self
     }
 

@@ -117,6 +117,9 @@ pub struct RunOptions {
     pub variants: Vec<String>,
     /// The explorer's state bound per cell.
     pub max_states: u64,
+    /// The explorer's memory bound per cell, in bytes (null: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_memory: Option<u64>,
     /// Test-only mutations of the fixed code (empty in a real audit).
     pub mutations: Vec<String>,
     /// Test-only bound on the laws' flag-subset enumeration (null in a real audit).
@@ -329,7 +332,9 @@ impl Status {
                 "the historical variant broke an invariant other than the expected ones"
             }
             Status::Violated => "the fixed code broke an invariant",
-            Status::Incomplete => "the state bound (--max-states) was reached before a verdict",
+            Status::Incomplete => {
+                "a bound (--max-states or --max-memory) was reached before a verdict"
+            }
             Status::Error => "the scenario could not be built or its trace replayed",
         }
     }

@@ -149,7 +149,7 @@ impl ArchVisitor for LawsRun {
 }
 
 fn run_task(task: &Task, knobs: Knobs, plan: &Plan) -> TaskResult {
-    let max_states = plan.max_states;
+    let bounds = (plan.max_states, plan.max_memory);
     match task {
         Task::Laws(b) => {
             let report = match plan.law_flag_subsets {
@@ -170,7 +170,7 @@ fn run_task(task: &Task, knobs: Knobs, plan: &Plan) -> TaskResult {
             let mut run = CellRun {
                 spec: *spec,
                 knobs,
-                max_states,
+                bounds,
                 out: None,
             };
             let found = visit_one(spec.backend.id(), &mut run);
@@ -281,13 +281,14 @@ fn error_cell(spec: &CellSpec, what: &str) -> Cell {
 struct CellRun {
     spec: CellSpec,
     knobs: Knobs,
-    max_states: u64,
+    /// `max_states`, `max_memory`.
+    bounds: (u64, Option<u64>),
     out: Option<(Cell, Option<TraceRecord>)>,
 }
 
 impl ArchVisitor for CellRun {
     fn visit<A: PmdOps>(&mut self) {
-        self.out = Some(run_cell::<A>(&self.spec, self.knobs, self.max_states));
+        self.out = Some(run_cell::<A>(&self.spec, self.knobs, self.bounds));
     }
 }
 
@@ -302,7 +303,7 @@ fn search_name(s: Search) -> &'static str {
 fn run_cell<A: PmdOps>(
     spec: &CellSpec,
     knobs: Knobs,
-    max_states: u64,
+    (max_states, max_memory): (u64, Option<u64>),
 ) -> (Cell, Option<TraceRecord>) {
     let expectation = (spec.entry.expect)(spec.backend, spec.variant);
     let mut cell = blank_cell(spec);
@@ -318,6 +319,7 @@ fn run_cell<A: PmdOps>(
     let opts = Options {
         search,
         max_states,
+        max_memory,
         ..Options::default()
     };
     let mut out: Outcome = explore(&sc, opts);
@@ -355,6 +357,9 @@ fn run_cell<A: PmdOps>(
         (Verdict::Violated(_), _) => (VerdictKind::Violated, Status::Violated),
     };
     cell.verdict.kind = kind;
+    if let Some(b) = out.bound {
+        cell.verdict.what = Some(b.to_string());
+    }
     cell.status = status;
     cell.met = status.met();
     let Verdict::Violated(cx) = &out.verdict else {
@@ -454,6 +459,7 @@ fn assemble(
             scenarios: plan.scenarios.iter().map(|e| e.id.into()).collect(),
             variants: plan.variants.iter().map(|v| v.to_string()).collect(),
             max_states: plan.max_states,
+            max_memory: plan.max_memory,
             mutations: plan.mutations.iter().map(|m| m.name().into()).collect(),
             law_flag_subsets: plan.law_flag_subsets,
         },

@@ -125,6 +125,10 @@ pub struct AuditArgs {
     #[arg(long, value_name = "N", default_value_t = Options::default().max_states,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_states: u64,
+    /// Stop exploring a cell before its stored states pass this much memory (bytes, or with
+    /// a K, M or G suffix: KiB, MiB, GiB); the cell then fails as incomplete.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_memory: Option<u64>,
     /// Leave the date and every wall time out of the summary and the report files, so that
     /// runs of the same build write byte-identical output.
     #[arg(long)]
@@ -222,7 +226,8 @@ pub fn run(args: &AuditArgs, json_stdout: bool) -> Result<AuditOutput, CliError>
         .variants(&args.variant)?
         .mutations(&mutations)
         .law_flag_subsets(args.law_flag_subsets)
-        .max_states(args.max_states);
+        .max_states(args.max_states)
+        .max_memory(args.max_memory);
     plan.check()?;
     if !args.format.is_empty() && args.out.exists() && !args.out.is_dir() {
         return Err(CliError::Output(io::Error::other(format!(
@@ -295,4 +300,38 @@ pub fn run(args: &AuditArgs, json_stdout: bool) -> Result<AuditOutput, CliError>
             ..TextOptions::default()
         },
     })
+}
+
+/// Parses a memory size: bytes, or a number with a `K`, `M` or `G` suffix (binary units).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, shift) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 10),
+        Some((i, 'M' | 'm')) => (&t[..i], 20),
+        Some((i, 'G' | 'g')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size: give bytes, or a number with K, M or G"))?;
+    n.checked_mul(1 << shift)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| format!("'{s}': a size from 1 byte to 2^64 - 1 bytes"))
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_binary_suffixes_and_refuse_the_rest() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("2m"), Ok(2 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("99999999999G").is_err());
+    }
 }

@@ -46,6 +46,10 @@ pub struct Options {
     pub preemption_bound: Option<u8>,
     /// Stop with [`Verdict::Incomplete`] rather than store more than this many states.
     pub max_states: u64,
+    /// Stop with [`Verdict::Incomplete`] rather than let the search's stored states (the
+    /// visited set, and breadth-first's queue of machines) grow past this many bytes;
+    /// `None`: no bound. A table that would double past it counts as past it.
+    pub max_memory: Option<u64>,
     /// Stop at the first violation (the default). When `false` the search goes on through
     /// every reachable state and [`Outcome::violated`] lists every invariant broken.
     pub stop_at_first: bool,
@@ -62,6 +66,7 @@ impl Default for Options {
             por: true,
             preemption_bound: None,
             max_states: 5_000_000,
+            max_memory: None,
             stop_at_first: true,
             audit_footprints: cfg!(debug_assertions),
         }
@@ -121,6 +126,24 @@ pub enum Verdict {
     Incomplete,
 }
 
+/// A bound that can end a search before it is complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Bound {
+    /// [`Options::max_states`].
+    States,
+    /// [`Options::max_memory`].
+    Memory,
+}
+
+impl core::fmt::Display for Bound {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Bound::States => "the state bound (max_states) was reached",
+            Bound::Memory => "the memory bound (max_memory) was reached",
+        })
+    }
+}
+
 /// Verdict and counts.
 #[derive(Clone, Debug)]
 pub struct Outcome {
@@ -133,6 +156,8 @@ pub struct Outcome {
     pub violated_custom: Vec<InvariantId>,
     /// Whether every reachable state (within the preemption bound) was explored.
     pub complete: bool,
+    /// The bound that ended an incomplete search.
+    pub bound: Option<Bound>,
     /// The counts.
     pub stats: Stats,
 }
@@ -316,7 +341,7 @@ struct Dfs<'a, A: PmdOps> {
     path: Vec<u8>,
     stats: Stats,
     found: Found,
-    incomplete: bool,
+    incomplete: Option<Bound>,
 }
 
 impl<A: PmdOps> Dfs<'_, A> {
@@ -412,8 +437,9 @@ impl<A: PmdOps> Dfs<'_, A> {
             let key = self.key(&next, tid, preempt + cost);
             let explore = match self.visited.get_mut(&key) {
                 None => {
-                    if self.stats.states >= self.opts.max_states {
-                        self.incomplete = true;
+                    if let Some(b) = bound_reached(&self.opts, self.stats.states, &self.visited, 0)
+                    {
+                        self.incomplete = Some(b);
                         return true;
                     }
                     self.visited.insert(key, child_sleep);
@@ -448,22 +474,47 @@ pub fn explore<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> Outcome {
     stats.elapsed = start.elapsed();
     let verdict = match (found.first, incomplete) {
         (Some(cx), _) => Verdict::Violated(cx),
-        (None, true) => Verdict::Incomplete,
-        (None, false) => Verdict::Holds,
+        (None, Some(_)) => Verdict::Incomplete,
+        (None, None) => Verdict::Holds,
     };
     Outcome {
         verdict,
         violated: found.all.set,
         violated_custom: found.all.custom,
-        complete: !incomplete,
+        complete: incomplete.is_none(),
+        bound: incomplete,
         stats,
     }
+}
+
+/// Returns the bound that storing one more state would pass, if any: `max_states`, or
+/// `max_memory` counting the visited set as it will be after the insert (doubled when it is
+/// full) plus `other` bytes.
+fn bound_reached<K, V>(
+    opts: &Options,
+    states: u64,
+    visited: &HashMap<K, V, Fx>,
+    other: u64,
+) -> Option<Bound> {
+    if states >= opts.max_states {
+        return Some(Bound::States);
+    }
+    let max = opts.max_memory?;
+    let mut bytes = visited_bytes(visited);
+    if visited.len() >= visited.capacity() {
+        bytes = bytes.max(table_bytes::<K, V>((visited.capacity() + 1) * 2));
+    }
+    (bytes + other > max).then_some(Bound::Memory)
 }
 
 /// Returns the visited set's heap: its buckets (hashbrown keeps at most 7/8 of them full, in
 /// a power-of-two table) times one entry and one control byte.
 fn visited_bytes<K, V>(map: &HashMap<K, V, Fx>) -> u64 {
-    let cap = map.capacity();
+    table_bytes::<K, V>(map.capacity())
+}
+
+/// The heap of a table with room for `cap` entries.
+fn table_bytes<K, V>(cap: usize) -> u64 {
     let buckets = if cap < 8 {
         cap + 1
     } else {
@@ -495,7 +546,7 @@ fn initial_violation<A: PmdOps>(sc: &Scenario<A>) -> Option<(Counterexample, Bro
     first.map(|cx| (cx, all))
 }
 
-fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
+fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Stats) {
     let mut d = Dfs {
         sc,
         opts,
@@ -506,12 +557,12 @@ fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
             first: None,
             all: Broken::default(),
         },
-        incomplete: false,
+        incomplete: None,
     };
     let init = &sc.initial;
     if let Some((cx, all)) = initial_violation(sc) {
         if d.found.record(&opts, || cx, &all) {
-            return (d.found, false, d.stats);
+            return (d.found, None, d.stats);
         }
     }
     let key = d.key(init, u8::MAX, 0);
@@ -522,7 +573,7 @@ fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
     (d.found, d.incomplete, d.stats)
 }
 
-fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
+fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Stats) {
     let mut stats = Stats::default();
     let mut found = Found {
         first: None,
@@ -548,12 +599,12 @@ fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
     };
     if let Some((cx, all)) = initial_violation(sc) {
         if found.record(&opts, || cx, &all) {
-            return (found, false, stats);
+            return (found, None, stats);
         }
     }
     queue.push_back((sc.initial.clone(), init_key, 0));
     let n = sc.threads.len() as u8;
-    let mut incomplete = false;
+    let mut incomplete = None;
     'search: while let Some((s, key, depth)) = queue.pop_front() {
         stats.max_depth = stats.max_depth.max(depth);
         let mut alive = false;
@@ -590,8 +641,10 @@ fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, bool, Stats) {
             if parent.contains_key(&next_key) {
                 continue;
             }
-            if stats.states >= opts.max_states {
-                incomplete = true;
+            let queued = queue.capacity().max(queue.len() + 1)
+                * core::mem::size_of::<(Machine<A>, u64, u32)>();
+            if let Some(b) = bound_reached(&opts, stats.states, &parent, queued as u64) {
+                incomplete = Some(b);
                 break 'search;
             }
             parent.insert(next_key, (key, t));
