@@ -135,3 +135,48 @@ fn in_a_collapse_the_folio_locks_order_the_faults_without_the_recheck() {
         );
     }
 }
+
+/// A one-line mutation of v6.12 that `race-000-tmpfs`'s invariants catch, written as an
+/// outside crate would: `deposit_prealloc_pte` without clearing `vmf->prealloc_pte`, so the
+/// fault's end frees the table it deposited under the huge pmd (powerpc's hash MMU is the
+/// architecture that deposits); a MADV_DONTNEED then withdraws and frees it again
+/// (INV-TABLE-LIFE). The same threads with v6.12 as it is hold.
+#[test]
+fn a_deposit_freed_by_the_fault_is_freed_again_by_the_zap() {
+    use pgtable::engine::ScenarioBuilder;
+    use pgtable::engine::ops::huge_tmpfs_fault::{HugeTmpfsFault, TmpfsShape};
+    use pgtable::engine::ops::v6_12::zap::MadvDontneed;
+    use pgtable::engine::state::vma::VmFlags;
+    type A = pgtable::arch::PowerpcHash;
+    for keep in [false, true] {
+        let fault = |slot| HugeTmpfsFault {
+            keep_deposited_prealloc: keep,
+            ..HugeTmpfsFault::new(0, slot, TmpfsShape::V6_12)
+        };
+        let sc = ScenarioBuilder::<A>::new("tmpfs-zap", 1)
+            .file_backed()
+            .setup(|s| {
+                s.vma(0, 0, 1, VmFlags::READ | VmFlags::SHARED)?;
+                let h = s.page(true)?;
+                s.cache_page(0, h)?;
+                s.cache_page(1, h)
+            })
+            .thread("fault0", fault(0))
+            .thread("fault1", fault(1))
+            .thread("zap", MadvDontneed::new(0))
+            .invariants(
+                pgtable::engine::invariant::InvariantSet::default()
+                    .with(InvariantId::TableLife)
+                    .with(InvariantId::Deposit)
+                    .with(InvariantId::LockBalance),
+            )
+            .build()
+            .unwrap();
+        let found = common::broken_under_every_search(&sc);
+        if keep {
+            assert!(found.contains(InvariantId::TableLife.id()), "{found:?}");
+        } else {
+            assert!(found.is_empty(), "{found:?}");
+        }
+    }
+}

@@ -55,6 +55,9 @@ pub struct HugeTmpfsFault {
     /// Test-only mutation of v6.12: `do_set_pmd` does not recheck `pmd_none` under the pmd
     /// lock.
     pub skip_pmd_none_recheck: bool,
+    /// Test-only mutation of v6.12: `deposit_prealloc_pte` leaves `vmf->prealloc_pte` set, so
+    /// the fault's end frees the table it deposited.
+    pub keep_deposited_prealloc: bool,
 }
 
 impl HugeTmpfsFault {
@@ -66,6 +69,7 @@ impl HugeTmpfsFault {
             shape,
             nonterminal: None,
             skip_pmd_none_recheck: false,
+            keep_deposited_prealloc: false,
         }
     }
 }
@@ -380,7 +384,9 @@ impl HugeTmpfsFault {
         if !old && A::arch_needs_pgtable_deposit() {
             if let Some(spare) = get(m, t, SPARE) {
                 m.deposit(r, spare);
-                put(m, t, SPARE, None);
+                if !self.keep_deposited_prealloc {
+                    put(m, t, SPARE, None);
+                }
             }
         }
         m.pmd_set(r, entry);
