@@ -65,18 +65,20 @@ impl Truncate {
         let Some(tab) = pte_offset_map(m, pmd) else {
             return true;
         };
-        let indices = usize::from(self.new_size)..CACHE_SLOTS;
-        let mapped: std::vec::Vec<usize> = indices
-            .filter(|&i| only.is_none_or(|o| o == i))
-            .filter(|&i| A::pte_present(m.table(tab).ptes[i]))
-            .collect();
-        if mapped.is_empty() {
+        let mapped = |m: &Machine<A>, i: usize| {
+            only.is_none_or(|o| o == i) && A::pte_present(m.table(tab).ptes[i])
+        };
+        let range = usize::from(self.new_size)..CACHE_SLOTS;
+        if !range.clone().any(|i| mapped(m, i)) {
             return true;
         }
         if !m.ptl_lock(tab, t) {
             return false;
         }
-        for i in mapped {
+        for i in range {
+            if !mapped(m, i) {
+                continue;
+            }
             let pte = m.pte_get(tab, i);
             m.pte_set(
                 tab,
