@@ -549,3 +549,41 @@ fn max_memory_ends_a_search_larger_than_the_bound() {
         assert_eq!(counted.bound, Some(Bound::States));
     }
 }
+
+/// Breadth-first search on several workers is the same search as on one: for every catalogue
+/// scenario and variant (the historical ones break, today's hold), the same verdict and
+/// counterexample (to the step) and the same counts.
+#[test]
+fn breadth_first_search_answers_the_same_on_any_number_of_workers() {
+    use pgtable::scenario::CATALOGUE;
+    let mut cells = 0;
+    for e in CATALOGUE {
+        for &variant in e.variants {
+            let Ok(sc) = build::<X86_64>(e.id, variant, Knobs::default()) else {
+                continue;
+            };
+            let run = |jobs| {
+                explore(
+                    &sc,
+                    Options {
+                        search: Search::BreadthFirst,
+                        jobs,
+                        ..Options::default()
+                    },
+                )
+            };
+            let one = run(1);
+            for jobs in [2, 4] {
+                let many = run(jobs);
+                let at = format!("{} {variant}, {jobs} workers", e.id);
+                assert_eq!(one.verdict, many.verdict, "{at}");
+                assert_eq!(one.stats.states, many.stats.states, "{at}");
+                assert_eq!(one.stats.transitions, many.stats.transitions, "{at}");
+                assert_eq!(one.stats.max_depth, many.stats.max_depth, "{at}");
+                assert_eq!(one.violated, many.violated, "{at}");
+            }
+            cells += 1;
+        }
+    }
+    assert!(cells >= 20, "only {cells} cells built");
+}

@@ -29,7 +29,7 @@ use proptest::test_runner::{Config, TestRunner};
 type A = X86_64;
 
 /// Every search the checker offers, named.
-fn searches() -> [(&'static str, Options); 4] {
+fn searches() -> [(&'static str, Options); 5] {
     let base = Options {
         stop_at_first: true,
         audit_footprints: true,
@@ -57,6 +57,15 @@ fn searches() -> [(&'static str, Options); 4] {
             Options {
                 search: Search::BreadthFirst,
                 por: false,
+                ..base
+            },
+        ),
+        (
+            "bfs on 3 workers",
+            Options {
+                search: Search::BreadthFirst,
+                por: false,
+                jobs: 3,
                 ..base
             },
         ),
@@ -918,8 +927,12 @@ fn agree(programs: &[Vec<Op>], set_bits: u32) -> Result<(), TestCaseError> {
         prop_assert_eq!(a, &truth, "{} disagrees with the reference", name);
     }
     // First-violation mode: the same verdict everywhere, and the counterexample replays.
+    let mut bfs_runs = Vec::new();
     for (name, opts) in searches() {
         let out = explore(&sc, opts);
+        if opts.search == Search::BreadthFirst {
+            bfs_runs.push((name, out.clone()));
+        }
         let none = all[0].1.violated == InvariantSet::default() && all[0].1.custom.is_empty();
         match (&out.verdict, none) {
             (Verdict::Holds, true) => {}
@@ -948,6 +961,12 @@ fn agree(programs: &[Vec<Op>], set_bits: u32) -> Result<(), TestCaseError> {
             (v, _) => prop_assert!(false, "{} answered {:?} against {:?}", name, v, all[0].1),
         }
     }
+    // Breadth-first on several workers is the same search: the same counterexample (not just
+    // the same invariant) and the same counts, to the step.
+    let (one, many) = (&bfs_runs[0], &bfs_runs[1]);
+    prop_assert_eq!(&one.1.verdict, &many.1.verdict, "{} vs {}", one.0, many.0);
+    let counts = |o: &Outcome| (o.stats.states, o.stats.transitions, o.stats.max_depth);
+    prop_assert_eq!(counts(&one.1), counts(&many.1), "{} vs {}", one.0, many.0);
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 //! freed tables (an access to one is an `INV-TABLE-LIFE` violation) and, when replaying a
 //! trace, log each touched entry with its value before and after.
 
+use core::sync::atomic::{AtomicU64, Ordering};
 use std::vec::Vec;
 
 use crate::entry::{Pmd, PmdOps, Protection, Pte};
@@ -233,12 +234,27 @@ const _: () = assert!(
 /// What a step leaves beside the state: its footprint, the violations it raised and, when
 /// replaying, the entries it touched. Equal and hashed as nothing, so it is never part of a
 /// state's identity.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 struct Side {
-    fp: core::cell::Cell<Footprint>,
+    /// Locations read: recorded through `&self` accessors, so interior-mutable; an atomic
+    /// (relaxed load and store, never read-modify-write: one thread steps a machine) keeps
+    /// `Machine` `Sync` for the parallel breadth-first search, at the cost of a plain move.
+    reads: AtomicU64,
+    writes: u64,
     raised: Vec<Flagged>,
     log: Option<Vec<Touch>>,
     locks: Option<Vec<LockEvent>>,
+}
+impl Clone for Side {
+    fn clone(&self) -> Self {
+        Self {
+            reads: AtomicU64::new(self.reads.load(Ordering::Relaxed)),
+            writes: self.writes,
+            raised: self.raised.clone(),
+            log: self.log.clone(),
+            locks: self.locks.clone(),
+        }
+    }
 }
 impl PartialEq for Side {
     fn eq(&self, _: &Self) -> bool {
@@ -332,13 +348,11 @@ impl<A: PmdOps> Machine<A> {
     }
 
     fn read(&self, loc: Loc) {
-        let mut fp = self.side.fp.get();
-        fp.reads |= loc.bit();
-        self.side.fp.set(fp);
+        let reads = self.side.reads.load(Ordering::Relaxed);
+        self.side.reads.store(reads | loc.bit(), Ordering::Relaxed);
     }
     fn write(&mut self, loc: Loc) {
-        let fp = self.side.fp.get_mut();
-        fp.writes |= loc.bit();
+        self.side.writes |= loc.bit();
     }
     fn touch(&mut self, loc: TouchLoc, before: u64, after: u64) {
         if let Some(log) = &mut self.side.log {
@@ -350,7 +364,8 @@ impl<A: PmdOps> Machine<A> {
     /// the entries the step touches (for traces). The explorer and replay call it before
     /// every step; a harness that runs a program by hand does the same.
     pub fn begin_step(&mut self, log: bool) {
-        self.side.fp.set(Footprint::default());
+        *self.side.reads.get_mut() = 0;
+        self.side.writes = 0;
         self.side.raised.clear();
         self.side.log = log.then(Vec::new);
         self.side.locks = log.then(Vec::new);
@@ -359,7 +374,10 @@ impl<A: PmdOps> Machine<A> {
     /// Ends a step: takes what it touched and raised, leaving the side state empty.
     pub fn end_step(&mut self) -> StepEffects {
         StepEffects {
-            footprint: self.side.fp.replace(Footprint::default()),
+            footprint: Footprint {
+                reads: core::mem::take(self.side.reads.get_mut()),
+                writes: core::mem::take(&mut self.side.writes),
+            },
             raised: core::mem::take(&mut self.side.raised),
             touched: self.side.log.take().unwrap_or_default(),
             locks: self.side.locks.take().unwrap_or_default(),

@@ -5,13 +5,16 @@
 //! - Partial-order reduction with sleep sets over step footprints: a step independent of one
 //!   already explored from the same state is not re-explored after it. Sleep sets prune
 //!   transitions, never states, so every reachable state is still checked.
-//! - Optional preemption bound; breadth-first mode for a shortest counterexample.
+//! - Optional preemption bound; breadth-first mode for a shortest counterexample, on as many
+//!   cores as [`Options::jobs`] gives it, with the same answer on any number.
 //! - Deterministic: threads are tried in order and the hash has no random seed, so the same
 //!   scenario gives the same counts and the same first trace.
 //! - Deadlock: a state where threads remain and none can run, reported with its wait-for
 //!   cycle.
 
-use std::collections::{HashMap, VecDeque};
+mod bfs;
+
+use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::time::{Duration, Instant};
 use std::vec::Vec;
@@ -57,6 +60,9 @@ pub struct Options {
     /// the step's footprint and report an undeclared write as `INV-FOOTPRINT`. On by default
     /// in debug builds (tests); it costs a state comparison per step.
     pub audit_footprints: bool,
+    /// Worker threads of a breadth-first search (1: the caller's thread alone; 0: one per
+    /// core). Every count gives the same states, transitions, verdict and counterexample.
+    pub jobs: usize,
 }
 
 impl Default for Options {
@@ -69,6 +75,7 @@ impl Default for Options {
             max_memory: None,
             stop_at_first: true,
             audit_footprints: cfg!(debug_assertions),
+            jobs: 1,
         }
     }
 }
@@ -469,7 +476,7 @@ pub fn explore<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> Outcome {
     let start = Instant::now();
     let (found, incomplete, mut stats) = match opts.search {
         Search::DepthFirst => dfs(sc, opts),
-        Search::BreadthFirst => bfs(sc, opts),
+        Search::BreadthFirst => bfs::bfs(sc, opts),
     };
     stats.elapsed = start.elapsed();
     let verdict = match (found.first, incomplete) {
@@ -571,94 +578,4 @@ fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Sta
     d.visit(init, 0, &[Footprint::default(); MAX_THREADS], u8::MAX, 0);
     d.stats.visited_bytes = visited_bytes(&d.visited);
     (d.found, d.incomplete, d.stats)
-}
-
-fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Stats) {
-    let mut stats = Stats::default();
-    let mut found = Found {
-        first: None,
-        all: Broken::default(),
-    };
-    // fingerprint -> (parent fingerprint, thread that stepped)
-    let mut parent: HashMap<u64, (u64, u8), Fx> = HashMap::default();
-    let mut queue: VecDeque<(Machine<A>, u64, u32)> = VecDeque::new();
-    let init_key = fingerprint(&sc.initial);
-    parent.insert(init_key, (init_key, u8::MAX));
-    stats.states = 1;
-    let schedule_to = |parent: &HashMap<u64, (u64, u8), Fx>, mut key: u64| {
-        let mut sched = Vec::new();
-        while let Some(&(p, t)) = parent.get(&key) {
-            if t == u8::MAX {
-                break;
-            }
-            sched.push(t);
-            key = p;
-        }
-        sched.reverse();
-        sched
-    };
-    if let Some((cx, all)) = initial_violation(sc) {
-        if found.record(&opts, || cx, &all) {
-            return (found, None, stats);
-        }
-    }
-    queue.push_back((sc.initial.clone(), init_key, 0));
-    let n = sc.threads.len() as u8;
-    let mut incomplete = None;
-    'search: while let Some((s, key, depth)) = queue.pop_front() {
-        stats.max_depth = stats.max_depth.max(depth);
-        let mut alive = false;
-        let mut any = false;
-        for t in 0..n {
-            if s.done(t) {
-                continue;
-            }
-            alive = true;
-            let Ok(succ) = step(sc, &opts, &s, t) else {
-                continue;
-            };
-            any = true;
-            stats.transitions += 1;
-            // Every step is checked, whether or not it reaches a new state: a violation is
-            // the step's, and a visited state may be reached again by a step that breaks one.
-            if let Some((invariant, what)) = succ.broke {
-                let cx = || {
-                    let mut schedule = schedule_to(&parent, key);
-                    schedule.push(t);
-                    Counterexample {
-                        invariant,
-                        what,
-                        schedule,
-                        wait_cycle: Vec::new(),
-                        wait_for: Vec::new(),
-                    }
-                };
-                if found.record(&opts, cx, &succ.all) {
-                    break 'search;
-                }
-            }
-            let next_key = fingerprint(&succ.next);
-            if parent.contains_key(&next_key) {
-                continue;
-            }
-            let queued = queue.capacity().max(queue.len() + 1)
-                * core::mem::size_of::<(Machine<A>, u64, u32)>();
-            if let Some(b) = bound_reached(&opts, stats.states, &parent, queued as u64) {
-                incomplete = Some(b);
-                break 'search;
-            }
-            parent.insert(next_key, (key, t));
-            stats.states += 1;
-            queue.push_back((succ.next, next_key, depth + 1));
-        }
-        if alive && !any {
-            let cx = || deadlock_cx(sc, &s, schedule_to(&parent, key));
-            let deadlock = Broken::of(InvariantId::Deadlock);
-            if found.record(&opts, cx, &deadlock) {
-                break 'search;
-            }
-        }
-    }
-    stats.visited_bytes = visited_bytes(&parent);
-    (found, incomplete, stats)
 }

@@ -1,0 +1,406 @@
+//! Breadth-first search, level by level, on [`Options::jobs`] worker threads.
+//!
+//! A level (every state at one depth) is expanded in three phases:
+//! 1. **expand**, in parallel over chunks of the level: every step of every state, the
+//!    step's invariants and the successor's fingerprint. A successor stored at an earlier
+//!    depth is dropped here, so only possibly-new machines are kept.
+//! 2. **store**, in parallel over the [`SHARDS`] shards of the state store (a fingerprint's
+//!    shard is fixed by its bits): each shard takes the level's candidates it owns in
+//!    frontier order and stores the first of each new fingerprint with its parent.
+//! 3. **commit**, sequentially over counts only: walks the steps in frontier order as a FIFO
+//!    queue would meet them, for the counts, the bounds and the violations.
+//!
+//! Nothing depends on the number of workers: the shards, the order of a shard's inserts and
+//! the commit order are fixed by the scenario, so every core count gives the same states,
+//! transitions, verdict and first (shortest) counterexample as one core.
+//!
+//! A stored state costs 13 bytes (fingerprint, parent, thread) plus a 4-byte index and a
+//! control byte in its shard's table: what the counterexample's schedule is rebuilt from.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::vec::Vec;
+
+use hashbrown::HashTable;
+use rayon::prelude::*;
+
+use crate::entry::PmdOps;
+
+use super::{
+    Bound, Broken, Counterexample, Found, Options, Stats, deadlock_cx, initial_violation, step,
+};
+use crate::engine::Scenario;
+use crate::engine::invariant::InvariantId;
+use crate::engine::mm::Machine;
+
+/// Shard count: fixed, so the store's layout (and its byte count) is the same whatever the
+/// number of workers.
+const SHARD_BITS: u32 = 6;
+const SHARDS: usize = 1 << SHARD_BITS;
+/// A state's id: its shard in the top bits, its index in the shard below.
+const LOCAL_BITS: u32 = 32 - SHARD_BITS;
+/// States per expand task: about eight tasks per worker balance a level; the bounds keep a
+/// task big enough to amortise it and small enough to keep its candidates in cache.
+const CHUNK_MIN: usize = 32;
+const CHUNK_MAX: usize = 2048;
+/// The parent of the initial state.
+const ROOT: u8 = u8::MAX;
+/// A candidate no shard stored (its fingerprint was seen first elsewhere).
+const NOT_NEW: u32 = u32::MAX;
+
+fn shard_of(fp: u64) -> usize {
+    // Not the top bits: hashbrown takes its control byte from those.
+    (fp >> 32) as usize & (SHARDS - 1)
+}
+
+/// One shard of the visited states: fingerprints, parents and the thread that stepped, in
+/// insertion order, indexed by a table that holds only the index.
+#[derive(Default)]
+struct Shard {
+    fp: Vec<u64>,
+    parent: Vec<u32>,
+    tid: Vec<u8>,
+    table: HashTable<u32>,
+}
+
+impl Shard {
+    fn contains(&self, fp: u64) -> bool {
+        self.table
+            .find(fp, |&i| self.fp[i as usize] == fp)
+            .is_some()
+    }
+
+    /// Stores `fp` if it is new; returns its local index, or `None` when it was there (or the
+    /// shard is full, which `Bfs::store` reports as a state bound).
+    fn insert(&mut self, fp: u64, parent: u32, tid: u8) -> Option<Result<u32, ()>> {
+        if self.contains(fp) {
+            return None;
+        }
+        let i = self.fp.len();
+        if i >= 1 << LOCAL_BITS {
+            return Some(Err(()));
+        }
+        self.fp.push(fp);
+        self.parent.push(parent);
+        self.tid.push(tid);
+        let fps = &self.fp;
+        self.table.insert_unique(fp, i as u32, |&j| fps[j as usize]);
+        Some(Ok(i as u32))
+    }
+
+    fn bytes(&self) -> u64 {
+        let cap = self.table.capacity();
+        let buckets = if cap == 0 {
+            0
+        } else if cap < 8 {
+            cap + 1
+        } else {
+            (cap * 8 / 7).next_power_of_two()
+        };
+        (buckets * (core::mem::size_of::<u32>() + 1)
+            + self.fp.capacity() * 8
+            + self.parent.capacity() * 4
+            + self.tid.capacity()) as u64
+    }
+}
+
+/// A successor that may be new.
+struct Cand<A: PmdOps> {
+    /// Its parent's index in the task's states.
+    state: u32,
+    tid: u8,
+    fp: u64,
+    next: Machine<A>,
+    /// Its id once a shard stored it; [`NOT_NEW`] otherwise.
+    id: AtomicU32,
+}
+
+/// Something the commit phase must meet in order.
+struct Event {
+    /// The state's index in the task's states.
+    state: u32,
+    /// The step's thread; for a deadlock, the thread count (after every step).
+    tid: u8,
+    invariant: InvariantId,
+    what: &'static str,
+    all: Broken,
+    /// A deadlock's cycle: threads and the locks they wait for.
+    cycle: Option<Counterexample>,
+}
+
+/// One task's share of a level.
+struct Expanded<A: PmdOps> {
+    cands: Vec<Cand<A>>,
+    /// Per shard, the indices of `cands` it owns, in order.
+    buckets: Vec<Vec<u32>>,
+    /// Per state, the threads whose step ran.
+    enabled: Vec<u8>,
+    events: Vec<Event>,
+}
+
+/// A level's states: the previous level's candidates in frontier order, in place (moving a
+/// machine costs as much as a step); those no shard stored are skipped.
+type Frontier<A> = Vec<Vec<Cand<A>>>;
+/// An expand task: its states and what their steps gave.
+type Task<'a, A> = (&'a [Cand<A>], Expanded<A>);
+
+struct Bfs<'a, A: PmdOps> {
+    sc: &'a Scenario<A>,
+    opts: Options,
+    shards: Vec<Shard>,
+}
+
+impl<A: PmdOps> Bfs<'_, A> {
+    fn parent(&self, id: u32) -> (u32, u8) {
+        let s = &self.shards[(id >> LOCAL_BITS) as usize];
+        let i = (id & ((1 << LOCAL_BITS) - 1)) as usize;
+        (s.parent[i], s.tid[i])
+    }
+
+    fn schedule_to(&self, mut id: u32) -> Vec<u8> {
+        let mut sched = Vec::new();
+        loop {
+            let (p, t) = self.parent(id);
+            if t == ROOT {
+                break;
+            }
+            sched.push(t);
+            id = p;
+        }
+        sched.reverse();
+        sched
+    }
+
+    fn seen(&self, fp: u64) -> bool {
+        self.shards[shard_of(fp)].contains(fp)
+    }
+
+    fn bytes(&self) -> u64 {
+        self.shards.iter().map(Shard::bytes).sum()
+    }
+
+    /// Phase 1 on `states`.
+    fn expand(&self, states: &[Cand<A>]) -> Expanded<A> {
+        let n = self.sc.threads.len() as u8;
+        let mut out = Expanded {
+            cands: Vec::new(),
+            buckets: (0..SHARDS).map(|_| Vec::new()).collect(),
+            enabled: Vec::with_capacity(states.len()),
+            events: Vec::new(),
+        };
+        for (k, c) in states.iter().enumerate() {
+            if c.id.load(Ordering::Relaxed) == NOT_NEW {
+                out.enabled.push(0);
+                continue;
+            }
+            let s = &c.next;
+            let mut alive = false;
+            let mut enabled = 0u8;
+            for t in 0..n {
+                if s.done(t) {
+                    continue;
+                }
+                alive = true;
+                let Ok(succ) = step(self.sc, &self.opts, s, t) else {
+                    continue;
+                };
+                enabled |= 1 << t;
+                if let Some((invariant, what)) = succ.broke {
+                    out.events.push(Event {
+                        state: k as u32,
+                        tid: t,
+                        invariant,
+                        what,
+                        all: succ.all,
+                        cycle: None,
+                    });
+                }
+                let fp = succ.next.fingerprint();
+                if self.seen(fp) {
+                    continue;
+                }
+                out.buckets[shard_of(fp)].push(out.cands.len() as u32);
+                out.cands.push(Cand {
+                    state: k as u32,
+                    tid: t,
+                    fp,
+                    next: succ.next,
+                    id: AtomicU32::new(NOT_NEW),
+                });
+            }
+            out.enabled.push(enabled);
+            if alive && enabled == 0 {
+                out.events.push(Event {
+                    state: k as u32,
+                    tid: n,
+                    invariant: InvariantId::Deadlock,
+                    what: "every remaining thread is blocked",
+                    all: Broken::of(InvariantId::Deadlock),
+                    cycle: Some(deadlock_cx(self.sc, s, Vec::new())),
+                });
+            }
+        }
+        out
+    }
+
+    /// Phase 2 for shard `si`: stores the level's new fingerprints it owns, first come first
+    /// stored. Returns whether the shard overflowed its index space.
+    fn store(si: usize, shard: &mut Shard, tasks: &[Task<'_, A>]) -> bool {
+        for (states, ex) in tasks {
+            for &c in &ex.buckets[si] {
+                let c = &ex.cands[c as usize];
+                let parent = states[c.state as usize].id.load(Ordering::Relaxed);
+                match shard.insert(c.fp, parent, c.tid) {
+                    None => {}
+                    Some(Ok(local)) => {
+                        c.id.store((si as u32) << LOCAL_BITS | local, Ordering::Relaxed)
+                    }
+                    Some(Err(())) => return true,
+                }
+            }
+        }
+        false
+    }
+}
+
+/// Runs `f` over `items` on the pool, or on this thread when there is none.
+fn map<T: Sync, R: Send>(
+    pool: Option<&rayon::ThreadPool>,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync + Send,
+) -> Vec<R> {
+    match pool {
+        Some(p) => p.install(|| items.par_iter().map(&f).collect()),
+        None => items.iter().map(f).collect(),
+    }
+}
+
+pub(super) fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Stats) {
+    let mut stats = Stats::default();
+    let mut found = Found {
+        first: None,
+        all: Broken::default(),
+    };
+    let jobs = match opts.jobs {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        j => j,
+    };
+    // A pool that cannot be built (no threads left) leaves the search on this thread.
+    let pool = (jobs > 1)
+        .then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(jobs)
+                .build()
+                .ok()
+        })
+        .flatten();
+    let pool = pool.as_ref();
+    let mut b = Bfs {
+        sc,
+        opts,
+        shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+    };
+    let init_fp = sc.initial.fingerprint();
+    let init_shard = shard_of(init_fp);
+    let Some(Ok(local)) = b.shards[init_shard].insert(init_fp, 0, ROOT) else {
+        unreachable!("an empty store takes the initial state")
+    };
+    let init_id = (init_shard as u32) << LOCAL_BITS | local;
+    stats.states = 1;
+    if let Some((cx, all)) = initial_violation(sc) {
+        if found.record(&opts, || cx, &all) {
+            stats.visited_bytes = b.bytes();
+            return (found, None, stats);
+        }
+    }
+    let n = sc.threads.len() as u8;
+    let machine = core::mem::size_of::<Machine<A>>() as u64;
+    let mut frontier: Frontier<A> = std::vec![std::vec![Cand {
+        state: 0,
+        tid: ROOT,
+        fp: init_fp,
+        next: sc.initial.clone(),
+        id: AtomicU32::new(init_id),
+    }]];
+    let mut live = 1u64;
+    let mut incomplete = None;
+    let mut depth = 0u32;
+    'search: while live > 0 {
+        // The level's candidates hold at most a machine per step: stop before they could
+        // pass the memory bound.
+        if let Some(max) = opts.max_memory {
+            let len: u64 = frontier.iter().map(|v| v.len() as u64).sum();
+            if b.bytes() + len * machine * (1 + u64::from(n)) > max {
+                incomplete = Some(Bound::Memory);
+                break;
+            }
+        }
+        stats.max_depth = depth;
+        let len: usize = frontier.iter().map(Vec::len).sum();
+        let chunk = (len / (jobs * 8)).clamp(CHUNK_MIN, CHUNK_MAX);
+        let slices: Vec<&[Cand<A>]> = frontier.iter().flat_map(|v| v.chunks(chunk)).collect();
+        let expanded = map(pool, &slices, |s| b.expand(s));
+        let tasks: Vec<Task<'_, A>> = slices.into_iter().zip(expanded).collect();
+        let overflow = {
+            let tasks = &tasks;
+            let run = |(si, shard): (usize, &mut Shard)| Bfs::<A>::store(si, shard, tasks);
+            match pool {
+                Some(p) => p.install(|| b.shards.par_iter_mut().enumerate().map(run).any(|o| o)),
+                None => b.shards.iter_mut().enumerate().any(run),
+            }
+        };
+        // Commit: the FIFO order, step by step.
+        live = 0;
+        for (states, ex) in &tasks {
+            let mut cands = ex.cands.iter().peekable();
+            let mut events = ex.events.iter().peekable();
+            for (k, &enabled) in ex.enabled.iter().enumerate() {
+                let k = k as u32;
+                for t in 0..=n {
+                    if t < n && enabled & (1 << t) != 0 {
+                        stats.transitions += 1;
+                    }
+                    if let Some(e) = events.next_if(|e| e.state == k && e.tid == t) {
+                        let cx = || {
+                            let id = states[k as usize].id.load(Ordering::Relaxed);
+                            let mut schedule = b.schedule_to(id);
+                            match &e.cycle {
+                                Some(c) => Counterexample {
+                                    schedule,
+                                    ..c.clone()
+                                },
+                                None => {
+                                    schedule.push(t);
+                                    Counterexample {
+                                        invariant: e.invariant,
+                                        what: e.what,
+                                        schedule,
+                                        wait_cycle: Vec::new(),
+                                        wait_for: Vec::new(),
+                                    }
+                                }
+                            }
+                        };
+                        if found.record(&opts, cx, &e.all) {
+                            break 'search;
+                        }
+                    }
+                    if let Some(c) = cands.next_if(|c| c.state == k && c.tid == t) {
+                        if c.id.load(Ordering::Relaxed) == NOT_NEW {
+                            continue;
+                        }
+                        if stats.states >= opts.max_states || overflow {
+                            incomplete = Some(Bound::States);
+                            break 'search;
+                        }
+                        stats.states += 1;
+                        live += 1;
+                    }
+                }
+            }
+        }
+        frontier = tasks.into_iter().map(|(_, ex)| ex.cands).collect();
+        depth += 1;
+    }
+    stats.visited_bytes = b.bytes();
+    (found, incomplete, stats)
+}
