@@ -6,6 +6,7 @@
 
 use std::string::String;
 
+pub mod models;
 pub mod race_000;
 pub mod race_001;
 pub mod race_003;

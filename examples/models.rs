@@ -1,0 +1,149 @@
+//! Runs one benchmark model (`pgtable::scenario::models`) and prints one JSON line: the
+//! verdict, the counterexample's length, the counts and the time. `ci/bench-peers` runs it
+//! beside the peers of `bench/peers/`.
+//!
+//! ```text
+//! cargo run --release --example models -- --model m1 --threads 4 --pmds 8 \
+//!     --backend x86_64 --search bfs --jobs 2
+//! ```
+
+use std::process::ExitCode;
+
+use pgtable::arch::{ArchVisitor, visit_one};
+use pgtable::engine::explore::{Options, Outcome, Search, Verdict, explore};
+use pgtable::scenario::models;
+use pgtable::{ArchId, PmdOps};
+
+struct Args {
+    threads: u8,
+    pmds: u8,
+    backend: ArchId,
+    search: Search,
+    por: bool,
+    jobs: usize,
+    max_states: u64,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut a = Args {
+        threads: 2,
+        pmds: 1,
+        backend: ArchId::X86_64,
+        search: Search::BreadthFirst,
+        por: false,
+        jobs: 1,
+        max_states: 200_000_000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let v = it.next().ok_or_else(|| format!("{k} needs a value"))?;
+        let num = |v: &str| v.parse::<u64>().map_err(|e| format!("{k} {v}: {e}"));
+        match k.as_str() {
+            "--model" if v == "m1" => {}
+            "--model" => return Err(format!("unknown model '{v}' (m1)")),
+            "--threads" => a.threads = u8::try_from(num(&v)?).map_err(|e| e.to_string())?,
+            "--pmds" => a.pmds = u8::try_from(num(&v)?).map_err(|e| e.to_string())?,
+            "--backend" => {
+                a.backend = *ArchId::ALL
+                    .iter()
+                    .find(|id| id.name() == v)
+                    .ok_or_else(|| format!("unknown backend '{v}'"))?;
+            }
+            "--search" => {
+                (a.search, a.por) = match v.as_str() {
+                    "bfs" => (Search::BreadthFirst, false),
+                    "dfs" => (Search::DepthFirst, false),
+                    "dfs-por" => (Search::DepthFirst, true),
+                    _ => return Err(format!("unknown search '{v}' (bfs, dfs, dfs-por)")),
+                }
+            }
+            "--jobs" => a.jobs = usize::try_from(num(&v)?).map_err(|e| e.to_string())?,
+            "--max-states" => a.max_states = num(&v)?,
+            _ => return Err(format!("unknown argument '{k}'")),
+        }
+    }
+    Ok(a)
+}
+
+struct Run<'a> {
+    args: &'a Args,
+    out: Option<Result<Outcome, String>>,
+}
+
+impl ArchVisitor for Run<'_> {
+    fn visit<A: PmdOps>(&mut self) {
+        let a = self.args;
+        self.out = Some(
+            models::m1::<A>(a.threads, a.pmds)
+                .map(|sc| {
+                    explore(
+                        &sc,
+                        Options {
+                            search: a.search,
+                            por: a.por,
+                            jobs: a.jobs,
+                            max_states: a.max_states,
+                            audit_footprints: false,
+                            ..Options::default()
+                        },
+                    )
+                })
+                .map_err(|e| e.to_string()),
+        );
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("models: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut run = Run {
+        args: &args,
+        out: None,
+    };
+    if !visit_one(args.backend, &mut run) {
+        eprintln!("models: backend {} is not built in", args.backend);
+        return ExitCode::FAILURE;
+    }
+    let out = match run.out {
+        Some(Ok(o)) => o,
+        Some(Err(e)) => {
+            eprintln!("models: {e}");
+            return ExitCode::FAILURE;
+        }
+        None => return ExitCode::FAILURE,
+    };
+    let (verdict, invariant, cx_len) = match &out.verdict {
+        Verdict::Holds => ("holds", None, None),
+        Verdict::Incomplete => ("incomplete", None, None),
+        Verdict::Violated(cx) => ("violated", Some(cx.invariant.id()), Some(cx.schedule.len())),
+    };
+    let s = out.stats;
+    let line = serde_json::json!({
+        "tool": "pgtable",
+        "model": "M1",
+        "threads": args.threads,
+        "pmds": args.pmds,
+        "backend": args.backend.to_string(),
+        "search": match (args.search, args.por) {
+            (Search::BreadthFirst, _) => "bfs",
+            (Search::DepthFirst, false) => "dfs",
+            (Search::DepthFirst, true) => "dfs-por",
+        },
+        "jobs": args.jobs,
+        "verdict": verdict,
+        "invariant": invariant,
+        "cx_len": cx_len,
+        "states": s.states,
+        "transitions": s.transitions,
+        "seconds": s.elapsed.as_secs_f64(),
+        "ns_per_transition": s.ns_per_transition(),
+        "bytes_per_state": s.bytes_per_state(),
+    });
+    println!("{line}");
+    ExitCode::SUCCESS
+}
