@@ -77,9 +77,11 @@ impl<A: PmdOps> M1Thread<A> {
         self.huge.len() as u8
     }
 
-    /// Moves to `step` of pmd `r`, or past the last pmd: done.
+    /// Moves to `step` of pmd `r`, or past the last pmd: done, at one program counter
+    /// however the last pmd ended (the peers keep a finished thread as one state too).
     fn go(&self, m: &mut Machine<A>, t: Tid, r: u8, step: u8) {
         if r >= self.pmds() {
+            m.goto(t, self.pmds() * STEPS);
             m.th_mut(t).done = true;
         } else {
             m.goto(t, r * STEPS + step);
