@@ -357,6 +357,50 @@ impl<A: PmdOps> Machine<A> {
         }
     }
 
+    /// Makes this machine a copy of `src` in place, between steps: every field is plain data,
+    /// assigned where it lies, without the temporary and the moves a `clone` into a new
+    /// place costs (a copy per transition is most of the checker's memory traffic).
+    pub(crate) fn copy_from(&mut self, src: &Self) {
+        // Destructured, so a new field is a compile error here until it is copied.
+        let Self {
+            npmds,
+            pmd,
+            pmd_lock,
+            deposit,
+            tables,
+            pages,
+            tlb,
+            procs,
+            threads,
+            dontneed_done,
+            dontneed_pages,
+            ghost,
+            prot,
+            vma_file,
+            locks,
+            vmas,
+            cache,
+            side: _,
+        } = src;
+        self.npmds = *npmds;
+        self.pmd = *pmd;
+        self.pmd_lock = *pmd_lock;
+        self.deposit = *deposit;
+        self.tables = *tables;
+        self.pages = *pages;
+        self.tlb = *tlb;
+        self.procs = *procs;
+        self.threads = *threads;
+        self.dontneed_done = *dontneed_done;
+        self.dontneed_pages = *dontneed_pages;
+        self.ghost = *ghost;
+        self.prot = *prot;
+        self.vma_file = *vma_file;
+        self.locks = *locks;
+        self.vmas = *vmas;
+        self.cache = *cache;
+    }
+
     /// Starts a step: clears the footprint and the raised violations; `log` keeps a list of
     /// the entries the step touches (for traces). The explorer and replay call it before
     /// every step; a harness that runs a program by hand does the same.
@@ -1300,10 +1344,15 @@ impl<A: PmdOps> Machine<A> {
                     | u64::from(p.file) << 40,
             );
         }
-        for cpu in &self.tlb {
-            for region in &cpu[..n] {
-                for &e in region {
-                    h.write_u64(e);
+        // Only the cached entries, each with its place: most TLBs are empty in most
+        // scenarios, and hashing every empty slot was a quarter of the fingerprint's words.
+        for (c, cpu) in self.tlb.iter().enumerate() {
+            for (r, region) in cpu[..n].iter().enumerate() {
+                for (i, &e) in region.iter().enumerate() {
+                    if e != TLB_EMPTY {
+                        h.write_u64((c << 16 | r << 8 | i) as u64);
+                        h.write_u64(e);
+                    }
                 }
             }
         }
@@ -1332,10 +1381,13 @@ impl<A: PmdOps> Machine<A> {
                     | u64::from(sem.queued_writers) << 16,
             );
         }
-        for th in &self.threads {
-            h.write_u64(u64::from(th.pc) | u64::from(th.done) << 8);
-            for &r in &th.regs {
-                h.write_u64(r);
+        // A thread's registers only where it has any (most programs keep none).
+        for (i, th) in self.threads.iter().enumerate() {
+            h.write_u64(u64::from(th.pc) | u64::from(th.done) << 8 | (i as u64) << 16);
+            if th.regs != [0; 4] {
+                for &r in &th.regs {
+                    h.write_u64(r);
+                }
             }
         }
         h.finish()

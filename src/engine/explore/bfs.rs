@@ -20,13 +20,16 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::vec::Vec;
 
+use std::collections::HashSet;
+
 use hashbrown::HashTable;
 use rayon::prelude::*;
 
 use crate::entry::PmdOps;
 
 use super::{
-    Bound, Broken, Counterexample, Found, Options, Stats, deadlock_cx, initial_violation, step,
+    Bound, Broken, Counterexample, Found, Fx, Options, Stats, deadlock_cx, initial_violation,
+    step_into,
 };
 use crate::engine::Scenario;
 use crate::engine::invariant::InvariantId;
@@ -187,6 +190,9 @@ impl<A: PmdOps> Bfs<'_, A> {
             enabled: Vec::with_capacity(states.len()),
             events: Vec::new(),
         };
+        let mut local: HashSet<u64, Fx> = HashSet::default();
+        // Each step runs in one scratch machine; only a possibly-new successor is copied out.
+        let mut scratch: Option<Machine<A>> = None;
         for (k, c) in states.iter().enumerate() {
             if c.id.load(Ordering::Relaxed) == NOT_NEW {
                 out.enabled.push(0);
@@ -200,22 +206,25 @@ impl<A: PmdOps> Bfs<'_, A> {
                     continue;
                 }
                 alive = true;
-                let Ok(succ) = step(self.sc, &self.opts, s, t) else {
+                let next = scratch.get_or_insert_with(|| s.clone());
+                let Ok(st) = step_into(self.sc, &self.opts, s, next, t) else {
                     continue;
                 };
                 enabled |= 1 << t;
-                if let Some((invariant, what)) = succ.broke {
+                if let Some((invariant, what)) = st.broke {
                     out.events.push(Event {
                         state: k as u32,
                         tid: t,
                         invariant,
                         what,
-                        all: succ.all,
+                        all: st.all,
                         cycle: None,
                     });
                 }
-                let fp = succ.next.fingerprint();
-                if self.seen(fp) {
+                let fp = next.fingerprint();
+                // Seen at an earlier depth, or earlier in this task: the first copy is the
+                // one a shard could store, so later copies need not keep their machine.
+                if self.seen(fp) || !local.insert(fp) {
                     continue;
                 }
                 out.buckets[shard_of(fp)].push(out.cands.len() as u32);
@@ -223,7 +232,7 @@ impl<A: PmdOps> Bfs<'_, A> {
                     state: k as u32,
                     tid: t,
                     fp,
-                    next: succ.next,
+                    next: next.clone(),
                     id: AtomicU32::new(NOT_NEW),
                 });
             }

@@ -176,16 +176,6 @@ pub fn fingerprint<A: PmdOps>(m: &Machine<A>) -> u64 {
     m.fingerprint()
 }
 
-/// One successor of a state: the thread's step ran.
-struct Succ<A: PmdOps> {
-    tid: u8,
-    next: Machine<A>,
-    fp: Footprint,
-    /// The first invariant the step broke, and every one it broke.
-    broke: Option<(InvariantId, &'static str)>,
-    all: Broken,
-}
-
 /// Every invariant broken: the built-in ones as a set, the custom ones (rare) listed.
 #[derive(Clone, Debug, Default)]
 struct Broken {
@@ -217,17 +207,26 @@ impl Broken {
     }
 }
 
-/// Runs thread `t`'s next step on a copy of `s` and checks it; `Err` with what it waits for
-/// if blocked.
-fn step<A: PmdOps>(
+/// What one step did, beside the machine it ran on.
+struct Stepped {
+    fp: Footprint,
+    /// The first invariant the step broke, and every one it broke.
+    broke: Option<(InvariantId, &'static str)>,
+    all: Broken,
+}
+
+/// Runs thread `t`'s next step on `next`, made a copy of `s` first, and checks it; `Err`
+/// with what it waits for if blocked (`next` is then any state).
+fn step_into<A: PmdOps>(
     sc: &Scenario<A>,
     opts: &Options,
     s: &Machine<A>,
+    next: &mut Machine<A>,
     t: u8,
-) -> Result<Succ<A>, Wait> {
-    let mut next = s.clone();
+) -> Result<Stepped, Wait> {
+    next.copy_from(s);
     next.begin_step(false);
-    match sc.threads[usize::from(t)].program.step(&mut next, Tid(t)) {
+    match sc.threads[usize::from(t)].program.step(next, Tid(t)) {
         Step::Ran(_) => {
             let mut fx = next.end_step();
             if opts.audit_footprints {
@@ -236,13 +235,13 @@ fn step<A: PmdOps>(
             let mut all = Broken::default();
             let mut broke = None;
             if opts.stop_at_first {
-                broke = invariant::check_step_with(&next, &fx.raised, sc.invariants, &sc.custom);
+                broke = invariant::check_step_with(next, &fx.raised, sc.invariants, &sc.custom);
                 if let Some((id, _)) = broke {
                     all.add(id);
                 }
             } else {
                 invariant::each_violation_with(
-                    &next,
+                    next,
                     &fx.raised,
                     sc.invariants,
                     &sc.custom,
@@ -253,9 +252,7 @@ fn step<A: PmdOps>(
                 );
             }
             next.end_step();
-            Ok(Succ {
-                tid: t,
-                next,
+            Ok(Stepped {
                 fp: fx.footprint,
                 broke,
                 all,
@@ -278,7 +275,7 @@ fn wait_cycle<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>) -> (Vec<u8>, Vec<Lock
         if s.done(t) {
             continue;
         }
-        if let Err(w) = step(sc, &opts, s, t) {
+        if let Err(w) = step_into(sc, &opts, s, &mut s.clone(), t) {
             waits_on[usize::from(t)] = w.holders(s, Tid(t));
             waits_for[usize::from(t)] = Some(w.lock(s, Tid(t)));
         }
@@ -344,6 +341,9 @@ fn deadlock_cx<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>, schedule: Vec<u8>) -
 struct Dfs<'a, A: PmdOps> {
     sc: &'a Scenario<A>,
     opts: Options,
+    /// Per depth, the machines its successors are built in (reused: a copy in place costs
+    /// less than a clone moved into place).
+    pool: Vec<Vec<Machine<A>>>,
     visited: HashMap<u64, u8, Fx>,
     path: Vec<u8>,
     stats: Stats,
@@ -373,7 +373,31 @@ impl<A: PmdOps> Dfs<'_, A> {
         preempt: u8,
     ) -> bool {
         let n = self.sc.threads.len() as u8;
-        let mut succs: [Option<Succ<A>>; MAX_THREADS] = [None, None, None, None];
+        let depth = self.path.len();
+        if self.pool.len() <= depth {
+            self.pool.push(Vec::new());
+        }
+        let mut bufs = core::mem::take(&mut self.pool[depth]);
+        while bufs.len() < usize::from(n) {
+            bufs.push(s.clone());
+        }
+        let stop = self.visit_from(s, &mut bufs, sleep, sleep_fps, last, preempt);
+        self.pool[depth] = bufs;
+        stop
+    }
+
+    /// [`visit`](Self::visit) with the successors built in `bufs`.
+    fn visit_from(
+        &mut self,
+        s: &Machine<A>,
+        bufs: &mut [Machine<A>],
+        sleep: u8,
+        sleep_fps: &[Footprint; MAX_THREADS],
+        last: u8,
+        preempt: u8,
+    ) -> bool {
+        let n = self.sc.threads.len() as u8;
+        let mut succs: [Option<Stepped>; MAX_THREADS] = [None, None, None, None];
         let mut alive = false;
         let mut enabled = 0u8;
         for t in 0..n {
@@ -385,9 +409,9 @@ impl<A: PmdOps> Dfs<'_, A> {
                 enabled |= 1 << t;
                 continue;
             }
-            if let Ok(succ) = step(self.sc, &self.opts, s, t) {
+            if let Ok(st) = step_into(self.sc, &self.opts, s, &mut bufs[usize::from(t)], t) {
                 enabled |= 1 << t;
-                succs[usize::from(t)] = Some(succ);
+                succs[usize::from(t)] = Some(st);
             }
         }
         if alive && enabled == 0 {
@@ -400,17 +424,11 @@ impl<A: PmdOps> Dfs<'_, A> {
         let last_enabled = last < n && enabled & (1 << last) != 0;
         let mut done_here = 0u8;
         let mut fps = *sleep_fps;
-        for succ in succs.iter_mut() {
-            let Some(Succ {
-                tid,
-                next,
-                fp,
-                broke,
-                all,
-            }) = succ.take()
-            else {
+        for tid in 0..n {
+            let Some(Stepped { fp, broke, all }) = succs[usize::from(tid)].take() else {
                 continue;
             };
+            let next = &bufs[usize::from(tid)];
             let cost = u8::from(last_enabled && tid != last);
             if let Some(bound) = self.opts.preemption_bound {
                 if preempt + cost > bound {
@@ -441,7 +459,7 @@ impl<A: PmdOps> Dfs<'_, A> {
                     }
                 }
             }
-            let key = self.key(&next, tid, preempt + cost);
+            let key = self.key(next, tid, preempt + cost);
             let explore = match self.visited.get_mut(&key) {
                 None => {
                     if let Some(b) = bound_reached(&self.opts, self.stats.states, &self.visited, 0)
@@ -460,7 +478,7 @@ impl<A: PmdOps> Dfs<'_, A> {
                 }
                 Some(_) => false,
             };
-            if explore && self.visit(&next, child_sleep, &fps, tid, preempt + cost) {
+            if explore && self.visit(next, child_sleep, &fps, tid, preempt + cost) {
                 return true;
             }
             self.path.pop();
@@ -557,6 +575,7 @@ fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Sta
     let mut d = Dfs {
         sc,
         opts,
+        pool: Vec::new(),
         visited: HashMap::default(),
         path: Vec::new(),
         stats: Stats::default(),
