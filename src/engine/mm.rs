@@ -222,8 +222,41 @@ pub struct Machine<A: PmdOps> {
     locks: Locks,
     vmas: Vmas,
     cache: PageCache,
+    /// The fingerprint's shares of the components a step seldom writes.
+    fp_parts: FpParts,
     side: Side,
 }
+
+/// Cached fingerprint shares of the arenas most steps leave alone (tables, pages, TLBs, VMAs
+/// and page cache): the explorer refreshes the ones a step's footprint wrote (or never
+/// computed) right after the step, so a step that writes only pmds, locks and its own
+/// registers hashes a few words instead of the whole machine. Not part of the state: equal
+/// and hashed as nothing, like [`Side`].
+#[derive(Clone, Copy, Debug, Default)]
+struct FpParts {
+    /// Bit `g`: `parts[g]` is the current share of group `g`.
+    valid: u8,
+    parts: [u64; FP_GROUPS],
+}
+impl PartialEq for FpParts {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for FpParts {}
+impl core::hash::Hash for FpParts {
+    fn hash<H: core::hash::Hasher>(&self, _: &mut H) {}
+}
+
+/// The cached groups, each with the footprint bits ([`Loc::bit`]) that invalidate it.
+const FP_GROUPS: usize = 4;
+const FP_GROUP_WRITES: [u64; FP_GROUPS] = [
+    0xfff << 16,           // tables
+    0xfff << 28,           // pages
+    0xf << 40,             // TLBs
+    (1 << 58) | (1 << 59), // VMAs and the page cache
+];
+const _: () = assert!(MAX_TABLES <= 12 && MAX_PAGES <= 12 && MAX_THREADS <= 4);
 
 // The footprint's bits: TLBs from 40, other mms' locks from 45, threads end at bit 53,
 // declared locks take the next MAX_LOCKS.
@@ -310,6 +343,7 @@ impl<A: PmdOps> Machine<A> {
             locks: Locks::default(),
             vmas: Vmas::default(),
             cache: PageCache::default(),
+            fp_parts: FpParts::default(),
             side: Side::default(),
         }
     }
@@ -380,6 +414,7 @@ impl<A: PmdOps> Machine<A> {
             locks,
             vmas,
             cache,
+            fp_parts,
             side: _,
         } = src;
         self.npmds = *npmds;
@@ -399,6 +434,7 @@ impl<A: PmdOps> Machine<A> {
         self.locks = *locks;
         self.vmas = *vmas;
         self.cache = *cache;
+        self.fp_parts = *fp_parts;
     }
 
     /// Starts a step: clears the footprint and the raised violations; `log` keeps a list of
@@ -461,7 +497,9 @@ impl<A: PmdOps> Machine<A> {
     /// Runs the footprint auditor on a finished step: an undeclared write (against `before`,
     /// the state the step started from) is raised first, as INV-FOOTPRINT.
     pub(crate) fn audit_step(&self, before: &Self, fx: &mut StepEffects) {
-        if self.undeclared_write(before, &fx.footprint).is_some() {
+        if self.undeclared_write(before, &fx.footprint).is_some()
+            || self.fingerprint() != self.fingerprint_uncached()
+        {
             fx.raised.insert(
                 0,
                 Flagged {
@@ -1310,8 +1348,94 @@ impl<A: PmdOps> Machine<A> {
     /// Hand-packed instead of derived: it feeds only the regions in use and the allocated
     /// prefix of the table and page arenas (allocation always takes the first unused slot,
     /// so the rest is default), a few words each, which is several times cheaper than
-    /// hashing every field of the fixed-capacity arrays.
+    /// hashing every field of the fixed-capacity arrays. The arenas most steps leave alone
+    /// come as one word each, cached ([`refresh_fingerprint`](Self::refresh_fingerprint)).
     pub fn fingerprint(&self) -> u64 {
+        self.fingerprint_with(|g| {
+            if self.fp_parts.valid & (1 << g) != 0 {
+                self.fp_parts.parts[g]
+            } else {
+                self.fp_part(g)
+            }
+        })
+    }
+
+    /// The fingerprint computed from scratch, no cached share trusted (the footprint audit
+    /// compares the two).
+    pub(crate) fn fingerprint_uncached(&self) -> u64 {
+        self.fingerprint_with(|g| self.fp_part(g))
+    }
+
+    /// Recomputes the cached shares of the groups `writes` (a step's footprint) touched,
+    /// and of any not computed yet. Every change of a cached group is a recorded write (the
+    /// footprint audit checks both that and the result), so the others are still current.
+    pub(crate) fn refresh_fingerprint(&mut self, writes: u64) {
+        for (g, group) in FP_GROUP_WRITES.iter().enumerate() {
+            if writes & group != 0 || self.fp_parts.valid & (1 << g) == 0 {
+                self.fp_parts.parts[g] = self.fp_part(g);
+            }
+        }
+        self.fp_parts.valid = (1 << FP_GROUPS) - 1;
+    }
+
+    /// Group `g`'s share of the fingerprint.
+    fn fp_part(&self, g: usize) -> u64 {
+        use core::hash::Hasher;
+        let mut h = rustc_hash::FxHasher::default();
+        match g {
+            0 => {
+                for t in self
+                    .tables
+                    .iter()
+                    .take_while(|t| t.state != TableState::Unused)
+                {
+                    let tag = match t.state {
+                        TableState::Unused => 0u64,
+                        TableState::Live => 1,
+                        TableState::Freed => 2,
+                    };
+                    h.write_u64(tag | u64::from(t.region) << 8 | u64::from(t.ptl.raw()) << 16);
+                    for pte in &t.ptes {
+                        h.write_u64(pte.raw_u64());
+                    }
+                }
+            }
+            1 => {
+                for p in self.pages.iter().take_while(|p| p.allocated) {
+                    h.write_u64(
+                        u64::from(p.huge)
+                            | u64::from(p.refcount) << 8
+                            | u64::from(p.mapcount as u8) << 16
+                            | u64::from(p.lock.raw()) << 24
+                            | u64::from(p.region) << 32
+                            | u64::from(p.file) << 40,
+                    );
+                }
+            }
+            2 => {
+                // Only the cached entries, each with its place: most TLBs are empty in most
+                // scenarios.
+                let n = usize::from(self.npmds);
+                for (c, cpu) in self.tlb.iter().enumerate() {
+                    for (r, region) in cpu[..n].iter().enumerate() {
+                        for (i, &e) in region.iter().enumerate() {
+                            if e != TLB_EMPTY {
+                                h.write_u64((c << 16 | r << 8 | i) as u64);
+                                h.write_u64(e);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                self.vmas.fingerprint(&mut h);
+                self.cache.fingerprint(&mut h);
+            }
+        }
+        h.finish()
+    }
+
+    fn fingerprint_with(&self, part: impl Fn(usize) -> u64) -> u64 {
         use core::hash::Hasher;
         let mut h = rustc_hash::FxHasher::default();
         let n = usize::from(self.npmds);
@@ -1319,42 +1443,8 @@ impl<A: PmdOps> Machine<A> {
             h.write_u64(self.pmd[r].raw_u64());
             h.write_u64(u64::from(self.pmd_lock[r].raw()) | u64::from(self.deposit[r]) << 8);
         }
-        for t in self
-            .tables
-            .iter()
-            .take_while(|t| t.state != TableState::Unused)
-        {
-            let tag = match t.state {
-                TableState::Unused => 0u64,
-                TableState::Live => 1,
-                TableState::Freed => 2,
-            };
-            h.write_u64(tag | u64::from(t.region) << 8 | u64::from(t.ptl.raw()) << 16);
-            for pte in &t.ptes {
-                h.write_u64(pte.raw_u64());
-            }
-        }
-        for p in self.pages.iter().take_while(|p| p.allocated) {
-            h.write_u64(
-                u64::from(p.huge)
-                    | u64::from(p.refcount) << 8
-                    | u64::from(p.mapcount as u8) << 16
-                    | u64::from(p.lock.raw()) << 24
-                    | u64::from(p.region) << 32
-                    | u64::from(p.file) << 40,
-            );
-        }
-        // Only the cached entries, each with its place: most TLBs are empty in most
-        // scenarios, and hashing every empty slot was a quarter of the fingerprint's words.
-        for (c, cpu) in self.tlb.iter().enumerate() {
-            for (r, region) in cpu[..n].iter().enumerate() {
-                for (i, &e) in region.iter().enumerate() {
-                    if e != TLB_EMPTY {
-                        h.write_u64((c << 16 | r << 8 | i) as u64);
-                        h.write_u64(e);
-                    }
-                }
-            }
+        for g in 0..FP_GROUPS {
+            h.write_u64(part(g));
         }
         let mmap = self.procs.mmap(0);
         h.write_u64(
@@ -1371,8 +1461,6 @@ impl<A: PmdOps> Machine<A> {
         for l in self.locks.in_use() {
             h.write_u64(l.pack());
         }
-        self.vmas.fingerprint(&mut h);
-        self.cache.fingerprint(&mut h);
         for mm in 1..self.procs.count() {
             let sem = self.procs.mmap(mm);
             h.write_u64(

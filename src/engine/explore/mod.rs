@@ -13,13 +13,10 @@
 //!   cycle.
 
 mod bfs;
+mod visited;
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::time::{Duration, Instant};
 use std::vec::Vec;
-
-use rustc_hash::FxHasher;
 
 use crate::entry::PmdOps;
 
@@ -28,6 +25,10 @@ use super::locks::LockName;
 use super::mm::{Footprint, MAX_THREADS, Machine};
 use super::program::{Step, Wait};
 use super::{Scenario, Tid};
+
+/// The hasher of the search's own small maps.
+type Fx = core::hash::BuildHasherDefault<rustc_hash::FxHasher>;
+use visited::{Slot, Visited};
 
 /// Depth-first (fast, POR) or breadth-first (shortest counterexample).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -169,8 +170,6 @@ pub struct Outcome {
     pub stats: Stats,
 }
 
-type Fx = BuildHasherDefault<FxHasher>;
-
 /// Returns the 64-bit fingerprint of a state.
 pub fn fingerprint<A: PmdOps>(m: &Machine<A>) -> u64 {
     m.fingerprint()
@@ -229,6 +228,7 @@ fn step_into<A: PmdOps>(
     match sc.threads[usize::from(t)].program.step(next, Tid(t)) {
         Step::Ran(_) => {
             let mut fx = next.end_step();
+            next.refresh_fingerprint(fx.footprint.writes);
             if opts.audit_footprints {
                 next.audit_step(s, &mut fx);
             }
@@ -344,7 +344,7 @@ struct Dfs<'a, A: PmdOps> {
     /// Per depth, the machines its successors are built in (reused: a copy in place costs
     /// less than a clone moved into place).
     pool: Vec<Vec<Machine<A>>>,
-    visited: HashMap<u64, u8, Fx>,
+    visited: Visited,
     path: Vec<u8>,
     stats: Stats,
     found: Found,
@@ -460,23 +460,24 @@ impl<A: PmdOps> Dfs<'_, A> {
                 }
             }
             let key = self.key(next, tid, preempt + cost);
-            let explore = match self.visited.get_mut(&key) {
-                None => {
-                    if let Some(b) = bound_reached(&self.opts, self.stats.states, &self.visited, 0)
+            let explore = match self.visited.find(key) {
+                Slot::Vacant(slot) => {
+                    if let Some(b) = dfs_bound_reached(&self.opts, self.stats.states, &self.visited)
                     {
                         self.incomplete = Some(b);
                         return true;
                     }
-                    self.visited.insert(key, child_sleep);
+                    self.visited.insert_at(slot, key, child_sleep);
                     self.stats.states += 1;
                     true
                 }
-                Some(stored) if *stored & !child_sleep != 0 => {
+                Slot::Found(slot) => {
+                    let stored = self.visited.sleep_mut(slot);
                     // Reached again with a smaller sleep set: explore what was slept on.
+                    let again = *stored & !child_sleep != 0;
                     *stored &= child_sleep;
-                    true
+                    again
                 }
-                Some(_) => false,
             };
             if explore && self.visit(next, child_sleep, &fps, tid, preempt + cost) {
                 return true;
@@ -512,40 +513,14 @@ pub fn explore<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> Outcome {
     }
 }
 
-/// Returns the bound that storing one more state would pass, if any: `max_states`, or
-/// `max_memory` counting the visited set as it will be after the insert (doubled when it is
-/// full) plus `other` bytes.
-fn bound_reached<K, V>(
-    opts: &Options,
-    states: u64,
-    visited: &HashMap<K, V, Fx>,
-    other: u64,
-) -> Option<Bound> {
+/// The depth-first search's bounds: `max_states`, and `max_memory` counting the visited set
+/// at its peak during the next insert.
+fn dfs_bound_reached(opts: &Options, states: u64, visited: &Visited) -> Option<Bound> {
     if states >= opts.max_states {
         return Some(Bound::States);
     }
     let max = opts.max_memory?;
-    let mut bytes = visited_bytes(visited);
-    if visited.len() >= visited.capacity() {
-        bytes = bytes.max(table_bytes::<K, V>((visited.capacity() + 1) * 2));
-    }
-    (bytes + other > max).then_some(Bound::Memory)
-}
-
-/// Returns the visited set's heap: its buckets (hashbrown keeps at most 7/8 of them full, in
-/// a power-of-two table) times one entry and one control byte.
-fn visited_bytes<K, V>(map: &HashMap<K, V, Fx>) -> u64 {
-    table_bytes::<K, V>(map.capacity())
-}
-
-/// The heap of a table with room for `cap` entries.
-fn table_bytes<K, V>(cap: usize) -> u64 {
-    let buckets = if cap < 8 {
-        cap + 1
-    } else {
-        (cap * 8 / 7).next_power_of_two()
-    };
-    (buckets * (core::mem::size_of::<(K, V)>() + 1)) as u64
+    (visited.bytes_with_one_more() > max).then_some(Bound::Memory)
 }
 
 /// Checks the initial state's predicates (no step has run, so nothing was raised).
@@ -576,7 +551,7 @@ fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Sta
         sc,
         opts,
         pool: Vec::new(),
-        visited: HashMap::default(),
+        visited: Visited::new(),
         path: Vec::new(),
         stats: Stats::default(),
         found: Found {
@@ -595,6 +570,6 @@ fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Sta
     d.visited.insert(key, 0);
     d.stats.states = 1;
     d.visit(init, 0, &[Footprint::default(); MAX_THREADS], u8::MAX, 0);
-    d.stats.visited_bytes = visited_bytes(&d.visited);
+    d.stats.visited_bytes = d.visited.bytes();
     (d.found, d.incomplete, d.stats)
 }
