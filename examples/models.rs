@@ -1,4 +1,4 @@
-//! Runs one benchmark model (`pgtable::scenario::models`) and prints one JSON line: the
+//! Runs one benchmark model (`pgtable::scenario::models`: M1 or M2) and prints one JSON line: the
 //! verdict, the counterexample's length, the counts and the time. `ci/bench-peers` runs it
 //! beside the peers of `bench/peers/`.
 //!
@@ -15,6 +15,7 @@ use pgtable::scenario::models;
 use pgtable::{ArchId, PmdOps};
 
 struct Args {
+    m2: bool,
     threads: u8,
     pmds: u8,
     backend: ArchId,
@@ -22,10 +23,12 @@ struct Args {
     por: bool,
     jobs: usize,
     max_states: u64,
+    max_memory: u64,
 }
 
 fn parse() -> Result<Args, String> {
     let mut a = Args {
+        m2: false,
         threads: 2,
         pmds: 1,
         backend: ArchId::X86_64,
@@ -33,14 +36,21 @@ fn parse() -> Result<Args, String> {
         por: false,
         jobs: 1,
         max_states: 200_000_000,
+        // A bound, not an out-of-memory kill, on this 24 GiB machine.
+        max_memory: 12 << 30,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().ok_or_else(|| format!("{k} needs a value"))?;
         let num = |v: &str| v.parse::<u64>().map_err(|e| format!("{k} {v}: {e}"));
         match k.as_str() {
-            "--model" if v == "m1" => {}
-            "--model" => return Err(format!("unknown model '{v}' (m1)")),
+            "--model" => {
+                a.m2 = match v.as_str() {
+                    "m1" => false,
+                    "m2" => true,
+                    _ => return Err(format!("unknown model '{v}' (m1, m2)")),
+                }
+            }
             "--threads" => a.threads = u8::try_from(num(&v)?).map_err(|e| e.to_string())?,
             "--pmds" => a.pmds = u8::try_from(num(&v)?).map_err(|e| e.to_string())?,
             "--backend" => {
@@ -59,6 +69,7 @@ fn parse() -> Result<Args, String> {
             }
             "--jobs" => a.jobs = usize::try_from(num(&v)?).map_err(|e| e.to_string())?,
             "--max-states" => a.max_states = num(&v)?,
+            "--max-memory-mib" => a.max_memory = num(&v)? << 20,
             _ => return Err(format!("unknown argument '{k}'")),
         }
     }
@@ -74,21 +85,26 @@ impl ArchVisitor for Run<'_> {
     fn visit<A: PmdOps>(&mut self) {
         let a = self.args;
         self.out = Some(
-            models::m1::<A>(a.threads, a.pmds)
-                .map(|sc| {
-                    explore(
-                        &sc,
-                        Options {
-                            search: a.search,
-                            por: a.por,
-                            jobs: a.jobs,
-                            max_states: a.max_states,
-                            audit_footprints: false,
-                            ..Options::default()
-                        },
-                    )
-                })
-                .map_err(|e| e.to_string()),
+            if a.m2 {
+                models::m2::<A>(a.threads, a.pmds)
+            } else {
+                models::m1::<A>(a.threads, a.pmds)
+            }
+            .map(|sc| {
+                explore(
+                    &sc,
+                    Options {
+                        search: a.search,
+                        por: a.por,
+                        jobs: a.jobs,
+                        max_states: a.max_states,
+                        max_memory: Some(a.max_memory),
+                        audit_footprints: false,
+                        ..Options::default()
+                    },
+                )
+            })
+            .map_err(|e| e.to_string()),
         );
     }
 }
@@ -125,7 +141,7 @@ fn main() -> ExitCode {
     let s = out.stats;
     let line = serde_json::json!({
         "tool": "pgtable",
-        "model": "M1",
+        "model": if args.m2 { "M2" } else { "M1" },
         "threads": args.threads,
         "pmds": args.pmds,
         "backend": args.backend.to_string(),

@@ -1,13 +1,13 @@
 //! The benchmark models (`pgtable::scenario::models`), as `bench/peers/` runs them beside
-//! SPIN and stateright: the historical encoding breaks M1 with a 4-step counterexample, every
-//! fixed one holds, every search agrees, and the reachable-state counts are the ones the
-//! peers count (`bench/peers/expected-states.txt`).
+//! SPIN and stateright: the historical encoding breaks M1 with a 4-step counterexample (M2
+//! with 5), every fixed one holds, every search agrees, and the reachable-state counts are
+//! the ones the peers count (`bench/peers/expected-states.txt`).
 
 use pgtable::arch::{ArmLpaeV4_5, X86_64};
 use pgtable::engine::explore::{Options, Search, Verdict, explore};
 use pgtable::engine::invariant::InvariantId;
 use pgtable::engine::trace::replay;
-use pgtable::scenario::models::{M1_NEVERNONE, m1};
+use pgtable::scenario::models::{M1_NEVERNONE, M2_NEVERNONE, m1, m2};
 
 fn searches() -> [Options; 4] {
     let base = Options {
@@ -81,6 +81,49 @@ fn m1_breaks_on_the_v4_5_lpae_encoding_with_a_four_step_trace() {
     }
 }
 
+/// M2's fixed counts, as `expected-states.txt` lists them.
+const M2_FIXED_STATES: &[(u8, u8, u64)] = &[
+    (2, 1, 33),
+    (2, 2, 153),
+    (2, 4, 1097),
+    (3, 1, 141),
+    (3, 2, 1395),
+    (4, 1, 649),
+    (4, 2, 12563),
+];
+
+#[test]
+fn m2_holds_on_a_fixed_encoding_with_the_same_states_under_every_search() {
+    for &(threads, pmds, states) in M2_FIXED_STATES {
+        let sc = m2::<X86_64>(threads, pmds).expect("builds");
+        for opts in searches() {
+            let out = explore(&sc, opts);
+            assert_eq!(out.verdict, Verdict::Holds, "T{threads}/N{pmds} {opts:?}");
+            assert_eq!(out.stats.states, states, "T{threads}/N{pmds} {opts:?}");
+        }
+    }
+}
+
+#[test]
+fn m2_breaks_on_the_v4_5_lpae_encoding_with_a_five_step_trace() {
+    let id = InvariantId::Custom(&M2_NEVERNONE);
+    for (threads, pmds) in [(2, 1), (3, 2), (4, 2)] {
+        let sc = m2::<ArmLpaeV4_5>(threads, pmds).expect("builds");
+        for opts in searches() {
+            let Verdict::Violated(cx) = explore(&sc, opts).verdict else {
+                panic!("T{threads}/N{pmds} {opts:?}: no violation");
+            };
+            assert_eq!(cx.invariant, id);
+            let trace = replay(&sc, &cx.schedule).expect("replays");
+            assert_eq!(trace.violation().map(|v| v.0), Some(id), "{trace}");
+            if opts.search == Search::BreadthFirst {
+                // split: lock, read, invalidate; zap: mmap_read_lock, the lockless read.
+                assert_eq!(cx.schedule, [0, 0, 0, 1, 1], "T{threads}/N{pmds}");
+            }
+        }
+    }
+}
+
 #[test]
 fn m1_refuses_sizes_it_has_no_roles_or_pmds_for() {
     use pgtable::engine::ScenarioError;
@@ -93,4 +136,64 @@ fn m1_refuses_sizes_it_has_no_roles_or_pmds_for() {
         m1::<X86_64>(2, 9).err(),
         Some(ScenarioError::TooManyRegions { .. })
     ));
+}
+
+#[test]
+fn m2_refuses_sizes_it_has_no_roles_or_pmds_for() {
+    use pgtable::engine::ScenarioError;
+    assert_eq!(
+        m2::<X86_64>(5, 1).err(),
+        Some(ScenarioError::TooManyThreads { max: 4 })
+    );
+    assert!(matches!(
+        m2::<X86_64>(2, 9).err(),
+        Some(ScenarioError::TooManyRegions { .. })
+    ));
+}
+
+/// `bench/peers/expected-states.txt`, the counts the peers are checked against, is what the
+/// engine counts (every cell small enough for a test).
+#[test]
+fn the_peers_expected_state_counts_are_the_engines() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/bench/peers/expected-states.txt"
+    );
+    let text = std::fs::read_to_string(path).expect("bench/peers/expected-states.txt");
+    let mut checked = 0;
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.is_empty() {
+            continue;
+        }
+        let [model, t, n, states] = f[..] else {
+            panic!("malformed line: {line}");
+        };
+        let (t, n, states): (u8, u8, u64) = (
+            t.parse().unwrap(),
+            n.parse().unwrap(),
+            states.parse().unwrap(),
+        );
+        if states > 50_000 {
+            continue;
+        }
+        let sc = match model {
+            "m1" => m1::<X86_64>(t, n),
+            "m2" => m2::<X86_64>(t, n),
+            _ => panic!("unknown model {model}"),
+        }
+        .expect("builds");
+        let out = explore(
+            &sc,
+            Options {
+                por: true,
+                ..Options::default()
+            },
+        );
+        assert_eq!(out.verdict, Verdict::Holds, "{model} T{t}/N{n}");
+        assert_eq!(out.stats.states, states, "{model} T{t}/N{n}");
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} cells checked");
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs the M1 grid on pgtable's checker and its peers; writes bench/results.{md,json}.
+"""Runs the M1 and M2 grids on pgtable's checker and its peers; writes bench/results.{md,json}.
 
 Called by ci/bench-peers (which installs and builds first). Every run is one process whose
 last stdout line is a JSON object (see bench/peers/README.md); wall time comes from that
@@ -30,12 +30,13 @@ PEER_BIN = os.path.join(PEERS, "target", "release")
 BACKEND = {"fixed": "x86_64", "buggy": "arm-lpae-v4.5"}
 
 
-def tools(variant, cores):
-    """(tool, mode, argv builder) per tool and mode run on a cell."""
+def tools(model, variant, cores):
+    """(tool, mode, argv builder) per tool and mode run on a cell of `model` (m1, m2)."""
     out = []
+    mflag = ["--model", model]
 
     def pg(search, jobs):
-        return lambda t, n: [PGTABLE, "--threads", str(t), "--pmds", str(n), "--backend",
+        return lambda t, n: [PGTABLE] + mflag + ["--threads", str(t), "--pmds", str(n), "--backend",
                              BACKEND[variant], "--search", search, "--jobs", str(jobs)]
 
     out.append(("pgtable", "dfs+por, 1 core", pg("dfs-por", 1)))
@@ -46,25 +47,27 @@ def tools(variant, cores):
             out.append(("pgtable", f"bfs, {j} cores", pg("bfs", j)))
     for w in sorted({1, 2}):
         out.append(("stateright", f"bfs, {w} threads",
-                    lambda t, n, w=w: [os.path.join(PEER_BIN, "m1-stateright"), "--threads",
+                    lambda t, n, w=w: [os.path.join(PEER_BIN, "m1-stateright")] + mflag + ["--threads",
                                        str(t), "--pmds", str(n), "--variant", variant,
                                        "--workers", str(w)]))
     out.append(("spin", "pan -DSAFETY",
-                lambda t, n: ["bash", os.path.join(PEERS, "spin", "run.sh"), str(t), str(n),
-                              variant]))
+                lambda t, n: ["bash", os.path.join(PEERS, "spin", "run.sh")] + mflag
+                + [str(t), str(n), variant]))
     out.append(("loom", "model",
-                lambda t, n: [os.path.join(PEER_BIN, "m1-loom"), "--threads", str(t), "--pmds",
-                              str(n), "--variant", variant]))
+                lambda t, n: [os.path.join(PEER_BIN, "m1-loom")] + mflag + ["--threads", str(t),
+                                                                             "--pmds", str(n),
+                                                                             "--variant", variant]))
     out.append(("loom", "model, 2 preemptions",
-                lambda t, n: [os.path.join(PEER_BIN, "m1-loom"), "--threads", str(t), "--pmds",
-                              str(n), "--variant", variant, "--preemptions", "2"]))
+                lambda t, n: [os.path.join(PEER_BIN, "m1-loom")] + mflag + [
+                    "--threads", str(t), "--pmds", str(n), "--variant", variant,
+                    "--preemptions", "2"]))
     out.append(("shuttle", "dfs",
-                lambda t, n: [os.path.join(PEER_BIN, "m1-shuttle"), "--threads", str(t),
+                lambda t, n: [os.path.join(PEER_BIN, "m1-shuttle")] + mflag + ["--threads", str(t),
                               "--pmds", str(n), "--variant", variant, "--scheduler", "dfs"]))
     if variant == "buggy":
         for sched in ("pct", "random"):
             out.append(("shuttle", f"{sched}, 20 seeds",
-                        lambda t, n, s=sched: [os.path.join(PEER_BIN, "m1-shuttle"),
+                        lambda t, n, s=sched: [os.path.join(PEER_BIN, "m1-shuttle")] + mflag + [
                                                "--threads", str(t), "--pmds", str(n),
                                                "--variant", variant, "--scheduler", s,
                                                "--seeds", "20"]))
@@ -104,8 +107,8 @@ def expected_states():
     with open(os.path.join(PEERS, "expected-states.txt"), encoding="utf-8") as f:
         for line in f:
             line = line.split("#", 1)[0].split()
-            if len(line) == 3:
-                exp[(int(line[0]), int(line[1]))] = int(line[2])
+            if len(line) == 4:
+                exp[(line[0].upper(), int(line[1]), int(line[2]))] = int(line[3])
     return exp
 
 
@@ -131,9 +134,14 @@ def fmt_s(x):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--limit", type=int, default=120, help="seconds per run")
+    ap.add_argument("--limit", type=int, default=150,
+                    help="seconds per run of pgtable, stateright and SPIN")
+    ap.add_argument("--limit-exec", type=int, default=30,
+                    help="seconds per run of loom and shuttle (they enumerate executions, "
+                         "orders of magnitude slower: a long limit only adds timeouts)")
     ap.add_argument("--threads", default="2,3,4")
     ap.add_argument("--pmds", default="1,2,4,8")
+    ap.add_argument("--models", default="m1,m2")
     ap.add_argument("--variants", default="buggy,fixed")
     ap.add_argument("--tools", default="pgtable,stateright,spin,loom,shuttle")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
@@ -145,36 +153,40 @@ def main():
     cells = []
     mismatches = []
     timed_out = set()
-    for variant in a.variants.split(","):
-        for t in map(int, a.threads.split(",")):
-            for n in map(int, a.pmds.split(",")):
-                for tool, mode, argv in tools(variant, cores):
-                    if tool not in wanted:
-                        continue
-                    key = (variant, tool, mode, t)
-                    cell = {"model": "M1", "variant": variant, "threads": t, "pmds": n,
-                            "tool": tool, "mode": mode, "runs": []}
-                    cells.append(cell)
-                    if key in timed_out:
-                        cell["skipped"] = "timed out on fewer pmds"
-                        continue
-                    first = run_once(argv(t, n), a.limit)
-                    cell["runs"].append(first)
-                    secs = first.get("seconds")
-                    if first["verdict"] in ("timeout", "error") or secs is None:
-                        if first["verdict"] == "timeout":
-                            timed_out.add(key)
-                    else:
-                        reps = a.repeat if secs < 10 else (3 if secs < 40 else 1)
-                        for _ in range(reps - 1):
-                            cell["runs"].append(run_once(argv(t, n), a.limit))
-                    summarise(cell)
-                    check(cell, exp, offset, mismatches)
-                    print(f"{variant} T{t} N{n} {tool:10} {mode:22} {cell['verdict']:10} "
-                          f"{fmt_s(cell.get('median_s'))} states={cell.get('states')}",
-                          file=sys.stderr, flush=True)
+    grid = [(model, variant, t, n) for model in a.models.split(",")
+            for variant in a.variants.split(",")
+            for t in map(int, a.threads.split(","))
+            for n in map(int, a.pmds.split(","))]
+    for model, variant, t, n in grid:
+        for tool, mode, argv in tools(model, variant, cores):
+            if tool not in wanted:
+                continue
+            key = (model, variant, tool, mode, t)
+            cell = {"model": model.upper(), "variant": variant, "threads": t,
+                    "pmds": n, "tool": tool, "mode": mode, "runs": []}
+            cells.append(cell)
+            if key in timed_out:
+                cell["skipped"] = "timed out on fewer pmds"
+                continue
+            limit = a.limit_exec if tool in ("loom", "shuttle") else a.limit
+            first = run_once(argv(t, n), limit)
+            cell["runs"].append(first)
+            secs = first.get("seconds")
+            if first["verdict"] in ("timeout", "error") or secs is None:
+                if first["verdict"] == "timeout":
+                    timed_out.add(key)
+            else:
+                reps = a.repeat if secs < 10 else (3 if secs < 40 else 1)
+                for _ in range(reps - 1):
+                    cell["runs"].append(run_once(argv(t, n), limit))
+            summarise(cell)
+            check(cell, exp, offset, mismatches)
+            print(f"{model} {variant} T{t} N{n} {tool:10} {mode:22} {cell['verdict']:10} "
+                  f"{fmt_s(cell.get('median_s'))} states={cell.get('states')}",
+                  file=sys.stderr, flush=True)
     growth = growth_factors(cells)
-    doc = {"machine": machine(), "limit_s": a.limit, "repeat": a.repeat, "cells": cells,
+    doc = {"machine": machine(), "limit_s": a.limit, "limit_exec_s": a.limit_exec,
+           "repeat": a.repeat, "cells": cells,
            "growth": growth, "count_mismatches": mismatches,
            "spin_state_offset": offset}
     with open(a.out + ".json", "w", encoding="utf-8") as f:
@@ -220,14 +232,14 @@ def summarise(cell):
 def check(cell, exp, offset, mismatches):
     if cell["variant"] != "fixed" or cell.get("verdict") != "holds":
         return
-    want = exp.get((cell["threads"], cell["pmds"]))
+    want = exp.get((cell["model"], cell["threads"], cell["pmds"]))
     got = cell.get("states")
     if want is None or got is None:
         return
     if cell["tool"] == "spin":
         want += offset
     if got != want:
-        mismatches.append(f"{cell['tool']} ({cell['mode']}) T{cell['threads']} "
+        mismatches.append(f"{cell['model']} {cell['tool']} ({cell['mode']}) T{cell['threads']} "
                           f"N{cell['pmds']}: {got} states, expected {want}")
         cell["count_mismatch"] = want
 
@@ -237,11 +249,11 @@ def growth_factors(cells):
     by = {}
     for c in cells:
         if c["variant"] == "fixed" and c.get("median_s") and c.get("verdict") == "holds":
-            by[(c["tool"], c["mode"], c["threads"], c["pmds"])] = c
+            by[(c["model"], c["tool"], c["mode"], c["threads"], c["pmds"])] = c
     out = []
-    for (tool, mode, t, n), c in sorted(by.items()):
+    for (model, tool, mode, t, n), c in sorted(by.items()):
         for (t2, n2) in ((t, n * 2), (t + 1, n)):
-            d = by.get((tool, mode, t2, n2))
+            d = by.get((model, tool, mode, t2, n2))
             if not d:
                 continue
             steps = (n2 - n) if t2 == t else 1
@@ -250,7 +262,7 @@ def growth_factors(cells):
             sf = None
             if c.get("states") and d.get("states"):
                 sf = (d["states"] / c["states"]) ** (1 / steps)
-            out.append({"tool": tool, "mode": mode, "from": [t, n], "to": [t2, n2],
+            out.append({"model": model, "tool": tool, "mode": mode, "from": [t, n], "to": [t2, n2],
                         "axis": axis, "time_factor": tf, "state_factor": sf})
     return out
 
@@ -276,21 +288,65 @@ def machine():
     return info
 
 
+def headline(doc, models):
+    """Per fixed cell: pgtable's DFS+POR beside each peer's best mode, as ratios."""
+    def best(cells, tool):
+        done = [c for c in cells if c["tool"] == tool and c.get("median_s")
+                and c.get("verdict") == "holds"]
+        if not done:
+            out = [c for c in cells if c["tool"] == tool]
+            return None, ("timeout" if any(c.get("verdict") == "timeout" or c.get("skipped")
+                                           for c in out) else "-")
+        c = min(done, key=lambda c: c["median_s"])
+        return c["median_s"], fmt_s(c["median_s"])
+
+    lines = ["## Headline: time to exhaust the fixed models", "",
+             "pgtable's DFS with sleep sets (1 core) beside each peer's fastest mode on the same "
+             "cell; a ratio is the peer's median over pgtable's (above 1: pgtable is faster). "
+             "\"timeout\": the peer did not finish within the limit.", "",
+             "| model | T | N | states | pgtable | SPIN | ratio | stateright | ratio | loom | "
+             "shuttle dfs |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for model in models:
+        fixed = [c for c in doc["cells"] if c["model"] == model and c["variant"] == "fixed"]
+        for t, n in sorted({(c["threads"], c["pmds"]) for c in fixed}):
+            cells = [c for c in fixed if (c["threads"], c["pmds"]) == (t, n)]
+            pg = [c for c in cells if c["tool"] == "pgtable" and c["mode"].startswith("dfs+por")]
+            pg_s = pg[0].get("median_s") if pg else None
+            states = next((c.get("states") for c in cells if c["tool"] == "pgtable"
+                           and c.get("states")), None)
+            row = [model, str(t), str(n), "-" if states is None else str(states),
+                   fmt_s(pg_s) if pg_s else "timeout"]
+            for tool in ("spin", "stateright"):
+                secs, shown = best(cells, tool)
+                row += [shown, f"{secs / pg_s:.1f}x" if secs and pg_s else "-"]
+            for tool in ("loom", "shuttle"):
+                row.append(best([c for c in cells if c["mode"] in ("model", "dfs")], tool)[1])
+            lines.append("| " + " | ".join(row) + " |")
+    return lines + [""]
+
+
 def markdown(doc):
     m = doc["machine"]
-    lines = ["# M1: pgtable's checker beside SPIN, stateright, loom and shuttle", "",
+    lines = ["# M1 and M2: pgtable's checker beside SPIN, stateright, loom and shuttle", "",
              f"Written by `ci/bench-peers` on {m.get('cores')} cores ({m.get('cpu', '?')}), "
              f"{(m.get('mem_kb') or 0) // 1024 // 1024} GiB; {m.get('rustc')}; "
-             f"{m.get('spin') or 'spin missing'}. Per run at most {doc['limit_s']} s; times "
-             f"are medians of n runs (min-max), the tool's own search time; RSS is the "
-             f"process's peak. The model: `bench/peers/README.md`.", ""]
-    for variant, title in (("buggy", "Time to the first violation (buggy)"),
-                           ("fixed", "Time to exhaust (fixed)")):
-        lines += [f"## {title}", "",
+             f"{m.get('spin') or 'spin missing'}. Per run at most {doc['limit_s']} s "
+             f"(loom and shuttle: {doc.get('limit_exec_s', doc['limit_s'])} s); times are "
+             f"medians of n runs (min-max), the tool's own search time (SPIN: `./pan`'s "
+             f"whole process, a few ms of start-up on the smallest cells); RSS is the "
+             f"process's peak. The models: `bench/peers/README.md`. \"vs pgtable\" is the "
+             f"cell's median over pgtable's DFS+POR median on the same cell.", ""]
+    models = sorted({c["model"] for c in doc["cells"]})
+    lines += headline(doc, models)
+    for model, variant, title in [(m, v, t) for m in models for v, t in (
+            ("buggy", "time to the first violation (buggy)"),
+            ("fixed", "time to exhaust (fixed)"))]:
+        lines += [f"## {model}: {title}", "",
                   "| T | N | tool | mode | verdict | states | transitions | cx | median | "
                   "min-max | n | ns/transition | RSS MiB | vs pgtable dfs+por |",
                   "|---:|---:|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
-        cells = [c for c in doc["cells"] if c["variant"] == variant]
+        cells = [c for c in doc["cells"] if c["variant"] == variant and c["model"] == model]
         base = {(c["threads"], c["pmds"]): c.get("median_s") for c in cells
                 if c["tool"] == "pgtable" and c["mode"].startswith("dfs+por")}
         for c in sorted(cells, key=lambda c: (c["threads"], c["pmds"])):
@@ -313,11 +369,11 @@ def markdown(doc):
         lines.append("")
     lines += ["## Growth (fixed)", "",
               "Per added pmd (geometric mean over the doubling) and per added thread.", "",
-              "| tool | mode | from T/N | to T/N | axis | time factor | state factor |",
-              "|---|---|---|---|---|---:|---:|"]
+              "| model | tool | mode | from T/N | to T/N | axis | time factor | state factor |",
+              "|---|---|---|---|---|---|---:|---:|"]
     for g in doc["growth"]:
         sf = f"{g['state_factor']:.2f}" if g["state_factor"] else "-"
-        lines.append(f"| {g['tool']} | {g['mode']} | {g['from'][0]}/{g['from'][1]} | "
+        lines.append(f"| {g['model']} | {g['tool']} | {g['mode']} | {g['from'][0]}/{g['from'][1]} | "
                      f"{g['to'][0]}/{g['to'][1]} | {g['axis']} | {g['time_factor']:.2f} | "
                      f"{sf} |")
     lines.append("")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs SPIN on M1 (bench/peers/README.md) and prints one JSON line.
+# Runs SPIN on M1 or M2 (bench/peers/README.md) and prints one JSON line.
 #
-#   bench/peers/spin/run.sh T N fixed|buggy [extra pan flags]
+#   bench/peers/spin/run.sh [--model m1|m2] T N fixed|buggy [extra pan flags]
 #
 # Builds in a temporary folder under bench/peers/spin/work/ (gitignored): spin -a, then
 # gcc -O2 -DSAFETY -DNOCLAIM (-DBFS as well for the buggy variant, which makes the trail a
@@ -12,7 +12,14 @@
 # See COUNTS.md for what "states", "transitions" and "cx_len" count.
 set -euo pipefail
 
-usage() { echo "usage: $0 T N fixed|buggy [extra pan flags]" >&2; exit 2; }
+usage() { echo "usage: $0 [--model m1|m2] T N fixed|buggy [extra pan flags]" >&2; exit 2; }
+MODEL=m1
+if [ "${1:-}" = --model ]; then
+  [ $# -ge 2 ] || usage
+  MODEL=$2
+  shift 2
+fi
+case "$MODEL" in m1|m2) ;; *) usage ;; esac
 [ $# -ge 3 ] || usage
 T=$1 N=$2 VARIANT=$3
 shift 3
@@ -35,27 +42,31 @@ TIME=/usr/bin/time
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$HERE/work"
-WORK=$(mktemp -d "$HERE/work/m1-T$T-N$N-$VARIANT.XXXXXX")
+WORK=$(mktemp -d "$HERE/work/$MODEL-T$T-N$N-$VARIANT.XXXXXX")
 if [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$WORK"' EXIT; fi
-cp "$HERE/m1.pml" "$WORK/"
+cp "$HERE/$MODEL.pml" "$WORK/"
 cd "$WORK"
 
 # Hash table: 2^w slots, about twice the reachable states of the fixed model (pgtable's
 # counts); 28 for the cell not listed (T=4 N=8). The buggy variant stops at its first error
 # after a few hundred states at most, so a small table does (a big one costs seconds to clear).
 if [ -z "${PAN_W:-}" ]; then
-  case "$BUGGY.$T.$N" in
-    1.*) PAN_W=18 ;;
-    0.2.8|0.3.4|0.4.2) PAN_W=17 ;;
-    0.4.4) PAN_W=20 ;;
-    0.3.8) PAN_W=22 ;;
-    0.4.8) PAN_W=28 ;;
+  case "$MODEL.$BUGGY.$T.$N" in
+    *.1.*) PAN_W=18 ;;
+    m2.0.3.8) PAN_W=23 ;;
+    m2.0.4.4) PAN_W=21 ;;
+    m2.0.4.8) PAN_W=28 ;;
+    m2.*) PAN_W=17 ;;
+    m1.0.2.8|m1.0.3.4|m1.0.4.2) PAN_W=17 ;;
+    m1.0.4.4) PAN_W=20 ;;
+    m1.0.3.8) PAN_W=22 ;;
+    m1.0.4.8) PAN_W=28 ;;
     *) PAN_W=16 ;;
   esac
 fi
 MEMLIM=${MEMLIM:-16000}
-# The state graph is acyclic and no path is longer than 5*N*T <= 160 steps, so this depth
-# bound never truncates the search (checked below anyway).
+# The state graph is acyclic and no path is longer than 5*N*T <= 160 steps (M2: 10*N*T
+# <= 320), so this depth bound never truncates the search (checked below anyway).
 DEPTH=10000
 
 DFLAGS=(-DN="$N" -DT="$T" -DBUGGY="$BUGGY")
@@ -68,7 +79,7 @@ fi
 
 now() { date +%s.%N; }
 t0=$(now)
-spin "${DFLAGS[@]}" -a m1.pml >spin-a.log 2>&1 || { cat spin-a.log >&2; echo "error: spin -a failed" >&2; exit 1; }
+spin "${DFLAGS[@]}" -a "$MODEL.pml" >spin-a.log 2>&1 || { cat spin-a.log >&2; echo "error: spin -a failed" >&2; exit 1; }
 gcc "${CFLAGS[@]}" -o pan pan.c >gcc.log 2>&1 || { cat gcc.log >&2; echo "error: gcc failed" >&2; exit 1; }
 t1=$(now)
 
@@ -107,7 +118,7 @@ if [ "$ERRORS" != 0 ]; then
   VERDICT=violated
   # Replay: every model step is one d_step, one trail step; the count includes the step
   # whose assert failed (= pan's "at depth D" + 1).
-  spin -t "${DFLAGS[@]}" m1.pml >replay.log 2>&1 || true
+  spin -t "${DFLAGS[@]}" "$MODEL.pml" >replay.log 2>&1 || true
   CX=$(grep -oE "trail ends after [0-9]+ steps" replay.log | awk '{print $4}')
   if [ -z "$CX" ]; then
     D=$(grep -oE "at depth [0-9]+" pan.log | head -1 | awk '{print $3}')
@@ -120,5 +131,5 @@ if [ -n "$TIME" ] && [ -s rss.txt ]; then RSS=$(tail -1 rss.txt); fi
 SECS=$(awk -v a="$t1" -v b="$t2" 'BEGIN{printf "%.3f", b-a}')
 CSECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
 
-printf '{"tool":"spin","mode":"%s","model":"M1","threads":%s,"pmds":%s,"variant":"%s","verdict":"%s","states":%s,"transitions":%s,"cx_len":%s,"seconds":%s,"compile_seconds":%s,"rss_kb":%s}\n' \
-  "$MODE" "$T" "$N" "$VARIANT" "$VERDICT" "$STATES" "$TRANS" "$CX" "$SECS" "$CSECS" "$RSS"
+printf '{"tool":"spin","mode":"%s","model":"%s","threads":%s,"pmds":%s,"variant":"%s","verdict":"%s","states":%s,"transitions":%s,"cx_len":%s,"seconds":%s,"compile_seconds":%s,"rss_kb":%s}\n' \
+  "$MODE" "${MODEL^^}" "$T" "$N" "$VARIANT" "$VERDICT" "$STATES" "$TRANS" "$CX" "$SECS" "$CSECS" "$RSS"

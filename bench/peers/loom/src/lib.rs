@@ -1,18 +1,26 @@
-//! M1 (bench/peers/README.md) as concurrent Rust code, checked by loom.
+//! M1 and M2 (bench/peers/README.md) as concurrent Rust code, checked by loom.
 //!
 //! Every README step is one loom operation: a lock (`loom::sync::Mutex::lock`), an unlock (the
-//! guard's drop), a pmd load or a pmd store (`loom::sync::atomic::AtomicU8`, `SeqCst`). Loom takes
-//! its scheduling decision *before* each of these operations (its `branch`), so code that runs
-//! between two of them without touching a loom object belongs to the step before it. The split's
-//! position, which the property reads, is a plain `std` atomic that loom does not see: the split
-//! sets it right after its invalidate store and clears it right after its populate store, and
-//! the lockless reads test it right after their load, so publishing and testing it add no
-//! scheduling point.
+//! guard's drop), a pmd load or a pmd store (`loom::sync::atomic::AtomicU8`, `SeqCst`), and in M2
+//! an `mmap_lock` acquire (`loom::sync::RwLock::read` / `write`) or release (the guard's drop).
+//! Loom takes its scheduling decision *before* each of these operations (its `branch`), so code
+//! that runs between two of them without touching a loom object belongs to the step before it.
+//! The split's and the collapse's positions, which the property reads, are plain `std` atomics
+//! that loom does not see: the split sets its own right after its invalidate store and clears it
+//! right after its populate store, the collapse sets its own right after its flush store and
+//! clears it right after its `set_pmd_at` store, and the lockless reads test both right after
+//! their load, so publishing and testing them add no scheduling point.
+//!
+//! M2's `mmap_lock` is loom's `RwLock`, not the README's rwsem: a `write` blocked by readers does
+//! not queue (no visible step of its own, and no writer preference: readers keep entering while it
+//! waits). The README allows this (loom does not count states); the set of outcomes is the same,
+//! since the README's queueing only removes interleavings and changes no pmd and no read.
 //!
 //! Differences from the README's steps, all loom's own:
-//! - an unlock is no scheduling point in loom (`MutexGuard::drop` releases without a `branch`),
-//!   so it is executed together with the step before it. The next step's decision comes before
-//!   that next step as usual, and a lock blocked on the mutex becomes runnable at the release.
+//! - an unlock is no scheduling point in loom (`MutexGuard::drop` releases without a `branch`, and
+//!   so do `RwLock`'s guards), so it is executed together with the step before it. The next
+//!   step's decision comes before that next step as usual, and a lock blocked on the mutex (or a
+//!   `read` / `write` blocked on the `RwLock`) becomes runnable at the release.
 //!   No other thread can observe the difference except by locking, and a lock attempt between
 //!   the two would only block.
 //! - `thread::spawn`, the end of a thread and `JoinHandle::join` are loom operations too.
@@ -29,18 +37,54 @@
 //! (T=4,N=1); shuttle's DFS reaches all of them wherever it finishes. Running the split on a spawned
 //! thread instead of the main thread makes loom reach fewer (6 of 16 for T=2,N=2), so loom's
 //! "holds" here is the verdict of a partial exploration, and its execution counts and times are
-//! those of that exploration.
+//! those of that exploration. For M2 (`outcomes.py --m2`) loom reaches 4 of 4 (T=2,N=1), 14 of 16
+//! (T=2,N=2), 9 of 9 (T=3,N=1), 70 of 81 (T=3,N=2) and 28 of 28 (T=4,N=1). Reaching every outcome
+//! is not enough either: in the test-only M2 whose zap and fault skip `mmap_lock`
+//! ([`Model::M2NoReadLock`]), loom's unbounded check of T=3,N=1 (split, zap, collapse) reports
+//! "holds" after 349 executions, missing the collapse's flush-then-lockless-read violation that
+//! its preemption-bounded checks (bounds 1 to 3) and shuttle's DFS find.
 
-use loom::sync::Mutex;
 use loom::sync::atomic::AtomicU8;
+use loom::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8 as StdAtomicU8, AtomicU16, AtomicUsize, Ordering};
 
 pub const NONE: u8 = 0;
 pub const HUGE: u8 = 1;
 pub const INVALID: u8 = 2;
 pub const TABLE: u8 = 3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// M1: split, zap, fault, zap; no `mmap_lock`.
+    M1,
+    /// M2: split, zap, collapse, fault; zap and fault hold `mmap_lock` for read around each pmd,
+    /// the collapse holds it for write.
+    M2,
+    /// Test only (the binaries do not offer it): M2 with zap and fault *not* taking `mmap_lock`,
+    /// so that the collapse half of INV-M2-NEVERNONE can fire on the fixed encoding.
+    M2NoReadLock,
+}
+
+impl Model {
+    /// The README's name of the model.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::M1 => "M1",
+            Model::M2 | Model::M2NoReadLock => "M2",
+        }
+    }
+}
+
+/// Which half of the property fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// The lockless read saw `NONE` while the split was between its invalidate and populate.
+    Split,
+    /// The lockless read saw `NONE` while the collapse was between its flush and `set_pmd_at`.
+    Collapse,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variant {
@@ -70,21 +114,53 @@ pub static OUTCOMES: std::sync::Mutex<BTreeSet<String>> = std::sync::Mutex::new(
 /// Executions started so far (the model closure bumps it once per execution).
 pub static EXECUTIONS: AtomicUsize = AtomicUsize::new(0);
 
+/// The half of the property that fired last (0: none, 1: split, 2: collapse), set just before the
+/// model panics. Not a loom object.
+static VIOLATION: StdAtomicU8 = StdAtomicU8::new(0);
+
 struct State {
     pmd: Vec<AtomicU8>,
     lock: Vec<Mutex<()>>,
+    /// M2's `mmap_lock` (`None` in M1).
+    mmap_lock: Option<RwLock<()>>,
+    /// Whether zap and fault take `mmap_lock` for read (M2 only; false in the test-only variant).
+    read_lock: bool,
     /// `i + 1` while the split is at `(i, 3)`, else 0. Not a loom object: no scheduling point.
     split_at: AtomicU16,
+    /// `i + 1` while the collapse is at `(i, 4)`, `(i, 5)` or `(i, 6)` (between its flush and its
+    /// `set_pmd_at`), else 0 (always 0 in M1). Not a loom object: no scheduling point.
+    collapse_at: AtomicU16,
+    /// The property's name: `INV-M1-NEVERNONE` or `INV-M2-NEVERNONE`.
+    inv: &'static str,
 }
 
 impl State {
     /// The property, at a lockless read of `pmd[i]` that returned `v`.
     fn check(&self, i: usize, v: u8) {
-        let split_at_populate_of_i = self.split_at.load(Ordering::SeqCst) as usize == i + 1;
-        assert!(
-            !(v == NONE && split_at_populate_of_i),
-            "INV-M1-NEVERNONE violated: lockless read of pmd[{i}] saw NONE while the split is at ({i}, 3)"
-        );
+        if v != NONE {
+            return;
+        }
+        let inv = self.inv;
+        if self.split_at.load(Ordering::SeqCst) as usize == i + 1 {
+            VIOLATION.store(1, Ordering::SeqCst);
+            panic!(
+                "{inv} violated: lockless read of pmd[{i}] saw NONE while the split is at ({i}, 3)"
+            );
+        }
+        if self.collapse_at.load(Ordering::SeqCst) as usize == i + 1 {
+            VIOLATION.store(2, Ordering::SeqCst);
+            panic!(
+                "{inv} violated: lockless read of pmd[{i}] saw NONE while the collapse is between its flush and its set_pmd_at of pmd[{i}]"
+            );
+        }
+    }
+
+    /// M2's `down_read` of zap and fault (their step 0); `None` in M1 and in the test-only variant.
+    fn down_read(&self) -> Option<RwLockReadGuard<'_, ()>> {
+        match &self.mmap_lock {
+            Some(l) if self.read_lock => Some(l.read().unwrap()),
+            _ => None,
+        }
     }
 
     fn split(&self, invalid: u8) -> Vec<u8> {
@@ -104,13 +180,18 @@ impl State {
         r
     }
 
+    // Zap and fault: the step numbers are M1's; M2's are one more, with M2's step 0 (`down_read`)
+    // before M1's step 0 and M2's step 6 (`up_read`) where M1 goes to the next pmd.
+
     fn zap(&self) -> Vec<u8> {
         let mut r = Vec::new();
         for i in 0..self.pmd.len() {
+            let mm = self.down_read(); // (M2 step 0: down_read)
             let v = self.pmd[i].load(Ordering::SeqCst); // step 0: lockless read
             r.push(v);
             self.check(i, v);
             if v == NONE {
+                drop(mm); // (M2 step 6: up_read)
                 continue; // next pmd
             }
             let guard = self.lock[i].lock().unwrap(); // step 1: lock i
@@ -120,6 +201,7 @@ impl State {
                 self.pmd[i].store(NONE, Ordering::SeqCst); // step 3: clear
             }
             drop(guard); // step 4: unlock i, next pmd
+            drop(mm); // (M2 step 6: up_read)
         }
         r
     }
@@ -127,10 +209,12 @@ impl State {
     fn fault(&self) -> Vec<u8> {
         let mut r = Vec::new();
         for i in 0..self.pmd.len() {
+            let mm = self.down_read(); // (M2 step 0: down_read)
             let v = self.pmd[i].load(Ordering::SeqCst); // step 0: lockless read
             r.push(v);
             self.check(i, v);
             if v != NONE {
+                drop(mm); // (M2 step 6: up_read)
                 continue; // next pmd
             }
             let guard = self.lock[i].lock().unwrap(); // step 1: lock i
@@ -140,6 +224,32 @@ impl State {
                 self.pmd[i].store(HUGE, Ordering::SeqCst); // step 3: refault
             }
             drop(guard); // step 4: unlock i, next pmd
+            drop(mm); // (M2 step 6: up_read)
+        }
+        r
+    }
+
+    /// M2's collapse (`collapse_huge_page`), with the README's step numbers.
+    fn collapse(&self) -> Vec<u8> {
+        let mmap_lock = self.mmap_lock.as_ref().expect("the collapse is M2's");
+        let mut r = Vec::new();
+        for i in 0..self.pmd.len() {
+            let mm = mmap_lock.write().unwrap(); // step 0: down_write
+            let guard = self.lock[i].lock().unwrap(); // step 1: lock i
+            let v = self.pmd[i].load(Ordering::SeqCst); // step 2: read
+            r.push(v);
+            if v == TABLE {
+                self.pmd[i].store(NONE, Ordering::SeqCst); // step 3: pmdp_collapse_flush
+                self.collapse_at.store(i as u16 + 1, Ordering::SeqCst); // (same step) now at (i, 4)
+                drop(guard); // step 4: unlock i
+                let guard = self.lock[i].lock().unwrap(); // step 5: lock i
+                self.pmd[i].store(HUGE, Ordering::SeqCst); // step 6: set_pmd_at
+                self.collapse_at.store(0, Ordering::SeqCst); // (same step) left (i, 6)
+                drop(guard); // step 7: unlock i
+            } else {
+                drop(guard); // step 7: unlock i
+            }
+            drop(mm); // step 8: up_write, next pmd
         }
         r
     }
@@ -148,16 +258,32 @@ impl State {
 /// One execution of M1: thread 0 (the split) runs on the main thread, threads 1.. (zap, fault,
 /// zap) are spawned before it starts, and the main thread joins them once the split is done.
 pub fn m1(threads: usize, pmds: usize, variant: Variant) {
+    execution(Model::M1, threads, pmds, variant)
+}
+
+/// One execution of `model`: thread 0 (the split) runs on the main thread, threads 1.. (M1: zap,
+/// fault, zap; M2: zap, collapse, fault) are spawned before it starts, and the main thread joins
+/// them once the split is done.
+pub fn execution(model: Model, threads: usize, pmds: usize, variant: Variant) {
     assert!((1..=4).contains(&threads), "T is 1 to 4");
     assert!(
         (1..=u16::MAX as usize - 1).contains(&pmds),
         "N is at least 1"
     );
     EXECUTIONS.fetch_add(1, Ordering::Relaxed);
+    let m2 = model != Model::M1;
     let state = Arc::new(State {
         pmd: (0..pmds).map(|_| AtomicU8::new(HUGE)).collect(),
         lock: (0..pmds).map(|_| Mutex::new(())).collect(),
+        mmap_lock: m2.then(|| RwLock::new(())),
+        read_lock: model == Model::M2,
         split_at: AtomicU16::new(0),
+        collapse_at: AtomicU16::new(0),
+        inv: if m2 {
+            "INV-M2-NEVERNONE"
+        } else {
+            "INV-M1-NEVERNONE"
+        },
     });
     for p in &state.pmd {
         p.store(HUGE, Ordering::SeqCst);
@@ -165,9 +291,10 @@ pub fn m1(threads: usize, pmds: usize, variant: Variant) {
     let handles: Vec<_> = (1..threads)
         .map(|t| {
             let state = Arc::clone(&state);
-            loom::thread::spawn(move || match t {
-                1 | 3 => state.zap(),
-                2 => state.fault(),
+            loom::thread::spawn(move || match (m2, t) {
+                (false, 1 | 3) | (true, 1) => state.zap(),
+                (false, 2) | (true, 3) => state.fault(),
+                (true, 2) => state.collapse(),
                 _ => unreachable!(),
             })
         })
@@ -190,26 +317,46 @@ pub fn m1(threads: usize, pmds: usize, variant: Variant) {
 #[derive(Debug)]
 pub struct Outcome {
     pub violated: bool,
+    /// The half of the property that fired (`None` when it holds, or when the model panicked
+    /// otherwise).
+    pub violation: Option<Violation>,
     pub executions: usize,
     pub seconds: f64,
 }
 
-/// Exhaust M1 with loom (bounded by `preemptions` when given; `LOOM_MAX_PREEMPTIONS` also works
-/// when it is not). A panic of the model is the violation: the check stops at the first one.
-/// Leaves the panic hook as it was.
+/// Exhaust M1 with loom: [`check_model`] of [`Model::M1`].
 pub fn check(threads: usize, pmds: usize, variant: Variant, preemptions: Option<usize>) -> Outcome {
+    check_model(Model::M1, threads, pmds, variant, preemptions)
+}
+
+/// Exhaust `model` with loom (bounded by `preemptions` when given; `LOOM_MAX_PREEMPTIONS` also
+/// works when it is not). A panic of the model is the violation: the check stops at the first one.
+/// Leaves the panic hook as it was.
+pub fn check_model(
+    model: Model,
+    threads: usize,
+    pmds: usize,
+    variant: Variant,
+    preemptions: Option<usize>,
+) -> Outcome {
     let mut builder = loom::model::Builder::new();
     if preemptions.is_some() {
         builder.preemption_bound = preemptions;
     }
     EXECUTIONS.store(0, Ordering::Relaxed);
+    VIOLATION.store(0, Ordering::SeqCst);
     let start = std::time::Instant::now();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        builder.check(move || m1(threads, pmds, variant))
+        builder.check(move || execution(model, threads, pmds, variant))
     }));
     let seconds = start.elapsed().as_secs_f64();
     Outcome {
         violated: result.is_err(),
+        violation: match VIOLATION.load(Ordering::SeqCst) {
+            1 => Some(Violation::Split),
+            2 => Some(Violation::Collapse),
+            _ => None,
+        },
         executions: EXECUTIONS.load(Ordering::Relaxed),
         seconds,
     }
@@ -219,16 +366,63 @@ pub fn check(threads: usize, pmds: usize, variant: Variant, preemptions: Option<
 mod tests {
     use super::*;
 
-    // One test function: loom's checks share the process-wide execution counter.
-    #[test]
-    fn t2_n1() {
+    /// loom's checks share the process-wide execution counter, violation flag and panic hook: the
+    /// tests take turns.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn quietly<R>(f: impl FnOnce() -> R) -> R {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let prev = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
-        let fixed = check(2, 1, Variant::Fixed, None);
-        let buggy = check(2, 1, Variant::Buggy, None);
+        let r = f();
         std::panic::set_hook(prev);
+        r
+    }
+
+    #[test]
+    fn t2_n1() {
+        let (fixed, buggy) = quietly(|| {
+            (
+                check(2, 1, Variant::Fixed, None),
+                check(2, 1, Variant::Buggy, None),
+            )
+        });
         assert!(!fixed.violated, "fixed T=2 N=1 must hold: {fixed:?}");
         assert!(fixed.executions > 1);
         assert!(buggy.violated, "buggy T=2 N=1 must be violated: {buggy:?}");
+        assert_eq!(buggy.violation, Some(Violation::Split));
+    }
+
+    #[test]
+    fn m2_buggy_t2_n1() {
+        let buggy = quietly(|| check_model(Model::M2, 2, 1, Variant::Buggy, None));
+        assert!(
+            buggy.violated,
+            "M2 buggy T=2 N=1 must be violated: {buggy:?}"
+        );
+        assert_eq!(buggy.violation, Some(Violation::Split));
+    }
+
+    #[test]
+    fn m2_fixed_holds() {
+        for (t, n) in [(2, 1), (2, 2), (3, 1), (3, 2)] {
+            let fixed = quietly(|| check_model(Model::M2, t, n, Variant::Fixed, None));
+            assert!(!fixed.violated, "M2 fixed T={t} N={n} must hold: {fixed:?}");
+            assert!(fixed.executions > 1);
+        }
+    }
+
+    /// Without zap's `mmap_lock`, the fixed encoding fails through the collapse: split, then
+    /// collapse's flush, then zap's lockless read of `NONE`. Bounded by 2 preemptions: loom
+    /// 0.7.3's unbounded check of this T=3,N=1 misses it (349 executions, "holds"; see the crate
+    /// doc), while every bound from 1 to 3 finds it.
+    #[test]
+    fn m2_collapse_half_fires_without_read_lock() {
+        let out = quietly(|| check_model(Model::M2NoReadLock, 3, 1, Variant::Fixed, Some(2)));
+        assert!(
+            out.violated,
+            "M2 without read lock must be violated: {out:?}"
+        );
+        assert_eq!(out.violation, Some(Violation::Collapse), "{out:?}");
     }
 }

@@ -1,12 +1,12 @@
-//! `m1-loom --threads T --pmds N --variant fixed|buggy [--preemptions K]`: exhaust M1 with loom and
-//! print one JSON line.
+//! `m1-loom [--model m1|m2] --threads T --pmds N --variant fixed|buggy [--preemptions K]
+//! [--outcomes FILE]`: exhaust M1 (the default) or M2 with loom and print one JSON line.
 
-use m1_loom::{Variant, check};
+use m1_loom::{Model, Variant, check_model};
 use std::process::exit;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: m1-loom --threads T --pmds N --variant fixed|buggy [--preemptions K] [--outcomes FILE]"
+        "usage: m1-loom [--model m1|m2] --threads T --pmds N --variant fixed|buggy [--preemptions K] [--outcomes FILE]"
     );
     exit(2)
 }
@@ -54,6 +54,7 @@ impl Drop for QuietStderr {
 }
 
 fn main() {
+    let mut model = Model::M1;
     let mut threads = None;
     let mut pmds = None;
     let mut variant = None;
@@ -63,6 +64,13 @@ fn main() {
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| usage());
         match a.as_str() {
+            "--model" => {
+                model = match val().as_str() {
+                    "m1" => Model::M1,
+                    "m2" => Model::M2,
+                    _ => usage(),
+                }
+            }
             "--threads" => threads = val().parse::<usize>().ok(),
             "--pmds" => pmds = val().parse::<usize>().ok(),
             "--variant" => {
@@ -92,13 +100,13 @@ fn main() {
     }
     std::panic::set_hook(Box::new(|_| {}));
     let quiet = QuietStderr::new();
-    let out = check(threads, pmds, variant, preemptions);
+    let out = check_model(model, threads, pmds, variant, preemptions);
     drop(quiet);
     if let Some(path) = outcomes {
         let set = m1_loom::OUTCOMES.lock().unwrap();
         let text: String = set.iter().map(|o| format!("{o}\n")).collect();
         if let Err(e) = std::fs::write(&path, text) {
-            eprintln!("m1: cannot write {path}: {e}");
+            eprintln!("m1-loom: cannot write {path}: {e}");
             exit(1);
         }
     }
@@ -108,7 +116,8 @@ fn main() {
         None => "model".to_string(),
     };
     println!(
-        "{{\"tool\":\"loom\",\"mode\":\"{mode}\",\"model\":\"M1\",\"threads\":{threads},\"pmds\":{pmds},\"variant\":\"{}\",\"verdict\":\"{}\",\"states\":null,\"transitions\":null,\"executions\":{},\"cx_len\":null,\"seconds\":{:.6}}}",
+        "{{\"tool\":\"loom\",\"mode\":\"{mode}\",\"model\":\"{}\",\"threads\":{threads},\"pmds\":{pmds},\"variant\":\"{}\",\"verdict\":\"{}\",\"states\":null,\"transitions\":null,\"executions\":{},\"cx_len\":null,\"seconds\":{:.6}}}",
+        model.name(),
         match variant {
             Variant::Fixed => "fixed",
             Variant::Buggy => "buggy",

@@ -1,31 +1,70 @@
-//! M1 (bench/peers/README.md) as concurrent Rust code, checked by shuttle.
+//! M1 and M2 (bench/peers/README.md) as concurrent Rust code, checked by shuttle.
 //!
 //! Every README step is one shuttle operation: a lock (`shuttle::sync::Mutex::lock`), an unlock
 //! (the guard's drop, which releases the mutex's semaphore after a scheduling point), a pmd load
-//! or a pmd store (`shuttle::sync::atomic::AtomicU8`, `SeqCst`). Shuttle takes its scheduling
-//! decision *before* each of these operations (`thread::switch`), so code that runs between two
-//! of them without touching a shuttle object belongs to the step before it. The split's
-//! position, which the property reads, is a plain `std` atomic that shuttle does not see: the
-//! split sets it right after its invalidate store and clears it right after its populate store,
-//! and the lockless reads test it right after their load, so publishing and testing it add no
+//! or a pmd store (`shuttle::sync::atomic::AtomicU8`, `SeqCst`), and in M2 an `mmap_lock` acquire
+//! (`shuttle::sync::RwLock::read` / `write`) or release (the guard's drop, again a semaphore
+//! release after a scheduling point). Shuttle takes its scheduling decision *before* each of these
+//! operations (`thread::switch`), so code that runs between two of them without touching a shuttle
+//! object belongs to the step before it. The split's and the collapse's positions, which the
+//! property reads, are plain `std` atomics that shuttle does not see: the split sets its own right
+//! after its invalidate store and clears it right after its populate store, the collapse sets its
+//! own right after its flush store and clears it right after its `set_pmd_at` store, and the
+//! lockless reads test both right after their load, so publishing and testing them add no
 //! scheduling point.
 //!
 //! Differences from the README's steps, all shuttle's own: `thread::spawn`, the end of each
-//! thread and `JoinHandle::join` are scheduling points too.
+//! thread and `JoinHandle::join` are scheduling points too. M2's `mmap_lock` is shuttle's `RwLock`,
+//! not the README's rwsem: an unfair batch semaphore, where a `write` blocked by readers does not
+//! queue (no visible step of its own, and no writer preference: readers keep entering while it
+//! waits). The README allows this (shuttle does not count states); the set of outcomes is the
+//! same, since the README's queueing only removes interleavings and changes no pmd and no read
+//! (`outcomes.py --m2` next to the loom crate enumerates them).
 
 use shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler};
-use shuttle::sync::Mutex;
 use shuttle::sync::atomic::AtomicU8;
+use shuttle::sync::{Mutex, RwLock, RwLockReadGuard};
 use shuttle::{Config, Runner};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8 as StdAtomicU8, AtomicU16, AtomicUsize, Ordering};
 use std::time::Instant;
 
 pub const NONE: u8 = 0;
 pub const HUGE: u8 = 1;
 pub const INVALID: u8 = 2;
 pub const TABLE: u8 = 3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// M1: split, zap, fault, zap; no `mmap_lock`.
+    M1,
+    /// M2: split, zap, collapse, fault; zap and fault hold `mmap_lock` for read around each pmd,
+    /// the collapse holds it for write.
+    M2,
+    /// Test only (the binaries do not offer it): M2 with zap and fault *not* taking `mmap_lock`,
+    /// so that the collapse half of INV-M2-NEVERNONE can fire on the fixed encoding.
+    M2NoReadLock,
+}
+
+impl Model {
+    /// The README's name of the model.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::M1 => "M1",
+            Model::M2 | Model::M2NoReadLock => "M2",
+        }
+    }
+}
+
+/// Which half of the property fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// The lockless read saw `NONE` while the split was between its invalidate and populate.
+    Split,
+    /// The lockless read saw `NONE` while the collapse was between its flush and `set_pmd_at`.
+    Collapse,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variant {
@@ -55,21 +94,53 @@ pub static OUTCOMES: std::sync::Mutex<BTreeSet<String>> = std::sync::Mutex::new(
 /// Executions started so far (the model closure bumps it once per execution).
 pub static EXECUTIONS: AtomicUsize = AtomicUsize::new(0);
 
+/// The half of the property that fired last (0: none, 1: split, 2: collapse), set just before the
+/// model panics. Not a shuttle object.
+static VIOLATION: StdAtomicU8 = StdAtomicU8::new(0);
+
 struct State {
     pmd: Vec<AtomicU8>,
     lock: Vec<Mutex<()>>,
+    /// M2's `mmap_lock` (`None` in M1).
+    mmap_lock: Option<RwLock<()>>,
+    /// Whether zap and fault take `mmap_lock` for read (M2 only; false in the test-only variant).
+    read_lock: bool,
     /// `i + 1` while the split is at `(i, 3)`, else 0. Not a shuttle object: no scheduling point.
     split_at: AtomicU16,
+    /// `i + 1` while the collapse is at `(i, 4)`, `(i, 5)` or `(i, 6)` (between its flush and its
+    /// `set_pmd_at`), else 0 (always 0 in M1). Not a shuttle object: no scheduling point.
+    collapse_at: AtomicU16,
+    /// The property's name: `INV-M1-NEVERNONE` or `INV-M2-NEVERNONE`.
+    inv: &'static str,
 }
 
 impl State {
     /// The property, at a lockless read of `pmd[i]` that returned `v`.
     fn check(&self, i: usize, v: u8) {
-        let split_at_populate_of_i = self.split_at.load(Ordering::SeqCst) as usize == i + 1;
-        assert!(
-            !(v == NONE && split_at_populate_of_i),
-            "INV-M1-NEVERNONE violated: lockless read of pmd[{i}] saw NONE while the split is at ({i}, 3)"
-        );
+        if v != NONE {
+            return;
+        }
+        let inv = self.inv;
+        if self.split_at.load(Ordering::SeqCst) as usize == i + 1 {
+            VIOLATION.store(1, Ordering::SeqCst);
+            panic!(
+                "{inv} violated: lockless read of pmd[{i}] saw NONE while the split is at ({i}, 3)"
+            );
+        }
+        if self.collapse_at.load(Ordering::SeqCst) as usize == i + 1 {
+            VIOLATION.store(2, Ordering::SeqCst);
+            panic!(
+                "{inv} violated: lockless read of pmd[{i}] saw NONE while the collapse is between its flush and its set_pmd_at of pmd[{i}]"
+            );
+        }
+    }
+
+    /// M2's `down_read` of zap and fault (their step 0); `None` in M1 and in the test-only variant.
+    fn down_read(&self) -> Option<RwLockReadGuard<'_, ()>> {
+        match &self.mmap_lock {
+            Some(l) if self.read_lock => Some(l.read().unwrap()),
+            _ => None,
+        }
     }
 
     fn split(&self, invalid: u8) -> Vec<u8> {
@@ -89,13 +160,18 @@ impl State {
         r
     }
 
+    // Zap and fault: the step numbers are M1's; M2's are one more, with M2's step 0 (`down_read`)
+    // before M1's step 0 and M2's step 6 (`up_read`) where M1 goes to the next pmd.
+
     fn zap(&self) -> Vec<u8> {
         let mut r = Vec::new();
         for i in 0..self.pmd.len() {
+            let mm = self.down_read(); // (M2 step 0: down_read)
             let v = self.pmd[i].load(Ordering::SeqCst); // step 0: lockless read
             r.push(v);
             self.check(i, v);
             if v == NONE {
+                drop(mm); // (M2 step 6: up_read)
                 continue; // next pmd
             }
             let guard = self.lock[i].lock().unwrap(); // step 1: lock i
@@ -105,6 +181,7 @@ impl State {
                 self.pmd[i].store(NONE, Ordering::SeqCst); // step 3: clear
             }
             drop(guard); // step 4: unlock i, next pmd
+            drop(mm); // (M2 step 6: up_read)
         }
         r
     }
@@ -112,10 +189,12 @@ impl State {
     fn fault(&self) -> Vec<u8> {
         let mut r = Vec::new();
         for i in 0..self.pmd.len() {
+            let mm = self.down_read(); // (M2 step 0: down_read)
             let v = self.pmd[i].load(Ordering::SeqCst); // step 0: lockless read
             r.push(v);
             self.check(i, v);
             if v != NONE {
+                drop(mm); // (M2 step 6: up_read)
                 continue; // next pmd
             }
             let guard = self.lock[i].lock().unwrap(); // step 1: lock i
@@ -125,6 +204,32 @@ impl State {
                 self.pmd[i].store(HUGE, Ordering::SeqCst); // step 3: refault
             }
             drop(guard); // step 4: unlock i, next pmd
+            drop(mm); // (M2 step 6: up_read)
+        }
+        r
+    }
+
+    /// M2's collapse (`collapse_huge_page`), with the README's step numbers.
+    fn collapse(&self) -> Vec<u8> {
+        let mmap_lock = self.mmap_lock.as_ref().expect("the collapse is M2's");
+        let mut r = Vec::new();
+        for i in 0..self.pmd.len() {
+            let mm = mmap_lock.write().unwrap(); // step 0: down_write
+            let guard = self.lock[i].lock().unwrap(); // step 1: lock i
+            let v = self.pmd[i].load(Ordering::SeqCst); // step 2: read
+            r.push(v);
+            if v == TABLE {
+                self.pmd[i].store(NONE, Ordering::SeqCst); // step 3: pmdp_collapse_flush
+                self.collapse_at.store(i as u16 + 1, Ordering::SeqCst); // (same step) now at (i, 4)
+                drop(guard); // step 4: unlock i
+                let guard = self.lock[i].lock().unwrap(); // step 5: lock i
+                self.pmd[i].store(HUGE, Ordering::SeqCst); // step 6: set_pmd_at
+                self.collapse_at.store(0, Ordering::SeqCst); // (same step) left (i, 6)
+                drop(guard); // step 7: unlock i
+            } else {
+                drop(guard); // step 7: unlock i
+            }
+            drop(mm); // step 8: up_write, next pmd
         }
         r
     }
@@ -133,23 +238,40 @@ impl State {
 /// One execution of M1: thread 0 (the split) runs on the main thread, threads 1.. (zap, fault,
 /// zap) are spawned before it starts, and the main thread joins them once the split is done.
 pub fn m1(threads: usize, pmds: usize, variant: Variant) {
+    execution(Model::M1, threads, pmds, variant)
+}
+
+/// One execution of `model`: thread 0 (the split) runs on the main thread, threads 1.. (M1: zap,
+/// fault, zap; M2: zap, collapse, fault) are spawned before it starts, and the main thread joins
+/// them once the split is done.
+pub fn execution(model: Model, threads: usize, pmds: usize, variant: Variant) {
     assert!((1..=4).contains(&threads), "T is 1 to 4");
     assert!(
         (1..=u16::MAX as usize - 1).contains(&pmds),
         "N is at least 1"
     );
     EXECUTIONS.fetch_add(1, Ordering::Relaxed);
+    let m2 = model != Model::M1;
     let state = Arc::new(State {
         pmd: (0..pmds).map(|_| AtomicU8::new(HUGE)).collect(),
         lock: (0..pmds).map(|_| Mutex::new(())).collect(),
+        mmap_lock: m2.then(|| RwLock::new(())),
+        read_lock: model == Model::M2,
         split_at: AtomicU16::new(0),
+        collapse_at: AtomicU16::new(0),
+        inv: if m2 {
+            "INV-M2-NEVERNONE"
+        } else {
+            "INV-M1-NEVERNONE"
+        },
     });
     let handles: Vec<_> = (1..threads)
         .map(|t| {
             let state = Arc::clone(&state);
-            shuttle::thread::spawn(move || match t {
-                1 | 3 => state.zap(),
-                2 => state.fault(),
+            shuttle::thread::spawn(move || match (m2, t) {
+                (false, 1 | 3) | (true, 1) => state.zap(),
+                (false, 2) | (true, 3) => state.fault(),
+                (true, 2) => state.collapse(),
                 _ => unreachable!(),
             })
         })
@@ -179,6 +301,9 @@ pub enum Sched {
 #[derive(Debug)]
 pub struct Outcome {
     pub violated: bool,
+    /// The half of the property that fired (`None` when it holds, or when the model panicked
+    /// otherwise).
+    pub violation: Option<Violation>,
     /// Executions run, the failing one included.
     pub executions: usize,
     /// Wall time to exhaustion, to the end of the budget, or to the first failure.
@@ -192,9 +317,7 @@ fn config() -> Config {
     config
 }
 
-/// Run M1 under one shuttle scheduler: `Dfs` exhausts (`iterations` ignored), `Pct` (depth 3)
-/// and `Random` run `iterations` executions from `seed`. A panic of the model is the violation:
-/// shuttle stops at the first one. Leaves the panic hook as shuttle leaves it.
+/// Run M1 under one shuttle scheduler: [`run_model`] of [`Model::M1`].
 pub fn run(
     threads: usize,
     pmds: usize,
@@ -203,8 +326,24 @@ pub fn run(
     iterations: usize,
     seed: u64,
 ) -> Outcome {
+    run_model(Model::M1, threads, pmds, variant, sched, iterations, seed)
+}
+
+/// Run `model` under one shuttle scheduler: `Dfs` exhausts (`iterations` ignored), `Pct` (depth 3)
+/// and `Random` run `iterations` executions from `seed`. A panic of the model is the violation:
+/// shuttle stops at the first one. Leaves the panic hook as shuttle leaves it.
+pub fn run_model(
+    model: Model,
+    threads: usize,
+    pmds: usize,
+    variant: Variant,
+    sched: Sched,
+    iterations: usize,
+    seed: u64,
+) -> Outcome {
     EXECUTIONS.store(0, Ordering::Relaxed);
-    let f = move || m1(threads, pmds, variant);
+    VIOLATION.store(0, Ordering::SeqCst);
+    let f = move || execution(model, threads, pmds, variant);
     let start = Instant::now();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match sched {
         Sched::Dfs => Runner::new(DfsScheduler::new(None, false), config()).run(f),
@@ -218,6 +357,11 @@ pub fn run(
     let seconds = start.elapsed().as_secs_f64();
     Outcome {
         violated: result.is_err(),
+        violation: match VIOLATION.load(Ordering::SeqCst) {
+            1 => Some(Violation::Split),
+            2 => Some(Violation::Collapse),
+            _ => None,
+        },
         executions: EXECUTIONS.load(Ordering::Relaxed),
         seconds,
     }
@@ -227,24 +371,37 @@ pub fn run(
 mod tests {
     use super::*;
 
-    // One test function: the runs share the process-wide execution counter and panic hook.
-    #[test]
-    fn t2_n1() {
+    /// The runs share the process-wide execution counter, violation flag, outcome set and panic
+    /// hook: the tests take turns.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn quietly<R>(f: impl FnOnce() -> R) -> R {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let prev = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
-        let fixed = run(2, 1, Variant::Fixed, Sched::Dfs, 0, 0);
-        let dfs = run(2, 1, Variant::Buggy, Sched::Dfs, 0, 0);
-        let pct = run(2, 1, Variant::Buggy, Sched::Pct, 10_000, 1);
-        let random = run(2, 1, Variant::Buggy, Sched::Random, 10_000, 1);
-        RECORD.store(true, Ordering::Relaxed);
-        let fixed22 = run(2, 2, Variant::Fixed, Sched::Dfs, 0, 0);
-        RECORD.store(false, Ordering::Relaxed);
+        let r = f();
         std::panic::set_hook(prev);
+        r
+    }
+
+    #[test]
+    fn t2_n1() {
+        let (fixed, dfs, pct, random, fixed22, outcomes) = quietly(|| {
+            let fixed = run(2, 1, Variant::Fixed, Sched::Dfs, 0, 0);
+            let dfs = run(2, 1, Variant::Buggy, Sched::Dfs, 0, 0);
+            let pct = run(2, 1, Variant::Buggy, Sched::Pct, 10_000, 1);
+            let random = run(2, 1, Variant::Buggy, Sched::Random, 10_000, 1);
+            OUTCOMES.lock().unwrap().clear();
+            RECORD.store(true, Ordering::Relaxed);
+            let fixed22 = run(2, 2, Variant::Fixed, Sched::Dfs, 0, 0);
+            RECORD.store(false, Ordering::Relaxed);
+            let outcomes = std::mem::take(&mut *OUTCOMES.lock().unwrap()).len();
+            (fixed, dfs, pct, random, fixed22, outcomes)
+        });
         // outcomes.py 2 2: the README model has 16 distinct outcomes, and DFS must reach them all.
         assert!(!fixed22.violated, "fixed T=2 N=2 must hold: {fixed22:?}");
         assert_eq!(
-            OUTCOMES.lock().unwrap().len(),
-            16,
+            outcomes, 16,
             "shuttle DFS must reach every outcome of T=2 N=2"
         );
         assert!(!fixed.violated, "fixed T=2 N=1 must hold: {fixed:?}");
@@ -255,5 +412,62 @@ mod tests {
             random.violated,
             "buggy T=2 N=1 must be found by random: {random:?}"
         );
+    }
+
+    #[test]
+    fn m2_buggy() {
+        let m2 =
+            |t, n, sched, seed| run_model(Model::M2, t, n, Variant::Buggy, sched, 10_000, seed);
+        let outs = quietly(|| {
+            [
+                ("dfs T=2 N=1", m2(2, 1, Sched::Dfs, 0)),
+                ("pct T=2 N=1", m2(2, 1, Sched::Pct, 1)),
+                ("random T=2 N=1", m2(2, 1, Sched::Random, 1)),
+                ("dfs T=2 N=2", m2(2, 2, Sched::Dfs, 0)),
+                // DFS tries the later threads first: T=3,N=2 takes ~2 million executions to
+                // the violation and T=4 over a minute, so they stay out of the tests.
+                ("dfs T=3 N=1", m2(3, 1, Sched::Dfs, 0)),
+            ]
+        });
+        for (cell, out) in outs {
+            assert!(out.violated, "M2 buggy {cell} must be violated: {out:?}");
+            assert_eq!(
+                out.violation,
+                Some(Violation::Split),
+                "M2 buggy {cell}: {out:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn m2_fixed_holds() {
+        // outcomes.py T N --m2: the README model's distinct outcomes; DFS must reach them all.
+        for (t, n, expected) in [(2, 1, 4), (2, 2, 16), (3, 1, 9)] {
+            let (fixed, outcomes) = quietly(|| {
+                OUTCOMES.lock().unwrap().clear();
+                RECORD.store(true, Ordering::Relaxed);
+                let fixed = run_model(Model::M2, t, n, Variant::Fixed, Sched::Dfs, 0, 0);
+                RECORD.store(false, Ordering::Relaxed);
+                (fixed, std::mem::take(&mut *OUTCOMES.lock().unwrap()).len())
+            });
+            assert!(!fixed.violated, "M2 fixed T={t} N={n} must hold: {fixed:?}");
+            assert_eq!(
+                outcomes, expected,
+                "M2 T={t} N={n}: DFS must reach every outcome"
+            );
+        }
+    }
+
+    /// Without zap's `mmap_lock`, the fixed encoding fails through the collapse: split, then
+    /// collapse's flush, then zap's lockless read of `NONE`.
+    #[test]
+    fn m2_collapse_half_fires_without_read_lock() {
+        let out =
+            quietly(|| run_model(Model::M2NoReadLock, 3, 1, Variant::Fixed, Sched::Dfs, 0, 0));
+        assert!(
+            out.violated,
+            "M2 without read lock must be violated: {out:?}"
+        );
+        assert_eq!(out.violation, Some(Violation::Collapse), "{out:?}");
     }
 }

@@ -1,5 +1,6 @@
-//! `m1-shuttle --threads T --pmds N --variant fixed|buggy --scheduler dfs|pct|random
-//! [--seeds 20] [--iterations K]`: check M1 with shuttle and print one JSON line.
+//! `m1-shuttle [--model m1|m2] --threads T --pmds N --variant fixed|buggy --scheduler
+//! dfs|pct|random [--seeds 20] [--iterations K] [--outcomes FILE]`: check M1 (the default) or M2
+//! with shuttle and print one JSON line.
 //!
 //! `dfs` exhausts once. `pct` (depth 3) and `random` run `--seeds` runs of `--iterations`
 //! executions each, seeds 1..=S; `seconds` is the median, over the seeds that found the violation,
@@ -7,12 +8,12 @@
 //! run), `executions` the median number of executions up to and including the failing one (or of a
 //! whole run), and `found_seeds` how many seeds found it.
 
-use m1_shuttle::{Sched, Variant, run};
+use m1_shuttle::{Model, Sched, Variant, run_model};
 use std::process::exit;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: m1-shuttle --threads T --pmds N --variant fixed|buggy --scheduler dfs|pct|random [--seeds 20] [--iterations 10000] [--outcomes FILE]"
+        "usage: m1-shuttle [--model m1|m2] --threads T --pmds N --variant fixed|buggy --scheduler dfs|pct|random [--seeds 20] [--iterations 10000] [--outcomes FILE]"
     );
     exit(2)
 }
@@ -73,6 +74,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 fn main() {
+    let mut model = Model::M1;
     let mut threads = None;
     let mut pmds = None;
     let mut variant = None;
@@ -84,6 +86,13 @@ fn main() {
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| usage());
         match a.as_str() {
+            "--model" => {
+                model = match val().as_str() {
+                    "m1" => Model::M1,
+                    "m2" => Model::M2,
+                    _ => usage(),
+                }
+            }
             "--threads" => threads = val().parse::<usize>().ok(),
             "--pmds" => pmds = val().parse::<usize>().ok(),
             "--variant" => {
@@ -121,7 +130,7 @@ fn main() {
     std::panic::set_hook(Box::new(|_| {}));
     let quiet = QuietStderr::new();
     let (mode, verdict, executions, seconds, found_seeds) = if sched == Sched::Dfs {
-        let out = run(threads, pmds, variant, sched, 0, 0);
+        let out = run_model(model, threads, pmds, variant, sched, 0, 0);
         let verdict = if out.violated { "violated" } else { "holds" };
         (
             "dfs",
@@ -132,7 +141,7 @@ fn main() {
         )
     } else {
         let outs: Vec<_> = (1..=seeds)
-            .map(|seed| run(threads, pmds, variant, sched, iterations, seed))
+            .map(|seed| run_model(model, threads, pmds, variant, sched, iterations, seed))
             .collect();
         let found: Vec<_> = outs.iter().filter(|o| o.violated).collect();
         let pick = if found.is_empty() {
@@ -159,14 +168,15 @@ fn main() {
         let set = m1_shuttle::OUTCOMES.lock().unwrap();
         let text: String = set.iter().map(|o| format!("{o}\n")).collect();
         if let Err(e) = std::fs::write(&path, text) {
-            eprintln!("m1: cannot write {path}: {e}");
+            eprintln!("m1-shuttle: cannot write {path}: {e}");
             exit(1);
         }
     }
 
     let num = |x: Option<f64>, prec: usize| x.map_or("null".to_string(), |x| format!("{x:.prec$}"));
     println!(
-        "{{\"tool\":\"shuttle\",\"mode\":\"{mode}\",\"model\":\"M1\",\"threads\":{threads},\"pmds\":{pmds},\"variant\":\"{}\",\"verdict\":\"{verdict}\",\"states\":null,\"transitions\":null,\"executions\":{},\"cx_len\":null,\"seconds\":{},\"found_seeds\":{}}}",
+        "{{\"tool\":\"shuttle\",\"mode\":\"{mode}\",\"model\":\"{}\",\"threads\":{threads},\"pmds\":{pmds},\"variant\":\"{}\",\"verdict\":\"{verdict}\",\"states\":null,\"transitions\":null,\"executions\":{},\"cx_len\":null,\"seconds\":{},\"found_seeds\":{}}}",
+        model.name(),
         match variant {
             Variant::Fixed => "fixed",
             Variant::Buggy => "buggy",

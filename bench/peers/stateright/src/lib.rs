@@ -1,4 +1,7 @@
-//! Benchmark model M1 (`bench/peers/README.md`) for the stateright model checker.
+//! Benchmark models M1 and M2 (`bench/peers/README.md`) for the stateright model checker.
+//!
+//! This page documents M1 ([`M1`]); M2 (M1 with `mmap_lock` and a khugepaged collapse) is
+//! [`M2`], documented in [`m2`]. [`check`] runs either.
 //!
 //! Split vs zap vs fault on N pmds, race 002's protocol. Every step of the README's table is
 //! one stateright action; the action is the index of the thread that takes it, and a thread
@@ -37,6 +40,9 @@ use std::fmt;
 use std::time::Instant;
 
 use stateright::{Checker, HasDiscoveries, Model, Property};
+
+pub mod m2;
+pub use m2::{M2, M2State};
 
 /// `pmd[i]` values.
 pub const NONE: u8 = 0;
@@ -299,6 +305,32 @@ impl Model for M1 {
     }
 }
 
+/// What [`check`] needs from a benchmark model besides [`Model`]: the action is the index of
+/// the thread that takes the step, and the property is a state predicate "a violating
+/// lockless read is enabled" (see the crate docs).
+pub trait Peer: Model<Action = u8> + Clone + Send + Sync + 'static {
+    /// The property's name (both models call it `nevernone`).
+    const PROPERTY: &'static str = "nevernone";
+    /// The README name of the step thread `t` takes from `s`.
+    fn step_name(&self, s: Self::State, t: u8) -> String;
+    /// The thread whose lockless read in `s` would see `NONE` in violation of the property,
+    /// if one is enabled.
+    fn violating_reader(&self, s: Self::State) -> Option<u8>;
+}
+
+impl Peer for M1 {
+    fn step_name(&self, s: M1State, t: u8) -> String {
+        self.describe(s, t)
+    }
+    fn violating_reader(&self, s: M1State) -> Option<u8> {
+        if !self.violation_enabled(s) {
+            return None;
+        }
+        let (si, _) = s.thread(0);
+        (1..self.threads).find(|&t| s.thread(t) == (si, 0))
+    }
+}
+
 /// One check's result.
 #[derive(Clone, Debug)]
 pub struct Outcome {
@@ -317,7 +349,10 @@ pub struct Outcome {
 }
 
 /// Runs `checker().threads(workers).spawn_bfs().join()`, stopping at the first discovery.
-pub fn check(model: M1, workers: usize) -> Outcome {
+pub fn check<M: Peer>(model: M, workers: usize) -> Outcome
+where
+    M::State: Copy + fmt::Debug + std::hash::Hash + Send + Sync + PartialEq + 'static,
+{
     let start = Instant::now();
     let checker = model
         .clone()
@@ -329,24 +364,22 @@ pub fn check(model: M1, workers: usize) -> Outcome {
     let seconds = start.elapsed().as_secs_f64();
     let states = checker.unique_state_count();
     let generated = checker.state_count();
-    let (cx_len, cx) = match checker.discovery("nevernone") {
+    let (cx_len, cx) = match checker.discovery(M::PROPERTY) {
         None => (None, Vec::new()),
         Some(path) => {
             let mut cx = Vec::new();
             for (s, a) in path.clone().into_vec() {
                 if let Some(t) = a {
-                    cx.push(model.describe(s, t));
+                    cx.push(model.step_name(s, t));
                 }
             }
             let last = *path.last_state();
-            debug_assert!(model.violation_enabled(last));
-            let (si, _) = last.thread(0);
-            let reader = (1..model.threads)
-                .find(|&t| last.thread(t) == (si, 0))
-                .expect("a reader at the split pmd");
+            let reader = model
+                .violating_reader(last)
+                .expect("the discovery ends where a violating read is enabled");
             cx.push(format!(
                 "{} -> sees NONE: violation",
-                model.describe(last, reader)
+                model.step_name(last, reader)
             ));
             (Some(cx.len()), cx)
         }

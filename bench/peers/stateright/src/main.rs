@@ -1,7 +1,8 @@
-//! `m1-stateright --threads T --pmds N --variant fixed|buggy --workers W`
+//! `m1-stateright [--model m1|m2] --threads T --pmds N --variant fixed|buggy --workers W`
 //!
-//! Runs `M1.checker().threads(W).finish_when(HasDiscoveries::Any).spawn_bfs().join()` and
-//! prints one JSON line on stdout (the counterexample, if any, goes to stderr):
+//! Runs `M.checker().threads(W).finish_when(HasDiscoveries::Any).spawn_bfs().join()` and
+//! prints one JSON line on stdout (the counterexample, if any, goes to stderr), where `M` is
+//! [`M1`] (the default) or [`M2`] (`--model m2`, printed as `"model":"M2"`):
 //!
 //! - `states`: `unique_state_count()`;
 //! - `transitions`: `state_count()`, i.e. states *generated*, repeats included (the initial
@@ -16,14 +17,18 @@
 
 use std::process::ExitCode;
 
-use m1_stateright::{M1, Variant, check};
+use m1_stateright::{M1, M2, Variant, check};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: m1-stateright --threads T --pmds N --variant fixed|buggy --workers W");
+    eprintln!(
+        "usage: m1-stateright [--model m1|m2] --threads T --pmds N --variant fixed|buggy \
+         --workers W"
+    );
     ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
+    let mut m2 = false;
     let mut threads: Option<u8> = None;
     let mut pmds: Option<u8> = None;
     let mut variant: Option<Variant> = None;
@@ -34,6 +39,13 @@ fn main() -> ExitCode {
             return usage();
         };
         match flag.as_str() {
+            "--model" => {
+                m2 = match value.as_str() {
+                    "m1" => false,
+                    "m2" => true,
+                    _ => return usage(),
+                }
+            }
             "--threads" => threads = value.parse().ok(),
             "--pmds" => pmds = value.parse().ok(),
             "--variant" => {
@@ -58,13 +70,17 @@ fn main() -> ExitCode {
         return usage();
     }
 
-    let o = check(M1::new(threads, pmds, variant), workers);
+    let (model, o) = if m2 {
+        ("M2", check(M2::new(threads, pmds, variant), workers))
+    } else {
+        ("M1", check(M1::new(threads, pmds, variant), workers))
+    };
     for (k, step) in o.cx.iter().enumerate() {
         eprintln!("cx {}: {step}", k + 1);
     }
     let cx_len = o.cx_len.map_or("null".to_string(), |n| n.to_string());
     println!(
-        "{{\"tool\":\"stateright\",\"mode\":\"bfs\",\"workers\":{workers},\"model\":\"M1\",\
+        "{{\"tool\":\"stateright\",\"mode\":\"bfs\",\"workers\":{workers},\"model\":\"{model}\",\
          \"threads\":{threads},\"pmds\":{pmds},\"variant\":\"{}\",\"verdict\":\"{}\",\
          \"states\":{},\"transitions\":{},\"cx_len\":{cx_len},\"seconds\":{:.6}}}",
         variant.name(),
