@@ -190,7 +190,8 @@ def main():
            "growth": growth, "count_mismatches": mismatches,
            "spin_state_offset": offset}
     with open(a.out + ".json", "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=1)
+        json.dump(doc, f, separators=(",", ":"))
+        f.write("\n")
     with open(a.out + ".md", "w", encoding="utf-8") as f:
         f.write(markdown(doc))
     if mismatches:
