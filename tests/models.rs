@@ -7,6 +7,7 @@ use pgtable::arch::{ArmLpaeV4_5, X86_64};
 use pgtable::engine::explore::{Options, Search, Verdict, explore};
 use pgtable::engine::invariant::InvariantId;
 use pgtable::engine::trace::replay;
+use pgtable::engine::{Scenario, ScenarioError};
 use pgtable::scenario::models::{M1_NEVERNONE, M2_NEVERNONE, m1, m2};
 
 fn searches() -> [Options; 4] {
@@ -49,10 +50,12 @@ const FIXED_STATES: &[(u8, u8, u64)] = &[
     (4, 2, 5749),
 ];
 
-#[test]
-fn m1_holds_on_a_fixed_encoding_with_the_same_states_under_every_search() {
-    for &(threads, pmds, states) in FIXED_STATES {
-        let sc = m1::<X86_64>(threads, pmds).expect("builds");
+type Build<A> = fn(u8, u8) -> Result<Scenario<A>, ScenarioError>;
+
+/// Every cell holds under every search with `cells`' state counts.
+fn holds_with_states(build: Build<X86_64>, cells: &[(u8, u8, u64)]) {
+    for &(threads, pmds, states) in cells {
+        let sc = build(threads, pmds).expect("builds");
         for opts in searches() {
             let out = explore(&sc, opts);
             assert_eq!(out.verdict, Verdict::Holds, "T{threads}/N{pmds} {opts:?}");
@@ -61,11 +64,10 @@ fn m1_holds_on_a_fixed_encoding_with_the_same_states_under_every_search() {
     }
 }
 
-#[test]
-fn m1_breaks_on_the_v4_5_lpae_encoding_with_a_four_step_trace() {
-    let id = InvariantId::Custom(&M1_NEVERNONE);
+/// Every search breaks `id`, the trace replays to it, and breadth-first's is `shortest`.
+fn breaks_with(build: Build<ArmLpaeV4_5>, id: InvariantId, shortest: &[u8]) {
     for (threads, pmds) in [(2, 1), (3, 2), (4, 2)] {
-        let sc = m1::<ArmLpaeV4_5>(threads, pmds).expect("builds");
+        let sc = build(threads, pmds).expect("builds");
         for opts in searches() {
             let Verdict::Violated(cx) = explore(&sc, opts).verdict else {
                 panic!("T{threads}/N{pmds} {opts:?}: no violation");
@@ -74,11 +76,25 @@ fn m1_breaks_on_the_v4_5_lpae_encoding_with_a_four_step_trace() {
             let trace = replay(&sc, &cx.schedule).expect("replays");
             assert_eq!(trace.violation().map(|v| v.0), Some(id), "{trace}");
             if opts.search == Search::BreadthFirst {
-                // split: lock, read, invalidate; zap: the lockless read.
-                assert_eq!(cx.schedule, [0, 0, 0, 1], "T{threads}/N{pmds}");
+                assert_eq!(cx.schedule, shortest, "T{threads}/N{pmds}");
             }
         }
     }
+}
+
+#[test]
+fn m1_holds_on_a_fixed_encoding_with_the_same_states_under_every_search() {
+    holds_with_states(m1::<X86_64>, FIXED_STATES);
+}
+
+#[test]
+fn m1_breaks_on_the_v4_5_lpae_encoding_with_a_four_step_trace() {
+    // split: lock, read, invalidate; zap: the lockless read.
+    breaks_with(
+        m1::<ArmLpaeV4_5>,
+        InvariantId::Custom(&M1_NEVERNONE),
+        &[0, 0, 0, 1],
+    );
 }
 
 /// M2's fixed counts, as `expected-states.txt` lists them.
@@ -94,39 +110,21 @@ const M2_FIXED_STATES: &[(u8, u8, u64)] = &[
 
 #[test]
 fn m2_holds_on_a_fixed_encoding_with_the_same_states_under_every_search() {
-    for &(threads, pmds, states) in M2_FIXED_STATES {
-        let sc = m2::<X86_64>(threads, pmds).expect("builds");
-        for opts in searches() {
-            let out = explore(&sc, opts);
-            assert_eq!(out.verdict, Verdict::Holds, "T{threads}/N{pmds} {opts:?}");
-            assert_eq!(out.stats.states, states, "T{threads}/N{pmds} {opts:?}");
-        }
-    }
+    holds_with_states(m2::<X86_64>, M2_FIXED_STATES);
 }
 
 #[test]
 fn m2_breaks_on_the_v4_5_lpae_encoding_with_a_five_step_trace() {
-    let id = InvariantId::Custom(&M2_NEVERNONE);
-    for (threads, pmds) in [(2, 1), (3, 2), (4, 2)] {
-        let sc = m2::<ArmLpaeV4_5>(threads, pmds).expect("builds");
-        for opts in searches() {
-            let Verdict::Violated(cx) = explore(&sc, opts).verdict else {
-                panic!("T{threads}/N{pmds} {opts:?}: no violation");
-            };
-            assert_eq!(cx.invariant, id);
-            let trace = replay(&sc, &cx.schedule).expect("replays");
-            assert_eq!(trace.violation().map(|v| v.0), Some(id), "{trace}");
-            if opts.search == Search::BreadthFirst {
-                // split: lock, read, invalidate; zap: mmap_read_lock, the lockless read.
-                assert_eq!(cx.schedule, [0, 0, 0, 1, 1], "T{threads}/N{pmds}");
-            }
-        }
-    }
+    // split: lock, read, invalidate; zap: mmap_read_lock, the lockless read.
+    breaks_with(
+        m2::<ArmLpaeV4_5>,
+        InvariantId::Custom(&M2_NEVERNONE),
+        &[0, 0, 0, 1, 1],
+    );
 }
 
 #[test]
 fn m1_refuses_sizes_it_has_no_roles_or_pmds_for() {
-    use pgtable::engine::ScenarioError;
     assert_eq!(m1::<X86_64>(0, 1).err(), Some(ScenarioError::NoThreads));
     assert_eq!(
         m1::<X86_64>(5, 1).err(),
@@ -140,7 +138,6 @@ fn m1_refuses_sizes_it_has_no_roles_or_pmds_for() {
 
 #[test]
 fn m2_refuses_sizes_it_has_no_roles_or_pmds_for() {
-    use pgtable::engine::ScenarioError;
     assert_eq!(
         m2::<X86_64>(5, 1).err(),
         Some(ScenarioError::TooManyThreads { max: 4 })

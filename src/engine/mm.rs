@@ -1349,7 +1349,7 @@ impl<A: PmdOps> Machine<A> {
     /// prefix of the table and page arenas (allocation always takes the first unused slot,
     /// so the rest is default), a few words each, which is several times cheaper than
     /// hashing every field of the fixed-capacity arrays. The arenas most steps leave alone
-    /// come as one word each, cached ([`refresh_fingerprint`](Self::refresh_fingerprint)).
+    /// come as one word each, cached after every explored step.
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint_with(|g| {
             if self.fp_parts.valid & (1 << g) != 0 {
