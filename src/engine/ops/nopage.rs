@@ -1,10 +1,11 @@
-//! The file fault of 2.6.22 (race 001-A): mm/memory.c `do_no_page` calling mm/filemap.c
-//! `filemap_nopage`, as they stood from 2.6.16 (the `smp_rmb` after reading
-//! `truncate_count`) until d00806b18315 replaced them in 2.6.23. Lines, from the linux-2.6
-//! tree of 2006-07-31 (2.6.18-rc3) that Nick Piggin's "mm: fault vs invalidate/truncate race
-//! fix" patched, the same shape through 2.6.22: `do_no_page` at mm/memory.c:2039, the
-//! `truncate_count` read and `smp_rmb` at :2051-2054, the recheck under the pte lock at
-//! :2096-2103; `filemap_nopage`'s `i_size` check comes before its `find_get_page`. The page
+//! The file fault of v2.6.22 (race 001-A): mm/memory.c `do_no_page` calling mm/filemap.c
+//! `filemap_nopage`, as they stood from v2.6.16 (the `smp_rmb` after reading
+//! `truncate_count`) until d00806b18315 replaced them in v2.6.23. Follows v2.6.18-rc3 (the
+//! linux-2.6 tree of 2006-07-31 that Nick Piggin's "mm: fault vs invalidate/truncate race fix"
+//! patched; the same shape through v2.6.22): `do_no_page` at v2.6.18-rc3 mm/memory.c:2039,
+//! the `truncate_count` read and `smp_rmb` at mm/memory.c:2051-2054, the recheck under the
+//! pte lock at mm/memory.c:2096-2103; `filemap_nopage` (mm/filemap.c) checks `i_size` before
+//! its `find_get_page`. The page
 //! is found with `find_get_page` (a reference, no lock), and the only protection against a
 //! concurrent truncation is `mapping->truncate_count`, read before the lookup and compared
 //! under the pte lock before the pte is installed: `unmap_mapping_range` bumps it, but an
