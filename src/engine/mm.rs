@@ -249,13 +249,19 @@ impl core::hash::Hash for FpParts {
 }
 
 /// The cached groups, each with the footprint bits ([`Loc::bit`]) that invalidate it.
+const FP_TABLES: usize = 0;
+const FP_PAGES: usize = 1;
+const FP_TLBS: usize = 2;
+const FP_VMAS_AND_CACHE: usize = 3;
 const FP_GROUPS: usize = 4;
-const FP_GROUP_WRITES: [u64; FP_GROUPS] = [
-    0xfff << 16,           // tables
-    0xfff << 28,           // pages
-    0xf << 40,             // TLBs
-    (1 << 58) | (1 << 59), // VMAs and the page cache
-];
+const FP_GROUP_WRITES: [u64; FP_GROUPS] = {
+    let mut w = [0; FP_GROUPS];
+    w[FP_TABLES] = 0xfff << 16;
+    w[FP_PAGES] = 0xfff << 28;
+    w[FP_TLBS] = 0xf << 40;
+    w[FP_VMAS_AND_CACHE] = (1 << 58) | (1 << 59);
+    w
+};
 const _: () = assert!(MAX_TABLES <= 12 && MAX_PAGES <= 12 && MAX_THREADS <= 4);
 
 // The footprint's bits: TLBs from 40, other mms' locks from 45, threads end at bit 53,
@@ -1383,7 +1389,7 @@ impl<A: PmdOps> Machine<A> {
         use core::hash::Hasher;
         let mut h = rustc_hash::FxHasher::default();
         match g {
-            0 => {
+            FP_TABLES => {
                 for t in self
                     .tables
                     .iter()
@@ -1400,7 +1406,7 @@ impl<A: PmdOps> Machine<A> {
                     }
                 }
             }
-            1 => {
+            FP_PAGES => {
                 for p in self.pages.iter().take_while(|p| p.allocated) {
                     h.write_u64(
                         u64::from(p.huge)
@@ -1412,7 +1418,7 @@ impl<A: PmdOps> Machine<A> {
                     );
                 }
             }
-            2 => {
+            FP_TLBS => {
                 // Only the cached entries, each with its place: most TLBs are empty in most
                 // scenarios.
                 let n = usize::from(self.npmds);
@@ -1428,6 +1434,7 @@ impl<A: PmdOps> Machine<A> {
                 }
             }
             _ => {
+                // FP_VMAS_AND_CACHE
                 self.vmas.fingerprint(&mut h);
                 self.cache.fingerprint(&mut h);
             }

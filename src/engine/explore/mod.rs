@@ -25,10 +25,10 @@ use super::locks::LockName;
 use super::mm::{Footprint, MAX_THREADS, Machine};
 use super::program::{Step, Wait};
 use super::{Scenario, Tid};
+use visited::{Slot, Visited};
 
 /// The hasher of the search's own small maps.
 type Fx = core::hash::BuildHasherDefault<rustc_hash::FxHasher>;
-use visited::{Slot, Visited};
 
 /// Depth-first (fast, POR) or breadth-first (shortest counterexample).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
