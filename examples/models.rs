@@ -1,11 +1,15 @@
-//! Runs one benchmark model (`pgtable::scenario::models`: M1 or M2) and prints one JSON line: the
+//! Runs one benchmark model (`pgtable::scenario::models`: M1, M2 or M3) and prints one JSON line: the
 //! verdict, the counterexample's length, the counts and the time. `ci/bench-peers` runs it
 //! beside the peers of `bench/peers/`.
 //!
 //! ```text
 //! cargo run --release --example models -- --model m1 --threads 4 --pmds 8 \
 //!     --backend x86_64 --search bfs --jobs 2
+//! cargo run --release --example models -- --model m3 --threads 3 --pmds 2 --sync false
 //! ```
+//!
+//! `--sync false` builds M3's buggy variant (a table freed without a grace period); M1 and M2
+//! have no such choice (their bug is the backend's: `--backend arm-lpae-v4.5`).
 
 use std::process::ExitCode;
 
@@ -15,7 +19,8 @@ use pgtable::scenario::models;
 use pgtable::{ArchId, PmdOps};
 
 struct Args {
-    m2: bool,
+    model: String,
+    sync: bool,
     threads: u8,
     pmds: u8,
     backend: ArchId,
@@ -28,7 +33,8 @@ struct Args {
 
 fn parse() -> Result<Args, String> {
     let mut a = Args {
-        m2: false,
+        model: "m1".into(),
+        sync: true,
         threads: 2,
         pmds: 1,
         backend: ArchId::X86_64,
@@ -45,11 +51,15 @@ fn parse() -> Result<Args, String> {
         let num = |v: &str| v.parse::<u64>().map_err(|e| format!("{k} {v}: {e}"));
         match k.as_str() {
             "--model" => {
-                a.m2 = match v.as_str() {
-                    "m1" => false,
-                    "m2" => true,
-                    _ => return Err(format!("unknown model '{v}' (m1, m2)")),
+                if !["m1", "m2", "m3"].contains(&v.as_str()) {
+                    return Err(format!("unknown model '{v}' (m1, m2, m3)"));
                 }
+                a.model = v;
+            }
+            "--sync" => {
+                a.sync = v
+                    .parse()
+                    .map_err(|_| format!("--sync {v}: true or false"))?;
             }
             "--threads" => a.threads = u8::try_from(num(&v)?).map_err(|e| e.to_string())?,
             "--pmds" => a.pmds = u8::try_from(num(&v)?).map_err(|e| e.to_string())?,
@@ -85,10 +95,10 @@ impl ArchVisitor for Run<'_> {
     fn visit<A: PmdOps>(&mut self) {
         let a = self.args;
         self.out = Some(
-            if a.m2 {
-                models::m2::<A>(a.threads, a.pmds)
-            } else {
-                models::m1::<A>(a.threads, a.pmds)
+            match a.model.as_str() {
+                "m3" => models::m3::<A>(a.threads, a.pmds, a.sync),
+                "m2" => models::m2::<A>(a.threads, a.pmds),
+                _ => models::m1::<A>(a.threads, a.pmds),
             }
             .map(|sc| {
                 explore(
@@ -111,6 +121,10 @@ impl ArchVisitor for Run<'_> {
 
 fn main() -> ExitCode {
     let args = match parse() {
+        Ok(a) if !a.sync && a.model != "m3" => {
+            eprintln!("models: --sync applies to m3 only");
+            return ExitCode::FAILURE;
+        }
         Ok(a) => a,
         Err(e) => {
             eprintln!("models: {e}");
@@ -141,7 +155,8 @@ fn main() -> ExitCode {
     let s = out.stats;
     let line = serde_json::json!({
         "tool": "pgtable",
-        "model": if args.m2 { "M2" } else { "M1" },
+        "model": args.model.to_uppercase(),
+        "sync": args.sync,
         "threads": args.threads,
         "pmds": args.pmds,
         "backend": args.backend.to_string(),

@@ -1,14 +1,15 @@
 //! The benchmark models (`pgtable::scenario::models`), as `bench/peers/` runs them beside
 //! SPIN and stateright: the historical encoding breaks M1 with a 4-step counterexample (M2
-//! with 5), every fixed one holds, every search agrees, and the reachable-state counts are
-//! the ones the peers count (`bench/peers/expected-states.txt`).
+//! and M3 with 5), a table freed without a grace period breaks M3 (15 steps), every fixed one
+//! holds, every search agrees, and the reachable-state counts are the ones the peers count
+//! (`bench/peers/expected-states.txt`).
 
 use pgtable::arch::{ArmLpaeV4_5, X86_64};
 use pgtable::engine::explore::{Options, Search, Verdict, explore};
 use pgtable::engine::invariant::InvariantId;
 use pgtable::engine::trace::replay;
 use pgtable::engine::{Scenario, ScenarioError};
-use pgtable::scenario::models::{M1_NEVERNONE, M2_NEVERNONE, m1, m2};
+use pgtable::scenario::models::{M1_NEVERNONE, M2_NEVERNONE, m1, m2, m3};
 
 fn searches() -> [Options; 4] {
     let base = Options {
@@ -123,6 +124,72 @@ fn m2_breaks_on_the_v4_5_lpae_encoding_with_a_five_step_trace() {
     );
 }
 
+/// M3's fixed counts, as `expected-states.txt` lists them.
+const M3_FIXED_STATES: &[(u8, u8, u64)] = &[(2, 2, 133), (3, 1, 150), (3, 2, 766), (4, 1, 596)];
+
+fn m3_fixed(threads: u8, pmds: u8) -> Result<Scenario<X86_64>, ScenarioError> {
+    m3(threads, pmds, true)
+}
+
+#[test]
+fn m3_holds_with_both_grace_periods_with_the_same_states_under_every_search() {
+    holds_with_states(m3_fixed, M3_FIXED_STATES);
+}
+
+/// The buggy M3 has both bugs: breadth-first finds M2's 5-step trace; a depth-first search
+/// may reach the freed table first.
+#[test]
+fn m3_breaks_on_the_v4_5_lpae_encoding_as_m2_does() {
+    let nevernone = InvariantId::Custom(&M2_NEVERNONE);
+    for (threads, pmds) in [(2, 1), (3, 2), (4, 2)] {
+        let sc = m3::<ArmLpaeV4_5>(threads, pmds, false).expect("builds");
+        for opts in searches() {
+            let Verdict::Violated(cx) = explore(&sc, opts).verdict else {
+                panic!("T{threads}/N{pmds} {opts:?}: no violation");
+            };
+            assert!([nevernone, InvariantId::TableLife].contains(&cx.invariant));
+            let trace = replay(&sc, &cx.schedule).expect("replays");
+            assert_eq!(
+                trace.violation().map(|v| v.0),
+                Some(cx.invariant),
+                "{trace}"
+            );
+            if opts.search == Search::BreadthFirst {
+                // split: lock, read, invalidate; zap: mmap_read_lock, the lockless read.
+                assert_eq!(cx.invariant, nevernone);
+                assert_eq!(cx.schedule, [0, 0, 0, 1, 1], "T{threads}/N{pmds}");
+            }
+        }
+    }
+}
+
+/// A fixed encoding with no grace period: the walker reads a table the zap freed.
+#[test]
+fn m3_without_a_grace_period_frees_a_table_the_walker_reads() {
+    for (threads, pmds) in [(3, 1), (3, 2), (4, 1)] {
+        let sc = m3::<X86_64>(threads, pmds, false).expect("builds");
+        for opts in searches() {
+            let Verdict::Violated(cx) = explore(&sc, opts).verdict else {
+                panic!("T{threads}/N{pmds} {opts:?}: no violation");
+            };
+            assert_eq!(cx.invariant, InvariantId::TableLife);
+            let trace = replay(&sc, &cx.schedule).expect("replays");
+            assert_eq!(trace.violation().map(|v| v.0), Some(InvariantId::TableLife));
+            if opts.search == Search::BreadthFirst {
+                assert_eq!(cx.schedule.len(), 15, "T{threads}/N{pmds}\n{trace}");
+                let text = trace.to_string();
+                assert!(text.contains("pte_free"), "{text}");
+                assert!(!text.contains("grace period"), "{text}");
+            }
+        }
+    }
+    // With them, the same cells hold.
+    assert_eq!(
+        explore(&m3::<X86_64>(3, 2, true).unwrap(), Options::default()).verdict,
+        Verdict::Holds
+    );
+}
+
 #[test]
 fn m1_refuses_sizes_it_has_no_roles_or_pmds_for() {
     assert_eq!(m1::<X86_64>(0, 1).err(), Some(ScenarioError::NoThreads));
@@ -132,6 +199,18 @@ fn m1_refuses_sizes_it_has_no_roles_or_pmds_for() {
     );
     assert!(matches!(
         m1::<X86_64>(2, 9).err(),
+        Some(ScenarioError::TooManyRegions { .. })
+    ));
+}
+
+#[test]
+fn m3_refuses_sizes_it_has_no_roles_or_pmds_for() {
+    assert_eq!(
+        m3::<X86_64>(5, 1, true).err(),
+        Some(ScenarioError::TooManyThreads { max: 4 })
+    );
+    assert!(matches!(
+        m3::<X86_64>(2, 9, true).err(),
         Some(ScenarioError::TooManyRegions { .. })
     ));
 }
@@ -178,6 +257,7 @@ fn the_peers_expected_state_counts_are_the_engines() {
         let sc = match model {
             "m1" => m1::<X86_64>(t, n),
             "m2" => m2::<X86_64>(t, n),
+            "m3" => m3::<X86_64>(t, n, true),
             _ => panic!("unknown model {model}"),
         }
         .expect("builds");
@@ -192,5 +272,5 @@ fn the_peers_expected_state_counts_are_the_engines() {
         assert_eq!(out.stats.states, states, "{model} T{t}/N{n}");
         checked += 1;
     }
-    assert!(checked >= 20, "only {checked} cells checked");
+    assert!(checked >= 30, "only {checked} cells checked");
 }

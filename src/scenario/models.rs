@@ -25,16 +25,38 @@
 //! drops `mmap_lock`. [`M2_NEVERNONE`] adds to M1's property a lockless read that sees the
 //! collapse's empty pmd: `mmap_lock` is what keeps it from happening.
 //!
+//! **M3** (`m3`): M2 with page-table lifetime. Threads: 0 split, 1 zap, 2 walker, 3 collapse.
+//! Split withdraws the pmd's deposited table as it invalidates (`__split_huge_pmd_locked`)
+//! and the collapse deposits the old table again as it sets the huge pmd. Zap frees what it
+//! clears: a huge pmd's deposited table at once, in the step that clears it, under the pmd
+//! lock (`zap_huge_pmd`'s `zap_deposited_table`: no walker can reach a deposit); a table
+//! pmd's table after it unlocks, with a grace period first in the fixed variant (v6.12's
+//! `tlb_remove_table`, mm/mmu_gather.c: RCU-freed tables, or `tlb_remove_table_one`'s IPI)
+//! and without it in the buggy one. The fixed collapse also waits for the walker after its
+//! flush and unlock (`tlb_remove_table_sync_one`, v6.12 mm/khugepaged.c:1184); the buggy one
+//! does not, as before v6.1's 2ba99c5e0881 ("mm/khugepaged: fix GUP-fast interaction by
+//! sending IPI"): the walker can still hold the table the collapse deposits again, and a zap
+//! of the new huge pmd frees that deposit at once (`zap_deposited_table`). M3 finds that race
+//! from the model alone (4 threads, 1 pmd: a 22-step trace). The
+//! walker is GUP-fast (v6.12 mm/gup.c `gup_fast`): one read-side section (interrupts off, an
+//! RCU read-side section since v4.20's flavour consolidation) around a walk of every pmd: a
+//! lockless read (a huge pmd: next pmd; a table pmd: read a pte of its table; anything else:
+//! the walk ends, as `gup_fast_pmd_range` returns), then the section ends. The property is
+//! M2's plus the built-in [`INV-TABLE-LIFE`](crate::engine::invariant::InvariantId::TableLife):
+//! no read of a freed table.
+//!
 //! Written only with the public API, as another crate would write them. Their state is the
-//! pmds, their locks, `mmap_lock` and each thread's step and pmd: the same state the peers
-//! keep, so the reachable-state counts compare (a fault maps the pmd's page again, so a huge
-//! pmd has one value).
+//! pmds, their locks, `mmap_lock` and each thread's step and pmd (M3: and which tables are
+//! freed and the grace period's state): the same state the peers keep, so the reachable-state
+//! counts compare (a fault maps the pmd's page again, so a huge pmd has one value).
 
 use std::vec::Vec;
 
+use crate::engine::invariant::InvariantId::TableLife;
 use crate::engine::invariant::{CustomInvariant, InvariantId, InvariantSet};
 use crate::engine::mm::{MAX_PMDS, Machine};
 use crate::engine::program::{Program, Step, Wait};
+use crate::engine::state::locks::RcuId;
 use crate::engine::{Scenario, ScenarioBuilder, ScenarioError, Tid};
 use crate::entry::{Pmd, PmdOps};
 
@@ -56,6 +78,12 @@ pub const M1_MAX_THREADS: u8 = 4;
 
 /// The most threads M2 runs (split, zap, collapse, fault).
 pub const M2_MAX_THREADS: u8 = 4;
+
+/// The most threads M3 runs (split, zap, walker, collapse).
+pub const M3_MAX_THREADS: u8 = 4;
+
+/// M3's RCU domain: the walker's interrupts-off section and the zap's grace period.
+pub const M3_RCU: RcuId = RcuId::new(0, "rcu (gup_fast irqs off, tlb_remove_table)");
 
 // Split's steps (M1 and M2).
 const S_LOCK: u8 = 0;
@@ -87,11 +115,37 @@ const C_SET: u8 = 6;
 const C_UNLOCK: u8 = 7;
 const C_WRITE_UNLOCK: u8 = 8;
 const C_STEPS: u8 = 9;
+// M3's collapse waits for the walker after its flush (`tlb_remove_table_sync_one`, v6.12
+// mm/khugepaged.c:1184): one more step, numbered last, between C_UNLOCK_FLUSHED and C_RELOCK.
+const C_SYNC: u8 = 9;
+// M3's zap (per pmd): what M2's does, but a huge pmd's clear also frees its deposited table,
+// and a table pmd's clear is followed by unlock, grace period (fixed) and free.
+const Z_READ_LOCK: u8 = 0;
+const Z_PEEK: u8 = 1;
+const Z_LOCK: u8 = 2;
+const Z_READ: u8 = 3;
+const Z_CLEAR_HUGE: u8 = 4;
+const Z_CLEAR_TABLE: u8 = 5;
+const Z_UNLOCK: u8 = 6;
+const Z_UNLOCK_TABLE: u8 = 7;
+const Z_SYNC: u8 = 8;
+const Z_FREE: u8 = 9;
+const Z_READ_UNLOCK: u8 = 10;
+const Z_STEPS: u8 = 11;
+// M3's walker: not per pmd. Section start at 0, pmd r's read at 1 + 2r and pte read at
+// 2 + 2r, section end at 1 + 2N, done at 2 + 2N.
+const W_IRQ_OFF: u8 = 0;
 
 /// The split thread's id: its step counter says whether a pmd is mid-split.
 const SPLIT: Tid = Tid(0);
-/// M2's collapse thread, where there is one (3 threads or more).
-const COLLAPSE: Tid = Tid(2);
+
+/// Which model a thread belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Model {
+    M1,
+    M2,
+    M3,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
@@ -99,23 +153,32 @@ enum Role {
     Zap,
     Fault,
     Collapse,
+    Walker,
 }
 
 /// One thread of M1 or M2.
 struct ModelThread<A: PmdOps> {
     role: Role,
-    /// M2: zap and fault take `mmap_lock` for read around each pmd; the property covers the
-    /// collapse thread.
+    model: Model,
+    /// M2 and M3: zap and fault take `mmap_lock` for read around each pmd; the property
+    /// covers the collapse thread.
     m2: bool,
-    /// Whether M2 has its collapse thread.
-    collapse: bool,
+    /// The collapse thread, where the model has one at this thread count.
+    collapse: Option<Tid>,
     /// M2: whether zap and fault take `mmap_lock` (false only in the test that shows the
     /// property sees a collapse).
     readers_lock: bool,
+    /// M3: whether the zap waits for a grace period before it frees a table (the fix).
+    sync: bool,
+    /// M3: whether the collapse waits for the walker after its flush (the v6.1 fix; false
+    /// apart from `sync` only in the test that finds that race alone).
+    collapse_sync: bool,
     /// Per pmd: the huge pmd, what `pmdp_invalidate` makes of it, the table pmd.
     huge: Vec<Pmd<A>>,
     invalid: Vec<Pmd<A>>,
     table: Vec<Pmd<A>>,
+    /// Per pmd: the table its table pmd points to (M3 frees it).
+    tables: Vec<u8>,
 }
 
 impl<A: PmdOps> ModelThread<A> {
@@ -127,9 +190,19 @@ impl<A: PmdOps> ModelThread<A> {
     fn steps(&self) -> u8 {
         match (self.role, self.m2) {
             (Role::Split, _) => S_STEPS,
-            (Role::Collapse, _) => C_STEPS,
+            (Role::Collapse, _) => self.collapse_steps(),
+            (Role::Zap, _) if self.model == Model::M3 => Z_STEPS,
             (_, false) => M1_STEPS,
             (_, true) => M2_STEPS,
+        }
+    }
+
+    /// The collapse's steps per pmd: M3's has its grace period.
+    fn collapse_steps(&self) -> u8 {
+        if self.model == Model::M3 {
+            C_STEPS + 1
+        } else {
+            C_STEPS
         }
     }
 
@@ -154,10 +227,13 @@ impl<A: PmdOps> ModelThread<A> {
         }
         let split = m.th(SPLIT);
         let mid_split = !split.done && split.pc == r * S_STEPS + S_POPULATE;
-        let mid_collapse = self.collapse && {
-            let c = m.th(COLLAPSE);
-            !c.done && (r * C_STEPS + C_UNLOCK_FLUSHED..=r * C_STEPS + C_SET).contains(&c.pc)
-        };
+        let mid_collapse = self.collapse.is_some_and(|c| {
+            let c = m.th(c);
+            let steps = self.collapse_steps();
+            !c.done
+                && c.pc / steps == r
+                && matches!(c.pc % steps, C_UNLOCK_FLUSHED | C_SYNC | C_RELOCK | C_SET)
+        });
         if mid_split || mid_collapse {
             let (inv, what) = if self.m2 {
                 (
@@ -261,6 +337,10 @@ impl<A: PmdOps> ModelThread<A> {
                 Step::Ran("read pmd")
             }
             S_INVALIDATE => {
+                if self.model == Model::M3 {
+                    // __split_huge_pmd_locked withdraws the table it will populate.
+                    m.withdraw(r);
+                }
                 m.pmd_set(r, self.invalid[usize::from(r)]);
                 self.go(m, t, r, S_POPULATE);
                 Step::Ran("pmdp_invalidate")
@@ -309,11 +389,24 @@ impl<A: PmdOps> ModelThread<A> {
             }
             C_UNLOCK_FLUSHED => {
                 m.pmd_unlock(r, t);
-                self.go(m, t, r, C_RELOCK);
+                let sync = self.model == Model::M3 && self.collapse_sync;
+                self.go(m, t, r, if sync { C_SYNC } else { C_RELOCK });
                 Step::Ran("pmd_unlock")
             }
+            C_SYNC => match m.synchronize_rcu(M3_RCU, t) {
+                Some(true) => {
+                    self.go(m, t, r, C_RELOCK);
+                    Step::Ran("tlb_remove_table_sync_one: the walker is out")
+                }
+                Some(false) => Step::Ran("tlb_remove_table_sync_one: waits for the walker"),
+                None => Step::Blocked(Wait::GracePeriod(M3_RCU)),
+            },
             C_RELOCK => lock(m, C_SET),
             C_SET => {
+                if self.model == Model::M3 {
+                    // collapse_huge_page deposits the old table under the new huge pmd.
+                    m.deposit(r, self.tables[usize::from(r)]);
+                }
                 m.pmd_set(r, self.huge[usize::from(r)]);
                 self.go(m, t, r, C_UNLOCK);
                 Step::Ran("set_pmd_at")
@@ -330,27 +423,163 @@ impl<A: PmdOps> ModelThread<A> {
             }
         }
     }
+
+    /// M3's zap of pmd `r` (see the module's table): clears a huge pmd and frees its deposit
+    /// under the pmd lock, or clears a table pmd and frees its table after the unlock (after
+    /// a grace period in the fixed variant).
+    fn zap3_step(&self, m: &mut Machine<A>, t: Tid, r: u8, step: u8) -> Step {
+        let i = usize::from(r);
+        match step {
+            Z_READ_LOCK => {
+                if m.mmap_read(t) {
+                    self.go(m, t, r, Z_PEEK);
+                    Step::Ran("mmap_read_lock")
+                } else {
+                    Step::Blocked(Wait::MmapRead)
+                }
+            }
+            Z_PEEK => {
+                let v = self.peek(m, r);
+                self.go(
+                    m,
+                    t,
+                    r,
+                    if A::pmd_none(v) {
+                        Z_READ_UNLOCK
+                    } else {
+                        Z_LOCK
+                    },
+                );
+                Step::Ran("lockless read")
+            }
+            Z_LOCK => {
+                if m.pmd_lock(r, t) {
+                    self.go(m, t, r, Z_READ);
+                    Step::Ran("pmd_lock")
+                } else {
+                    Step::Blocked(Wait::PmdLock(r))
+                }
+            }
+            Z_READ => {
+                let v = m.pmd_get(r);
+                let next = if v == self.huge[i] {
+                    Z_CLEAR_HUGE
+                } else if v == self.table[i] {
+                    Z_CLEAR_TABLE
+                } else {
+                    Z_UNLOCK
+                };
+                self.go(m, t, r, next);
+                Step::Ran("read pmd")
+            }
+            Z_CLEAR_HUGE => {
+                m.pmd_set(r, A::pmd_empty());
+                if let Some(deposit) = m.withdraw(r) {
+                    m.table_free(deposit);
+                }
+                self.go(m, t, r, Z_UNLOCK);
+                Step::Ran("pmdp_huge_get_and_clear, zap_deposited_table")
+            }
+            Z_CLEAR_TABLE => {
+                m.pmd_set(r, A::pmd_empty());
+                self.go(m, t, r, Z_UNLOCK_TABLE);
+                Step::Ran("pmd_clear")
+            }
+            Z_UNLOCK => {
+                m.pmd_unlock(r, t);
+                self.go(m, t, r, Z_READ_UNLOCK);
+                Step::Ran("pmd_unlock")
+            }
+            Z_UNLOCK_TABLE => {
+                m.pmd_unlock(r, t);
+                self.go(m, t, r, if self.sync { Z_SYNC } else { Z_FREE });
+                Step::Ran("pmd_unlock")
+            }
+            Z_SYNC => match m.synchronize_rcu(M3_RCU, t) {
+                Some(true) => {
+                    self.go(m, t, r, Z_FREE);
+                    Step::Ran("tlb_remove_table: the grace period ended")
+                }
+                Some(false) => Step::Ran("tlb_remove_table: a grace period waits for the walker"),
+                None => Step::Blocked(Wait::GracePeriod(M3_RCU)),
+            },
+            Z_FREE => {
+                m.table_free(self.tables[i]);
+                self.go(m, t, r, Z_READ_UNLOCK);
+                Step::Ran("pte_free")
+            }
+            _ => {
+                m.mmap_read_unlock(t);
+                self.go(m, t, r + 1, Z_READ_LOCK);
+                Step::Ran("mmap_read_unlock")
+            }
+        }
+    }
+
+    /// M3's walker, GUP-fast: one read-side section around a lockless walk of every pmd.
+    fn walker_step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let pc = m.th(t).pc;
+        let n = self.pmds();
+        let end = 1 + 2 * n;
+        if pc == W_IRQ_OFF {
+            m.rcu_read_lock(M3_RCU, t);
+            m.goto(t, 1);
+            return Step::Ran("local_irq_save");
+        }
+        if pc >= end {
+            m.rcu_read_unlock(M3_RCU, t);
+            m.goto(t, end + 1);
+            m.th_mut(t).done = true;
+            return Step::Ran("local_irq_restore");
+        }
+        let r = (pc - 1) / 2;
+        let i = usize::from(r);
+        if (pc - 1) % 2 == 0 {
+            let v = m.pmd_get(r);
+            let next = if v == self.table[i] {
+                pc + 1
+            } else if v == self.huge[i] {
+                pc + 2
+            } else {
+                end
+            };
+            m.goto(t, next);
+            Step::Ran("pmdp_get_lockless")
+        } else {
+            m.pte_get(self.tables[i], 0);
+            m.goto(t, pc + 1);
+            Step::Ran("ptep_get_lockless")
+        }
+    }
 }
 
 impl<A: PmdOps> Program<A> for ModelThread<A> {
     fn name(&self) -> &'static str {
         match (self.role, self.m2) {
+            (Role::Walker, _) => "M3 walker (gup_fast, v6.12 order)",
+            (Role::Zap, _) if self.model == Model::M3 => {
+                "M3 zap (zap_pmd_range under mmap_read_lock, then pte_free)"
+            }
             (Role::Split, _) => "split (__split_huge_pmd, v4.5 order)",
             (Role::Zap, false) => "M1 zap (zap_pmd_range)",
             (Role::Fault, false) => "M1 fault (__handle_mm_fault)",
             (Role::Zap, true) => "M2 zap (zap_pmd_range under mmap_read_lock)",
             (Role::Fault, true) => "M2 fault (__handle_mm_fault under mmap_read_lock)",
-            (Role::Collapse, _) => "M2 collapse (collapse_huge_page under mmap_write_lock)",
+            (Role::Collapse, _) => "collapse (collapse_huge_page under mmap_write_lock)",
         }
     }
 
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        if self.role == Role::Walker {
+            return self.walker_step(m, t);
+        }
         let pc = m.th(t).pc;
         let steps = self.steps();
         let (r, step) = (pc / steps, pc % steps);
         match self.role {
             Role::Split => self.split_step(m, t, r, step),
             Role::Collapse => self.collapse_step(m, t, r, step),
+            Role::Zap if self.model == Model::M3 => self.zap3_step(m, t, r, step),
             _ if !self.m2 => self.reader_step(m, t, r, step),
             _ => match step {
                 M2_READ_LOCK if !self.readers_lock => {
@@ -400,7 +629,7 @@ impl<A: PmdOps> Program<A> for Idle {
 /// [`ScenarioError::NoThreads`], [`ScenarioError::TooManyRegions`]), or a backend without
 /// THP.
 pub fn m1<A: PmdOps>(threads: u8, pmds: u8) -> Result<Scenario<A>, ScenarioError> {
-    build(false, threads, pmds, true)
+    build(Model::M1, threads, pmds, true, (true, true))
 }
 
 /// Builds M2 with `threads` threads (the first of split, zap, collapse, fault) on `pmds` huge
@@ -410,19 +639,45 @@ pub fn m1<A: PmdOps>(threads: u8, pmds: u8) -> Result<Scenario<A>, ScenarioError
 /// # Errors
 /// As [`m1`].
 pub fn m2<A: PmdOps>(threads: u8, pmds: u8) -> Result<Scenario<A>, ScenarioError> {
-    build(true, threads, pmds, true)
+    build(Model::M2, threads, pmds, true, (true, true))
+}
+
+/// Builds M3 with `threads` threads (the first of split, zap, walker, collapse) on `pmds`
+/// huge pmds: M2 with page-table lifetime (zap frees what it clears; with `sync` it waits for
+/// a grace period before it frees a table a walker may still read) and a GUP-fast walker.
+///
+/// # Errors
+/// As [`m1`].
+pub fn m3<A: PmdOps>(threads: u8, pmds: u8, sync: bool) -> Result<Scenario<A>, ScenarioError> {
+    build(Model::M3, threads, pmds, true, (sync, sync))
 }
 
 fn build<A: PmdOps>(
-    m2: bool,
+    model: Model,
     threads: u8,
     pmds: u8,
     readers_lock: bool,
+    (sync, collapse_sync): (bool, bool),
 ) -> Result<Scenario<A>, ScenarioError> {
-    let (name, max) = if m2 {
-        ("M2", M2_MAX_THREADS)
-    } else {
-        ("M1", M1_MAX_THREADS)
+    let (name, max, roles, names): (_, _, [Role; 4], [&str; 4]) = match model {
+        Model::M1 => (
+            "M1",
+            M1_MAX_THREADS,
+            [Role::Split, Role::Zap, Role::Fault, Role::Zap],
+            ["split", "zap", "fault", "zap2"],
+        ),
+        Model::M2 => (
+            "M2",
+            M2_MAX_THREADS,
+            [Role::Split, Role::Zap, Role::Collapse, Role::Fault],
+            ["split", "zap", "collapse", "fault"],
+        ),
+        Model::M3 => (
+            "M3",
+            M3_MAX_THREADS,
+            [Role::Split, Role::Zap, Role::Walker, Role::Collapse],
+            ["split", "zap", "walker", "collapse"],
+        ),
     };
     if threads > max {
         return Err(ScenarioError::TooManyThreads {
@@ -445,46 +700,49 @@ fn build<A: PmdOps>(
     let mut huge = Vec::new();
     let mut invalid = Vec::new();
     let mut table = Vec::new();
+    let mut tables = Vec::new();
     for r in 0..pmds {
         let h = init.peek_pmd(r);
         let t = init.deposited(r).ok_or(ScenarioError::ArenaFull)?;
         huge.push(h);
         invalid.push(A::pmdp_invalidate(h).map_err(ScenarioError::Encoding)?);
         table.push(A::pmd_populate(Machine::<A>::table_pfn(t)).map_err(ScenarioError::Encoding)?);
+        tables.push(t);
     }
     let mut b = ScenarioBuilder::<A>::new(name, usize::from(pmds));
     for r in 0..pmds {
         b = b.huge(r)?;
     }
-    let (roles, names) = if m2 {
-        (
-            [Role::Split, Role::Zap, Role::Collapse, Role::Fault],
-            ["split", "zap", "collapse", "fault"],
-        )
-    } else {
-        (
-            [Role::Split, Role::Zap, Role::Fault, Role::Zap],
-            ["split", "zap", "fault", "zap2"],
-        )
-    };
-    let collapse = m2 && threads > COLLAPSE.0;
+    let collapse = roles
+        .iter()
+        .take(usize::from(threads))
+        .position(|&r| r == Role::Collapse)
+        .map(|i| Tid(i as u8));
     for (&role, &name) in roles.iter().zip(&names).take(usize::from(threads)) {
         b = b.thread(
             name,
             ModelThread {
                 role,
-                m2,
+                model,
+                m2: model != Model::M1,
                 collapse,
                 readers_lock,
+                sync,
+                collapse_sync,
                 huge: huge.clone(),
                 invalid: invalid.clone(),
                 table: table.clone(),
+                tables: tables.clone(),
             },
         );
     }
-    b.invariants(InvariantSet::default())
-        .invariant(if m2 { &M2_NEVERNONE } else { &M1_NEVERNONE })
-        .build()
+    let (set, property) = match model {
+        Model::M1 => (InvariantSet::default(), &M1_NEVERNONE),
+        Model::M2 => (InvariantSet::default(), &M2_NEVERNONE),
+        Model::M3 => (InvariantSet::default().with(TableLife), &M2_NEVERNONE),
+    };
+    let b = b.invariants(set).invariant(property);
+    if model == Model::M3 { b.rcu(M3_RCU) } else { b }.build()
 }
 
 #[cfg(test)]
@@ -492,13 +750,14 @@ mod tests {
     use super::*;
     use crate::arch::X86_64;
     use crate::engine::explore::{Options, Search, Verdict, explore};
+    use std::string::ToString;
 
     /// The collapse half of INV-M2-NEVERNONE can fire: without `mmap_lock` around zap's
     /// lockless read, zap sees the collapse's flushed pmd (on a fixed encoding, where the
     /// split half cannot).
     #[test]
     fn m2_readers_without_mmap_lock_see_the_collapse() {
-        let sc = build::<X86_64>(true, 3, 1, false).unwrap();
+        let sc = build::<X86_64>(Model::M2, 3, 1, false, (true, true)).unwrap();
         let out = explore(
             &sc,
             Options {
@@ -513,6 +772,47 @@ mod tests {
         assert!(cx.what.contains("collapse"), "{}", cx.what);
         // With the lock it holds.
         let sc = m2::<X86_64>(3, 1).unwrap();
+        assert!(matches!(
+            explore(&sc, Options::default()).verdict,
+            Verdict::Holds
+        ));
+    }
+
+    /// v6.1's 2ba99c5e0881 alone: with the zap's grace period but without the collapse's
+    /// `tlb_remove_table_sync_one`, the walker reads the table the collapse deposited again
+    /// and a zap freed; with it M3 holds.
+    #[test]
+    fn m3_finds_the_collapse_without_tlb_remove_table_sync_one() {
+        let sc = build::<X86_64>(Model::M3, 4, 1, true, (true, false)).unwrap();
+        let out = explore(
+            &sc,
+            Options {
+                search: Search::BreadthFirst,
+                ..Options::default()
+            },
+        );
+        let Verdict::Violated(cx) = out.verdict else {
+            panic!("expected a violation, got {:?}", out.verdict);
+        };
+        assert_eq!(cx.invariant.id(), "INV-TABLE-LIFE");
+        let text = crate::engine::trace::replay(&sc, &cx.schedule)
+            .unwrap()
+            .to_string();
+        for step in [
+            "pmdp_collapse_flush",
+            "zap_deposited_table",
+            "ptep_get_lockless",
+        ] {
+            assert!(text.contains(step), "{step} missing from\n{text}");
+        }
+        assert!(!text.contains("tlb_remove_table_sync_one"), "{text}");
+        // The collapse alone needs the walker and the zap: 3 threads without it hold.
+        let sc = build::<X86_64>(Model::M3, 3, 2, true, (true, false)).unwrap();
+        assert!(matches!(
+            explore(&sc, Options::default()).verdict,
+            Verdict::Holds
+        ));
+        let sc = m3::<X86_64>(4, 2, true).unwrap();
         assert!(matches!(
             explore(&sc, Options::default()).verdict,
             Verdict::Holds

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs SPIN on M1 or M2 (bench/peers/README.md) and prints one JSON line.
+# Runs SPIN on M1, M2 or M3 (bench/peers/README.md) and prints one JSON line.
 #
-#   bench/peers/spin/run.sh [--model m1|m2] T N fixed|buggy [extra pan flags]
+#   bench/peers/spin/run.sh [--model m1|m2|m3] T N fixed|buggy [extra pan flags]
 #
 # Builds in a temporary folder under bench/peers/spin/work/ (gitignored): spin -a, then
 # gcc -O2 -DSAFETY -DNOCLAIM (-DBFS as well for the buggy variant, which makes the trail a
@@ -12,14 +12,14 @@
 # See COUNTS.md for what "states", "transitions" and "cx_len" count.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--model m1|m2] T N fixed|buggy [extra pan flags]" >&2; exit 2; }
+usage() { echo "usage: $0 [--model m1|m2|m3] T N fixed|buggy [extra pan flags]" >&2; exit 2; }
 MODEL=m1
 if [ "${1:-}" = --model ]; then
   [ $# -ge 2 ] || usage
   MODEL=$2
   shift 2
 fi
-case "$MODEL" in m1|m2) ;; *) usage ;; esac
+case "$MODEL" in m1|m2|m3) ;; *) usage ;; esac
 [ $# -ge 3 ] || usage
 T=$1 N=$2 VARIANT=$3
 shift 3
@@ -53,6 +53,9 @@ cd "$WORK"
 if [ -z "${PAN_W:-}" ]; then
   case "$MODEL.$BUGGY.$T.$N" in
     *.1.*) PAN_W=18 ;;
+    m3.0.4.8) PAN_W=23 ;;
+    m3.0.4.4) PAN_W=18 ;;
+    m3.*) PAN_W=17 ;;
     m2.0.3.8) PAN_W=23 ;;
     m2.0.4.4) PAN_W=21 ;;
     m2.0.4.8) PAN_W=28 ;;
@@ -66,7 +69,8 @@ if [ -z "${PAN_W:-}" ]; then
 fi
 MEMLIM=${MEMLIM:-16000}
 # The state graph is acyclic and no path is longer than 5*N*T <= 160 steps (M2: 10*N*T
-# <= 320), so this depth bound never truncates the search (checked below anyway).
+# <= 320; M3: at most 12*N per thread, <= 384), so this depth bound never truncates the
+# search (checked below anyway).
 DEPTH=10000
 
 DFLAGS=(-DN="$N" -DT="$T" -DBUGGY="$BUGGY")
