@@ -1,8 +1,9 @@
-//! `m1-stateright [--model m1|m2] --threads T --pmds N --variant fixed|buggy --workers W`
+//! `m1-stateright [--model m1|m2|m3] --threads T --pmds N --variant fixed|buggy --workers W`
 //!
 //! Runs `M.checker().threads(W).finish_when(HasDiscoveries::Any).spawn_bfs().join()` and
 //! prints one JSON line on stdout (the counterexample, if any, goes to stderr), where `M` is
-//! [`M1`] (the default) or [`M2`] (`--model m2`, printed as `"model":"M2"`):
+//! [`M1`] (the default), [`M2`] (`--model m2`, printed as `"model":"M2"`) or [`M3`]
+//! (`--model m3`, printed as `"model":"M3"`):
 //!
 //! - `states`: `unique_state_count()`;
 //! - `transitions`: `state_count()`, i.e. states *generated*, repeats included (the initial
@@ -10,6 +11,7 @@
 //! - `cx_len`: the counterexample's README steps: stateright's discovery path ends in the
 //!   state where the violating lockless read is enabled (the property is a state predicate),
 //!   so this is that path's actions + 1 for the read itself (see the crate docs);
+//! - `property`: the violated property's name (`nevernone`; M3 also `table-life`), or null;
 //! - `seconds`: wall time from spawning the checker to `join()` returning.
 //!
 //! With W > 1 stateright's BFS is not strictly breadth-first, so a counterexample may be
@@ -17,18 +19,18 @@
 
 use std::process::ExitCode;
 
-use m1_stateright::{M1, M2, Variant, check};
+use m1_stateright::{M1, M2, M3, Variant, check};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: m1-stateright [--model m1|m2] --threads T --pmds N --variant fixed|buggy \
+        "usage: m1-stateright [--model m1|m2|m3] --threads T --pmds N --variant fixed|buggy \
          --workers W"
     );
     ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
-    let mut m2 = false;
+    let mut model = "m1";
     let mut threads: Option<u8> = None;
     let mut pmds: Option<u8> = None;
     let mut variant: Option<Variant> = None;
@@ -40,9 +42,10 @@ fn main() -> ExitCode {
         };
         match flag.as_str() {
             "--model" => {
-                m2 = match value.as_str() {
-                    "m1" => false,
-                    "m2" => true,
+                model = match value.as_str() {
+                    "m1" => "m1",
+                    "m2" => "m2",
+                    "m3" => "m3",
                     _ => return usage(),
                 }
             }
@@ -70,19 +73,23 @@ fn main() -> ExitCode {
         return usage();
     }
 
-    let (model, o) = if m2 {
-        ("M2", check(M2::new(threads, pmds, variant), workers))
-    } else {
-        ("M1", check(M1::new(threads, pmds, variant), workers))
+    let (model, o) = match model {
+        "m2" => ("M2", check(M2::new(threads, pmds, variant), workers)),
+        "m3" => ("M3", check(M3::new(threads, pmds, variant), workers)),
+        _ => ("M1", check(M1::new(threads, pmds, variant), workers)),
     };
     for (k, step) in o.cx.iter().enumerate() {
         eprintln!("cx {}: {step}", k + 1);
     }
     let cx_len = o.cx_len.map_or("null".to_string(), |n| n.to_string());
+    let property = o
+        .property
+        .map_or("null".to_string(), |p| format!("\"{p}\""));
     println!(
         "{{\"tool\":\"stateright\",\"mode\":\"bfs\",\"workers\":{workers},\"model\":\"{model}\",\
          \"threads\":{threads},\"pmds\":{pmds},\"variant\":\"{}\",\"verdict\":\"{}\",\
-         \"states\":{},\"transitions\":{},\"cx_len\":{cx_len},\"seconds\":{:.6}}}",
+         \"states\":{},\"transitions\":{},\"cx_len\":{cx_len},\"property\":{property},\
+         \"seconds\":{:.6}}}",
         variant.name(),
         if o.violated { "violated" } else { "holds" },
         o.states,
