@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs the M1 and M2 grids on pgtable's checker and its peers; writes bench/results.{md,json}.
+"""Runs the M1, M2 and M3 grids on pgtable's checker and its peers; writes bench/results.{md,json}.
 
 Called by ci/bench-peers (which installs and builds first). Every run is one process whose
 last stdout line is a JSON object (see bench/peers/README.md); wall time comes from that
@@ -31,13 +31,16 @@ BACKEND = {"fixed": "x86_64", "buggy": "arm-lpae-v4.5"}
 
 
 def tools(model, variant, cores):
-    """(tool, mode, argv builder) per tool and mode run on a cell of `model` (m1, m2)."""
+    """(tool, mode, argv builder) per tool and mode run on a cell of `model` (m1, m2, m3)."""
     out = []
     mflag = ["--model", model]
+    # M3's bug is also the missing grace period, which the encoding does not decide.
+    sync = ["--sync", "false"] if model == "m3" and variant == "buggy" else []
 
     def pg(search, jobs):
-        return lambda t, n: [PGTABLE] + mflag + ["--threads", str(t), "--pmds", str(n), "--backend",
-                             BACKEND[variant], "--search", search, "--jobs", str(jobs)]
+        return lambda t, n: [PGTABLE] + mflag + sync + ["--threads", str(t), "--pmds", str(n),
+                                                        "--backend", BACKEND[variant], "--search",
+                                                        search, "--jobs", str(jobs)]
 
     out.append(("pgtable", "dfs+por, 1 core", pg("dfs-por", 1)))
     out.append(("pgtable", "dfs, 1 core", pg("dfs", 1)))
@@ -141,7 +144,10 @@ def main():
                          "orders of magnitude slower: a long limit only adds timeouts)")
     ap.add_argument("--threads", default="2,3,4")
     ap.add_argument("--pmds", default="1,2,4,8")
-    ap.add_argument("--models", default="m1,m2")
+    ap.add_argument("--models", default="m1,m2,m3")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the cells of the other models from the existing results.json "
+                         "(each model's run is dated in the output)")
     ap.add_argument("--variants", default="buggy,fixed")
     ap.add_argument("--tools", default="pgtable,stateright,spin,loom,shuttle")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
@@ -184,8 +190,22 @@ def main():
             print(f"{model} {variant} T{t} N{n} {tool:10} {mode:22} {cell['verdict']:10} "
                   f"{fmt_s(cell.get('median_s'))} states={cell.get('states')}",
                   file=sys.stderr, flush=True)
+    run_models = sorted({m.upper() for m in a.models.split(",")})
+    runs = [{"models": run_models, "date": time.strftime("%Y-%m-%d", time.gmtime()),
+             "machine": machine()}]
+    if a.merge and os.path.exists(a.out + ".json"):
+        with open(a.out + ".json", encoding="utf-8") as f:
+            old = json.load(f)
+        cells = [c for c in old["cells"] if c["model"] not in run_models] + cells
+        mismatches = [x for x in old.get("count_mismatches", [])
+                      if x.split()[0] not in run_models] + mismatches
+        for r in old.get("runs") or [{"models": sorted({c["model"] for c in old["cells"]}),
+                                      "date": None, "machine": old.get("machine")}]:
+            kept = [m for m in r["models"] if m not in run_models]
+            if kept:
+                runs.insert(0, dict(r, models=kept))
     growth = growth_factors(cells)
-    doc = {"machine": machine(), "limit_s": a.limit, "limit_exec_s": a.limit_exec,
+    doc = {"machine": machine(), "runs": runs, "limit_s": a.limit, "limit_exec_s": a.limit_exec,
            "repeat": a.repeat, "cells": cells,
            "growth": growth, "count_mismatches": mismatches,
            "spin_state_offset": offset}
@@ -329,7 +349,9 @@ def headline(doc, models):
 
 def markdown(doc):
     m = doc["machine"]
-    lines = ["# M1 and M2: pgtable's checker beside SPIN, stateright, loom and shuttle", "",
+    models = sorted({c["model"] for c in doc["cells"]})
+    names = ", ".join(models[:-1]) + " and " + models[-1] if len(models) > 1 else models[0]
+    lines = [f"# {names}: pgtable's checker beside SPIN, stateright, loom and shuttle", "",
              f"Written by `ci/bench-peers` on {m.get('cores')} cores ({m.get('cpu', '?')}), "
              f"{(m.get('mem_kb') or 0) // 1024 // 1024} GiB; {m.get('rustc')}; "
              f"{m.get('spin') or 'spin missing'}. Per run at most {doc['limit_s']} s "
@@ -338,7 +360,11 @@ def markdown(doc):
              f"whole process, a few ms of start-up on the smallest cells); RSS is the "
              f"process's peak. The models: `bench/peers/README.md`. \"vs pgtable\" is the "
              f"cell's median over pgtable's DFS+POR median on the same cell.", ""]
-    models = sorted({c["model"] for c in doc["cells"]})
+    runs = doc.get("runs") or []
+    if len(runs) > 1:
+        lines += ["Runs (`--merge`): " + "; ".join(
+            f"{', '.join(r['models'])} on {r.get('date') or 'an earlier date'}" for r in runs)
+            + ", on the same machine and limits.", ""]
     lines += headline(doc, models)
     for model, variant, title in [(m, v, t) for m in models for v, t in (
             ("buggy", "time to the first violation (buggy)"),

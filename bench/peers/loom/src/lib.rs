@@ -1,4 +1,4 @@
-//! M1 and M2 (bench/peers/README.md) as concurrent Rust code, checked by loom.
+//! M1, M2 and M3 (bench/peers/README.md) as concurrent Rust code, checked by loom.
 //!
 //! Every README step is one loom operation: a lock (`loom::sync::Mutex::lock`), an unlock (the
 //! guard's drop), a pmd load or a pmd store (`loom::sync::atomic::AtomicU8`, `SeqCst`), and in M2
@@ -15,6 +15,20 @@
 //! not queue (no visible step of its own, and no writer preference: readers keep entering while it
 //! waits). The README allows this (loom does not count states); the set of outcomes is the same,
 //! since the README's queueing only removes interleavings and changes no pmd and no read.
+//!
+//! M3 adds a table free or a walker's pte read (a store or load of pmd `i`'s `freed[i]`, a loom
+//! `AtomicBool`, so that loom sees the read depend on the free) and the RCU domain, another loom
+//! `RwLock`: the walker holds it for read across its section (enter: `read`; leave: the guard's
+//! drop), and a grace period is a `write` whose guard is dropped at once. A grace period thus
+//! blocks (never spins) while the walker is inside, and goes on at once when the walker has left
+//! or not yet entered (it enters once); the README's `gp = true` step, like the rwsem's queue
+//! step, has no counterpart, which removes interleavings and changes no pmd and no read
+//! (`outcomes.py --m3` enumerates the README's). A `Mutex` + `Condvar` for the same domain (the
+//! walker's flag under the mutex, the grace period waiting on the condvar) also holds on the fixed
+//! cells, with more scheduling points: 2,510 executions instead of 1,091 at T=3,N=1, 118,331 instead of
+//! 48,979 at T=3,N=2, and 23.5 s instead of 6.5 s at T=4,N=1. The zap's step 4 (clear a huge pmd
+//! and free its deposit) is two stores, one scheduling point more than the README: between them
+//! only the walker's pte read of that table could tell, and it sees what it would before the step.
 //!
 //! Differences from the README's steps, all loom's own:
 //! - an unlock is no scheduling point in loom (`MutexGuard::drop` releases without a `branch`, and
@@ -42,13 +56,18 @@
 //! is not enough either: in the test-only M2 whose zap and fault skip `mmap_lock`
 //! ([`Model::M2NoReadLock`]), loom's unbounded check of T=3,N=1 (split, zap, collapse) reports
 //! "holds" after 349 executions, missing the collapse's flush-then-lockless-read violation that
-//! its preemption-bounded checks (bounds 1 to 3) and shuttle's DFS find.
+//! its preemption-bounded checks (bounds 1 to 3) and shuttle's DFS find. For M3 (`outcomes.py
+//! --m3`) loom reaches 4 of 4 (T=2,N=1), 14 of 16 (T=2,N=2), 14 of 14 (T=3,N=1), 61 of 84
+//! (T=3,N=2) and 32 of 32 (T=4,N=1), and its unbounded checks find both test-only INV-TABLE-LIFE
+//! failures ([`Model::M3NoGrace`] at T=3,N=1, [`Model::M3NoCollapseGrace`] at T=4,N=1).
 
-use loom::sync::atomic::AtomicU8;
+use loom::sync::atomic::{AtomicBool, AtomicU8};
 use loom::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8 as StdAtomicU8, AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool as StdAtomicBool, AtomicU8 as StdAtomicU8, AtomicU16, AtomicUsize, Ordering,
+};
 
 pub const NONE: u8 = 0;
 pub const HUGE: u8 = 1;
@@ -65,6 +84,16 @@ pub enum Model {
     /// Test only (the binaries do not offer it): M2 with zap and fault *not* taking `mmap_lock`,
     /// so that the collapse half of INV-M2-NEVERNONE can fire on the fixed encoding.
     M2NoReadLock,
+    /// M3: split, zap, walker, collapse; M2 with page-table lifetime: the zap frees the tables it
+    /// clears, a GUP-fast walker reads ptes of the tables it finds, and (fixed variant) the zap
+    /// and the collapse wait for a grace period before the table can be freed.
+    M3,
+    /// Test only (the binaries do not offer it): M3 without either grace period, whatever the
+    /// variant, so that INV-TABLE-LIFE can fire on the fixed encoding (from T=3).
+    M3NoGrace,
+    /// Test only (the binaries do not offer it): M3 without the collapse's grace period
+    /// (`tlb_remove_table_sync_one`), the race v6.1's 2ba99c5e0881 fixed (T=4).
+    M3NoCollapseGrace,
 }
 
 impl Model {
@@ -73,7 +102,15 @@ impl Model {
         match self {
             Model::M1 => "M1",
             Model::M2 | Model::M2NoReadLock => "M2",
+            Model::M3 | Model::M3NoGrace | Model::M3NoCollapseGrace => "M3",
         }
+    }
+
+    fn is_m3(self) -> bool {
+        matches!(
+            self,
+            Model::M3 | Model::M3NoGrace | Model::M3NoCollapseGrace
+        )
     }
 }
 
@@ -84,6 +121,8 @@ pub enum Violation {
     Split,
     /// The lockless read saw `NONE` while the collapse was between its flush and `set_pmd_at`.
     Collapse,
+    /// M3's INV-TABLE-LIFE: the walker read a pte of a freed table.
+    TableLife,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,7 +145,7 @@ impl Variant {
 /// and, per thread (split first), the values of all its pmd reads. The set of outcomes is a
 /// tool-independent measure of how much of the model an exhaustive check has covered (the
 /// `outcomes.py` next to the loom crate enumerates the README model's).
-pub static RECORD: AtomicBool = AtomicBool::new(false);
+pub static RECORD: StdAtomicBool = StdAtomicBool::new(false);
 
 /// The outcomes recorded while [`RECORD`] is set, as `"[pmd..] [[reads of thread 0..], ..]"`.
 pub static OUTCOMES: std::sync::Mutex<BTreeSet<String>> = std::sync::Mutex::new(BTreeSet::new());
@@ -114,8 +153,8 @@ pub static OUTCOMES: std::sync::Mutex<BTreeSet<String>> = std::sync::Mutex::new(
 /// Executions started so far (the model closure bumps it once per execution).
 pub static EXECUTIONS: AtomicUsize = AtomicUsize::new(0);
 
-/// The half of the property that fired last (0: none, 1: split, 2: collapse), set just before the
-/// model panics. Not a loom object.
+/// The half of the property that fired last (0: none, 1: split, 2: collapse, 3: INV-TABLE-LIFE),
+/// set just before the model panics. Not a loom object.
 static VIOLATION: StdAtomicU8 = StdAtomicU8::new(0);
 
 struct State {
@@ -127,11 +166,24 @@ struct State {
     read_lock: bool,
     /// `i + 1` while the split is at `(i, 3)`, else 0. Not a loom object: no scheduling point.
     split_at: AtomicU16,
-    /// `i + 1` while the collapse is at `(i, 4)`, `(i, 5)` or `(i, 6)` (between its flush and its
-    /// `set_pmd_at`), else 0 (always 0 in M1). Not a loom object: no scheduling point.
+    /// `i + 1` while the collapse is at `(i, 4)`, `(i, 5)`, `(i, 6)` or (M3) `(i, 9)` (between its
+    /// flush and its `set_pmd_at`), else 0 (always 0 in M1). Not a loom object: no scheduling
+    /// point.
     collapse_at: AtomicU16,
-    /// The property's name: `INV-M1-NEVERNONE` or `INV-M2-NEVERNONE`.
+    /// The property's name: `INV-M1-NEVERNONE` or `INV-M2-NEVERNONE` (M3's too).
     inv: &'static str,
+    /// M3: `freed[i]` once pmd `i`'s page table has been freed (empty in M1 and M2). The walker's
+    /// pte read of table `i` is a load of `freed[i]`, so that loom sees it depend on the free.
+    freed: Vec<AtomicBool>,
+    /// M3's RCU domain (`None` in M1 and M2): the walker holds it for read across its read-side
+    /// section; a grace period takes it for write and drops it at once, so it waits (blocked)
+    /// while the walker is inside, and goes on at once if the walker has left or not entered.
+    rcu: Option<RwLock<()>>,
+    /// M3: whether the zap waits for a grace period between clearing a table pmd and freeing
+    /// its table.
+    zap_grace: bool,
+    /// M3: whether the collapse waits for a grace period after the unlock that follows its flush.
+    collapse_grace: bool,
 }
 
 impl State {
@@ -229,7 +281,88 @@ impl State {
         r
     }
 
-    /// M2's collapse (`collapse_huge_page`), with the README's step numbers.
+    /// M3's grace period (`synchronize_rcu`, the README's **gp**): `write` on the RCU domain
+    /// goes on at once when the walker is not inside, and blocks while it is; the guard is
+    /// dropped at once. The README's `gp = true` step has no counterpart: a blocked `write` is
+    /// just blocked (as with `mmap_lock`'s queue step, this removes interleavings that change no
+    /// pmd and no read).
+    fn synchronize_rcu(&self) {
+        let rcu = self.rcu.as_ref().expect("grace periods are M3's");
+        drop(rcu.write().unwrap());
+    }
+
+    /// M3's zap (`zap_pmd_range` under `mmap_read_lock`, freeing what it clears), with the
+    /// README's step numbers.
+    fn zap3(&self) -> Vec<u8> {
+        let mmap_lock = self.mmap_lock.as_ref().expect("M3 has mmap_lock");
+        let mut r = Vec::new();
+        for i in 0..self.pmd.len() {
+            let mm = mmap_lock.read().unwrap(); // step 0: down_read
+            let v = self.pmd[i].load(Ordering::SeqCst); // step 1: lockless read
+            r.push(v);
+            self.check(i, v);
+            if v == NONE {
+                drop(mm); // step 10: up_read, next pmd
+                continue;
+            }
+            let guard = self.lock[i].lock().unwrap(); // step 2: lock i
+            let w = self.pmd[i].load(Ordering::SeqCst); // step 3: read
+            r.push(w);
+            match w {
+                HUGE => {
+                    // step 4: clear, and free the deposit at once (`zap_deposited_table`). Two
+                    // loom stores, so one scheduling point more than the README's single step:
+                    // between them only the walker's pte read of table i could tell, and it sees
+                    // the table not yet freed, as it would before the whole step.
+                    self.pmd[i].store(NONE, Ordering::SeqCst);
+                    self.freed[i].store(true, Ordering::SeqCst);
+                    drop(guard); // step 6: unlock i
+                }
+                TABLE => {
+                    self.pmd[i].store(NONE, Ordering::SeqCst); // step 5: clear
+                    drop(guard); // step 7: unlock i
+                    if self.zap_grace {
+                        self.synchronize_rcu(); // step 8: grace period
+                    }
+                    self.freed[i].store(true, Ordering::SeqCst); // step 9: pte_free
+                }
+                _ => drop(guard), // step 6: unlock i
+            }
+            drop(mm); // step 10: up_read, next pmd
+        }
+        r
+    }
+
+    /// M3's walker (GUP-fast): one read-side section around a lockless walk of the pmds, with the
+    /// README's positions. Returns the values of its pmd reads (its pte reads have no value).
+    fn walker(&self) -> Vec<u8> {
+        let rcu = self.rcu.as_ref().expect("the walker is M3's");
+        let n = self.pmd.len();
+        let mut r = Vec::new();
+        let section = rcu.read().unwrap(); // position 0: enter the section
+        for i in 0..n {
+            let v = self.pmd[i].load(Ordering::SeqCst); // position 1 + 2i: lockless read
+            r.push(v);
+            match v {
+                TABLE => {
+                    // position 2 + 2i: read a pte of table i (**check2**)
+                    if self.freed[i].load(Ordering::SeqCst) {
+                        VIOLATION.store(3, Ordering::SeqCst);
+                        panic!(
+                            "INV-TABLE-LIFE violated: the walker read a pte of pmd[{i}]'s table after it was freed"
+                        );
+                    }
+                }
+                HUGE => {}
+                _ => break, // the walk ends
+            }
+        }
+        drop(section); // position 1 + 2N: leave the section (a waiting grace period goes on)
+        r
+    }
+
+    /// M2's collapse (`collapse_huge_page`), with the README's step numbers (M3's grace period
+    /// is its step 9).
     fn collapse(&self) -> Vec<u8> {
         let mmap_lock = self.mmap_lock.as_ref().expect("the collapse is M2's");
         let mut r = Vec::new();
@@ -242,6 +375,9 @@ impl State {
                 self.pmd[i].store(NONE, Ordering::SeqCst); // step 3: pmdp_collapse_flush
                 self.collapse_at.store(i as u16 + 1, Ordering::SeqCst); // (same step) now at (i, 4)
                 drop(guard); // step 4: unlock i
+                if self.collapse_grace {
+                    self.synchronize_rcu(); // step 9 (M3 fixed): tlb_remove_table_sync_one
+                }
                 let guard = self.lock[i].lock().unwrap(); // step 5: lock i
                 self.pmd[i].store(HUGE, Ordering::SeqCst); // step 6: set_pmd_at
                 self.collapse_at.store(0, Ordering::SeqCst); // (same step) left (i, 6)
@@ -262,8 +398,8 @@ pub fn m1(threads: usize, pmds: usize, variant: Variant) {
 }
 
 /// One execution of `model`: thread 0 (the split) runs on the main thread, threads 1.. (M1: zap,
-/// fault, zap; M2: zap, collapse, fault) are spawned before it starts, and the main thread joins
-/// them once the split is done.
+/// fault, zap; M2: zap, collapse, fault; M3: zap, walker, collapse) are spawned before it starts,
+/// and the main thread joins them once the split is done.
 pub fn execution(model: Model, threads: usize, pmds: usize, variant: Variant) {
     assert!((1..=4).contains(&threads), "T is 1 to 4");
     assert!(
@@ -272,6 +408,8 @@ pub fn execution(model: Model, threads: usize, pmds: usize, variant: Variant) {
     );
     EXECUTIONS.fetch_add(1, Ordering::Relaxed);
     let m2 = model != Model::M1;
+    let m3 = model.is_m3();
+    let fixed = variant == Variant::Fixed;
     let state = Arc::new(State {
         pmd: (0..pmds).map(|_| AtomicU8::new(HUGE)).collect(),
         lock: (0..pmds).map(|_| Mutex::new(())).collect(),
@@ -284,17 +422,28 @@ pub fn execution(model: Model, threads: usize, pmds: usize, variant: Variant) {
         } else {
             "INV-M1-NEVERNONE"
         },
+        freed: (0..if m3 { pmds } else { 0 })
+            .map(|_| AtomicBool::new(false))
+            .collect(),
+        rcu: m3.then(|| RwLock::new(())),
+        zap_grace: fixed && matches!(model, Model::M3 | Model::M3NoCollapseGrace),
+        collapse_grace: fixed && model == Model::M3,
     });
     for p in &state.pmd {
         p.store(HUGE, Ordering::SeqCst);
     }
+    for f in &state.freed {
+        f.store(false, Ordering::SeqCst);
+    }
     let handles: Vec<_> = (1..threads)
         .map(|t| {
             let state = Arc::clone(&state);
-            loom::thread::spawn(move || match (m2, t) {
-                (false, 1 | 3) | (true, 1) => state.zap(),
-                (false, 2) | (true, 3) => state.fault(),
-                (true, 2) => state.collapse(),
+            loom::thread::spawn(move || match (m2, m3, t) {
+                (false, _, 1 | 3) | (true, false, 1) => state.zap(),
+                (false, _, 2) | (true, false, 3) => state.fault(),
+                (true, false, 2) | (true, true, 3) => state.collapse(),
+                (true, true, 1) => state.zap3(),
+                (true, true, 2) => state.walker(),
                 _ => unreachable!(),
             })
         })
@@ -355,6 +504,7 @@ pub fn check_model(
         violation: match VIOLATION.load(Ordering::SeqCst) {
             1 => Some(Violation::Split),
             2 => Some(Violation::Collapse),
+            3 => Some(Violation::TableLife),
             _ => None,
         },
         executions: EXECUTIONS.load(Ordering::Relaxed),
@@ -424,5 +574,47 @@ mod tests {
             "M2 without read lock must be violated: {out:?}"
         );
         assert_eq!(out.violation, Some(Violation::Collapse), "{out:?}");
+    }
+
+    #[test]
+    fn m3_fixed_holds() {
+        for (t, n) in [(2, 1), (3, 1), (4, 1)] {
+            let fixed = quietly(|| check_model(Model::M3, t, n, Variant::Fixed, None));
+            assert!(!fixed.violated, "M3 fixed T={t} N={n} must hold: {fixed:?}");
+            assert!(fixed.executions > 1);
+        }
+    }
+
+    /// The buggy M3 fails as M2 does: zap's lockless read of the split's `NONE` invalidate.
+    #[test]
+    fn m3_buggy_t2_n1() {
+        let buggy = quietly(|| check_model(Model::M3, 2, 1, Variant::Buggy, None));
+        assert!(
+            buggy.violated,
+            "M3 buggy T=2 N=1 must be violated: {buggy:?}"
+        );
+        assert_eq!(buggy.violation, Some(Violation::Split));
+    }
+
+    /// Without grace periods, the fixed encoding fails INV-TABLE-LIFE from T=3: the walker reads
+    /// the table pmd, the zap clears it and frees the table, the walker reads a pte of it.
+    #[test]
+    fn m3_table_life_fires_without_grace() {
+        let out = quietly(|| check_model(Model::M3NoGrace, 3, 1, Variant::Fixed, None));
+        assert!(out.violated, "M3 without grace must be violated: {out:?}");
+        assert_eq!(out.violation, Some(Violation::TableLife), "{out:?}");
+    }
+
+    /// Without the collapse's grace period alone (v6.1's 2ba99c5e0881): the walker reads the
+    /// table pmd, the collapse flushes it and deposits the table again, the zap of the new huge
+    /// pmd frees the deposit, the walker reads a pte of it.
+    #[test]
+    fn m3_table_life_fires_without_collapse_grace() {
+        let out = quietly(|| check_model(Model::M3NoCollapseGrace, 4, 1, Variant::Fixed, None));
+        assert!(
+            out.violated,
+            "M3 without the collapse's grace must be violated: {out:?}"
+        );
+        assert_eq!(out.violation, Some(Violation::TableLife), "{out:?}");
     }
 }

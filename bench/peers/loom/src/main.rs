@@ -1,12 +1,12 @@
-//! `m1-loom [--model m1|m2] --threads T --pmds N --variant fixed|buggy [--preemptions K]
-//! [--outcomes FILE]`: exhaust M1 (the default) or M2 with loom and print one JSON line.
+//! `m1-loom [--model m1|m2|m3] --threads T --pmds N --variant fixed|buggy [--preemptions K]
+//! [--outcomes FILE]`: exhaust M1 (the default), M2 or M3 with loom and print one JSON line.
 
 use m1_loom::{Model, Variant, check_model};
 use std::process::exit;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: m1-loom [--model m1|m2] --threads T --pmds N --variant fixed|buggy [--preemptions K] [--outcomes FILE]"
+        "usage: m1-loom [--model m1|m2|m3] --threads T --pmds N --variant fixed|buggy [--preemptions K] [--outcomes FILE]"
     );
     exit(2)
 }
@@ -68,6 +68,7 @@ fn main() {
                 model = match val().as_str() {
                     "m1" => Model::M1,
                     "m2" => Model::M2,
+                    "m3" => Model::M3,
                     _ => usage(),
                 }
             }

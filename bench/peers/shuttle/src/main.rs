@@ -1,6 +1,6 @@
-//! `m1-shuttle [--model m1|m2] --threads T --pmds N --variant fixed|buggy --scheduler
-//! dfs|pct|random [--seeds 20] [--iterations K] [--outcomes FILE]`: check M1 (the default) or M2
-//! with shuttle and print one JSON line.
+//! `m1-shuttle [--model m1|m2|m3] --threads T --pmds N --variant fixed|buggy --scheduler
+//! dfs|pct|random [--seeds 20] [--iterations K] [--outcomes FILE]`: check M1 (the default), M2
+//! or M3 with shuttle and print one JSON line.
 //!
 //! `dfs` exhausts once. `pct` (depth 3) and `random` run `--seeds` runs of `--iterations`
 //! executions each, seeds 1..=S; `seconds` is the median, over the seeds that found the violation,
@@ -13,7 +13,7 @@ use std::process::exit;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: m1-shuttle [--model m1|m2] --threads T --pmds N --variant fixed|buggy --scheduler dfs|pct|random [--seeds 20] [--iterations 10000] [--outcomes FILE]"
+        "usage: m1-shuttle [--model m1|m2|m3] --threads T --pmds N --variant fixed|buggy --scheduler dfs|pct|random [--seeds 20] [--iterations 10000] [--outcomes FILE]"
     );
     exit(2)
 }
@@ -90,6 +90,7 @@ fn main() {
                 model = match val().as_str() {
                     "m1" => Model::M1,
                     "m2" => Model::M2,
+                    "m3" => Model::M3,
                     _ => usage(),
                 }
             }
