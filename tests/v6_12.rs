@@ -613,24 +613,38 @@ fn pte_access_permitted_is_each_architectures_own() {
 }
 
 // mm/memory.c:5812-5818 (v6.12): a write fault on a present read-only pte (the special zero
-// pte a read fault left) is do_wp_page, the COW, which the model does not have: INV-MODEL,
-// never a pte marked dirty in place. A read fault there only marks it young.
+// pte a read fault left) is do_wp_page: every interleaving of a read and a write fault holds.
+// A shared mapping's wp_page_shared is not modelled: INV-MODEL, never a pte made writable
+// in place. Two read faults only mark the pte young.
 #[test]
-fn a_write_fault_on_a_read_only_pte_reports_the_missing_cow_model() {
-    let small = |write: bool| AnonFault {
-        huge: false,
-        write,
-        ..AnonFault::new(0, 1)
-    };
+fn a_write_fault_on_a_read_only_pte_is_do_wp_page_and_a_shared_one_is_reported() {
     let sc = ScenarioBuilder::<X86_64>::new("wp", 1)
-        .thread("read", small(false))
-        .thread("write", small(true))
+        .thread("read", small_read(1))
+        .thread("write", small_write(1))
         .build()
         .unwrap();
-    assert_eq!(violated(&explore(&sc, bfs()).verdict).0, InvariantId::Model);
+    assert_eq!(explore(&sc, bfs()).verdict, Verdict::Holds);
+    let shared = ScenarioBuilder::<X86_64>::new("wp shared", 1)
+        .setup(|s| {
+            s.vma(
+                0,
+                0,
+                1,
+                pgtable::engine::state::vma::VmFlags::READ
+                    | pgtable::engine::state::vma::VmFlags::WRITE
+                    | pgtable::engine::state::vma::VmFlags::SHARED,
+            )
+            .map(|_| ())
+        })
+        .thread("read", small_read(1))
+        .thread("write", small_write(1))
+        .build()
+        .unwrap();
+    let (id, _) = violated(&explore(&shared, bfs()).verdict);
+    assert_eq!(id, InvariantId::Model);
     let reads = ScenarioBuilder::<X86_64>::new("rr", 1)
-        .thread("read0", small(false))
-        .thread("read1", small(false))
+        .thread("read0", small_read(1))
+        .thread("read1", small_read(1))
         .build()
         .unwrap();
     assert_eq!(explore(&reads, bfs()).verdict, Verdict::Holds);
@@ -673,4 +687,248 @@ fn a_static_zero_orig_pte_fails_exactly_where_the_empty_pte_is_not_zero() {
     let mut v = EmptyPte(0);
     visit_all(&mut v);
     assert_eq!(v.0, 5, "s390, nios2, xtensa, um, scrambled");
+}
+
+// --- do_wp_page (mm/memory.c:3665, v6.12): reuse or copy on a write to a read-only pte. ---
+
+/// Runs each thread to its end, in order (thread 0 first), and returns the machine and every
+/// step's label.
+fn run_in_order<A: PmdOps>(sc: &Scenario<A>) -> (Machine<A>, Vec<&'static str>) {
+    use pgtable::engine::program::Step;
+    let mut m = sc.initial.clone();
+    let mut labels = Vec::new();
+    for (i, th) in sc.threads.iter().enumerate() {
+        let t = Tid(i as u8);
+        for _ in 0..64 {
+            if m.th(t).done {
+                break;
+            }
+            m.begin_step(false);
+            match th.program.step(&mut m, t) {
+                Step::Ran(l) => labels.push(l),
+                Step::Blocked(w) => panic!("blocked alone on {w:?}"),
+            }
+            let raised = m.end_step().raised;
+            assert!(raised.is_empty(), "{raised:?} after {labels:?}");
+        }
+        assert!(m.th(t).done, "thread {i} did not finish: {labels:?}");
+    }
+    (m, labels)
+}
+
+const fn small_write(slot: u8) -> AnonFault {
+    AnonFault {
+        huge: false,
+        ..AnonFault::new(0, slot)
+    }
+}
+
+const fn small_read(slot: u8) -> AnonFault {
+    AnonFault {
+        huge: false,
+        ..AnonFault::read(0, slot)
+    }
+}
+
+/// The page slot 1 of region 0 maps, and its pte.
+fn slot1<A: PmdOps>(m: &Machine<A>) -> (Option<u8>, Pte<A>) {
+    let t = m.table_of(m.peek_pmd(0)).expect("a table");
+    let pte = m.table(t).ptes[1];
+    (m.page_of_pfn(A::pte_pfn(pte)), pte)
+}
+
+// A write after a read fault: the zero pte's vm_normal_page is NULL, so wp_page_copy maps a
+// zeroed folio, exclusive, writable and dirty; nothing else is allocated or referenced. On
+// x86_64 and on s390, whose empty pte is not zero (ptep_clear_flush leaves _PAGE_INVALID).
+#[test]
+fn a_v6_12_write_after_a_read_fault_copies_the_zero_page() {
+    fn check<A: PmdOps>() {
+        let sc = ScenarioBuilder::<A>::new("zero cow", 1)
+            .thread("read", small_read(1))
+            .thread("write", small_write(1))
+            .build()
+            .expect("builds");
+        let (m, labels) = run_in_order(&sc);
+        let (page, pte) = slot1(&m);
+        let p = page.expect("the write maps a page");
+        assert!(A::pte_write(pte) && A::pte_dirty(pte), "{}: {pte:?}", A::ID);
+        let pg = m.page(p);
+        assert_eq!((pg.mapcount, pg.refcount, pg.anon_exclusive), (1, 1, true));
+        assert_eq!(m.allocated_pages().count(), 1);
+        for l in [
+            "do_wp_page: vm_normal_page is NULL (the zero page), copy",
+            "wp_page_copy: folio_prealloc (zeroed)",
+            "wp_page_copy: ptep_clear_flush",
+        ] {
+            assert!(
+                labels.contains(&l),
+                "{}: {l} missing from {labels:?}",
+                A::ID
+            );
+        }
+    }
+    check::<X86_64>();
+    check::<S390>();
+}
+
+/// Region 0 with `p` mapped write-protected at slot 1 (as after fork), `extra` more
+/// references (pins) and, with `exclusive`, PageAnonExclusive.
+fn wrprotected(extra: usize, exclusive: bool) -> Scenario<X86_64> {
+    ScenarioBuilder::<X86_64>::new("wp", 1)
+        .setup(move |s| {
+            let p = s.page(false)?;
+            s.map_pte(0, 1, p, pgtable::engine::setup::PteInit::WRPROTECTED)?;
+            for _ in 0..extra {
+                s.get_page(p)?;
+            }
+            s.page_anon_exclusive(p, exclusive)
+        })
+        .thread("write", small_write(1))
+        .build()
+        .expect("builds")
+}
+
+// wp_can_reuse_anon_folio (:3595): the only reference, under the folio lock, is reused in
+// place; PageAnonExclusive is reused without a look at the refcount (a pinned exclusive
+// page stays the pinner's); a pinned page that is not exclusive is copied, and the pin keeps
+// the old page.
+#[test]
+fn v6_12_do_wp_page_reuses_the_only_reference_and_copies_a_pinned_page() {
+    let (m, labels) = run_in_order(&wrprotected(0, false));
+    let (page, pte) = slot1(&m);
+    assert_eq!(page, Some(0), "{labels:?}");
+    assert!(X86_64::pte_write(pte) && X86_64::pte_dirty(pte));
+    assert!(m.page(0).anon_exclusive && m.page(0).lock.holder().is_none());
+    assert!(labels.contains(&"wp_can_reuse_anon_folio: folio_trylock"));
+
+    let (m, labels) = run_in_order(&wrprotected(1, true));
+    assert_eq!(slot1(&m).0, Some(0), "{labels:?}");
+    assert!(labels.contains(&"do_wp_page: PageAnonExclusive, reuse"));
+
+    let (m, labels) = run_in_order(&wrprotected(1, false));
+    let (page, pte) = slot1(&m);
+    assert_eq!(page, Some(1), "{labels:?}");
+    assert!(X86_64::pte_write(pte));
+    let (old, new) = (m.page(0), m.page(1));
+    assert_eq!(
+        (old.mapcount, old.refcount),
+        (0, 1),
+        "the pin's reference is left"
+    );
+    assert_eq!(
+        (new.mapcount, new.refcount, new.anon_exclusive),
+        (1, 1, true)
+    );
+    assert!(labels.contains(&"wp_page_copy: folio_prealloc, __wp_page_copy_user"));
+}
+
+static ONE_COPY: CustomInvariant = CustomInvariant {
+    id: "INV-TEST-ONE-COPY",
+    statement: "Once the faults return, the page slot 1 maps (if any: a write fault that lost to the read fault's zero pte returns for the access to retry) has one mapping, one reference and PageAnonExclusive, and every other page has neither a mapping nor a reference.",
+};
+
+fn one_copy<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
+    if !(0..3).all(|t| m.th(Tid(t)).done) {
+        return None;
+    }
+    let mapped = m
+        .table_of(m.peek_pmd(0))
+        .and_then(|t| m.page_of_pfn(A::pte_pfn(m.table(t).ptes[1])));
+    for (q, pg) in m.allocated_pages() {
+        let want = if Some(q) == mapped { (1, 1) } else { (0, 0) };
+        if (pg.mapcount, pg.refcount) != want || (Some(q) == mapped && !pg.anon_exclusive) {
+            return Some("a page kept a mapping or a reference it should not");
+        }
+    }
+    None
+}
+
+// A read and two write faults on one slot: whichever way they interleave (a do_anonymous_page
+// install, a zero pte copied by one write while the other's pte_same recheck fails after it
+// allocated, ...), no page is left with a mapping or a reference it should not have. Every
+// interleaving, every search.
+#[test]
+fn two_v6_12_write_faults_on_a_zero_pte_leave_one_copy() {
+    let sc = ScenarioBuilder::<X86_64>::new("two cows", 1)
+        .thread("read", small_read(1))
+        .thread("write", small_write(1))
+        .thread("write", small_write(1))
+        .state_invariant(&ONE_COPY, one_copy::<X86_64>)
+        .build()
+        .expect("builds");
+    for search in [Search::DepthFirst, Search::BreadthFirst] {
+        for por in [false, true] {
+            let out = explore(
+                &sc,
+                Options {
+                    search,
+                    por,
+                    audit_footprints: true,
+                    ..Options::default()
+                },
+            );
+            if let Verdict::Violated(cx) = &out.verdict {
+                panic!(
+                    "{search:?} por={por}:\n{}",
+                    replay(&sc, &cx.schedule).unwrap()
+                );
+            }
+            assert_eq!(out.verdict, Verdict::Holds, "{search:?} por={por}");
+        }
+    }
+}
+
+/// Steps thread `t` until a step's label is `until` (inclusive), or to its end with `None`.
+fn step_until<A: PmdOps>(
+    sc: &Scenario<A>,
+    m: &mut Machine<A>,
+    t: Tid,
+    until: Option<&str>,
+    labels: &mut Vec<&'static str>,
+) {
+    use pgtable::engine::program::Step;
+    for _ in 0..64 {
+        if m.th(t).done {
+            assert!(until.is_none(), "{until:?} never ran: {labels:?}");
+            return;
+        }
+        m.begin_step(false);
+        let Step::Ran(l) = sc.threads[usize::from(t.0)].program.step(m, t) else {
+            panic!("blocked: {labels:?}");
+        };
+        labels.push(l);
+        let raised = m.end_step().raised;
+        assert!(raised.is_empty(), "{raised:?} after {labels:?}");
+        if Some(l) == until {
+            return;
+        }
+    }
+    panic!("did not finish");
+}
+
+// wp_page_copy drops the pte lock to allocate: a second COW of the same zero pte that runs
+// in that window wins, and the first one's pte_same recheck fails; it puts its new folio back.
+#[test]
+fn the_loser_of_two_v6_12_cows_puts_its_copy_back() {
+    let sc = ScenarioBuilder::<X86_64>::new("two cows", 1)
+        .thread("read", small_read(1))
+        .thread("write", small_write(1))
+        .thread("write", small_write(1))
+        .build()
+        .expect("builds");
+    let mut m = sc.initial.clone();
+    let mut labels = Vec::new();
+    step_until(&sc, &mut m, Tid(0), None, &mut labels);
+    let alloc = Some("wp_page_copy: folio_prealloc (zeroed)");
+    step_until(&sc, &mut m, Tid(1), alloc, &mut labels);
+    step_until(&sc, &mut m, Tid(2), None, &mut labels);
+    step_until(&sc, &mut m, Tid(1), None, &mut labels);
+    assert!(
+        labels.contains(&"wp_page_copy: !pte_same, update_mmu_tlb"),
+        "{labels:?}"
+    );
+    assert_eq!(one_copy(&m), None);
+    let (mapped, _) = slot1(&m);
+    assert_eq!(mapped, Some(1), "the second write's copy is mapped");
+    assert_eq!((m.page(0).mapcount, m.page(0).refcount), (0, 0));
 }

@@ -76,6 +76,9 @@ pub struct Page {
     pub region: u8,
     /// A page-cache (file or shmem) page: `!folio_test_anon`.
     pub file: bool,
+    /// `PageAnonExclusive`: an anonymous page only this mapping maps (set by the anonymous
+    /// fault's `RMAP_EXCLUSIVE` and by `do_wp_page`; a write fault reuses such a page as is).
+    pub anon_exclusive: bool,
 }
 
 /// A thread's program state.
@@ -951,6 +954,11 @@ impl<A: PmdOps> Machine<A> {
         let page = &mut self.pages[usize::from(p)];
         page.mapcount = page.mapcount.saturating_add(delta);
         page.region = r;
+    }
+    /// Sets or clears `PageAnonExclusive` of page `p`.
+    pub fn page_set_anon_exclusive(&mut self, p: u8, on: bool) {
+        self.write(Loc::Page(p));
+        self.pages[usize::from(p)].anon_exclusive = on;
     }
     /// Takes a page reference (`try_grab_folio`).
     pub fn page_get(&mut self, p: u8) {

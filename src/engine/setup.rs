@@ -91,6 +91,17 @@ impl<'a, A: PmdOps> Setup<'a, A> {
         Ok(())
     }
 
+    /// Sets `PageAnonExclusive` on page `p` (an anonymous page only one mapping maps: what the
+    /// anonymous fault and a COW leave; `fork` clears it unless the page is pinned).
+    ///
+    /// # Errors
+    /// [`ScenarioError::NoSuchPage`].
+    pub fn page_anon_exclusive(&mut self, p: u8, on: bool) -> Result<(), ScenarioError> {
+        self.allocated(p)?;
+        self.m.page_set_anon_exclusive(p, on);
+        Ok(())
+    }
+
     /// Marks page `p` a page-cache page (`file`) or an anonymous one.
     ///
     /// # Errors

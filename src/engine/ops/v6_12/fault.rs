@@ -17,15 +17,28 @@
 //! zero pte (`do_anonymous_page`, mm/memory.c:4766). A write fault on a huge pmd that is not
 //! writable goes to `wp_huge_pmd` (:5937), the huge COW, which the model does not have: it
 //! reports INV-MODEL rather than pretend.
+//!
+//! A write fault on a present pte that is not writable is `do_wp_page` (:3665, from :5815)
+//! in a private mapping: an anonymous page marked `PageAnonExclusive`, or one
+//! `wp_can_reuse_anon_folio` (:3595) finds with the only reference (small folio, refcount 1
+//! under the folio lock taken with a trylock), is reused (`wp_page_reuse`, :3245:
+//! young, dirty, writable, under the pte lock); anything else (the zero page, a page cache
+//! page, a shared or pinned anonymous page) is copied (`wp_page_copy`, :3339): `folio_get`
+//! of the old folio, the pte lock dropped, a new folio (zeroed for the zero page),
+//! `pte_offset_map_lock` again, `pte_same` against `orig_pte`, then `ptep_clear_flush`,
+//! `folio_add_new_anon_rmap(RMAP_EXCLUSIVE)` and `set_pte_at`, `folio_remove_rmap_pte` of
+//! the old folio, unlock, and `folio_put` of whichever folio is left over and of the old one.
+//! A shared mapping's `wp_page_shared` is not modelled: INV-MODEL.
 
-use crate::entry::PmdOps;
+use crate::entry::{PmdOps, Pte};
 
 use super::super::super::Tid;
 use super::super::super::invariant::InvariantId;
 use super::super::super::mm::Machine;
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
+use super::super::super::state::vma::VmFlags;
 use super::super::finish;
-use super::{anon_pte, pmd_install_locked, pte_offset_map, zero_pte};
+use super::{anon_pte, in_huge_zero_folio, pmd_install_locked, pte_offset_map, zero_pte};
 
 /// A user write that faults at (region, slot) of an anonymous VMA, v6.12.
 #[derive(Clone, Copy, Debug)]
@@ -106,9 +119,25 @@ const MAP_RECHECK: u8 = 25;
 const MAP_RETRY_UNLOCK: u8 = 26;
 pub(crate) const SET_PTE: u8 = 27;
 const PTE_UNLOCK: u8 = 28;
-const RELEASE: u8 = 29;
+// do_wp_page (under the pte lock from EXISTING_LOCK).
+const WP_PAGE: u8 = 29;
+const WP_TRYLOCK: u8 = 30;
+const WP_RECHECK: u8 = 31;
+const WP_REUSE: u8 = 32;
+// wp_page_copy.
+const WP_COPY_GET: u8 = 33;
+const WP_COPY_ALLOC: u8 = 34;
+const WP_COPY_MAP: u8 = 35;
+const WP_COPY_PTL: u8 = 36;
+const WP_COPY_RECHECK: u8 = 37;
+const WP_COPY_RETRY_UNLOCK: u8 = 38;
+const WP_COPY_CLEAR: u8 = 39;
+const WP_COPY_SET: u8 = 40;
+const WP_COPY_UNLOCK: u8 = 41;
+const WP_COPY_PUT: u8 = 42;
+const RELEASE: u8 = 43;
 /// The last step: `mmap_read_unlock`, return. Steps above it are free for a caller.
-pub(crate) const RETURN: u8 = 30;
+pub(crate) const RETURN: u8 = 44;
 
 /// Returns object `which` of the fault (`TABLE`, `PAGE`, `SPARE`); a byte holds index + 1,
 /// 0 for none.
@@ -137,6 +166,8 @@ fn set_obj<A: PmdOps>(m: &mut Machine<A>, t: Tid, which: u32, v: Option<u8>) {
 const TABLE: u32 = 0;
 const PAGE: u32 = 1;
 const SPARE: u32 = 2;
+/// `do_wp_page`'s `vmf->page`: the page the write-protected pte maps.
+const OLD: u32 = 3;
 
 impl<A: PmdOps> Program<A> for AnonFault {
     fn name(&self) -> &'static str {
@@ -362,9 +393,8 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 m.goto(t, EXISTING_UNLOCK);
                 if orig == cur.raw_u64() {
                     if self.write && !A::pte_write(cur) {
-                        // :5815: a write to a read-only pte is do_wp_page, the COW, which
-                        // the model does not have: say so rather than mark it dirty.
-                        m.flag(InvariantId::Model, "do_wp_page (the COW) is not modelled");
+                        // :5815, still under the pte lock.
+                        m.goto(t, WP_PAGE);
                         return Step::Ran("handle_pte_fault: write to !pte_write, do_wp_page");
                     }
                     let entry = A::pte_mkyoung(if self.write { A::pte_mkdirty(cur) } else { cur });
@@ -528,6 +558,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 let pte = anon_pte(m, Machine::<A>::page_pfn(page), prot);
                 m.pte_set(table, slot, pte);
                 m.page_map(page, r, 1);
+                m.page_set_anon_exclusive(page, true);
                 Step::Ran("do_anonymous_page: folio_add_new_anon_rmap, set_ptes")
             }
             PTE_UNLOCK => {
@@ -536,6 +567,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 m.goto(t, RETURN);
                 Step::Ran("do_anonymous_page: pte_unmap_unlock")
             }
+            WP_PAGE..=WP_COPY_PUT => self.wp_step(m, t),
             RELEASE => {
                 let Some(page) = obj(m, t, PAGE) else {
                     m.goto(t, RETURN);
@@ -549,6 +581,205 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 m.mmap_read_unlock(t);
                 finish(m, t);
                 Step::Ran("handle_mm_fault: mmap_read_unlock")
+            }
+        }
+    }
+}
+
+impl AnonFault {
+    /// `do_wp_page` and what it calls (see the module's comment), from the step after
+    /// `handle_pte_fault` found a write-protected pte under the pte lock.
+    fn wp_step<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let r = self.region;
+        let slot = usize::from(self.slot);
+        let empty = A::pte_empty(Machine::<A>::slot_addr(r, slot));
+        let orig = Pte::<A>::try_from_u64(m.th(t).regs[ORIG_PTE]).unwrap_or(empty);
+        match m.th(t).pc {
+            WP_PAGE => {
+                let mm = m.mm_of_region(r);
+                let shared = m
+                    .find_vma(mm, r)
+                    .is_some_and(|id| m.vma(id).flags.contains(VmFlags::SHARED));
+                if shared {
+                    m.flag(InvariantId::Model, "wp_page_shared is not modelled");
+                    m.goto(t, EXISTING_UNLOCK);
+                    return Step::Ran("do_wp_page: VM_SHARED, wp_page_shared");
+                }
+                // vm_normal_page: NULL for the zero pages' special ptes.
+                let pfn = A::pte_pfn(orig);
+                let page = (pfn != Machine::<A>::zero_pfn() && !in_huge_zero_folio::<A>(pfn))
+                    .then(|| m.page_of_pfn(pfn))
+                    .flatten();
+                set_obj(m, t, OLD, page);
+                let Some(p) = page else {
+                    m.goto(t, WP_COPY_GET);
+                    return Step::Ran("do_wp_page: vm_normal_page is NULL (the zero page), copy");
+                };
+                let pg = *m.page(p);
+                if pg.file {
+                    m.goto(t, WP_COPY_GET);
+                    return Step::Ran("do_wp_page: a page cache folio in a private mapping, copy");
+                }
+                if pg.anon_exclusive {
+                    m.goto(t, WP_REUSE);
+                    return Step::Ran("do_wp_page: PageAnonExclusive, reuse");
+                }
+                // wp_can_reuse_anon_folio (:3595): the lockless checks before the lock.
+                if pg.huge || pg.refcount > 1 {
+                    m.goto(t, WP_COPY_GET);
+                    return Step::Ran(
+                        "do_wp_page: wp_can_reuse_anon_folio: large, or folio_ref_count > 1, copy",
+                    );
+                }
+                m.goto(t, WP_TRYLOCK);
+                Step::Ran("do_wp_page: wp_can_reuse_anon_folio: folio_ref_count <= 1")
+            }
+            WP_TRYLOCK => {
+                let p = need(m, t, OLD);
+                if m.page_lock(p, t) {
+                    m.goto(t, WP_RECHECK);
+                    return Step::Ran("wp_can_reuse_anon_folio: folio_trylock");
+                }
+                m.goto(t, WP_COPY_GET);
+                Step::Ran("wp_can_reuse_anon_folio: folio_trylock failed, copy")
+            }
+            WP_RECHECK => {
+                let p = need(m, t, OLD);
+                let only = m.page(p).refcount == 1;
+                if only {
+                    m.page_set_anon_exclusive(p, true);
+                }
+                m.page_unlock(p, t);
+                if only {
+                    m.goto(t, WP_REUSE);
+                    return Step::Ran(
+                        "wp_can_reuse_anon_folio: folio_ref_count == 1, folio_move_anon_rmap, \
+                         folio_unlock; SetPageAnonExclusive",
+                    );
+                }
+                m.goto(t, WP_COPY_GET);
+                Step::Ran("wp_can_reuse_anon_folio: folio_ref_count != 1, folio_unlock, copy")
+            }
+            WP_REUSE => {
+                let table = need(m, t, TABLE);
+                let mut entry = A::pte_mkdirty(A::pte_mkyoung(orig));
+                if m.prot().writable() {
+                    entry = A::pte_mkwrite(entry);
+                }
+                m.pte_set(table, slot, entry);
+                m.goto(t, EXISTING_UNLOCK);
+                Step::Ran(
+                    "wp_page_reuse: pte_mkyoung, maybe_mkwrite(pte_mkdirty), ptep_set_access_flags",
+                )
+            }
+            WP_COPY_GET => {
+                if let Some(p) = obj(m, t, OLD) {
+                    m.page_get(p);
+                }
+                let table = need(m, t, TABLE);
+                m.ptl_unlock(table, t);
+                m.goto(t, WP_COPY_ALLOC);
+                Step::Ran("do_wp_page: folio_get, pte_unmap_unlock, wp_page_copy")
+            }
+            WP_COPY_ALLOC => {
+                let Some(page) = m.page_alloc(false) else {
+                    m.flag(InvariantId::Model, "page arena full");
+                    m.goto(t, WP_COPY_PUT);
+                    return Step::Ran("wp_page_copy: allocation failed");
+                };
+                set_obj(m, t, PAGE, Some(page));
+                m.goto(t, WP_COPY_MAP);
+                Step::Ran(if obj(m, t, OLD).is_some() {
+                    "wp_page_copy: folio_prealloc, __wp_page_copy_user"
+                } else {
+                    "wp_page_copy: folio_prealloc (zeroed)"
+                })
+            }
+            WP_COPY_MAP => {
+                let pmd = m.pmd_get(r);
+                let Some(table) = pte_offset_map(m, pmd) else {
+                    m.goto(t, WP_COPY_PUT);
+                    return Step::Ran("wp_page_copy: pte_offset_map_lock: NULL");
+                };
+                m.th_mut(t).regs[PMDVAL] = pmd.raw_u64();
+                set_obj(m, t, TABLE, Some(table));
+                m.goto(t, WP_COPY_PTL);
+                Step::Ran("wp_page_copy: pte_offset_map_lock: __pte_offset_map finds a table")
+            }
+            WP_COPY_PTL => {
+                let table = need(m, t, TABLE);
+                if !m.ptl_lock(table, t) {
+                    return Step::Blocked(Wait::Ptl(table));
+                }
+                m.goto(t, WP_COPY_RECHECK);
+                Step::Ran("wp_page_copy: pte_offset_map_lock: spin_lock(ptl)")
+            }
+            WP_COPY_RECHECK => {
+                let now = m.pmd_get(r);
+                if now.raw_u64() != m.th(t).regs[PMDVAL] {
+                    m.goto(t, WP_COPY_RETRY_UNLOCK);
+                    return Step::Ran(
+                        "wp_page_copy: pte_offset_map_lock: the pmd changed under us",
+                    );
+                }
+                let table = need(m, t, TABLE);
+                let cur = m.pte_get(table, slot);
+                if cur == orig {
+                    m.goto(t, WP_COPY_CLEAR);
+                    return Step::Ran("wp_page_copy: pte_same(ptep_get, orig_pte)");
+                }
+                m.goto(t, WP_COPY_UNLOCK);
+                Step::Ran("wp_page_copy: !pte_same, update_mmu_tlb")
+            }
+            WP_COPY_RETRY_UNLOCK => {
+                let table = need(m, t, TABLE);
+                m.ptl_unlock(table, t);
+                m.goto(t, WP_COPY_MAP);
+                Step::Ran("wp_page_copy: pte_offset_map_lock: pte_unmap_unlock, again")
+            }
+            WP_COPY_CLEAR => {
+                let table = need(m, t, TABLE);
+                m.pte_set(table, slot, empty);
+                m.tlb_flush_region(r);
+                m.goto(t, WP_COPY_SET);
+                Step::Ran("wp_page_copy: ptep_clear_flush")
+            }
+            WP_COPY_SET => {
+                let table = need(m, t, TABLE);
+                let page = need(m, t, PAGE);
+                let prot = m.prot();
+                let pte = anon_pte(m, Machine::<A>::page_pfn(page), prot);
+                m.page_map(page, r, 1);
+                m.page_set_anon_exclusive(page, true);
+                m.pte_set(table, slot, pte);
+                if let Some(old) = obj(m, t, OLD) {
+                    m.page_map(old, r, -1);
+                }
+                // new_folio = old_folio: the put below drops the old pte's reference.
+                let old = obj(m, t, OLD);
+                set_obj(m, t, PAGE, old);
+                m.goto(t, WP_COPY_UNLOCK);
+                Step::Ran(
+                    "wp_page_copy: folio_add_new_anon_rmap(RMAP_EXCLUSIVE), set_pte_at, \
+                     folio_remove_rmap_pte(old)",
+                )
+            }
+            WP_COPY_UNLOCK => {
+                let table = need(m, t, TABLE);
+                m.ptl_unlock(table, t);
+                m.goto(t, WP_COPY_PUT);
+                Step::Ran("wp_page_copy: pte_unmap_unlock")
+            }
+            _ => {
+                if let Some(p) = obj(m, t, PAGE) {
+                    m.page_put(p);
+                    set_obj(m, t, PAGE, None);
+                }
+                if let Some(p) = obj(m, t, OLD) {
+                    m.page_put(p);
+                }
+                m.goto(t, RETURN);
+                Step::Ran("wp_page_copy: folio_put(new_folio), folio_put(old_folio)")
             }
         }
     }
