@@ -131,13 +131,82 @@ const WP_COPY_MAP: u8 = 35;
 const WP_COPY_PTL: u8 = 36;
 const WP_COPY_RECHECK: u8 = 37;
 const WP_COPY_RETRY_UNLOCK: u8 = 38;
-const WP_COPY_CLEAR: u8 = 39;
-const WP_COPY_SET: u8 = 40;
-const WP_COPY_UNLOCK: u8 = 41;
-const WP_COPY_PUT: u8 = 42;
-const RELEASE: u8 = 43;
+const WP_COPY_SAME: u8 = 39;
+const WP_COPY_CLEAR: u8 = 40;
+const WP_COPY_SET: u8 = 41;
+const WP_COPY_UNLOCK: u8 = 42;
+const WP_COPY_PUT: u8 = 43;
+const RELEASE: u8 = 44;
 /// The last step: `mmap_read_unlock`, return. Steps above it are free for a caller.
-pub(crate) const RETURN: u8 = 44;
+pub(crate) const RETURN: u8 = 45;
+
+/// One `pte_offset_map_lock` (mm/pgtable-generic.c:364) as four steps: `map` reads the pmd and
+/// finds its table (none: go to `none`), `ptl` takes the table's lock, `recheck` compares the
+/// pmd with what `map` read (the same: go to `locked`), `retry` unlocks to map again.
+struct MapLock {
+    map: u8,
+    ptl: u8,
+    recheck: u8,
+    retry: u8,
+    locked: u8,
+    none: u8,
+}
+
+/// do_anonymous_page's (mm/memory.c:4796).
+const ANON_MAP_LOCK: MapLock = MapLock {
+    map: MAP_LOCK,
+    ptl: MAP_PTL,
+    recheck: MAP_RECHECK,
+    retry: MAP_RETRY_UNLOCK,
+    locked: SET_PTE,
+    none: RELEASE,
+};
+
+/// wp_page_copy's, after it allocated (mm/memory.c:3399).
+const WP_COPY_MAP_LOCK: MapLock = MapLock {
+    map: WP_COPY_MAP,
+    ptl: WP_COPY_PTL,
+    recheck: WP_COPY_RECHECK,
+    retry: WP_COPY_RETRY_UNLOCK,
+    locked: WP_COPY_SAME,
+    none: WP_COPY_PUT,
+};
+
+/// Runs the step of `ml` that thread `t` is at, for region `r`.
+fn map_lock_step<A: PmdOps>(m: &mut Machine<A>, t: Tid, r: u8, ml: &MapLock) -> Step {
+    let pc = m.th(t).pc;
+    if pc == ml.map {
+        let pmd = m.pmd_get(r);
+        let Some(table) = pte_offset_map(m, pmd) else {
+            m.goto(t, ml.none);
+            return Step::Ran("pte_offset_map_lock: NULL, goto release");
+        };
+        m.th_mut(t).regs[PMDVAL] = pmd.raw_u64();
+        set_obj(m, t, TABLE, Some(table));
+        m.goto(t, ml.ptl);
+        return Step::Ran("pte_offset_map_lock: __pte_offset_map finds a table");
+    }
+    let table = need(m, t, TABLE);
+    if pc == ml.ptl {
+        if !m.ptl_lock(table, t) {
+            return Step::Blocked(Wait::Ptl(table));
+        }
+        m.goto(t, ml.recheck);
+        return Step::Ran("pte_offset_map_lock: spin_lock(ptl)");
+    }
+    if pc == ml.recheck {
+        let now = m.pmd_get(r);
+        if now.raw_u64() == m.th(t).regs[PMDVAL] {
+            m.goto(t, ml.locked);
+            return Step::Ran("pte_offset_map_lock: pmd_same after the lock");
+        }
+        m.goto(t, ml.retry);
+        return Step::Ran("pte_offset_map_lock: the pmd changed under us");
+    }
+    m.ptl_unlock(table, t);
+    m.goto(t, ml.map);
+    Step::Ran("pte_offset_map_lock: pte_unmap_unlock, again")
+}
 
 /// Returns object `which` of the fault (`TABLE`, `PAGE`, `SPARE`); a byte holds index + 1,
 /// 0 for none.
@@ -473,45 +542,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 m.goto(t, MAP_LOCK);
                 Step::Ran("do_anonymous_page: alloc_anon_folio, mk_pte")
             }
-            MAP_LOCK => {
-                let pmd = m.pmd_get(r);
-                match pte_offset_map(m, pmd) {
-                    Some(table) => {
-                        m.th_mut(t).regs[PMDVAL] = pmd.raw_u64();
-                        set_obj(m, t, TABLE, Some(table));
-                        m.goto(t, MAP_PTL);
-                        Step::Ran("pte_offset_map_lock: __pte_offset_map finds a table")
-                    }
-                    None => {
-                        m.goto(t, RELEASE);
-                        Step::Ran("pte_offset_map_lock: NULL, goto release")
-                    }
-                }
-            }
-            MAP_PTL => {
-                let table = need(m, t, TABLE);
-                if !m.ptl_lock(table, t) {
-                    return Step::Blocked(Wait::Ptl(table));
-                }
-                m.goto(t, MAP_RECHECK);
-                Step::Ran("pte_offset_map_lock: spin_lock(ptl)")
-            }
-            MAP_RECHECK => {
-                let now = m.pmd_get(r);
-                let was = m.th(t).regs[PMDVAL];
-                if was == now.raw_u64() {
-                    m.goto(t, SET_PTE);
-                    return Step::Ran("pte_offset_map_lock: pmd_same after the lock");
-                }
-                m.goto(t, MAP_RETRY_UNLOCK);
-                Step::Ran("pte_offset_map_lock: the pmd changed under us")
-            }
-            MAP_RETRY_UNLOCK => {
-                let table = need(m, t, TABLE);
-                m.ptl_unlock(table, t);
-                m.goto(t, MAP_LOCK);
-                Step::Ran("pte_offset_map_lock: pte_unmap_unlock, again")
-            }
+            MAP_LOCK..=MAP_RETRY_UNLOCK => map_lock_step(m, t, r, &ANON_MAP_LOCK),
             SET_PTE => {
                 let table = need(m, t, TABLE);
                 let page = if self.write {
@@ -695,47 +726,15 @@ impl AnonFault {
                     "wp_page_copy: folio_prealloc (zeroed)"
                 })
             }
-            WP_COPY_MAP => {
-                let pmd = m.pmd_get(r);
-                let Some(table) = pte_offset_map(m, pmd) else {
-                    m.goto(t, WP_COPY_PUT);
-                    return Step::Ran("wp_page_copy: pte_offset_map_lock: NULL");
-                };
-                m.th_mut(t).regs[PMDVAL] = pmd.raw_u64();
-                set_obj(m, t, TABLE, Some(table));
-                m.goto(t, WP_COPY_PTL);
-                Step::Ran("wp_page_copy: pte_offset_map_lock: __pte_offset_map finds a table")
-            }
-            WP_COPY_PTL => {
+            WP_COPY_MAP..=WP_COPY_RETRY_UNLOCK => map_lock_step(m, t, r, &WP_COPY_MAP_LOCK),
+            WP_COPY_SAME => {
                 let table = need(m, t, TABLE);
-                if !m.ptl_lock(table, t) {
-                    return Step::Blocked(Wait::Ptl(table));
-                }
-                m.goto(t, WP_COPY_RECHECK);
-                Step::Ran("wp_page_copy: pte_offset_map_lock: spin_lock(ptl)")
-            }
-            WP_COPY_RECHECK => {
-                let now = m.pmd_get(r);
-                if now.raw_u64() != m.th(t).regs[PMDVAL] {
-                    m.goto(t, WP_COPY_RETRY_UNLOCK);
-                    return Step::Ran(
-                        "wp_page_copy: pte_offset_map_lock: the pmd changed under us",
-                    );
-                }
-                let table = need(m, t, TABLE);
-                let cur = m.pte_get(table, slot);
-                if cur == orig {
+                if m.pte_get(table, slot) == orig {
                     m.goto(t, WP_COPY_CLEAR);
                     return Step::Ran("wp_page_copy: pte_same(ptep_get, orig_pte)");
                 }
                 m.goto(t, WP_COPY_UNLOCK);
                 Step::Ran("wp_page_copy: !pte_same, update_mmu_tlb")
-            }
-            WP_COPY_RETRY_UNLOCK => {
-                let table = need(m, t, TABLE);
-                m.ptl_unlock(table, t);
-                m.goto(t, WP_COPY_MAP);
-                Step::Ran("wp_page_copy: pte_offset_map_lock: pte_unmap_unlock, again")
             }
             WP_COPY_CLEAR => {
                 let table = need(m, t, TABLE);
