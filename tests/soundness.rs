@@ -386,6 +386,10 @@ enum Op {
     SetVmaFile(bool),
     /// Marks page `p` a page-cache page (`true`) or anonymous (counted by INV-002-NEVERNONE).
     SetPageFile(u8, bool),
+    /// Sets or clears `PageAnonExclusive` of page `p` (what `do_wp_page` reads).
+    SetPageAnonExclusive(u8, bool),
+    /// Reads page `p`'s `PageAnonExclusive` into register 0.
+    ReadPageAnonExclusive(u8),
     /// Reads `vma_is_anonymous` into register 0.
     ReadVmaFile,
     /// MADV_DONTNEED's monitor: region 1's pages must be gone, and the call returned.
@@ -552,6 +556,11 @@ impl Program<A> for Scripted {
             }
             Op::SetVmaFile(file) => m.set_vma_file(file),
             Op::SetPageFile(p, file) => m.page_set_file(p, file),
+            Op::SetPageAnonExclusive(p, on) => m.page_set_anon_exclusive(p, on),
+            Op::ReadPageAnonExclusive(p) => {
+                let on = m.page(p).anon_exclusive;
+                set_reg(m, u64::from(on));
+            }
             Op::ReadVmaFile => {
                 let anon = m.vma_is_anonymous();
                 set_reg(m, u64::from(anon));
@@ -688,6 +697,8 @@ fn op(threads: u8) -> impl Strategy<Value = Op> {
         1 => any::<bool>().prop_map(Op::SetProt),
         1 => any::<bool>().prop_map(Op::SetVmaFile),
         1 => (0..3u8, any::<bool>()).prop_map(|(p, f)| Op::SetPageFile(p, f)),
+        1 => (0..3u8, any::<bool>()).prop_map(|(p, on)| Op::SetPageAnonExclusive(p, on)),
+        1 => (0..3u8).prop_map(Op::ReadPageAnonExclusive),
         1 => Just(Op::ReadVmaFile),
         1 => Just(Op::DontneedDone),
         1 => (0..2u8).prop_map(Op::FindVma),

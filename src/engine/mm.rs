@@ -1416,13 +1416,26 @@ impl<A: PmdOps> Machine<A> {
             }
             FP_PAGES => {
                 for p in self.pages.iter().take_while(|p| p.allocated) {
+                    // Destructured, so that a field added to `Page` fails to compile here
+                    // until the fingerprint covers it.
+                    let Page {
+                        allocated: _,
+                        huge,
+                        refcount,
+                        mapcount,
+                        lock,
+                        region,
+                        file,
+                        anon_exclusive,
+                    } = *p;
                     h.write_u64(
-                        u64::from(p.huge)
-                            | u64::from(p.refcount) << 8
-                            | u64::from(p.mapcount as u8) << 16
-                            | u64::from(p.lock.raw()) << 24
-                            | u64::from(p.region) << 32
-                            | u64::from(p.file) << 40,
+                        u64::from(huge)
+                            | u64::from(refcount) << 8
+                            | u64::from(mapcount as u8) << 16
+                            | u64::from(lock.raw()) << 24
+                            | u64::from(region) << 32
+                            | u64::from(file) << 40
+                            | u64::from(anon_exclusive) << 41,
                     );
                 }
             }
