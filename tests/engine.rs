@@ -287,7 +287,7 @@ fn an_abba_deadlock_is_reported_with_its_wait_for_cycle() {
         else {
             panic!("deadlock not found")
         };
-        assert_eq!(cx.invariant, InvariantId::Deadlock);
+        assert_eq!(cx.invariant, InvariantId::DEADLOCK);
         let mut cycle = cx.wait_cycle.clone();
         cycle.sort();
         assert_eq!(cycle, [0, 1]);

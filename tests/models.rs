@@ -91,11 +91,7 @@ fn m1_holds_on_a_fixed_encoding_with_the_same_states_under_every_search() {
 #[test]
 fn m1_breaks_on_the_v4_5_lpae_encoding_with_a_four_step_trace() {
     // split: lock, read, invalidate; zap: the lockless read.
-    breaks_with(
-        m1::<ArmLpaeV4_5>,
-        InvariantId::Custom(&M1_NEVERNONE),
-        &[0, 0, 0, 1],
-    );
+    breaks_with(m1::<ArmLpaeV4_5>, M1_NEVERNONE.id(), &[0, 0, 0, 1]);
 }
 
 /// M2's fixed counts, as `expected-states.txt` lists them.
@@ -117,11 +113,7 @@ fn m2_holds_on_a_fixed_encoding_with_the_same_states_under_every_search() {
 #[test]
 fn m2_breaks_on_the_v4_5_lpae_encoding_with_a_five_step_trace() {
     // split: lock, read, invalidate; zap: mmap_read_lock, the lockless read.
-    breaks_with(
-        m2::<ArmLpaeV4_5>,
-        InvariantId::Custom(&M2_NEVERNONE),
-        &[0, 0, 0, 1, 1],
-    );
+    breaks_with(m2::<ArmLpaeV4_5>, M2_NEVERNONE.id(), &[0, 0, 0, 1, 1]);
 }
 
 /// M3's fixed counts, as `expected-states.txt` lists them.
@@ -140,14 +132,14 @@ fn m3_holds_with_both_grace_periods_with_the_same_states_under_every_search() {
 /// may reach the freed table first.
 #[test]
 fn m3_breaks_on_the_v4_5_lpae_encoding_as_m2_does() {
-    let nevernone = InvariantId::Custom(&M2_NEVERNONE);
+    let nevernone = M2_NEVERNONE.id();
     for (threads, pmds) in [(2, 1), (3, 2), (4, 2)] {
         let sc = m3::<ArmLpaeV4_5>(threads, pmds, false).expect("builds");
         for opts in searches() {
             let Verdict::Violated(cx) = explore(&sc, opts).verdict else {
                 panic!("T{threads}/N{pmds} {opts:?}: no violation");
             };
-            assert!([nevernone, InvariantId::TableLife].contains(&cx.invariant));
+            assert!([nevernone, InvariantId::TABLE_LIFE].contains(&cx.invariant));
             let trace = replay(&sc, &cx.schedule).expect("replays");
             assert_eq!(
                 trace.violation().map(|v| v.0),
@@ -172,9 +164,12 @@ fn m3_without_a_grace_period_frees_a_table_the_walker_reads() {
             let Verdict::Violated(cx) = explore(&sc, opts).verdict else {
                 panic!("T{threads}/N{pmds} {opts:?}: no violation");
             };
-            assert_eq!(cx.invariant, InvariantId::TableLife);
+            assert_eq!(cx.invariant, InvariantId::TABLE_LIFE);
             let trace = replay(&sc, &cx.schedule).expect("replays");
-            assert_eq!(trace.violation().map(|v| v.0), Some(InvariantId::TableLife));
+            assert_eq!(
+                trace.violation().map(|v| v.0),
+                Some(InvariantId::TABLE_LIFE)
+            );
             if opts.search == Search::BreadthFirst {
                 assert_eq!(cx.schedule.len(), 15, "T{threads}/N{pmds}\n{trace}");
                 let text = trace.to_string();

@@ -49,7 +49,7 @@ impl ArchVisitor for EveryBackend {
             }
             assert_eq!(runs[0].stats.states, runs[2].stats.states);
             let expected: BTreeSet<&str> = match variant {
-                race_000::V4_8 | race_000::V5_12 => [InvariantId::Deadlock.id(), NOALLOC.id].into(),
+                race_000::V4_8 | race_000::V5_12 => [InvariantId::DEADLOCK.id(), NOALLOC.id].into(),
                 _ => BTreeSet::new(),
             };
             assert_eq!(truth, expected, "{} {variant}", A::ID);
@@ -80,7 +80,7 @@ impl ArchVisitor for Catalogue {
                 (Expectation::Holds, Verdict::Holds) => {}
                 (Expectation::Violation(_), Verdict::Violated(cx)) => {
                     // The catalogue's historical cells show the deadlock, with its cycle.
-                    assert_eq!(cx.invariant, InvariantId::Deadlock, "{} {v}", A::ID);
+                    assert_eq!(cx.invariant, InvariantId::DEADLOCK, "{} {v}", A::ID);
                     assert_eq!(cx.wait_cycle.len(), 2);
                     let waits: Vec<String> = cx.wait_for.iter().map(|l| l.to_string()).collect();
                     assert!(cx.wait_for.contains(&LockName::PageLock(1)), "{waits:?}");
@@ -111,27 +111,27 @@ fn allocating_under_the_page_lock_in_todays_fault_breaks_noalloc_and_deadlocks()
     };
     let out = exhaust::<A>(pgtable::scenario::V6_12, knobs, Search::DepthFirst, true);
     assert!(broken(&out).contains(NOALLOC.id), "{:?}", broken(&out));
-    assert!(broken(&out).contains(InvariantId::Deadlock.id()));
+    assert!(broken(&out).contains(InvariantId::DEADLOCK.id()));
     // The catalogue's v6.12 cell, mutated, fails on INV-000-NOALLOC first (shortest).
     let sc = build::<A>("race-000-alloc", pgtable::scenario::V6_12, knobs).unwrap();
     let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
         panic!("the mutation holds");
     };
-    assert_eq!(cx.invariant, InvariantId::Custom(&NOALLOC));
+    assert_eq!(cx.invariant, NOALLOC.id());
 }
 
 #[test]
 fn the_historical_variants_have_no_noalloc_in_the_catalogue_but_break_it_when_asked() {
     let sc = build::<A>("race-000-alloc", race_000::V4_8, Knobs::default()).unwrap();
     assert!(
-        sc.custom.is_empty(),
+        sc.declared.is_empty(),
         "the catalogue audits v4.8 for the deadlock"
     );
     let with = race_000::build::<A>(race_000::V4_8, Knobs::default(), true).unwrap();
     let Verdict::Violated(cx) = explore(&with, Options::default()).verdict else {
         panic!("v4.8 holds");
     };
-    assert_eq!(cx.invariant, InvariantId::Custom(&NOALLOC));
+    assert_eq!(cx.invariant, NOALLOC.id());
 }
 
 /// The OOM form of race 000-B on every backend: the fault holding P waits for the victim's
@@ -153,7 +153,7 @@ impl ArchVisitor for Oom {
             match exp {
                 Expectation::Holds => assert!(truth.is_empty(), "{} {v}: {truth:?}", A::ID),
                 Expectation::Violation(_) => {
-                    assert_eq!(truth, [InvariantId::Deadlock.id()].into(), "{} {v}", A::ID);
+                    assert_eq!(truth, [InvariantId::DEADLOCK.id()].into(), "{} {v}", A::ID);
                     let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
                         panic!("{v} holds");
                     };

@@ -43,7 +43,7 @@ impl ArchVisitor for EveryBackend {
             };
             let truth = common::broken_under_every_search(&sc);
             let expected: BTreeSet<&str> = if v == race_000::HUGE_TMPFS_2016 {
-                [InvariantId::TableLife.id(), NONTERMINAL.id].into()
+                [InvariantId::TABLE_LIFE.id(), NONTERMINAL.id].into()
             } else {
                 BTreeSet::new()
             };
@@ -86,7 +86,7 @@ fn the_2016_trace_frees_the_table_the_walker_then_locks() {
     let Verdict::Violated(cx) = explore(&sc, bfs).verdict else {
         panic!("the 2016 shape holds");
     };
-    assert_eq!(cx.invariant, InvariantId::TableLife);
+    assert_eq!(cx.invariant, InvariantId::TABLE_LIFE);
     let t = replay(&sc, &cx.schedule).unwrap();
     let replaced = t
         .steps
@@ -166,15 +166,15 @@ fn a_deposit_freed_by_the_fault_is_freed_again_by_the_zap() {
             .thread("zap", MadvDontneed::new(0))
             .invariants(
                 pgtable::engine::invariant::InvariantSet::default()
-                    .with(InvariantId::TableLife)
-                    .with(InvariantId::Deposit)
-                    .with(InvariantId::LockBalance),
+                    .with(InvariantId::TABLE_LIFE)
+                    .with(InvariantId::DEPOSIT)
+                    .with(InvariantId::LOCK_BALANCE),
             )
             .build()
             .unwrap();
         let found = common::broken_under_every_search(&sc);
         if keep {
-            assert!(found.contains(InvariantId::TableLife.id()), "{found:?}");
+            assert!(found.contains(InvariantId::TABLE_LIFE.id()), "{found:?}");
         } else {
             assert!(found.is_empty(), "{found:?}");
         }

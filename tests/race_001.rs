@@ -46,7 +46,7 @@ impl ArchVisitor for EveryBackend {
                 let sc = watched::<A>(abba, variant, Knobs::default());
                 let out = common::exhaust(&sc, Search::DepthFirst, true);
                 let expected: BTreeSet<&str> = if variant == race_001::V2006 {
-                    [InvariantId::Deadlock.id(), LOCKORDER.id].into()
+                    [InvariantId::DEADLOCK.id(), LOCKORDER.id].into()
                 } else {
                     BTreeSet::new()
                 };
@@ -107,7 +107,7 @@ impl ArchVisitor for Catalogue {
                 match (exp, explore(&sc, Options::default()).verdict) {
                     (Expectation::Holds, Verdict::Holds) => {}
                     (Expectation::Violation(_), Verdict::Violated(cx)) => {
-                        assert_eq!(cx.invariant, InvariantId::Deadlock, "{} {id}", A::ID);
+                        assert_eq!(cx.invariant, InvariantId::DEADLOCK, "{} {id}", A::ID);
                         let cycle: HashSet<LockName> = cx.wait_for.iter().copied().collect();
                         let expected: HashSet<LockName> = if id == "race-001-self" {
                             // The writer waits for the page lock it holds.
@@ -154,7 +154,7 @@ fn the_2006_write_faults_with_its_page_locked() {
     let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
         panic!("2006 holds");
     };
-    assert_eq!(cx.invariant, InvariantId::Custom(&LOCKORDER));
+    assert_eq!(cx.invariant, LOCKORDER.id());
     let trace = replay(&sc, &cx.schedule).unwrap();
     assert!(
         trace
@@ -200,7 +200,7 @@ fn the_orphan_comes_from_an_unmoved_truncate_count() {
     let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
         panic!("2.6.22 holds");
     };
-    assert_eq!(cx.invariant, InvariantId::Custom(&NOORPHAN));
+    assert_eq!(cx.invariant, NOORPHAN.id());
     let trace = replay(&sc, &cx.schedule).unwrap();
     let labels: Vec<&str> = trace.steps.iter().map(|s| s.label).collect();
     let unmoved = labels
@@ -287,7 +287,7 @@ impl ArchVisitor for MmapCycle {
             let sc = race_001::build_mmap::<A>(v, Knobs::default(), true).unwrap();
             let truth = common::broken_under_every_search(&sc);
             let expected: BTreeSet<&str> = if v == race_001::V2006 {
-                [InvariantId::Deadlock.id(), LOCKORDER.id].into()
+                [InvariantId::DEADLOCK.id(), LOCKORDER.id].into()
             } else {
                 BTreeSet::new()
             };
@@ -297,7 +297,7 @@ impl ArchVisitor for MmapCycle {
         let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
             panic!("2006 holds");
         };
-        assert_eq!(cx.invariant, InvariantId::Deadlock);
+        assert_eq!(cx.invariant, InvariantId::DEADLOCK);
         let cycle: HashSet<LockName> = cx.wait_for.iter().copied().collect();
         assert_eq!(
             cycle,

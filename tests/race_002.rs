@@ -72,7 +72,7 @@ fn historical_arm_lpae_empties_the_pmd_and_every_other_backend_holds() {
                 panic!("v4.5: expected a violation")
             };
             assert!(
-                matches!(cx.invariant, InvariantId::NeverNone | InvariantId::DontNeed),
+                [InvariantId::NEVER_NONE, InvariantId::DONTNEED].contains(&cx.invariant),
                 "{trace}"
             );
         } else {
@@ -109,7 +109,7 @@ fn on_v4_5_madv_dontneed_returns_with_the_pages_still_mapped() {
         use pgtable::engine::invariant::InvariantSet;
         let mut sc =
             build::<pgtable::arch::ArmLpaeV4_5>("race-002", "v4.5", Knobs::default()).unwrap();
-        sc.invariants = InvariantSet::default().with(InvariantId::DontNeed);
+        sc.invariants = InvariantSet::default().with(InvariantId::DONTNEED);
         let out = explore(
             &sc,
             Options {
@@ -122,7 +122,7 @@ fn on_v4_5_madv_dontneed_returns_with_the_pages_still_mapped() {
         };
         let trace = replay(&sc, &cx.schedule).unwrap().to_string();
         println!("{trace}");
-        assert_eq!(cx.invariant, InvariantId::DontNeed);
+        assert_eq!(cx.invariant, InvariantId::DONTNEED);
         assert!(cx.schedule.len() <= 16, "{trace}");
         assert!(
             trace.contains("zap_pmd_range: pmd_none, skip the range"),
@@ -204,7 +204,7 @@ fn the_readme_quotes_the_prot_none_thp_zap_trace() {
         let Verdict::Violated(cx) = out.verdict else {
             panic!("not found")
         };
-        assert_eq!(cx.invariant, InvariantId::ZapFolio);
+        assert_eq!(cx.invariant, InvariantId::ZAP_FOLIO);
         let trace = replay(&sc, &cx.schedule).unwrap().to_string();
         readme_quotes_steps_of("## Real kernels under QEMU", &trace);
     }
@@ -236,7 +236,7 @@ fn split_without_tlb_flush_breaks_the_small_huge_tlb_rule() {
             split_skips_tlb_flush: true,
             ..Knobs::default()
         },
-        &[InvariantId::TlbSmallHuge],
+        &[InvariantId::TLB_SMALL_HUGE],
     );
 }
 
@@ -248,9 +248,9 @@ fn zap_huge_pmd_without_the_pmd_lock_is_caught() {
             ..Knobs::default()
         },
         &[
-            InvariantId::NeverNone,
-            InvariantId::DontNeed,
-            InvariantId::Deposit,
+            InvariantId::NEVER_NONE,
+            InvariantId::DONTNEED,
+            InvariantId::DEPOSIT,
         ],
     );
 }
@@ -262,7 +262,7 @@ fn freeing_the_deposited_table_breaks_table_life() {
             fault_frees_deposit: true,
             ..Knobs::default()
         },
-        &[InvariantId::TableLife],
+        &[InvariantId::TABLE_LIFE],
     );
 }
 
@@ -304,7 +304,7 @@ fn gup_fast_takes_pfn_0_from_v4_5_as_stored_and_nothing_wrong_elsewhere() {
                 let Verdict::Violated(cx) = verdict else {
                     panic!("stored: not found")
                 };
-                assert_eq!(cx.invariant, InvariantId::Decode, "{trace}");
+                assert_eq!(cx.invariant, InvariantId::DECODE, "{trace}");
                 assert!(cx.schedule.len() <= 10, "{trace}");
                 assert!(trace.contains("0x880"), "{trace}");
                 // v4.5's gup_pmd_range has no pmd_present test: the word goes straight to
@@ -322,7 +322,7 @@ fn gup_fast_takes_pfn_0_from_v4_5_as_stored_and_nothing_wrong_elsewhere() {
                 let Verdict::Violated(cx) = verdict else {
                     panic!("v4.5: not found")
                 };
-                assert_eq!(cx.invariant, InvariantId::NeverNone, "{trace}");
+                assert_eq!(cx.invariant, InvariantId::NEVER_NONE, "{trace}");
             }
             _ => assert_eq!(verdict, Verdict::Holds, "{arch}: {trace}"),
         }

@@ -37,7 +37,7 @@ impl ArchVisitor for EveryBackend {
             let truth = common::broken_under_every_search(&sc);
             let expected: BTreeSet<&str> = match variant {
                 race_003::VM_DEAD => [LIN.id].into(),
-                race_003::V4_20 => [FREEPGT.id, InvariantId::TableLife.id()].into(),
+                race_003::V4_20 => [FREEPGT.id, InvariantId::TABLE_LIFE.id()].into(),
                 _ => BTreeSet::new(),
             };
             assert_eq!(truth, expected, "{} {variant}", A::ID);
@@ -95,7 +95,7 @@ fn the_v4_20_trace_shows_the_stack_growing_into_the_range_being_freed() {
     let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
         panic!("v4.20 holds");
     };
-    assert_eq!(cx.invariant, InvariantId::Custom(&FREEPGT));
+    assert_eq!(cx.invariant, FREEPGT.id());
     let trace = replay(&sc, &cx.schedule).unwrap();
     let grew = trace
         .steps
@@ -173,7 +173,7 @@ impl ArchVisitor for Walker {
         for &variant in race_003::WALKER_VARIANTS {
             let sc = race_003::build_walker::<A>(variant).unwrap();
             let expected: BTreeSet<&str> = if variant == race_003::FIND_VMA {
-                [InvariantId::TableLife.id()].into()
+                [InvariantId::TABLE_LIFE.id()].into()
             } else {
                 BTreeSet::new()
             };

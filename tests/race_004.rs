@@ -239,7 +239,7 @@ fn a_monitor_cell_past_the_machine_is_a_typed_error() {
 /// filled hole: its "holds" is not vacuous.
 mod outcomes {
     use pgtable::engine::explore::{Options, explore};
-    use pgtable::engine::invariant::CustomInvariant;
+    use pgtable::engine::invariant::Invariant;
     use pgtable::engine::mm::Machine;
     use pgtable::engine::ops::collapse_file::{
         CollapseFile, CollapseShape, uffd_missing_registered,
@@ -253,18 +253,18 @@ mod outcomes {
 
     type A = pgtable::arch::Arm64;
 
-    static COMMITTED: CustomInvariant = CustomInvariant {
-        id: "INV-PROBE-COMMITTED",
-        statement: "The collapse never commits (a probe: broken when a commit is reachable).",
-    };
-    static REFUSED: CustomInvariant = CustomInvariant {
-        id: "INV-PROBE-REFUSED",
-        statement: "The collapse never ends with the hole still a hole in a registered range.",
-    };
-    static FILLED: CustomInvariant = CustomInvariant {
-        id: "INV-PROBE-FILLED",
-        statement: "The collapse never ends with a small folio in the hole.",
-    };
+    static COMMITTED: Invariant = Invariant::new(
+        "INV-PROBE-COMMITTED",
+        "The collapse never commits (a probe: broken when a commit is reachable).",
+    );
+    static REFUSED: Invariant = Invariant::new(
+        "INV-PROBE-REFUSED",
+        "The collapse never ends with the hole still a hole in a registered range.",
+    );
+    static FILLED: Invariant = Invariant::new(
+        "INV-PROBE-FILLED",
+        "The collapse never ends with a small folio in the hole.",
+    );
 
     fn collapse_done(m: &Machine<A>) -> bool {
         m.th(Tid(0)).done
@@ -334,7 +334,7 @@ mod outcomes {
         );
         assert!(out.complete);
         let seen: std::collections::BTreeSet<_> =
-            out.violated_custom.iter().map(|i| i.id()).collect();
+            out.violated_declared.iter().map(|i| i.id()).collect();
         assert_eq!(
             seen,
             [COMMITTED.id, REFUSED.id, FILLED.id].into(),

@@ -13,7 +13,7 @@ use pgtable::arch::X86_64;
 use pgtable::engine::explore::{Options, Outcome, Search, Verdict, explore};
 use std::collections::{HashSet, VecDeque};
 
-use pgtable::engine::invariant::{self, ALWAYS, CustomInvariant, InvariantId, InvariantSet};
+use pgtable::engine::invariant::{self, ALWAYS, Invariant, InvariantId, InvariantSet};
 use pgtable::engine::mm::{GHOST_CELLS, Machine};
 use pgtable::engine::program::{Limits, Program, ProgramError, Step, Wait};
 use pgtable::engine::state::locks::{MutexId, RcuId, RwsemId, SpinlockId};
@@ -89,7 +89,7 @@ fn every_search_finds(sc: &Scenario<A>) -> Vec<InvariantId> {
         .map(|(name, opts)| match explore(sc, *opts).verdict {
             Verdict::Violated(cx) => {
                 let trace = replay(sc, &cx.schedule).expect("the counterexample replays");
-                if cx.invariant != InvariantId::Deadlock {
+                if cx.invariant != InvariantId::DEADLOCK {
                     assert_eq!(
                         trace.violation().map(|v| v.0),
                         Some(cx.invariant),
@@ -113,7 +113,7 @@ impl Program<A> for FlagIfOtherDone {
     }
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
         if m.th(Tid(1)).done {
-            m.flag(InvariantId::Model, "y finished before x ran");
+            m.flag(InvariantId::MODEL, "y finished before x ran");
         }
         m.th_mut(t).done = true;
         Step::Ran("x")
@@ -141,7 +141,7 @@ fn a_violation_on_the_way_into_a_visited_state_is_reported() {
     assert!(
         every_search_finds(&sc)
             .iter()
-            .all(|&i| i == InvariantId::Model)
+            .all(|&i| i == InvariantId::MODEL)
     );
 }
 
@@ -154,10 +154,10 @@ impl Program<A> for TwoFlags {
     }
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
         if m.th(t).pc == 0 {
-            m.flag(InvariantId::Decode, "not checked by this scenario");
+            m.flag(InvariantId::DECODE, "not checked by this scenario");
             m.goto(t, 1);
         } else {
-            m.flag(InvariantId::Model, "the second step breaks the model");
+            m.flag(InvariantId::MODEL, "the second step breaks the model");
             m.th_mut(t).done = true;
         }
         Step::Ran("flag")
@@ -168,28 +168,28 @@ impl Program<A> for TwoFlags {
 fn an_unchecked_flag_never_masks_a_later_one() {
     let sc = ScenarioBuilder::<A>::new("unchecked-flag", 1)
         .thread("f", TwoFlags)
-        .invariants(InvariantSet::default().with(InvariantId::TableLife))
+        .invariants(InvariantSet::default().with(InvariantId::TABLE_LIFE))
         .build()
         .unwrap();
     for found in every_search_finds(&sc) {
-        assert_eq!(found, InvariantId::Model);
+        assert_eq!(found, InvariantId::MODEL);
     }
     // The step that raised only the unchecked flag breaks nothing.
     let trace = replay(&sc, &[0, 0]).unwrap();
     assert_eq!(trace.steps[0].violated, None);
     assert_eq!(
         trace.steps[1].violated.map(|v| v.0),
-        Some(InvariantId::Model)
+        Some(InvariantId::MODEL)
     );
     // Nor within one step: the unchecked flag raised first, the checked one second.
-    assert_eq!(INVS[1], InvariantId::Decode);
+    assert_eq!(INVS[1], InvariantId::DECODE);
     let one_step = scenario_with(
         &[vec![Op::FlagTwo(1, 0)]],
-        InvariantSet::default().with(InvariantId::TableLife),
+        InvariantSet::default().with(InvariantId::TABLE_LIFE),
         0,
     );
     for found in every_search_finds(&one_step) {
-        assert_eq!(found, InvariantId::Model);
+        assert_eq!(found, InvariantId::MODEL);
     }
 }
 
@@ -279,7 +279,7 @@ fn abba(a: Lock, b: Lock) -> Scenario<A> {
 fn an_abba_over_a_page_lock_and_a_pmd_lock_deadlocks_under_every_search() {
     let sc = abba(Lock::Pmd, Lock::Page);
     for found in every_search_finds(&sc) {
-        assert_eq!(found, InvariantId::Deadlock);
+        assert_eq!(found, InvariantId::DEADLOCK);
     }
     let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
         panic!("the default options miss the deadlock");
@@ -290,7 +290,7 @@ fn an_abba_over_a_page_lock_and_a_pmd_lock_deadlocks_under_every_search() {
 #[test]
 fn an_abba_over_mmap_lock_and_a_page_lock_deadlocks_under_every_search() {
     for found in every_search_finds(&abba(Lock::MmapWrite, Lock::Page)) {
-        assert_eq!(found, InvariantId::Deadlock);
+        assert_eq!(found, InvariantId::DEADLOCK);
     }
 }
 
@@ -369,7 +369,7 @@ enum Op {
     GhostRead(u8),
     /// Adds one to ghost cell `i`.
     GhostInc(u8),
-    /// Raises the custom invariant [`ORACLE_RAISED`].
+    /// Raises the declared invariant [`ORACLE_RAISED`].
     FlagUser,
     /// Reads another thread's program counter into register 0.
     ReadThread(u8),
@@ -443,13 +443,13 @@ const RCU: RcuId = RcuId::new(3, "oracle rcu");
 
 /// The invariants a random program may raise, and that a scenario may check.
 const INVS: [InvariantId; 7] = [
-    InvariantId::Model,
-    InvariantId::Decode,
-    InvariantId::TableLife,
-    InvariantId::LockBalance,
-    InvariantId::Deposit,
-    InvariantId::Validate,
-    InvariantId::ZeroFolio,
+    InvariantId::MODEL,
+    InvariantId::DECODE,
+    InvariantId::TABLE_LIFE,
+    InvariantId::LOCK_BALANCE,
+    InvariantId::DEPOSIT,
+    InvariantId::VALIDATE,
+    InvariantId::ZERO_FOLIO,
 ];
 
 #[derive(Clone, Debug)]
@@ -630,7 +630,7 @@ impl Program<A> for Scripted {
             Op::VmaInsert => {
                 let mm = m.mm_of_thread(t);
                 if m.vma_insert(mm, 0, 1, VmFlags::READ).is_none() {
-                    m.flag(InvariantId::Model, "no VMA slot left");
+                    m.flag(InvariantId::MODEL, "no VMA slot left");
                 }
             }
             Op::CacheGet(i) => {
@@ -744,17 +744,11 @@ fn program_set() -> impl Strategy<Value = (Vec<Vec<Op>>, u32)> {
     })
 }
 
-/// A custom invariant the oracle's programs raise ([`Op::FlagUser`]); declared when bit 30
+/// A declared invariant the oracle's programs raise ([`Op::FlagUser`]); declared when bit 30
 /// of the scenario's bits is set.
-static ORACLE_RAISED: CustomInvariant = CustomInvariant {
-    id: "INV-ORACLE-RAISED",
-    statement: "No program raises it.",
-};
+static ORACLE_RAISED: Invariant = Invariant::new("INV-ORACLE-RAISED", "No program raises it.");
 /// A custom state invariant over ghost cell 1; declared when bit 31 is set.
-static ORACLE_STATE: CustomInvariant = CustomInvariant {
-    id: "INV-ORACLE-STATE",
-    statement: "Ghost cell 1 stays below 2.",
-};
+static ORACLE_STATE: Invariant = Invariant::new("INV-ORACLE-STATE", "Ghost cell 1 stays below 2.");
 const RAISED_BIT: u32 = 1 << 30;
 /// Leaves the spinlock undeclared: its ops raise INV-MODEL.
 const NO_SPIN_BIT: u32 = 1 << 29;
@@ -770,16 +764,16 @@ fn oracle_state(m: &Machine<A>) -> Option<&'static str> {
 fn scenario(programs: &[Vec<Op>], set_bits: u32) -> Scenario<A> {
     let mut set = InvariantSet::default();
     let checkable = [
-        InvariantId::Model,
-        InvariantId::Decode,
-        InvariantId::TableLife,
-        InvariantId::LockBalance,
-        InvariantId::Deposit,
-        InvariantId::NeverNone,
-        InvariantId::TlbSmallHuge,
-        InvariantId::DontNeed,
-        InvariantId::Validate,
-        InvariantId::ZeroFolio,
+        InvariantId::MODEL,
+        InvariantId::DECODE,
+        InvariantId::TABLE_LIFE,
+        InvariantId::LOCK_BALANCE,
+        InvariantId::DEPOSIT,
+        InvariantId::NEVER_NONE,
+        InvariantId::TLB_SMALL_HUGE,
+        InvariantId::DONTNEED,
+        InvariantId::VALIDATE,
+        InvariantId::ZERO_FOLIO,
     ];
     for (i, id) in checkable.iter().enumerate() {
         if set_bits & (1 << i) != 0 {
@@ -833,7 +827,7 @@ struct Answer {
 fn answer(out: &Outcome) -> Answer {
     Answer {
         violated: out.violated,
-        custom: out.violated_custom.iter().map(|id| id.id()).collect(),
+        custom: out.violated_declared.iter().map(|id| id.id()).collect(),
         states: out.complete.then_some(out.stats.states),
     }
 }
@@ -847,16 +841,12 @@ fn reference(sc: &Scenario<A>) -> Answer {
     let set = sc.invariants;
     let mut violated = InvariantSet::default();
     let mut custom = std::collections::BTreeSet::new();
-    let declared = |id: InvariantId| {
-        sc.custom
-            .iter()
-            .any(|k| InvariantId::Custom(k.invariant) == id)
-    };
+    let declared = |id: InvariantId| sc.declared.iter().any(|k| k.invariant.id() == id);
     let mut check = |m: &Machine<A>, raised: &[pgtable::engine::mm::Flagged]| {
         for f in raised {
-            if let InvariantId::Custom(c) = f.id {
+            if !f.id.is_builtin() {
                 if declared(f.id) {
-                    custom.insert(c.id);
+                    custom.insert(f.id.id());
                 }
             } else if set.contains(f.id) || ALWAYS.contains(f.id) {
                 violated = violated.with(f.id);
@@ -867,7 +857,7 @@ fn reference(sc: &Scenario<A>) -> Answer {
                 violated = violated.with(id);
             }
         }
-        for k in &sc.custom {
+        for k in &sc.declared {
             if k.check.is_some_and(|check| check(m).is_some()) {
                 custom.insert(k.invariant.id);
             }
@@ -902,7 +892,7 @@ fn reference(sc: &Scenario<A>) -> Answer {
         deadlock |= alive && !ran;
     }
     if deadlock {
-        violated = violated.with(InvariantId::Deadlock);
+        violated = violated.with(InvariantId::DEADLOCK);
     }
     Answer {
         violated,
@@ -958,7 +948,7 @@ fn agree(programs: &[Vec<Op>], set_bits: u32) -> Result<(), TestCaseError> {
                 let trace = replay(&sc, &cx.schedule)
                     .map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
                 prop_assert_eq!(cx.wait_for.len(), cx.wait_cycle.len());
-                if cx.invariant != InvariantId::Deadlock {
+                if cx.invariant != InvariantId::DEADLOCK {
                     prop_assert_eq!(
                         trace.violation().map(|v| v.0),
                         Some(cx.invariant),
@@ -1031,11 +1021,11 @@ fn the_oracle_generates_every_kind_of_answer() {
             },
         );
         seen = InvariantSet(seen.0 | out.violated.0);
-        for id in &out.violated_custom {
+        for id in &out.violated_declared {
             seen_custom.insert(id.id());
         }
         holds +=
-            u32::from(out.violated == InvariantSet::default() && out.violated_custom.is_empty());
+            u32::from(out.violated == InvariantSet::default() && out.violated_declared.is_empty());
         if let Verdict::Violated(cx) = &out.verdict {
             declared_cycles += u32::from(
                 cx.wait_for
@@ -1049,14 +1039,14 @@ fn the_oracle_generates_every_kind_of_answer() {
         }
     }
     for id in [
-        InvariantId::Model,
-        InvariantId::Decode,
-        InvariantId::TableLife,
-        InvariantId::LockBalance,
-        InvariantId::NeverNone,
-        InvariantId::TlbSmallHuge,
-        InvariantId::DontNeed,
-        InvariantId::Deadlock,
+        InvariantId::MODEL,
+        InvariantId::DECODE,
+        InvariantId::TABLE_LIFE,
+        InvariantId::LOCK_BALANCE,
+        InvariantId::NEVER_NONE,
+        InvariantId::TLB_SMALL_HUGE,
+        InvariantId::DONTNEED,
+        InvariantId::DEADLOCK,
     ] {
         assert!(seen.contains(id), "no generated program breaks {id}");
     }

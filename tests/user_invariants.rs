@@ -4,7 +4,7 @@
 
 use pgtable::arch::X86_64;
 use pgtable::engine::explore::{Options, Search, Verdict, explore};
-use pgtable::engine::invariant::{CustomInvariant, InvariantId};
+use pgtable::engine::invariant::Invariant;
 use pgtable::engine::mm::Machine;
 use pgtable::engine::program::{Program, Step, Wait};
 use pgtable::engine::state::locks::MutexId;
@@ -14,16 +14,16 @@ use pgtable::engine::{Scenario, ScenarioBuilder, ScenarioError, Tid};
 type A = X86_64;
 
 /// A counter kept in ghost cell 0, incremented by each thread.
-static COUNT: CustomInvariant = CustomInvariant {
-    id: "INV-USER-COUNT",
-    statement: "Once every thread is done, the ghost counter equals the number of threads.",
-};
+static COUNT: Invariant = Invariant::new(
+    "INV-USER-COUNT",
+    "Once every thread is done, the ghost counter equals the number of threads.",
+);
 
 /// Raised by a thread that reads the counter while another is mid-update.
-static TORN: CustomInvariant = CustomInvariant {
-    id: "INV-USER-TORN",
-    statement: "No thread reads the counter while another has read it and not written it back.",
-};
+static TORN: Invariant = Invariant::new(
+    "INV-USER-TORN",
+    "No thread reads the counter while another has read it and not written it back.",
+);
 
 /// Ghost cell 1 counts threads between their read and their write.
 const IN_FLIGHT: usize = 1;
@@ -166,7 +166,7 @@ fn every_user_invariant_broken_is_reported() {
             ..Options::default()
         },
     );
-    let ids: Vec<&str> = out.violated_custom.iter().map(|v| v.id()).collect();
+    let ids: Vec<&str> = out.violated_declared.iter().map(|v| v.id()).collect();
     assert!(
         ids.contains(&"INV-USER-COUNT") && ids.contains(&"INV-USER-TORN"),
         "{ids:?}"
@@ -206,11 +206,11 @@ fn a_state_invariant_alone_is_checked_on_every_state() {
     let Verdict::Violated(cx) = out.verdict else {
         panic!("not found")
     };
-    assert_eq!(cx.invariant, InvariantId::Custom(&COUNT));
+    assert_eq!(cx.invariant, COUNT.id());
     assert_eq!(cx.what, "both threads are done but an increment was lost");
 }
 
-// A raised custom invariant the scenario did not declare does not count (as a built-in one
+// A raised declared invariant the scenario did not declare does not count (as a built-in one
 // outside the scenario's set does not).
 #[test]
 fn an_undeclared_custom_invariant_is_not_checked() {
@@ -236,15 +236,9 @@ fn an_undeclared_custom_invariant_is_not_checked() {
 
 #[test]
 fn bad_custom_ids_are_typed_errors() {
-    static NO_PREFIX: CustomInvariant = CustomInvariant {
-        id: "USER-X",
-        statement: "s",
-    };
-    static BUILTIN: CustomInvariant = CustomInvariant {
-        id: "INV-002-NEVERNONE",
-        statement: "s",
-    };
-    let err = |inv: &'static CustomInvariant, twice: bool| {
+    static NO_PREFIX: Invariant = Invariant::new("USER-X", "s");
+    static BUILTIN: Invariant = Invariant::new("INV-002-NEVERNONE", "s");
+    let err = |inv: &'static Invariant, twice: bool| {
         let mut b = ScenarioBuilder::<A>::new("bad", 1).invariant(inv);
         if twice {
             b = b.invariant(inv);

@@ -6,7 +6,7 @@
 
 use pgtable::arch::X86_64;
 use pgtable::engine::explore::{Counterexample, Options, Search, Verdict, explore};
-use pgtable::engine::invariant::{CustomInvariant, InvariantId};
+use pgtable::engine::invariant::{Invariant, InvariantId};
 use pgtable::engine::locks::LockName;
 use pgtable::engine::mm::Machine;
 use pgtable::engine::program::{Program, Step, Wait};
@@ -27,10 +27,10 @@ const VMA_LINKED: usize = 0;
 /// Ghost cell: 1 once munmap has returned.
 const UNMAPPED: usize = 1;
 
-static NO_ORPHAN: CustomInvariant = CustomInvariant {
-    id: "INV-USER-NO-ORPHAN",
-    statement: "Once munmap has returned, nothing is mapped in the range it unmapped.",
-};
+static NO_ORPHAN: Invariant = Invariant::new(
+    "INV-USER-NO-ORPHAN",
+    "Once munmap has returned, nothing is mapped in the range it unmapped.",
+);
 
 fn searches() -> [Options; 3] {
     let dfs = Options {
@@ -60,7 +60,7 @@ fn every_search_finds(sc: &Scenario<A>, id: InvariantId) -> Counterexample {
         };
         assert_eq!(cx.invariant, id, "{opts:?}");
         let trace = replay(sc, &cx.schedule).expect("replays");
-        if id != InvariantId::Deadlock {
+        if id != InvariantId::DEADLOCK {
             assert_eq!(trace.violation().map(|v| v.0), Some(id), "{trace}");
         }
         last = Some(cx);
@@ -339,7 +339,7 @@ fn rcu_scenario(grace_period: bool, walkers: usize) -> Scenario<A> {
         .rcu(TABLE_RCU)
         .spinlock(PAGE_TABLE_LOCK)
         .invariants(
-            pgtable::engine::invariant::InvariantSet::default().with(InvariantId::TableLife),
+            pgtable::engine::invariant::InvariantSet::default().with(InvariantId::TABLE_LIFE),
         )
         .thread("free", FreeTable { grace_period });
     for _ in 0..walkers {
@@ -352,7 +352,7 @@ fn rcu_scenario(grace_period: bool, walkers: usize) -> Scenario<A> {
 fn a_table_freed_without_a_grace_period_is_found_and_synchronize_rcu_holds() {
     for walkers in [1, 2] {
         let sc = rcu_scenario(false, walkers);
-        let cx = every_search_finds(&sc, InvariantId::TableLife);
+        let cx = every_search_finds(&sc, InvariantId::TABLE_LIFE);
         let text = replay(&sc, &cx.schedule).unwrap().to_string();
         assert!(
             text.contains("enters a read-side section of rcu (table free) (rcu)")
@@ -456,7 +456,7 @@ fn an_abba_deadlock_names_both_locks_and_one_order_holds() {
         TwoLocks(Take::Mutex, Take::SemWrite),
         TwoLocks(Take::SemRead, Take::Mutex),
     );
-    let cx = every_search_finds(&sc, InvariantId::Deadlock);
+    let cx = every_search_finds(&sc, InvariantId::DEADLOCK);
     assert_eq!(cx.wait_cycle.len(), 2, "{cx:?}");
     assert_eq!(cx.wait_for.len(), 2);
     assert!(cx.wait_for.contains(&UFFD_MUTEX.lock_name()), "{cx:?}");
@@ -520,7 +520,7 @@ fn synchronize_rcu_inside_a_read_section_deadlocks_on_itself() {
         .thread("t", SyncInsideReader)
         .build()
         .unwrap();
-    let cx = every_search_finds(&sc, InvariantId::Deadlock);
+    let cx = every_search_finds(&sc, InvariantId::DEADLOCK);
     assert_eq!(cx.wait_cycle, [0]);
     assert_eq!(cx.wait_for, [TABLE_RCU.lock_name()]);
 }
@@ -583,14 +583,14 @@ fn an_unbalanced_release_and_an_undeclared_lock_are_violations() {
         ScenarioBuilder::<A>::new("misuse", 1)
             .rwsem(MM_SEM)
             .invariants(
-                pgtable::engine::invariant::InvariantSet::default().with(InvariantId::LockBalance),
+                pgtable::engine::invariant::InvariantSet::default().with(InvariantId::LOCK_BALANCE),
             )
             .thread("m", Misuse(unbalanced))
             .build()
             .unwrap()
     };
-    every_search_finds(&sc(true), InvariantId::LockBalance);
-    let cx = every_search_finds(&sc(false), InvariantId::Model);
+    every_search_finds(&sc(true), InvariantId::LOCK_BALANCE);
+    let cx = every_search_finds(&sc(false), InvariantId::MODEL);
     assert_eq!(cx.what, "a step used a lock the scenario did not declare");
     // A wait on a declared lock names it; the machine's own locks keep their names.
     let m = &sc(true).initial;
@@ -619,14 +619,14 @@ use pgtable::engine::setup::PteInit;
 /// Ghost cell: the page the child pinned, plus one (0: none).
 const PINNED: usize = 2;
 
-static COW_PIN: CustomInvariant = CustomInvariant {
-    id: "INV-USER-COW-PIN",
-    statement: "The parent never maps writable a page the child holds pinned.",
-};
-static COW_PRIVATE: CustomInvariant = CustomInvariant {
-    id: "INV-USER-COW-PRIVATE",
-    statement: "Once the parent's write fault has returned, no other mapping shares its page.",
-};
+static COW_PIN: Invariant = Invariant::new(
+    "INV-USER-COW-PIN",
+    "The parent never maps writable a page the child holds pinned.",
+);
+static COW_PRIVATE: Invariant = Invariant::new(
+    "INV-USER-COW-PRIVATE",
+    "Once the parent's write fault has returned, no other mapping shares its page.",
+);
 
 /// How `do_wp_page` decides to reuse a write-protected anonymous page.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use pgtable::arch::{
     X86_64, visit_all,
 };
 use pgtable::engine::explore::{Options, Search, Verdict, explore};
-use pgtable::engine::invariant::{Custom, CustomInvariant, InvariantId};
+use pgtable::engine::invariant::{Declared, Invariant, InvariantId};
 use pgtable::engine::mm::{Machine, SLOTS, TableState};
 use pgtable::engine::ops::v6_12::{fault::AnonFault, gup::GupFast, split::SplitHugePmd};
 use pgtable::engine::program::Program;
@@ -76,7 +76,7 @@ fn race_002_holds_under_v6_12_code_on_every_fixed_thp_backend() {
 #[test]
 fn the_historical_arm_lpae_helpers_break_never_none_under_v6_12_code() {
     let (id, steps) = violated(&verdict::<ArmLpaeV4_5>("race-002"));
-    assert_eq!(id, InvariantId::NeverNone);
+    assert_eq!(id, InvariantId::NEVER_NONE);
     assert!(steps <= 5, "{steps} steps");
 }
 
@@ -89,7 +89,7 @@ fn a_prot_none_thp_zap_dereferences_no_folio_on_arm_lpae_only() {
     let Verdict::Violated(cx) = &out.verdict else {
         panic!("arm-lpae must break INV-ZAP-FOLIO, got {:?}", out.verdict);
     };
-    assert_eq!(cx.invariant, InvariantId::ZapFolio);
+    assert_eq!(cx.invariant, InvariantId::ZAP_FOLIO);
     let trace = replay(&sc, &cx.schedule).unwrap().to_string();
     assert!(
         trace.contains("zap_huge_pmd: pmdp_huge_get_and_clear_full"),
@@ -98,7 +98,7 @@ fn a_prot_none_thp_zap_dereferences_no_folio_on_arm_lpae_only() {
     assert!(trace.contains("VIOLATED INV-ZAP-FOLIO"), "{trace}");
     for (arch, v) in every("prot-none-thp-zap") {
         if arch == ArchId::ArmLpae {
-            assert_eq!(violated(&v).0, InvariantId::ZapFolio);
+            assert_eq!(violated(&v).0, InvariantId::ZAP_FOLIO);
         } else {
             assert_eq!(v, Verdict::Holds, "prot-none-thp-zap on {arch}");
         }
@@ -110,7 +110,7 @@ fn a_prot_none_thp_zap_dereferences_no_folio_on_arm_lpae_only() {
 #[test]
 fn dontneed_fault_tlb_is_found_on_every_fixed_thp_backend_after_the_deferred_flush() {
     for (arch, v) in every("dontneed-fault-tlb") {
-        assert_eq!(violated(&v).0, InvariantId::TlbSmallHuge, "{arch}");
+        assert_eq!(violated(&v).0, InvariantId::TLB_SMALL_HUGE, "{arch}");
     }
     let sc = build::<X86_64>("dontneed-fault-tlb", V6_12, Knobs::default()).unwrap();
     let Verdict::Violated(cx) = explore(&sc, bfs()).verdict else {
@@ -158,7 +158,7 @@ fn depth_first_and_breadth_first_agree_under_v6_12_code() {
     let sc = build::<S390>("fault-empty-pte", STATIC_ZERO, Knobs::default()).unwrap();
     for opts in [Options::default(), bfs()] {
         let v = explore(&sc, opts).verdict;
-        assert_eq!(violated(&v).0, InvariantId::Validate);
+        assert_eq!(violated(&v).0, InvariantId::VALIDATE);
     }
 }
 
@@ -305,10 +305,10 @@ fn the_v6_12_zero_page_split_clears_first_then_populates_zero_ptes() {
     assert_eq!(m.deposited(0), None);
 }
 
-static NEVER_NONE_MID_SPLIT: CustomInvariant = CustomInvariant {
-    id: "INV-TEST-NEVER-NONE-MID-SPLIT",
-    statement: "The pmd never reads as none while the split (thread 0) holds the pmd lock.",
-};
+static NEVER_NONE_MID_SPLIT: Invariant = Invariant::new(
+    "INV-TEST-NEVER-NONE-MID-SPLIT",
+    "The pmd never reads as none while the split (thread 0) holds the pmd lock.",
+);
 
 fn none_mid_split<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
     (m.pmd_lock_holder(0) == Some(Tid(0)) && A::pmd_none(m.peek_pmd(0)))
@@ -327,16 +327,13 @@ fn never_none_is_stated_as_v6_12_keeps_it_not_stronger() {
     let stronger = |zero: bool| {
         let b = ScenarioBuilder::<X86_64>::new("split-gup", 1);
         let b = if zero { b.huge_zero(0) } else { b.huge(0) };
-        let mut sc = b
+        let sc = b
             .unwrap()
             .thread("split", SplitHugePmd::new(0))
             .thread("gup", GupFast { region: 0, slot: 1 })
+            .state_invariant(&NEVER_NONE_MID_SPLIT, none_mid_split::<X86_64>)
             .build()
             .unwrap();
-        sc.custom.push(Custom {
-            invariant: &NEVER_NONE_MID_SPLIT,
-            check: Some(none_mid_split::<X86_64>),
-        });
         (explore(&sc, bfs()).verdict, sc)
     };
     let (v, sc) = stronger(true);
@@ -368,7 +365,7 @@ fn a_v6_12_split_that_clears_an_anonymous_thp_breaks_never_none() {
             };
             let sc = build::<A>("race-002", V6_12, knobs).unwrap();
             let v = explore(&sc, bfs()).verdict;
-            assert_eq!(violated(&v).0, InvariantId::NeverNone, "{}", A::ID);
+            assert_eq!(violated(&v).0, InvariantId::NEVER_NONE, "{}", A::ID);
             self.0 += 1;
         }
     }
@@ -389,7 +386,7 @@ fn a_write_fault_on_the_huge_zero_page_reports_the_missing_cow_model() {
         .build()
         .unwrap();
     let v = explore(&sc, bfs()).verdict;
-    assert_eq!(violated(&v).0, InvariantId::Model);
+    assert_eq!(violated(&v).0, InvariantId::MODEL);
 }
 
 /// The anonymous huge pmd of page 1 with `prot`, and what `pmdp_invalidate` makes of it.
@@ -455,7 +452,7 @@ fn a_prot_none_huge_zero_split_takes_the_zero_folio_for_anonymous_on_arm_lpae_on
     let Verdict::Violated(cx) = explore(&sc, bfs()).verdict else {
         panic!("arm-lpae must break INV-ZERO-FOLIO");
     };
-    assert_eq!(cx.invariant, InvariantId::ZeroFolio);
+    assert_eq!(cx.invariant, InvariantId::ZERO_FOLIO);
     let trace = replay(&sc, &cx.schedule).unwrap().to_string();
     assert!(
         trace.contains("split_huge_pmd_locked: pmd_trans_huge(*pmd)"),
@@ -464,7 +461,7 @@ fn a_prot_none_huge_zero_split_takes_the_zero_folio_for_anonymous_on_arm_lpae_on
     assert!(!trace.contains("__split_huge_zero_page_pmd"), "{trace}");
     for (arch, v) in every("prot-none-zero-split") {
         if arch == ArchId::ArmLpae {
-            assert_eq!(violated(&v).0, InvariantId::ZeroFolio);
+            assert_eq!(violated(&v).0, InvariantId::ZERO_FOLIO);
         } else {
             assert_eq!(v, Verdict::Holds, "prot-none-zero-split on {arch}");
         }
@@ -542,10 +539,10 @@ fn the_v6_12_file_split_clears_the_pmd_for_good() {
     assert_eq!(file.huge(0).err(), Some(ScenarioError::FileVma));
 }
 
-static NEVER_NONE_ANY_PAGE: CustomInvariant = CustomInvariant {
-    id: "INV-TEST-NEVER-NONE-ANY-PAGE",
-    statement: "While region 0 maps any page, anonymous or not, its pmd never reads as none.",
-};
+static NEVER_NONE_ANY_PAGE: Invariant = Invariant::new(
+    "INV-TEST-NEVER-NONE-ANY-PAGE",
+    "While region 0 maps any page, anonymous or not, its pmd never reads as none.",
+);
 
 fn none_with_any_page<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
     let mapped = m
@@ -559,7 +556,7 @@ fn none_with_any_page<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
 #[test]
 fn never_none_counts_anonymous_pages_only() {
     let mut sc = build::<X86_64>("file-thp-split", V6_12, Knobs::default()).unwrap();
-    sc.custom.push(Custom {
+    sc.declared.push(Declared {
         invariant: &NEVER_NONE_ANY_PAGE,
         check: Some(none_with_any_page::<X86_64>),
     });
@@ -641,7 +638,7 @@ fn a_write_fault_on_a_read_only_pte_is_do_wp_page_and_a_shared_one_is_reported()
         .build()
         .unwrap();
     let (id, _) = violated(&explore(&shared, bfs()).verdict);
-    assert_eq!(id, InvariantId::Model);
+    assert_eq!(id, InvariantId::MODEL);
     let reads = ScenarioBuilder::<X86_64>::new("rr", 1)
         .thread("read0", small_read(1))
         .thread("read1", small_read(1))
@@ -668,7 +665,7 @@ impl ArchVisitor for EmptyPte {
                     A::ID
                 );
             };
-            assert_eq!(cx.invariant, InvariantId::Validate, "{}", A::ID);
+            assert_eq!(cx.invariant, InvariantId::VALIDATE, "{}", A::ID);
             let trace = replay(&sc, &cx.schedule).unwrap().to_string();
             assert!(trace.contains("VIOLATED INV-000-VALIDATE"), "{trace}");
             self.0 += 1;
@@ -822,10 +819,10 @@ fn v6_12_do_wp_page_reuses_the_only_reference_and_copies_a_pinned_page() {
     assert!(labels.contains(&"wp_page_copy: folio_prealloc, __wp_page_copy_user"));
 }
 
-static ONE_COPY: CustomInvariant = CustomInvariant {
-    id: "INV-TEST-ONE-COPY",
-    statement: "Once the faults return, the page slot 1 maps (if any: a write fault that lost to the read fault's zero pte returns for the access to retry) has one mapping, one reference and PageAnonExclusive, and every other page has neither a mapping nor a reference.",
-};
+static ONE_COPY: Invariant = Invariant::new(
+    "INV-TEST-ONE-COPY",
+    "Once the faults return, the page slot 1 maps (if any: a write fault that lost to the read fault's zero pte returns for the access to retry) has one mapping, one reference and PageAnonExclusive, and every other page has neither a mapping nor a reference.",
+);
 
 fn one_copy<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
     if !(0..3).all(|t| m.th(Tid(t)).done) {

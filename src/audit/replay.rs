@@ -207,7 +207,7 @@ pub fn replay(recorded: &TraceRecord) -> Result<ReplayReport, AuditError> {
         ),
         // A deadlock is a state where no thread can run, not a step: the schedule must run
         // to its end with no invariant broken on the way.
-        (None, None) if invariant == InvariantId::Deadlock => report(
+        (None, None) if invariant == InvariantId::DEADLOCK => report(
             true,
             std::format!(
                 "the schedule runs its {} steps to the state the report calls a deadlock ({}).",

@@ -412,7 +412,7 @@ fn assemble(
         .collect();
     for e in &plan.scenarios {
         for &i in e.invariants {
-            if matches!(i, InvariantId::Custom(_)) && !checked.contains(&i) {
+            if !i.is_builtin() && !checked.contains(&i) {
                 checked.push(i);
             }
         }

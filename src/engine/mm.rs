@@ -491,7 +491,7 @@ impl<A: PmdOps> Machine<A> {
     fn released(&mut self, lock: LockName, op: LockOp, held: bool, what: &'static str) {
         self.lock_event(lock, op);
         if !held {
-            self.flag(InvariantId::LockBalance, what);
+            self.flag(InvariantId::LOCK_BALANCE, what);
         }
     }
 
@@ -512,7 +512,7 @@ impl<A: PmdOps> Machine<A> {
             fx.raised.insert(
                 0,
                 Flagged {
-                    id: InvariantId::Footprint,
+                    id: InvariantId::FOOTPRINT,
                     what: "the step changed a location its footprint does not declare",
                 },
             );
@@ -555,7 +555,7 @@ impl<A: PmdOps> Machine<A> {
     }
     fn table_access(&mut self, t: u8, what: &'static str) -> bool {
         if self.tables[usize::from(t)].state != TableState::Live {
-            self.flag(InvariantId::TableLife, what);
+            self.flag(InvariantId::TABLE_LIFE, what);
             return false;
         }
         true
@@ -793,13 +793,13 @@ impl<A: PmdOps> Machine<A> {
         self.write(Loc::Vmas);
         if start >= end || end > self.npmds {
             self.flag(
-                InvariantId::Model,
+                InvariantId::MODEL,
                 "vma_insert: an empty or out-of-range VMA",
             );
             return None;
         }
         if self.vmas.overlaps(mm, start, end, None) {
-            self.flag(InvariantId::Model, "vma_insert over an attached VMA");
+            self.flag(InvariantId::MODEL, "vma_insert over an attached VMA");
         }
         let vma = Vma {
             mm,
@@ -815,7 +815,7 @@ impl<A: PmdOps> Machine<A> {
     fn vma_update(&mut self, id: VmaId, what: &'static str, f: impl FnOnce(&mut Vma)) {
         self.write(Loc::Vmas);
         let Some(v) = self.vmas.get_mut(id) else {
-            self.flag(InvariantId::Model, what);
+            self.flag(InvariantId::MODEL, what);
             return;
         };
         let before = v.pack();
@@ -1042,7 +1042,7 @@ impl<A: PmdOps> Machine<A> {
     fn declared_mut(&mut self, lock: DeclaredLock) -> Option<&mut LockState> {
         if !self.locks.is_declared(lock) {
             self.flag(
-                InvariantId::Model,
+                InvariantId::MODEL,
                 "a step used a lock the scenario did not declare",
             );
             return None;
@@ -1154,7 +1154,7 @@ impl<A: PmdOps> Machine<A> {
         self.lock_event(lock.lock_name(), LockOp::AcquireRead);
         if nested {
             self.flag(
-                InvariantId::Model,
+                InvariantId::MODEL,
                 "nested rcu_read_lock: the model keeps one section per thread",
             );
         }
@@ -1562,9 +1562,9 @@ mod tests {
         let Verdict::Violated(cx) = explore(&sc, audited).verdict else {
             panic!("the auditor missed the write");
         };
-        assert_eq!(cx.invariant, InvariantId::Footprint);
+        assert_eq!(cx.invariant, InvariantId::FOOTPRINT);
         let trace = crate::engine::trace::replay(&sc, &cx.schedule).unwrap();
-        assert_eq!(trace.violation().map(|v| v.0), Some(InvariantId::Footprint));
+        assert_eq!(trace.violation().map(|v| v.0), Some(InvariantId::FOOTPRINT));
         let unaudited = Options {
             audit_footprints: false,
             ..audited

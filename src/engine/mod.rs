@@ -21,10 +21,10 @@
 //!     .huge(0)?
 //!     .thread("split", SplitHugePmd::new(0))
 //!     .thread("zap", MadvDontneed::new(0))
-//!     .invariants(InvariantSet::default().with(InvariantId::DontNeed))
+//!     .invariants(InvariantSet::default().with(InvariantId::DONTNEED))
 //!     .build()?;
 //! let out = explore(&sc, Options { search: Search::BreadthFirst, ..Options::default() });
-//! assert!(matches!(out.verdict, Verdict::Violated(cx) if cx.invariant == InvariantId::DontNeed));
+//! assert!(matches!(out.verdict, Verdict::Violated(cx) if cx.invariant == InvariantId::DONTNEED));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -71,8 +71,8 @@ pub struct Scenario<A: PmdOps> {
     pub threads: Vec<Thread<A>>,
     /// The built-in invariants checked after every step.
     pub invariants: InvariantSet,
-    /// The custom invariants the scenario declared: always checked.
-    pub custom: Vec<invariant::Custom<A>>,
+    /// The invariants the scenario declared: always checked.
+    pub declared: Vec<invariant::Declared<A>>,
     /// The locks the scenario declared, in declaration order.
     pub locks: Vec<DeclaredLock>,
 }
@@ -154,8 +154,8 @@ pub enum ScenarioError {
         /// What is wrong with it.
         why: &'static str,
     },
-    /// A custom invariant's id is malformed or already taken (by a built-in invariant or
-    /// another custom one).
+    /// A declared invariant's id is malformed or already taken (by a built-in invariant or
+    /// another declared one).
     BadInvariant {
         /// The id.
         id: &'static str,
@@ -237,7 +237,7 @@ pub struct ScenarioBuilder<A: PmdOps> {
     machine: Machine<A>,
     threads: Vec<Thread<A>>,
     invariants: InvariantSet,
-    custom: Vec<invariant::Custom<A>>,
+    declared: Vec<invariant::Declared<A>>,
     locks: Vec<DeclaredLock>,
     error: Option<ScenarioError>,
 }
@@ -254,7 +254,7 @@ impl<A: PmdOps> ScenarioBuilder<A> {
             machine: Machine::new(regions.clamp(1, MAX_PMDS) as u8),
             threads: Vec::new(),
             invariants: InvariantSet::default(),
-            custom: Vec::new(),
+            declared: Vec::new(),
             locks: Vec::new(),
             error,
         }
@@ -499,20 +499,20 @@ impl<A: PmdOps> ScenarioBuilder<A> {
         self
     }
 
-    /// Declares a custom invariant that the scenario's programs raise with
+    /// Declares an invariant that the scenario's programs raise with
     /// [`Machine::flag`]`(INV.id(), "what broke")`: checked on every step, cited by its id.
     /// An id must start with `INV-` and be new (not a built-in's, not declared twice);
     /// otherwise [`build`](Self::build) fails with [`ScenarioError::BadInvariant`].
-    pub fn invariant(self, inv: &'static invariant::CustomInvariant) -> Self {
+    pub fn invariant(self, inv: &'static invariant::Invariant) -> Self {
         self.declare(inv, None)
     }
 
-    /// Declares a custom state invariant: `check` runs on every state reached and returns
+    /// Declares a state invariant: `check` runs on every state reached and returns
     /// `Some(phrase)` when the state breaks it. It reads the machine through the same
     /// recording views as the programs. Id rules as for [`invariant`](Self::invariant).
     pub fn state_invariant(
         self,
-        inv: &'static invariant::CustomInvariant,
+        inv: &'static invariant::Invariant,
         check: invariant::StateCheck<A>,
     ) -> Self {
         self.declare(inv, Some(check))
@@ -520,14 +520,14 @@ impl<A: PmdOps> ScenarioBuilder<A> {
 
     fn declare(
         mut self,
-        inv: &'static invariant::CustomInvariant,
+        inv: &'static invariant::Invariant,
         check: Option<invariant::StateCheck<A>>,
     ) -> Self {
         let why = if !inv.id.starts_with("INV-") || inv.id.len() <= 4 {
             Some("an invariant id is INV- followed by a name")
         } else if InvariantId::ALL.iter().any(|b| b.id() == inv.id) {
             Some("a built-in invariant has this id")
-        } else if self.custom.iter().any(|k| k.invariant.id == inv.id) {
+        } else if self.declared.iter().any(|k| k.invariant.id == inv.id) {
             Some("declared twice")
         } else {
             None
@@ -537,7 +537,7 @@ impl<A: PmdOps> ScenarioBuilder<A> {
                 self.error
                     .get_or_insert(ScenarioError::BadInvariant { id: inv.id, why });
             }
-            None => self.custom.push(invariant::Custom {
+            None => self.declared.push(invariant::Declared {
                 invariant: inv,
                 check,
             }),
@@ -577,7 +577,7 @@ impl<A: PmdOps> ScenarioBuilder<A> {
             initial: machine,
             threads: self.threads,
             invariants: self.invariants,
-            custom: self.custom,
+            declared: self.declared,
             locks: self.locks,
         })
     }

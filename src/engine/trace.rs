@@ -219,7 +219,7 @@ pub fn replay<A: PmdOps>(sc: &Scenario<A>, schedule: &[u8]) -> Result<Trace, Rep
                 touched.push(e);
             }
         }
-        let violated = invariant::check_step_with(&m, &fx.raised, sc.invariants, &sc.custom);
+        let violated = invariant::check_step_with(&m, &fx.raised, sc.invariants, &sc.declared);
         m.end_step();
         steps.push(TraceStep {
             thread,

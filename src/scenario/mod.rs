@@ -115,22 +115,22 @@ impl Knobs {
 }
 
 const RACE_002_INVARIANTS: &[InvariantId] = &[
-    InvariantId::NeverNone,
-    InvariantId::DontNeed,
-    InvariantId::TableLife,
-    InvariantId::Deposit,
-    InvariantId::TlbSmallHuge,
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    InvariantId::NEVER_NONE,
+    InvariantId::DONTNEED,
+    InvariantId::TABLE_LIFE,
+    InvariantId::DEPOSIT,
+    InvariantId::TLB_SMALL_HUGE,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];
 
 const RACE_002_GUP_INVARIANTS: &[InvariantId] = &[
-    InvariantId::Decode,
-    InvariantId::NeverNone,
-    InvariantId::TableLife,
-    InvariantId::Deposit,
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    InvariantId::DECODE,
+    InvariantId::NEVER_NONE,
+    InvariantId::TABLE_LIFE,
+    InvariantId::DEPOSIT,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];
 
 /// Every catalogue entry.
@@ -146,7 +146,7 @@ pub const CATALOGUE: &[Entry] = &[
             } else if v == V6_12 && historical(b.id()) {
                 Expectation::NotApplicable(HISTORICAL_UNDER_V6_12)
             } else if b.id() == ArchId::ArmLpaeV4_5 {
-                Expectation::Violation(&[InvariantId::NeverNone, InvariantId::DontNeed])
+                Expectation::Violation(&[InvariantId::NEVER_NONE, InvariantId::DONTNEED])
             } else {
                 Expectation::Holds
             }
@@ -163,11 +163,11 @@ pub const CATALOGUE: &[Entry] = &[
             } else if v == V6_12 && historical(b.id()) {
                 Expectation::NotApplicable(HISTORICAL_UNDER_V6_12)
             } else if b.id() == ArchId::ArmLpaeV4_5Stored {
-                Expectation::Violation(&[InvariantId::Decode])
+                Expectation::Violation(&[InvariantId::DECODE])
             } else if b.id() == ArchId::ArmLpaeV4_5 {
                 // The helper's zero: GUP-fast sees pmd_none and falls back, but the split
                 // still empties the pmd.
-                Expectation::Violation(&[InvariantId::NeverNone])
+                Expectation::Violation(&[InvariantId::NEVER_NONE])
             } else {
                 Expectation::Holds
             }
@@ -182,7 +182,7 @@ pub const CATALOGUE: &[Entry] = &[
             today_on_thp(b).unwrap_or(if b.id() == ArchId::ArmLpae {
                 // set_pmd_at clears L_PMD_SECT_VALID for PROT_NONE: !pmd_present, and no THP
                 // migration on 32-bit ARM, so zap_huge_pmd gets a NULL folio.
-                Expectation::Violation(&[InvariantId::ZapFolio])
+                Expectation::Violation(&[InvariantId::ZAP_FOLIO])
             } else {
                 Expectation::Holds
             })
@@ -197,7 +197,7 @@ pub const CATALOGUE: &[Entry] = &[
             today_on_thp(b).unwrap_or(if b.id() == ArchId::ArmLpae {
                 // The PROT_NONE huge zero pmd is !pmd_present, so is_huge_zero_pmd is false
                 // and __split_huge_pmd_locked runs its anonymous branch on the zero folio.
-                Expectation::Violation(&[InvariantId::ZeroFolio])
+                Expectation::Violation(&[InvariantId::ZERO_FOLIO])
             } else {
                 Expectation::Holds
             })
@@ -227,7 +227,7 @@ pub const CATALOGUE: &[Entry] = &[
                 Expectation::NotApplicable(HISTORICAL_UNDER_V6_12)
             } else if v == STATIC_ZERO && b.empty_pte(fault_empty_pte_addr(b)) != 0 {
                 // The slot is empty but not zero: the static comparison says "changed".
-                Expectation::Violation(&[InvariantId::Validate])
+                Expectation::Violation(&[InvariantId::VALIDATE])
             } else {
                 Expectation::Holds
             }
@@ -362,7 +362,7 @@ pub const CATALOGUE: &[Entry] = &[
         expect: |b, _| {
             // A finding about v6.12's generic code, the same on every architecture: only
             // the split path orders invalidate, flush, populate.
-            today_on_thp(b).unwrap_or(Expectation::Violation(&[InvariantId::TlbSmallHuge]))
+            today_on_thp(b).unwrap_or(Expectation::Violation(&[InvariantId::TLB_SMALL_HUGE]))
         },
     },
 ];
@@ -436,12 +436,12 @@ fn historical(id: ArchId) -> bool {
 }
 
 const PROT_NONE_THP_ZAP_INVARIANTS: &[InvariantId] = &[
-    InvariantId::ZapFolio,
-    InvariantId::DontNeed,
-    InvariantId::TableLife,
-    InvariantId::Deposit,
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    InvariantId::ZAP_FOLIO,
+    InvariantId::DONTNEED,
+    InvariantId::TABLE_LIFE,
+    InvariantId::DEPOSIT,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];
 
 /// Returns the catalogue entry with this id.
@@ -628,12 +628,12 @@ fn race_002_v6_12<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
 /// Race 002's invariants under v6.12 code, without INV-TLB-SMALL-HUGE: v6.12 keeps that
 /// one only across a split, and `dontneed-fault-tlb` shows where MADV_DONTNEED does not.
 const RACE_002_V6_12_INVARIANTS: &[InvariantId] = &[
-    InvariantId::NeverNone,
-    InvariantId::DontNeed,
-    InvariantId::TableLife,
-    InvariantId::Deposit,
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    InvariantId::NEVER_NONE,
+    InvariantId::DONTNEED,
+    InvariantId::TABLE_LIFE,
+    InvariantId::DEPOSIT,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];
 
 /// MADV_DONTNEED of a THP (v6.12) while a write fault repopulates the range and a CPU's MMU
@@ -657,12 +657,12 @@ fn dontneed_fault_tlb<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
 }
 
 const DONTNEED_FAULT_TLB_INVARIANTS: &[InvariantId] = &[
-    InvariantId::TlbSmallHuge,
-    InvariantId::DontNeed,
-    InvariantId::TableLife,
-    InvariantId::Deposit,
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    InvariantId::TLB_SMALL_HUGE,
+    InvariantId::DONTNEED,
+    InvariantId::TABLE_LIFE,
+    InvariantId::DEPOSIT,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];
 
 /// Race 002 seen by v6.12's GUP-fast (routing on `pmd_present` and `pmd_leaf`, the pmd and
@@ -714,13 +714,13 @@ fn huge_zero_split<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
 /// The invariants of a v6.12 split raced by MADV_DONTNEED and GUP-fast (`huge-zero-split`,
 /// `file-thp-split`).
 const SPLIT_ZAP_GUP_INVARIANTS: &[InvariantId] = &[
-    InvariantId::NeverNone,
-    InvariantId::DontNeed,
-    InvariantId::Decode,
-    InvariantId::TableLife,
-    InvariantId::Deposit,
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    InvariantId::NEVER_NONE,
+    InvariantId::DONTNEED,
+    InvariantId::DECODE,
+    InvariantId::TABLE_LIFE,
+    InvariantId::DEPOSIT,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];
 
 /// A read fault's huge zero page made PROT_NONE by `mprotect` (`change_huge_pmd` rewrites the
@@ -739,12 +739,12 @@ fn prot_none_zero_split<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
 }
 
 const PROT_NONE_ZERO_SPLIT_INVARIANTS: &[InvariantId] = &[
-    InvariantId::ZeroFolio,
-    InvariantId::NeverNone,
-    InvariantId::TableLife,
-    InvariantId::Deposit,
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    InvariantId::ZERO_FOLIO,
+    InvariantId::NEVER_NONE,
+    InvariantId::TABLE_LIFE,
+    InvariantId::DEPOSIT,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];
 
 /// A shmem THP mapped by `do_set_pmd` (a deposited table only where the architecture needs
@@ -791,8 +791,8 @@ fn fault_empty_pte<A: PmdOps>(static_zero: bool) -> Result<Scenario<A>, BuildErr
 }
 
 const FAULT_EMPTY_PTE_INVARIANTS: &[InvariantId] = &[
-    InvariantId::Validate,
-    InvariantId::TableLife,
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    InvariantId::VALIDATE,
+    InvariantId::TABLE_LIFE,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];

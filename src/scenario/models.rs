@@ -42,7 +42,7 @@
 //! RCU read-side section since v4.20's flavour consolidation) around a walk of every pmd: a
 //! lockless read (a huge pmd: next pmd; a table pmd: read a pte of its table; anything else:
 //! the walk ends, as `gup_fast_pmd_range` returns), then the section ends. The property is
-//! M2's plus the built-in [`INV-TABLE-LIFE`](crate::engine::invariant::InvariantId::TableLife):
+//! M2's plus the built-in [`INV-TABLE-LIFE`](crate::engine::invariant::InvariantId::TABLE_LIFE):
 //! no read of a freed table.
 //!
 //! Written only with the public API, as another crate would write them. Their state is the
@@ -52,8 +52,7 @@
 
 use std::vec::Vec;
 
-use crate::engine::invariant::InvariantId::TableLife;
-use crate::engine::invariant::{CustomInvariant, InvariantId, InvariantSet};
+use crate::engine::invariant::{Invariant, InvariantId, InvariantSet};
 use crate::engine::mm::{MAX_PMDS, Machine};
 use crate::engine::program::{Program, Step, Wait};
 use crate::engine::state::locks::RcuId;
@@ -61,17 +60,17 @@ use crate::engine::{Scenario, ScenarioBuilder, ScenarioError, Tid};
 use crate::entry::{Pmd, PmdOps};
 
 /// M1's property.
-pub static M1_NEVERNONE: CustomInvariant = CustomInvariant {
-    id: "INV-M1-NEVERNONE",
-    statement: "No lockless read sees an empty pmd while a split is between pmdp_invalidate and pmd_populate.",
-};
+pub static M1_NEVERNONE: Invariant = Invariant::new(
+    "INV-M1-NEVERNONE",
+    "No lockless read sees an empty pmd while a split is between pmdp_invalidate and pmd_populate.",
+);
 
 /// M2's property: M1's, and the same for a collapse between its flush and its new pmd (what
 /// `mmap_lock` protects).
-pub static M2_NEVERNONE: CustomInvariant = CustomInvariant {
-    id: "INV-M2-NEVERNONE",
-    statement: "No lockless read sees an empty pmd while a split is between pmdp_invalidate and pmd_populate, or a collapse between pmdp_collapse_flush and set_pmd_at.",
-};
+pub static M2_NEVERNONE: Invariant = Invariant::new(
+    "INV-M2-NEVERNONE",
+    "No lockless read sees an empty pmd while a split is between pmdp_invalidate and pmd_populate, or a collapse between pmdp_collapse_flush and set_pmd_at.",
+);
 
 /// The most threads M1 runs (split, zap, fault, zap).
 pub const M1_MAX_THREADS: u8 = 4;
@@ -250,7 +249,7 @@ impl<A: PmdOps> ModelThread<A> {
                     "a lockless read saw pmd_none in the middle of a split",
                 )
             };
-            m.flag(InvariantId::Custom(inv), what);
+            m.flag(inv.id(), what);
         }
         v
     }
@@ -739,7 +738,10 @@ fn build<A: PmdOps>(
     let (set, property) = match model {
         Model::M1 => (InvariantSet::default(), &M1_NEVERNONE),
         Model::M2 => (InvariantSet::default(), &M2_NEVERNONE),
-        Model::M3 => (InvariantSet::default().with(TableLife), &M2_NEVERNONE),
+        Model::M3 => (
+            InvariantSet::default().with(InvariantId::TABLE_LIFE),
+            &M2_NEVERNONE,
+        ),
     };
     let b = b.invariants(set).invariant(property);
     if model == Model::M3 { b.rcu(M3_RCU) } else { b }.build()

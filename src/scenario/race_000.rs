@@ -17,7 +17,7 @@
 //!   audited for the deadlock, the bug users saw; `tests/race_000.rs` shows they break
 //!   INV-000-NOALLOC too.
 
-use crate::engine::invariant::{CustomInvariant, InvariantId};
+use crate::engine::invariant::{Invariant, InvariantId};
 use crate::engine::ops::file_fault::{FileReadFault, TableAlloc};
 use crate::engine::ops::huge_tmpfs_fault::{HugeTmpfsFault, TmpfsShape};
 use crate::engine::ops::oom_victim::OomVictimExit;
@@ -32,10 +32,10 @@ use crate::entry::PmdOps;
 use super::{BuildError, Knobs, set};
 
 /// No blocking allocation under a page lock.
-pub static NOALLOC: CustomInvariant = CustomInvariant {
-    id: "INV-000-NOALLOC",
-    statement: "No blocking allocation (one that may enter reclaim) starts while its thread holds a page lock.",
-};
+pub static NOALLOC: Invariant = Invariant::new(
+    "INV-000-NOALLOC",
+    "No blocking allocation (one that may enter reclaim) starts while its thread holds a page lock.",
+);
 
 /// Page A's `PG_writeback`: what memcg reclaim's `wait_on_page_writeback(A)` waits for.
 pub const WRITEBACK_A: MutexId = MutexId::new(0, "PG_writeback(A)");
@@ -52,13 +52,13 @@ pub const VARIANTS: &[&str] = &[V4_8, V5_0, V5_12, super::V6_12];
 /// What the catalogue checks (the historical variants leave INV-000-NOALLOC out, so their
 /// shortest counterexample is the deadlock, with its cycle).
 pub const INVARIANTS: &[InvariantId] = &[
-    InvariantId::Deadlock,
-    InvariantId::Custom(&NOALLOC),
-    InvariantId::TableLife,
-    InvariantId::LockBalance,
+    InvariantId::DEADLOCK,
+    NOALLOC.id(),
+    InvariantId::TABLE_LIFE,
+    InvariantId::LOCK_BALANCE,
 ];
 /// What the historical variants must break.
-pub const FOUND: &[InvariantId] = &[InvariantId::Deadlock];
+pub const FOUND: &[InvariantId] = &[InvariantId::DEADLOCK];
 
 /// "The OOM victim has not exited": what an allocation in the OOM path waits for.
 pub const VICTIM_EXITING: MutexId = MutexId::new(0, "OOM victim exiting");
@@ -168,10 +168,10 @@ pub fn build<A: PmdOps>(variant: &str, k: Knobs, noalloc: bool) -> Result<Scenar
 }
 
 /// Only terminal entries change under `mmap_lock` read.
-pub static NONTERMINAL: CustomInvariant = CustomInvariant {
-    id: "INV-NONTERMINAL",
-    statement: "Under mmap_lock read alone, a pmd that points to a page table is never overwritten: only terminal entries change there.",
-};
+pub static NONTERMINAL: Invariant = Invariant::new(
+    "INV-NONTERMINAL",
+    "Under mmap_lock read alone, a pmd that points to a page table is never overwritten: only terminal entries change there.",
+);
 
 /// v4.7's table-first fault with the 2016 huge tmpfs series' table replacement.
 pub const HUGE_TMPFS_2016: &str = "huge-tmpfs-2016";
@@ -179,15 +179,15 @@ pub const HUGE_TMPFS_2016: &str = "huge-tmpfs-2016";
 pub const TMPFS_VARIANTS: &[&str] = &[HUGE_TMPFS_2016, super::V6_12];
 /// What `race-000-tmpfs` and `race-000-tmpfs-uffd` check.
 pub const TMPFS_INVARIANTS: &[InvariantId] = &[
-    InvariantId::TableLife,
-    InvariantId::Custom(&NONTERMINAL),
-    InvariantId::Validate,
-    InvariantId::Deposit,
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    InvariantId::TABLE_LIFE,
+    NONTERMINAL.id(),
+    InvariantId::VALIDATE,
+    InvariantId::DEPOSIT,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];
 /// What the 2016 shape must break.
-pub const FOUND_TMPFS: &[InvariantId] = &[InvariantId::TableLife];
+pub const FOUND_TMPFS: &[InvariantId] = &[InvariantId::TABLE_LIFE];
 
 fn tmpfs_shape(variant: &str) -> Result<TmpfsShape, BuildError> {
     match variant {

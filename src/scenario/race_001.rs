@@ -1,5 +1,5 @@
 //! Race 001-B: `write()` whose source buffer is an mmap of the same file (2006-2007), on the
-//! open machine: custom invariants, the page cache set up through
+//! open machine: declared invariants, the page cache set up through
 //! [`Setup`](crate::engine::setup::Setup).
 //!
 //! One file VMA over region 0, no table yet; page-cache pages 0 and 1 back its slots 0 and 1.
@@ -14,7 +14,7 @@
 //! retries a bounded number of times) declared; the historical variant is audited for the
 //! deadlock, and `tests/race_001.rs` shows it breaks INV-001-LOCKORDER too.
 
-use crate::engine::invariant::{CustomInvariant, InvariantId};
+use crate::engine::invariant::{Invariant, InvariantId};
 use crate::engine::mm::Machine;
 use crate::engine::ops::file_fault::{FileReadFault, TableAlloc};
 use crate::engine::ops::invalidate::InvalidatePage;
@@ -31,21 +31,21 @@ use crate::entry::PmdOps;
 use super::{BuildError, Knobs, set};
 
 /// Lock order: `mmap_lock`, then page locks.
-pub static LOCKORDER: CustomInvariant = CustomInvariant {
-    id: "INV-001-LOCKORDER",
-    statement: "No thread starts a page fault (which takes mmap_lock, then a page lock) while it holds a page lock.",
-};
+pub static LOCKORDER: Invariant = Invariant::new(
+    "INV-001-LOCKORDER",
+    "No thread starts a page fault (which takes mmap_lock, then a page lock) while it holds a page lock.",
+);
 /// The write makes progress.
-pub static PROGRESS: CustomInvariant = CustomInvariant {
-    id: "INV-001-PROGRESS",
-    statement: "A write whose copy came back short faults the buffer in and retries, and gives up only after a bounded number of retries that copied nothing.",
-};
+pub static PROGRESS: Invariant = Invariant::new(
+    "INV-001-PROGRESS",
+    "A write whose copy came back short faults the buffer in and retries, and gives up only after a bounded number of retries that copied nothing.",
+);
 
 /// The page in a present pte of the file region is in the page cache at its index.
-pub static NOORPHAN: CustomInvariant = CustomInvariant {
-    id: "INV-001-NOORPHAN",
-    statement: "Every present pte of the file mapping maps, whenever its page is unlocked, the page the page cache holds at that pte's file index.",
-};
+pub static NOORPHAN: Invariant = Invariant::new(
+    "INV-001-NOORPHAN",
+    "Every present pte of the file mapping maps, whenever its page is unlocked, the page the page cache holds at that pte's file index.",
+);
 
 /// The fault before d00806b18315 (2.6.23): `do_no_page` with `find_get_page` and
 /// `truncate_count`.
@@ -54,13 +54,13 @@ pub const V2_6_22: &str = "2.6.22";
 pub const INVALIDATE_VARIANTS: &[&str] = &[V2_6_22, super::V6_12];
 /// What `race-001-invalidate` checks.
 pub const INVALIDATE_INVARIANTS: &[InvariantId] = &[
-    InvariantId::Custom(&NOORPHAN),
-    InvariantId::TableLife,
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    NOORPHAN.id(),
+    InvariantId::TABLE_LIFE,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];
 /// What `2.6.22` must break.
-pub const FOUND_ORPHAN: &[InvariantId] = &[InvariantId::Custom(&NOORPHAN)];
+pub const FOUND_ORPHAN: &[InvariantId] = &[NOORPHAN.id()];
 
 fn noorphan<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
     let pmd = m.peek_pmd(0);
@@ -131,14 +131,14 @@ pub const VARIANTS: &[&str] = &[V2006, super::V6_12];
 /// What the catalogue checks (the historical variant leaves the custom ones out: its
 /// shortest counterexample is then the deadlock, with its cycle).
 pub const INVARIANTS: &[InvariantId] = &[
-    InvariantId::Deadlock,
-    InvariantId::Custom(&LOCKORDER),
-    InvariantId::Custom(&PROGRESS),
-    InvariantId::TableLife,
-    InvariantId::LockBalance,
+    InvariantId::DEADLOCK,
+    LOCKORDER.id(),
+    PROGRESS.id(),
+    InvariantId::TABLE_LIFE,
+    InvariantId::LOCK_BALANCE,
 ];
 /// What the historical variant must break.
-pub const FOUND: &[InvariantId] = &[InvariantId::Deadlock];
+pub const FOUND: &[InvariantId] = &[InvariantId::DEADLOCK];
 
 fn shape(variant: &str) -> Result<WriteShape, BuildError> {
     match variant {
@@ -244,21 +244,21 @@ pub fn build<A: PmdOps>(
 }
 
 /// Nothing maps a truncated page once truncate has returned.
-pub static TRUNC: CustomInvariant = CustomInvariant {
-    id: "INV-001-TRUNC",
-    statement: "Once truncate(new size) has returned, no pte of the file mapping maps a page at an index at or past the new size.",
-};
+pub static TRUNC: Invariant = Invariant::new(
+    "INV-001-TRUNC",
+    "Once truncate(new size) has returned, no pte of the file mapping maps a page at an index at or past the new size.",
+);
 
 /// The ghost cell the truncation sets when it returns.
 const TRUNCATE_RETURNED: usize = 0;
 
 /// What `race-001-truncate` checks.
 pub const TRUNCATE_INVARIANTS: &[InvariantId] = &[
-    InvariantId::Custom(&TRUNC),
-    InvariantId::Custom(&NOORPHAN),
-    InvariantId::TableLife,
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    TRUNC.id(),
+    NOORPHAN.id(),
+    InvariantId::TABLE_LIFE,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];
 
 fn trunc<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
@@ -331,22 +331,22 @@ pub fn build_truncate<A: PmdOps>(variant: &str, k: Knobs) -> Result<Scenario<A>,
 }
 
 /// Readers never see bytes a write did not copy.
-pub static NOTORN: CustomInvariant = CustomInvariant {
-    id: "INV-001-NOTORN",
-    statement: "A write commits to the page cache only bytes it copied: a reader sees, for each byte, the old data or the new, never zeros a short copy left.",
-};
+pub static NOTORN: Invariant = Invariant::new(
+    "INV-001-NOTORN",
+    "A write commits to the page cache only bytes it copied: a reader sees, for each byte, the old data or the new, never zeros a short copy left.",
+);
 
 /// What `race-001-torn` checks.
 pub const TORN_INVARIANTS: &[InvariantId] = &[
-    InvariantId::Custom(&NOTORN),
-    InvariantId::Custom(&LOCKORDER),
-    InvariantId::Custom(&PROGRESS),
-    InvariantId::Deadlock,
-    InvariantId::TableLife,
-    InvariantId::LockBalance,
+    NOTORN.id(),
+    LOCKORDER.id(),
+    PROGRESS.id(),
+    InvariantId::DEADLOCK,
+    InvariantId::TABLE_LIFE,
+    InvariantId::LOCK_BALANCE,
 ];
 /// What the 2006 write path must break in `race-001-torn`.
-pub const FOUND_TORN: &[InvariantId] = &[InvariantId::Custom(&NOTORN)];
+pub const FOUND_TORN: &[InvariantId] = &[NOTORN.id()];
 
 /// Builds `race-001-torn` in `variant`: a write of page 0 from a buffer mapping file index 1
 /// while a truncation to one page takes index 1 away, so the buffer's fault fails

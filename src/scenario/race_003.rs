@@ -1,5 +1,5 @@
 //! Race 003: munmap zapping pages with `mmap_lock` held for read (2018), written on the open
-//! machine as a user crate would write it: its invariants are [`CustomInvariant`]s, its
+//! machine as a user crate would write it: its invariants are [`Invariant`]s, its
 //! monitors ghost cells, its initial state a [`Setup`](crate::engine::setup::Setup) of VMAs
 //! and ptes.
 //!
@@ -17,7 +17,7 @@
 //! - `v5.8` (246c320a8cfe: no downgrade next to a `VM_GROWSDOWN` VMA) and `v6.12` (stack
 //!   growth under the write lock, 8d7071af8907; bounds read under the write lock) hold.
 
-use crate::engine::invariant::{CustomInvariant, InvariantId};
+use crate::engine::invariant::{Invariant, InvariantId};
 use crate::engine::mm::Machine;
 use crate::engine::ops::mmap::{MmapFixed, MmapMonitor};
 use crate::engine::ops::munmap::{Munmap, MunmapMonitor, MunmapShape};
@@ -31,25 +31,25 @@ use crate::entry::PmdOps;
 use super::{BuildError, Knobs, set};
 
 /// munmap is linearizable.
-pub static LIN: CustomInvariant = CustomInvariant {
-    id: "INV-003-LIN",
-    statement: "munmap(s,e) removes exactly the mappings that existed at its detach point; a VMA another thread maps into [s,e) after that point is still in the tree when munmap returns.",
-};
+pub static LIN: Invariant = Invariant::new(
+    "INV-003-LIN",
+    "munmap(s,e) removes exactly the mappings that existed at its detach point; a VMA another thread maps into [s,e) after that point is still in the tree when munmap returns.",
+);
 /// Nothing maps into an unmapped range.
-pub static INVISIBLE: CustomInvariant = CustomInvariant {
-    id: "INV-003-INVISIBLE",
-    statement: "A fault maps a page only where a live VMA (in the tree, not VM_DEAD) covers the address.",
-};
+pub static INVISIBLE: Invariant = Invariant::new(
+    "INV-003-INVISIBLE",
+    "A fault maps a page only where a live VMA (in the tree, not VM_DEAD) covers the address.",
+);
 /// Page tables are freed only where no VMA is.
-pub static FREEPGT: CustomInvariant = CustomInvariant {
-    id: "INV-003-FREEPGT",
-    statement: "free_pgtables frees the page table of a region only if no VMA in the tree (one that just grew included) overlaps the region.",
-};
+pub static FREEPGT: Invariant = Invariant::new(
+    "INV-003-FREEPGT",
+    "free_pgtables frees the page table of a region only if no VMA in the tree (one that just grew included) overlaps the region.",
+);
 /// The downgraded lock excludes writers.
-pub static RWSEM: CustomInvariant = CustomInvariant {
-    id: "INV-003-RWSEM",
-    statement: "Between munmap's downgrade_write and its release, no writer holds mmap_lock.",
-};
+pub static RWSEM: Invariant = Invariant::new(
+    "INV-003-RWSEM",
+    "Between munmap's downgrade_write and its release, no writer holds mmap_lock.",
+);
 
 /// Ghost cell: 1 once munmap passed its linearization point, 2 once it returned.
 pub const LIN_CELL: usize = 0;
@@ -69,19 +69,19 @@ pub const V5_8: &str = "v5.8";
 
 /// What the catalogue checks.
 pub const INVARIANTS: &[InvariantId] = &[
-    InvariantId::Custom(&LIN),
-    InvariantId::Custom(&INVISIBLE),
-    InvariantId::Custom(&FREEPGT),
-    InvariantId::Custom(&RWSEM),
-    InvariantId::TableLife,
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    LIN.id(),
+    INVISIBLE.id(),
+    FREEPGT.id(),
+    RWSEM.id(),
+    InvariantId::TABLE_LIFE,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];
 
 /// What `vm-dead` must break.
-pub const FOUND_VM_DEAD: &[InvariantId] = &[InvariantId::Custom(&LIN)];
+pub const FOUND_VM_DEAD: &[InvariantId] = &[LIN.id()];
 /// What `v4.20` must break.
-pub const FOUND_V4_20: &[InvariantId] = &[InvariantId::Custom(&FREEPGT), InvariantId::TableLife];
+pub const FOUND_V4_20: &[InvariantId] = &[FREEPGT.id(), InvariantId::TABLE_LIFE];
 
 fn lin<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
     if m.ghost_get(LIN_CELL) != 2 {
@@ -105,12 +105,12 @@ pub const WALKER_VARIANTS: &[&str] = &[FIND_VMA, super::V6_12];
 pub const FIND_VMA: &str = "find_vma";
 /// What the walker scenario checks.
 pub const WALKER_INVARIANTS: &[InvariantId] = &[
-    InvariantId::TableLife,
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    InvariantId::TABLE_LIFE,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];
 /// What the `find_vma` walker must break.
-pub const FOUND_WALKER: &[InvariantId] = &[InvariantId::TableLife];
+pub const FOUND_WALKER: &[InvariantId] = &[InvariantId::TABLE_LIFE];
 
 /// Builds race 003's variant C in `variant`: v6.12's munmap of region 0 against a walker of
 /// region 0 that looks its VMA up with `find_vma` (finding the stack above once munmap has

@@ -1,6 +1,6 @@
 //! Race 004: khugepaged's `collapse_file` on shmem vs userfaultfd MODE_MISSING (2023), on the
 //! open machine: `xa_lock` and `i_mmap_rwsem` as declared locks, the monitors in a ghost
-//! cell, four custom invariants, the initial state set up through
+//! cell, four declared invariants, the initial state set up through
 //! [`Setup`](crate::engine::setup::Setup).
 //!
 //! One shmem VMA over region 0 maps file indices 0 and 1 (one huge page's range, as the
@@ -23,7 +23,7 @@
 //! (`--mutate collapse-rollback-keeps-retry`) breaks it, one without the userfaultfd check
 //! (`--mutate collapse-skips-uffd-check`) breaks INV-004-UFFD.
 
-use crate::engine::invariant::{CustomInvariant, InvariantId};
+use crate::engine::invariant::{Invariant, InvariantId};
 use crate::engine::mm::Machine;
 use crate::engine::ops::collapse_file::{CollapseFile, CollapseGhost, CollapseShape};
 use crate::engine::ops::find_get_entries::FindGetEntries;
@@ -38,25 +38,25 @@ use crate::entry::PmdOps;
 use super::{BuildError, Knobs, set};
 
 /// No suppressed userfaultfd event.
-pub static UFFD: CustomInvariant = CustomInvariant {
-    id: "INV-004-UFFD",
-    statement: "While a VMA mapping a file index is registered for userfaultfd MODE_MISSING, only UFFDIO_COPY fills that index's hole: a collapse never commits a page into a hole it filled while the registration stood.",
-};
+pub static UFFD: Invariant = Invariant::new(
+    "INV-004-UFFD",
+    "While a VMA mapping a file index is registered for userfaultfd MODE_MISSING, only UFFDIO_COPY fills that index's hole: a collapse never commits a page into a hole it filled while the registration stood.",
+);
 /// No observable rolled-back state.
-pub static NOTRANSIENT: CustomInvariant = CustomInvariant {
-    id: "INV-004-NOTRANSIENT",
-    statement: "Every lookup of a page-cache index (a fault, UFFDIO_COPY, a lockless reader) returns the value before the collapse or the one it commits, never a folio the collapse later rolls back.",
-};
+pub static NOTRANSIENT: Invariant = Invariant::new(
+    "INV-004-NOTRANSIENT",
+    "Every lookup of a page-cache index (a fault, UFFDIO_COPY, a lockless reader) returns the value before the collapse or the one it commits, never a folio the collapse later rolls back.",
+);
 /// `-EEXIST` means populated.
-pub static EEXIST: CustomInvariant = CustomInvariant {
-    id: "INV-004-EEXIST",
-    statement: "Once UFFDIO_COPY has returned -EEXIST for an index, the index is never a hole again.",
-};
+pub static EEXIST: Invariant = Invariant::new(
+    "INV-004-EEXIST",
+    "Once UFFDIO_COPY has returned -EEXIST for an index, the index is never a hole again.",
+);
 /// The xarray stays well-formed.
-pub static XA: CustomInvariant = CustomInvariant {
-    id: "INV-004-XA",
-    statement: "A retry entry is visible only while xa_lock is held; with no collapse in flight and xa_lock free, a huge folio's multi-index entry covers its whole range and nrpages counts the occupied indices.",
-};
+pub static XA: Invariant = Invariant::new(
+    "INV-004-XA",
+    "A retry entry is visible only while xa_lock is held; with no collapse in flight and xa_lock free, a huge folio's multi-index entry covers its whole range and nrpages counts the occupied indices.",
+);
 
 /// The mapping's `xa_lock`.
 pub const XA_LOCK: SpinlockId = SpinlockId::new(0, "xa_lock");
@@ -72,29 +72,26 @@ pub const VARIANTS: &[&str] = &[V6_2, super::V6_12];
 
 /// What `race-004-uffd` checks.
 pub const UFFD_INVARIANTS: &[InvariantId] = &[
-    InvariantId::Custom(&UFFD),
-    InvariantId::Custom(&NOTRANSIENT),
-    InvariantId::Custom(&EEXIST),
-    InvariantId::Custom(&XA),
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    UFFD.id(),
+    NOTRANSIENT.id(),
+    EEXIST.id(),
+    XA.id(),
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];
 /// What `race-004-rollback` checks (the registration is its initial state, so INV-004-UFFD
 /// is `race-004-uffd`'s subject).
 pub const ROLLBACK_INVARIANTS: &[InvariantId] = &[
-    InvariantId::Custom(&NOTRANSIENT),
-    InvariantId::Custom(&EEXIST),
-    InvariantId::Custom(&XA),
-    InvariantId::Deadlock,
-    InvariantId::LockBalance,
+    NOTRANSIENT.id(),
+    EEXIST.id(),
+    XA.id(),
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
 ];
 /// What `v6.2` must break in `race-004-uffd`.
-pub const FOUND_UFFD: &[InvariantId] = &[InvariantId::Custom(&UFFD)];
+pub const FOUND_UFFD: &[InvariantId] = &[UFFD.id()];
 /// What `v6.2` must break in `race-004-rollback`.
-pub const FOUND_ROLLBACK: &[InvariantId] = &[
-    InvariantId::Custom(&NOTRANSIENT),
-    InvariantId::Custom(&EEXIST),
-];
+pub const FOUND_ROLLBACK: &[InvariantId] = &[NOTRANSIENT.id(), EEXIST.id()];
 
 fn shape(variant: &str) -> Result<CollapseShape, BuildError> {
     match variant {

@@ -112,7 +112,7 @@ pub fn broken(out: &pgtable::engine::explore::Outcome) -> std::collections::BTre
     use pgtable::engine::invariant::InvariantId;
     out.violated
         .ids()
-        .chain(out.violated_custom.iter().copied())
+        .chain(out.violated_declared.iter().copied())
         .map(InvariantId::id)
         .collect()
 }

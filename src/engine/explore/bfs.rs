@@ -241,9 +241,9 @@ impl<A: PmdOps> Bfs<'_, A> {
                 out.events.push(Event {
                     state: k as u32,
                     tid: n,
-                    invariant: InvariantId::Deadlock,
+                    invariant: InvariantId::DEADLOCK,
                     what: "every remaining thread is blocked",
-                    all: Broken::of(InvariantId::Deadlock),
+                    all: Broken::of(InvariantId::DEADLOCK),
                     cycle: Some(deadlock_cx(self.sc, s, Vec::new())),
                 });
             }

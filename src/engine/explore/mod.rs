@@ -160,8 +160,8 @@ pub struct Outcome {
     /// Every built-in invariant found broken (only the first one when
     /// [`Options::stop_at_first`]).
     pub violated: InvariantSet,
-    /// Every custom invariant found broken, in the order found.
-    pub violated_custom: Vec<InvariantId>,
+    /// Every declared (non-built-in) invariant found broken, in the order found.
+    pub violated_declared: Vec<InvariantId>,
     /// Whether every reachable state (within the preemption bound) was explored.
     pub complete: bool,
     /// The bound that ended an incomplete search.
@@ -175,18 +175,18 @@ pub fn fingerprint<A: PmdOps>(m: &Machine<A>) -> u64 {
     m.fingerprint()
 }
 
-/// Every invariant broken: the built-in ones as a set, the custom ones (rare) listed.
+/// Every invariant broken: the built-in ones as a set, the declared ones (rare) listed.
 #[derive(Clone, Debug, Default)]
 struct Broken {
     set: InvariantSet,
-    custom: Vec<InvariantId>,
+    declared: Vec<InvariantId>,
 }
 
 impl Broken {
     fn add(&mut self, id: InvariantId) {
-        if matches!(id, InvariantId::Custom(_)) {
-            if !self.custom.contains(&id) {
-                self.custom.push(id);
+        if !id.is_builtin() {
+            if !self.declared.contains(&id) {
+                self.declared.push(id);
             }
         } else {
             self.set = self.set.with(id);
@@ -200,7 +200,7 @@ impl Broken {
     }
     fn merge(&mut self, other: &Broken) {
         self.set = InvariantSet(self.set.0 | other.set.0);
-        for &id in &other.custom {
+        for &id in &other.declared {
             self.add(id);
         }
     }
@@ -235,7 +235,7 @@ fn step_into<A: PmdOps>(
             let mut all = Broken::default();
             let mut broke = None;
             if opts.stop_at_first {
-                broke = invariant::check_step_with(next, &fx.raised, sc.invariants, &sc.custom);
+                broke = invariant::check_step_with(next, &fx.raised, sc.invariants, &sc.declared);
                 if let Some((id, _)) = broke {
                     all.add(id);
                 }
@@ -244,7 +244,7 @@ fn step_into<A: PmdOps>(
                     next,
                     &fx.raised,
                     sc.invariants,
-                    &sc.custom,
+                    &sc.declared,
                     |id, what| {
                         broke.get_or_insert((id, what));
                         all.add(id);
@@ -330,7 +330,7 @@ impl Found {
 fn deadlock_cx<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>, schedule: Vec<u8>) -> Counterexample {
     let (wait_cycle, wait_for) = wait_cycle(sc, s);
     Counterexample {
-        invariant: InvariantId::Deadlock,
+        invariant: InvariantId::DEADLOCK,
         what: "every remaining thread is blocked",
         schedule,
         wait_cycle,
@@ -415,7 +415,7 @@ impl<A: PmdOps> Dfs<'_, A> {
             }
         }
         if alive && enabled == 0 {
-            let deadlock = Broken::of(InvariantId::Deadlock);
+            let deadlock = Broken::of(InvariantId::DEADLOCK);
             let (sc, path) = (self.sc, &self.path);
             return self
                 .found
@@ -506,7 +506,7 @@ pub fn explore<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> Outcome {
     Outcome {
         verdict,
         violated: found.all.set,
-        violated_custom: found.all.custom,
+        violated_declared: found.all.declared,
         complete: incomplete.is_none(),
         bound: incomplete,
         stats,
@@ -531,7 +531,7 @@ fn initial_violation<A: PmdOps>(sc: &Scenario<A>) -> Option<(Counterexample, Bro
         &sc.initial,
         &[],
         sc.invariants,
-        &sc.custom,
+        &sc.declared,
         |invariant, what| {
             first.get_or_insert(Counterexample {
                 invariant,

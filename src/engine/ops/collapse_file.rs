@@ -29,7 +29,7 @@
 use crate::entry::PmdOps;
 
 use super::super::Tid;
-use super::super::invariant::{CustomInvariant, InvariantId};
+use super::super::invariant::{Invariant, InvariantId};
 use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::state::locks::{RwsemId, SpinlockId};
@@ -140,9 +140,9 @@ pub struct CollapseFile {
     pub ghost: CollapseGhost,
     /// Flagged when the collapse commits a hole it filled while a VMA mapping it was
     /// registered for MODE_MISSING (INV-004-UFFD).
-    pub uffd: Option<&'static CustomInvariant>,
+    pub uffd: Option<&'static Invariant>,
     /// Flagged when the collapse rolls back a folio an observer returned (INV-004-NOTRANSIENT).
-    pub transient: Option<&'static CustomInvariant>,
+    pub transient: Option<&'static Invariant>,
     /// Test-only mutation of v6.12: no userfaultfd check.
     pub skip_uffd_check: bool,
     /// Test-only mutation of v6.12: the rollback leaves the retry entries in place.
@@ -257,7 +257,7 @@ impl<A: PmdOps> Program<A> for CollapseFile {
         match m.th(t).pc {
             ALLOC => {
                 let Some(h) = m.page_alloc(true) else {
-                    m.flag(InvariantId::Model, "collapse_file: the page arena is full");
+                    m.flag(InvariantId::MODEL, "collapse_file: the page arena is full");
                     finish(m, t);
                     return Step::Ran("alloc_charge_folio: no page");
                 };
@@ -559,7 +559,7 @@ impl<A: PmdOps> Program<A> for CollapseFile {
                 if seen != 0 {
                     if let Some(inv) = self.transient {
                         m.flag(
-                            InvariantId::Custom(inv),
+                            inv.id(),
                             "the collapse rolled back a folio another thread had already found in the page cache",
                         );
                     }
@@ -592,7 +592,7 @@ impl CollapseFile {
         if filled != 0 {
             if let Some(inv) = self.uffd {
                 m.flag(
-                    InvariantId::Custom(inv),
+                    inv.id(),
                     "the collapse committed a zero-filled hole of a range registered for userfaultfd MODE_MISSING: no UFFD_EVENT_PAGEFAULT, and UFFDIO_COPY gets -EEXIST",
                 );
             }

@@ -125,7 +125,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
             }
             HUGE_ALLOC => {
                 let (Some(page), Some(table)) = (m.page_alloc(true), m.table_alloc(r)) else {
-                    m.flag(InvariantId::Model, "page or table arena full");
+                    m.flag(InvariantId::MODEL, "page or table arena full");
                     m.goto(t, RETURN);
                     return Step::Ran("do_huge_pmd_anonymous_page: allocation failed");
                 };
@@ -157,7 +157,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 }
                 match A::mk_huge_pmd_anon(Machine::<A>::page_pfn(page), m.prot()) {
                     Ok(huge) => m.pmd_set(r, huge),
-                    Err(_) => m.flag(InvariantId::Model, "mk_huge_pmd refused a modelled page"),
+                    Err(_) => m.flag(InvariantId::MODEL, "mk_huge_pmd refused a modelled page"),
                 }
                 m.deposit(r, table);
                 if self.free_instead_of_deposit {
@@ -170,7 +170,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
             }
             PTE_ALLOC => {
                 let Some(table) = m.table_alloc(r) else {
-                    m.flag(InvariantId::Model, "table arena full");
+                    m.flag(InvariantId::MODEL, "table arena full");
                     m.goto(t, RETURN);
                     return Step::Ran("__pte_alloc: allocation failed");
                 };
@@ -192,7 +192,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                     match A::pmd_populate(Machine::<A>::table_pfn(table)) {
                         Ok(pmd) => m.pmd_set(r, pmd),
                         Err(_) => {
-                            m.flag(InvariantId::Model, "pmd_populate refused a modelled table")
+                            m.flag(InvariantId::MODEL, "pmd_populate refused a modelled table")
                         }
                     }
                     m.pmd_unlock(r, t);
@@ -223,7 +223,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
             }
             PAGE_ALLOC => {
                 let Some(page) = m.page_alloc(false) else {
-                    m.flag(InvariantId::Model, "page arena full");
+                    m.flag(InvariantId::MODEL, "page arena full");
                     m.goto(t, RETURN);
                     return Step::Ran("do_anonymous_page: allocation failed");
                 };

@@ -19,7 +19,7 @@
 use crate::entry::PmdOps;
 
 use super::super::Tid;
-use super::super::invariant::{CustomInvariant, InvariantId};
+use super::super::invariant::{Invariant, InvariantId};
 use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::state::locks::MutexId;
@@ -49,10 +49,10 @@ pub struct FileReadFault {
     /// What a blocking allocation's reclaim waits for, if anything.
     pub reclaim_waits_on: Option<MutexId>,
     /// Flagged when a blocking allocation starts while the thread holds a page lock.
-    pub alloc_under_page_lock: Option<&'static CustomInvariant>,
+    pub alloc_under_page_lock: Option<&'static Invariant>,
     /// Flagged when the fault starts (asks for `mmap_lock`, then a page lock) while its
     /// thread holds a page lock: the lock order is `mmap_lock`, then page locks.
-    pub fault_under_page_lock: Option<&'static CustomInvariant>,
+    pub fault_under_page_lock: Option<&'static Invariant>,
     /// The fault's first step number: a program that takes this fault inside its own path
     /// (a `copy_from_user`, a `fault_in_readable`) runs it at steps `base..base + STEPS`.
     pub base: u8,
@@ -139,7 +139,7 @@ impl FileReadFault {
     /// Allocates the table and goes where the allocation was asked from.
     fn allocate<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, label: &'static str) -> Step {
         let Some(table) = m.table_alloc(self.region) else {
-            m.flag(InvariantId::Model, "table arena full");
+            m.flag(InvariantId::MODEL, "table arena full");
             self.goto(m, t, RETURN);
             return Step::Ran("pte_alloc_one: allocation failed");
         };
@@ -190,7 +190,7 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                 if let Some(inv) = self.fault_under_page_lock {
                     if m.holds_page_lock(t) {
                         m.flag(
-                            InvariantId::Custom(inv),
+                            inv.id(),
                             "a page fault starts while its thread holds a page lock",
                         );
                     }
@@ -214,7 +214,7 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                 if let Some(inv) = self.alloc_under_page_lock {
                     if m.holds_page_lock(t) {
                         m.flag(
-                            InvariantId::Custom(inv),
+                            inv.id(),
                             "a blocking page-table allocation starts with a page locked",
                         );
                     }
@@ -317,7 +317,7 @@ impl<A: PmdOps> Program<A> for FileReadFault {
             INSTALL => {
                 self.goto(m, t, INSTALL_UNLOCK);
                 let Some(table) = get(m, t, SPARE) else {
-                    m.flag(InvariantId::Model, "pmd_install without a table");
+                    m.flag(InvariantId::MODEL, "pmd_install without a table");
                     return Step::Ran("pmd_install: no table");
                 };
                 if pmd_install_locked(m, r, table) {

@@ -114,7 +114,7 @@ impl<A: PmdOps> Program<A> for GupFast {
                     page.is_some_and(|p| m.page(p).mapcount > 0 && m.page(p).region == r);
                 if !mapped_here {
                     m.flag(
-                        InvariantId::Decode,
+                        InvariantId::DECODE,
                         "GUP-fast returned a pfn that is no page mapped at that address",
                     );
                 }

@@ -25,7 +25,7 @@
 use crate::entry::PmdOps;
 
 use super::super::Tid;
-use super::super::invariant::{CustomInvariant, InvariantId};
+use super::super::invariant::{Invariant, InvariantId};
 use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::v6_12::{pmd_install_locked, pte_offset_map};
@@ -51,7 +51,7 @@ pub struct HugeTmpfsFault {
     pub shape: TmpfsShape,
     /// Flagged when the fault stores a huge pmd over a pmd that points to a page table
     /// (INV-NONTERMINAL: only terminal entries change under `mmap_lock` read).
-    pub nonterminal: Option<&'static CustomInvariant>,
+    pub nonterminal: Option<&'static Invariant>,
     /// Test-only mutation of v6.12: `do_set_pmd` does not recheck `pmd_none` under the pmd
     /// lock.
     pub skip_pmd_none_recheck: bool,
@@ -161,7 +161,7 @@ impl<A: PmdOps> Program<A> for HugeTmpfsFault {
             ALLOC => {
                 let Some(tab) = m.table_alloc(r) else {
                     m.flag(
-                        InvariantId::Model,
+                        InvariantId::MODEL,
                         "huge tmpfs fault: the table arena is full",
                     );
                     m.goto(t, RETURN);
@@ -220,7 +220,7 @@ impl<A: PmdOps> Program<A> for HugeTmpfsFault {
                 if A::pmd_none(m.pmd_get(r)) && get(m, t, SPARE).is_none() {
                     let Some(tab) = m.table_alloc(r) else {
                         m.flag(
-                            InvariantId::Model,
+                            InvariantId::MODEL,
                             "huge tmpfs fault: the table arena is full",
                         );
                         m.goto(t, RETURN);
@@ -236,7 +236,7 @@ impl<A: PmdOps> Program<A> for HugeTmpfsFault {
             LOCK_FOLIO => {
                 let Some(p) = m.cache_get(slot) else {
                     m.flag(
-                        InvariantId::Model,
+                        InvariantId::MODEL,
                         "huge tmpfs fault: the scenario caches no folio at the index",
                     );
                     m.goto(t, RETURN);
@@ -369,7 +369,7 @@ impl HugeTmpfsFault {
         if table.is_some() {
             if let Some(inv) = self.nonterminal {
                 m.flag(
-                    InvariantId::Custom(inv),
+                    inv.id(),
                     "a huge pmd replaced a pmd that points to a page table, under mmap_lock read",
                 );
             }
@@ -377,7 +377,7 @@ impl HugeTmpfsFault {
         let entry = match A::mk_huge_pmd_anon(Machine::<A>::page_pfn(folio), m.prot()) {
             Ok(e) => e,
             Err(_) => {
-                m.flag(InvariantId::Model, "mk_huge_pmd refused a modelled folio");
+                m.flag(InvariantId::MODEL, "mk_huge_pmd refused a modelled folio");
                 return Step::Ran("mk_huge_pmd failed");
             }
         };

@@ -113,7 +113,7 @@ impl<A: PmdOps> Program<A> for MmapFixed {
                             }
                         }
                     }
-                    None => m.flag(InvariantId::Model, "no VMA slot left for mmap"),
+                    None => m.flag(InvariantId::MODEL, "no VMA slot left for mmap"),
                 }
                 m.goto(t, UNLOCK);
                 Step::Ran("mmap_region: vma_link")

@@ -48,7 +48,7 @@ pub(crate) fn pfn_pte<A: PmdOps>(m: &mut Machine<A>, pfn: u64, prot: Protection)
     match A::pfn_pte(pfn, A::pte_pgprot(prot)) {
         Ok(pte) => pte,
         Err(_) => {
-            m.flag(InvariantId::Model, "pfn_pte refused a modelled pfn");
+            m.flag(InvariantId::MODEL, "pfn_pte refused a modelled pfn");
             A::pte_empty(0)
         }
     }

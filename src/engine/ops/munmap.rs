@@ -14,7 +14,7 @@
 use crate::entry::PmdOps;
 
 use super::super::Tid;
-use super::super::invariant::{CustomInvariant, InvariantId};
+use super::super::invariant::{Invariant, InvariantId};
 use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::state::vma::{VmFlags, VmaId};
@@ -42,7 +42,7 @@ pub enum MunmapShape {
     V6_12,
 }
 
-/// Monitor hooks: ghost cells and custom invariants a scenario watches munmap with. They
+/// Monitor hooks: ghost cells and declared invariants a scenario watches munmap with. They
 /// observe; the kernel path does not read them.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MunmapMonitor {
@@ -52,7 +52,7 @@ pub struct MunmapMonitor {
     /// Set to 1 while munmap holds the lock it downgraded to, 0 after.
     pub downgraded_cell: Option<usize>,
     /// Flagged when `free_pgd_range` frees the table of a region an attached VMA overlaps.
-    pub free_under_vma: Option<&'static CustomInvariant>,
+    pub free_under_vma: Option<&'static Invariant>,
 }
 
 /// `munmap(start, end)` of regions `[start, end)`, by the thread's own mm.
@@ -325,7 +325,7 @@ impl<A: PmdOps> Program<A> for Munmap {
                         if let Some(inv) = self.monitor.free_under_vma {
                             if m.vma_overlaps(mm, r, r + 1) {
                                 m.flag(
-                                    InvariantId::Custom(inv),
+                                    inv.id(),
                                     "free_pgd_range frees the page table of a region a VMA in the tree covers",
                                 );
                             }
@@ -396,7 +396,7 @@ impl<A: PmdOps> Program<A> for Munmap {
                 Step::Ran("phase 2: mmap_read_unlock")
             }
             _ => {
-                m.flag(InvariantId::Model, "munmap ran past its last step");
+                m.flag(InvariantId::MODEL, "munmap ran past its last step");
                 finish(m, t);
                 Step::Ran("munmap: no such step")
             }

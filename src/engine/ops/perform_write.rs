@@ -16,7 +16,7 @@
 use crate::entry::PmdOps;
 
 use super::super::Tid;
-use super::super::invariant::{CustomInvariant, InvariantId};
+use super::super::invariant::Invariant;
 use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::file_fault::{FILE_FAULT_STEPS, FileReadFault, TableAlloc, fault_failed};
@@ -51,14 +51,14 @@ pub struct PerformWrite {
     /// Most retries before INV-001-PROGRESS's monitor calls it a livelock.
     pub max_retries: u8,
     /// Flagged when a fault starts with a page lock held.
-    pub fault_under_page_lock: Option<&'static CustomInvariant>,
+    pub fault_under_page_lock: Option<&'static Invariant>,
     /// Flagged when the retry loop goes past `max_retries` without progress.
-    pub no_progress: Option<&'static CustomInvariant>,
+    pub no_progress: Option<&'static Invariant>,
     /// The buffer's fault looks its page up in the page cache (and fails past `i_size`)
     /// instead of being handed `src_page`.
     pub buffer_from_cache: bool,
     /// Flagged when a write commits bytes it did not copy (a short copy's zero-filled tail).
-    pub torn: Option<&'static CustomInvariant>,
+    pub torn: Option<&'static Invariant>,
     /// Test-only mutation of [`WriteShape::AtomicCopy`]: `write_end` commits the whole
     /// length after a short copy.
     pub commit_short_copy: bool,
@@ -208,7 +208,7 @@ impl<A: PmdOps> Program<A> for PerformWrite {
                 if copied == 2 || self.commit_short_copy {
                     if let Some(inv) = self.torn {
                         m.flag(
-                            InvariantId::Custom(inv),
+                            inv.id(),
                             "a short copy committed whole: readers see zeros the write never copied",
                         );
                     }
@@ -222,7 +222,7 @@ impl<A: PmdOps> Program<A> for PerformWrite {
                 if retries > u64::from(self.max_retries) {
                     if let Some(inv) = self.no_progress {
                         m.flag(
-                            InvariantId::Custom(inv),
+                            inv.id(),
                             "the write retried past its bound without copying a byte",
                         );
                     }

@@ -62,7 +62,7 @@ const TABLE: usize = 1;
 /// page arena is full.
 pub(crate) fn alloc_locked_folio<A: PmdOps>(m: &mut Machine<A>, t: Tid) -> Option<u8> {
     let Some(p) = m.page_alloc(false) else {
-        m.flag(InvariantId::Model, "a new folio: the page arena is full");
+        m.flag(InvariantId::MODEL, "a new folio: the page arena is full");
         finish(m, t);
         return None;
     };
@@ -194,7 +194,7 @@ impl<A: PmdOps> Program<A> for ShmemFault {
                 let pmd = m.pmd_get(self.region);
                 let Some(tab) = pte_offset_map(m, pmd) else {
                     m.flag(
-                        InvariantId::Model,
+                        InvariantId::MODEL,
                         "shmem fault: the model maps only into a table the scenario set up",
                     );
                     finish(m, t);

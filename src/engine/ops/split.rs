@@ -81,7 +81,7 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
             3 => {
                 let Some(table) = m.withdraw(r) else {
                     m.flag(
-                        InvariantId::Deposit,
+                        InvariantId::DEPOSIT,
                         "the split withdrew from an empty deposit list",
                     );
                     m.goto(t, 7);
@@ -108,7 +108,7 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                 let pmd = m.pmd_get(r);
                 match A::pmdp_invalidate(pmd) {
                     Ok(inv) => m.pmd_set(r, inv),
-                    Err(_) => m.flag(InvariantId::Model, "pmdp_invalidate refused a huge pmd"),
+                    Err(_) => m.flag(InvariantId::MODEL, "pmdp_invalidate refused a huge pmd"),
                 }
                 m.goto(t, if self.skip_tlb_flush { 6 } else { 5 });
                 Step::Ran("pmdp_invalidate")
@@ -122,7 +122,7 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                 let table = m.th(t).regs[TABLE] as u8;
                 match A::pmd_populate(Machine::<A>::table_pfn(table)) {
                     Ok(pmd) => m.pmd_set(r, pmd),
-                    Err(_) => m.flag(InvariantId::Model, "pmd_populate refused a modelled table"),
+                    Err(_) => m.flag(InvariantId::MODEL, "pmd_populate refused a modelled table"),
                 }
                 let page = m.th(t).regs[PAGE];
                 if page != NO_PAGE {

@@ -17,7 +17,7 @@
 use crate::entry::PmdOps;
 
 use super::super::Tid;
-use super::super::invariant::{CustomInvariant, InvariantId};
+use super::super::invariant::{Invariant, InvariantId};
 use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::state::vma::{VmFlags, VmaId};
@@ -50,7 +50,7 @@ pub struct UserFault {
     pub ignore_vm_dead: bool,
     /// Flagged when the fault maps a page at an address no live VMA of the tree covers (one
     /// that is detached or `VM_DEAD`): memory munmap already took away.
-    pub map_outside_vma: Option<&'static CustomInvariant>,
+    pub map_outside_vma: Option<&'static Invariant>,
 }
 
 impl UserFault {
@@ -221,17 +221,14 @@ impl<A: PmdOps> Program<A> for UserFault {
                             .vma_lookup(mm, r)
                             .is_some_and(|id| !m.vma(id).flags.contains(VmFlags::DEAD));
                         if !live {
-                            m.flag(
-                                InvariantId::Custom(inv),
-                                "the fault mapped a page where no live VMA is",
-                            );
+                            m.flag(inv.id(), "the fault mapped a page where no live VMA is");
                         }
                     }
                 }
                 step
             }
             _ => {
-                m.flag(InvariantId::Model, "the fault ran past its last step");
+                m.flag(InvariantId::MODEL, "the fault ran past its last step");
                 finish(m, t);
                 Step::Ran("page fault: no such step")
             }

@@ -154,7 +154,7 @@ impl<A: PmdOps> Program<A> for UffdCopy {
             }
             C_PTE_ALLOC => {
                 let Some(tab) = m.table_alloc(self.region) else {
-                    m.flag(InvariantId::Model, "UFFDIO_COPY: the table arena is full");
+                    m.flag(InvariantId::MODEL, "UFFDIO_COPY: the table arena is full");
                     m.goto(t, C_DONE);
                     return Step::Ran("__pte_alloc: -ENOMEM");
                 };

@@ -129,7 +129,7 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
                 match m.withdraw(r) {
                     Some(table) => m.table_free(table),
                     None => m.flag(
-                        InvariantId::Deposit,
+                        InvariantId::DEPOSIT,
                         "zap_huge_pmd withdrew from an empty deposit list",
                     ),
                 }

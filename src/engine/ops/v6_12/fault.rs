@@ -219,7 +219,7 @@ fn obj<A: PmdOps>(m: &Machine<A>, t: Tid, which: u32) -> Option<u8> {
 fn need<A: PmdOps>(m: &mut Machine<A>, t: Tid, which: u32) -> u8 {
     obj(m, t, which).unwrap_or_else(|| {
         m.flag(
-            InvariantId::Model,
+            InvariantId::MODEL,
             "the fault lost track of its table or page",
         );
         0
@@ -269,7 +269,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
             }
             HUGE_ALLOC if !self.write => {
                 let Some(table) = m.table_alloc(r) else {
-                    m.flag(InvariantId::Model, "table arena full");
+                    m.flag(InvariantId::MODEL, "table arena full");
                     m.goto(t, RETURN);
                     return Step::Ran("do_huge_pmd_anonymous_page: allocation failed");
                 };
@@ -279,7 +279,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
             }
             HUGE_ALLOC => {
                 let (Some(page), Some(table)) = (m.page_alloc(true), m.table_alloc(r)) else {
-                    m.flag(InvariantId::Model, "page or table arena full");
+                    m.flag(InvariantId::MODEL, "page or table arena full");
                     m.goto(t, RETURN);
                     return Step::Ran("do_huge_pmd_anonymous_page: allocation failed");
                 };
@@ -308,7 +308,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                         m.deposit(r, table);
                         m.pmd_set(r, A::set_pmd_at(pmd));
                     }
-                    Err(_) => m.flag(InvariantId::Model, "mk_pmd refused the huge zero folio"),
+                    Err(_) => m.flag(InvariantId::MODEL, "mk_pmd refused the huge zero folio"),
                 }
                 m.goto(t, HUGE_UNLOCK);
                 Step::Ran(
@@ -329,7 +329,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                         m.deposit(r, table);
                         m.pmd_set(r, huge);
                     }
-                    Err(_) => m.flag(InvariantId::Model, "mk_huge_pmd refused a modelled page"),
+                    Err(_) => m.flag(InvariantId::MODEL, "mk_huge_pmd refused a modelled page"),
                 }
                 m.goto(t, HUGE_UNLOCK);
                 Step::Ran(
@@ -367,7 +367,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 if A::pmd_trans_huge(pmd) {
                     if self.write && !A::pmd_write(pmd) {
                         m.flag(
-                            InvariantId::Model,
+                            InvariantId::MODEL,
                             "wp_huge_pmd (the huge COW) is not modelled",
                         );
                         m.goto(t, RETURN);
@@ -491,7 +491,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
             }
             PTE_ALLOC => {
                 let Some(table) = m.table_alloc(r) else {
-                    m.flag(InvariantId::Model, "table arena full");
+                    m.flag(InvariantId::MODEL, "table arena full");
                     m.goto(t, RETURN);
                     return Step::Ran("__pte_alloc: allocation failed");
                 };
@@ -534,7 +534,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
             }
             FOLIO_ALLOC => {
                 let Some(page) = m.page_alloc(false) else {
-                    m.flag(InvariantId::Model, "page arena full");
+                    m.flag(InvariantId::MODEL, "page arena full");
                     m.goto(t, RETURN);
                     return Step::Ran("do_anonymous_page: allocation failed");
                 };
@@ -565,7 +565,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 };
                 if changed != really_changed {
                     m.flag(
-                        InvariantId::Validate,
+                        InvariantId::VALIDATE,
                         if changed {
                             "vmf_pte_changed gave up on a slot that still holds the empty pte"
                         } else {
@@ -632,7 +632,7 @@ impl AnonFault {
                     .find_vma(mm, r)
                     .is_some_and(|id| m.vma(id).flags.contains(VmFlags::SHARED));
                 if shared {
-                    m.flag(InvariantId::Model, "wp_page_shared is not modelled");
+                    m.flag(InvariantId::MODEL, "wp_page_shared is not modelled");
                     m.goto(t, EXISTING_UNLOCK);
                     return Step::Ran("do_wp_page: VM_SHARED, wp_page_shared");
                 }
@@ -714,7 +714,7 @@ impl AnonFault {
             }
             WP_COPY_ALLOC => {
                 let Some(page) = m.page_alloc(false) else {
-                    m.flag(InvariantId::Model, "page arena full");
+                    m.flag(InvariantId::MODEL, "page arena full");
                     m.goto(t, WP_COPY_PUT);
                     return Step::Ran("wp_page_copy: allocation failed");
                 };

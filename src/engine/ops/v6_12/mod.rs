@@ -44,7 +44,7 @@ pub(crate) fn pmd_install_locked<A: PmdOps>(m: &mut Machine<A>, r: u8, table: u8
     match A::pmd_populate(Machine::<A>::table_pfn(table)) {
         Ok(pmd) => m.pmd_set(r, pmd),
         Err(_) => m.flag(
-            super::super::invariant::InvariantId::Model,
+            super::super::invariant::InvariantId::MODEL,
             "pmd_populate refused a modelled table",
         ),
     }
@@ -70,7 +70,7 @@ pub(crate) fn zero_pte<A: PmdOps>(m: &mut Machine<A>) -> Pte<A> {
     let pte = mk_pte_private(m, Machine::<A>::zero_pfn(), m.prot());
     A::pte_mkspecial(pte).unwrap_or_else(|_| {
         m.flag(
-            super::super::invariant::InvariantId::Model,
+            super::super::invariant::InvariantId::MODEL,
             "pte_mkspecial: the backend has no special pte bit",
         );
         pte
@@ -89,7 +89,7 @@ pub(crate) fn zap_deposited_table<A: PmdOps>(m: &mut Machine<A>, r: u8) {
     match m.withdraw(r) {
         Some(table) => m.table_free(table),
         None => m.flag(
-            super::super::invariant::InvariantId::Deposit,
+            super::super::invariant::InvariantId::DEPOSIT,
             "zap_deposited_table withdrew from an empty deposit list",
         ),
     }

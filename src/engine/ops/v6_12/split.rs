@@ -133,7 +133,7 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                 } else {
                     match A::pmdp_invalidate(pmd) {
                         Ok(inv) => m.pmd_set(r, inv),
-                        Err(_) => m.flag(InvariantId::Model, "pmdp_invalidate refused a huge pmd"),
+                        Err(_) => m.flag(InvariantId::MODEL, "pmdp_invalidate refused a huge pmd"),
                     }
                 }
                 m.goto(
@@ -154,7 +154,7 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
             WITHDRAW_FILL => {
                 let Some(table) = m.withdraw(r) else {
                     m.flag(
-                        InvariantId::Deposit,
+                        InvariantId::DEPOSIT,
                         "the split withdrew from an empty deposit list",
                     );
                     m.th_mut(t).regs[TABLE] = u64::from(NO_TABLE);
@@ -168,7 +168,7 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                     // branch runs on the huge zero folio: folio_ref_add(HPAGE_PMD_NR - 1),
                     // folio_add_anon_rmap_ptes, and ptes that are not special.
                     m.flag(
-                        InvariantId::ZeroFolio,
+                        InvariantId::ZERO_FOLIO,
                         "the anonymous split takes the huge zero folio for an anonymous THP",
                     );
                 }
@@ -197,7 +197,7 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                 }
                 match A::pmd_populate(Machine::<A>::table_pfn(table)) {
                     Ok(pmd) => m.pmd_set(r, pmd),
-                    Err(_) => m.flag(InvariantId::Model, "pmd_populate refused a modelled table"),
+                    Err(_) => m.flag(InvariantId::MODEL, "pmd_populate refused a modelled table"),
                 }
                 m.goto(t, UNLOCK);
                 if is_huge_zero_pmd(orig(m, t)) {
@@ -258,7 +258,7 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
             ZERO_FILL => {
                 let Some(table) = m.withdraw(r) else {
                     m.flag(
-                        InvariantId::Deposit,
+                        InvariantId::DEPOSIT,
                         "the split withdrew from an empty deposit list",
                     );
                     m.goto(t, UNLOCK);

@@ -144,7 +144,7 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
                     // No pmd migration entries exist in the model: this is the WARN_ONCE
                     // branch, and folio_test_anon(NULL) follows.
                     m.flag(
-                        InvariantId::ZapFolio,
+                        InvariantId::ZAP_FOLIO,
                         "zap_huge_pmd cleared a non-present huge pmd: no folio (NULL dereference)",
                     );
                 }
