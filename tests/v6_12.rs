@@ -7,9 +7,11 @@ use pgtable::arch::{
     X86_64, visit_all,
 };
 use pgtable::engine::explore::{Options, Search, Verdict, explore};
-use pgtable::engine::invariant::{Declared, Invariant, InvariantId};
+use pgtable::engine::invariant::{Declared, Invariant, InvariantId, InvariantSet};
 use pgtable::engine::mm::{Machine, SLOTS, TableState};
-use pgtable::engine::ops::v6_12::{fault::AnonFault, gup::GupFast, split::SplitHugePmd};
+use pgtable::engine::ops::v6_12::{
+    fault::AnonFault, gup::GupFast, gup_slow::GupSlow, split::SplitHugePmd, zap::MadvDontneed,
+};
 use pgtable::engine::program::Program;
 use pgtable::engine::trace::replay;
 use pgtable::engine::{Scenario, ScenarioBuilder, ScenarioError, Tid};
@@ -928,4 +930,194 @@ fn the_loser_of_two_v6_12_cows_puts_its_copy_back() {
     let (mapped, _) = slot1(&m);
     assert_eq!(mapped, Some(1), "the second write's copy is mapped");
     assert_eq!((m.page(0).mapcount, m.page(0).refcount), (0, 0));
+}
+
+// --- GUP's slow path (mm/gup.c:1427, v6.12): follow_page_mask, faultin_page, retry. ---
+
+/// Steps thread 0 of `sc` alone to its end; returns the machine and the labels.
+fn slow_gup_alone<A: PmdOps>(sc: &Scenario<A>) -> (Machine<A>, Vec<&'static str>) {
+    let mut m = sc.initial.clone();
+    let mut labels = Vec::new();
+    step_until(sc, &mut m, Tid(0), None, &mut labels);
+    (m, labels)
+}
+
+// On an empty pmd the walk finds no table, faults (the huge zero page for a read where a THP
+// may go, a zero pte for a small read, a new anonymous page for a write), walks again and
+// grabs what the fault mapped, all under one mmap_lock. On x86_64 and on s390, whose empty
+// pte and pmd are not zero.
+#[test]
+fn v6_12_slow_gup_faults_in_and_walks_again() {
+    fn check<A: PmdOps>() {
+        let one = |gup: GupSlow| {
+            let sc = ScenarioBuilder::<A>::new("gup", 1)
+                .invariants(InvariantSet::all())
+                .thread("gup", gup)
+                .build()
+                .expect("builds");
+            slow_gup_alone(&sc)
+        };
+        let (m, labels) = one(GupSlow::read(0, 1));
+        for l in [
+            "follow_pmd_mask: pmdp_get_lockless: none or !pmd_present, no_page_table",
+            "faultin_page: handle_mm_fault",
+            "faultin_page: handle_mm_fault returned, retry",
+            "follow_huge_pmd: try_grab_folio",
+            "__get_user_pages_locked: mmap_read_unlock, one page",
+        ] {
+            assert!(labels.contains(&l), "{}: {l} missing: {labels:?}", A::ID);
+        }
+        assert_eq!(
+            m.allocated_pages().count(),
+            0,
+            "{}: the huge zero page",
+            A::ID
+        );
+
+        let small = |write| GupSlow {
+            huge: false,
+            ..if write {
+                GupSlow::write(0, 1)
+            } else {
+                GupSlow::read(0, 1)
+            }
+        };
+        let (_, labels) = one(small(false));
+        assert!(
+            labels.contains(&"follow_page_pte: is_zero_pfn, try_grab_folio"),
+            "{}: {labels:?}",
+            A::ID
+        );
+        let (m, labels) = one(small(true));
+        assert!(
+            labels.contains(&"follow_page_pte: vm_normal_page, try_grab_folio"),
+            "{}: {labels:?}",
+            A::ID
+        );
+        let (page, pte) = slot1(&m);
+        let pg = m.page(page.expect("the write fault maps a page"));
+        assert!(A::pte_write(pte), "{}", A::ID);
+        assert_eq!(
+            (pg.mapcount, pg.refcount),
+            (1, 2),
+            "{}: GUP's reference",
+            A::ID
+        );
+    }
+    check::<X86_64>();
+    check::<S390>();
+}
+
+// A FOLL_WRITE walk over a write-protected pte gets NULL from can_follow_write_pte, takes a
+// write fault (do_wp_page copies the shared page), walks again and grabs the copy; a pin's
+// old page keeps only the pin.
+#[test]
+fn v6_12_slow_gup_write_breaks_cow_before_it_grabs() {
+    let sc = ScenarioBuilder::<X86_64>::new("gup cow", 1)
+        .invariants(InvariantSet::all())
+        .setup(|s| {
+            let p = s.page(false)?;
+            s.map_pte(0, 1, p, pgtable::engine::setup::PteInit::WRPROTECTED)?;
+            s.get_page(p)
+        })
+        .thread("gup", GupSlow::write(0, 1))
+        .build()
+        .expect("builds");
+    let (m, labels) = slow_gup_alone(&sc);
+    for l in [
+        "follow_page_pte: FOLL_WRITE, !can_follow_write_pte: NULL",
+        "faultin_page: handle_mm_fault(FAULT_FLAG_WRITE)",
+        "wp_page_copy: folio_prealloc, __wp_page_copy_user",
+        "follow_page_pte: vm_normal_page, try_grab_folio",
+    ] {
+        assert!(labels.contains(&l), "{l} missing: {labels:?}");
+    }
+    let (page, _) = slot1(&m);
+    assert_eq!(page, Some(1), "{labels:?}");
+    assert_eq!((m.page(0).mapcount, m.page(0).refcount), (0, 1));
+    assert_eq!((m.page(1).mapcount, m.page(1).refcount), (1, 2));
+}
+
+/// Region 0 mapped by a THP; a split, a MADV_DONTNEED and `gup`.
+fn thp_vs_gup<A: PmdOps>(gup: GupSlow) -> Scenario<A> {
+    ScenarioBuilder::<A>::new("thp vs slow gup", 1)
+        .invariants(InvariantSet::all())
+        .huge(0)
+        .unwrap()
+        .thread("split", SplitHugePmd::new(0))
+        .thread("zap", MadvDontneed::new(0))
+        .thread("gup", gup)
+        .build()
+        .expect("builds")
+}
+
+fn every_search_with_footprints<A: PmdOps>(sc: &Scenario<A>) -> Vec<Verdict> {
+    let mut verdicts = Vec::new();
+    for search in [Search::DepthFirst, Search::BreadthFirst] {
+        for por in [false, true] {
+            let out = explore(
+                sc,
+                Options {
+                    search,
+                    por,
+                    audit_footprints: true,
+                    ..Options::default()
+                },
+            );
+            verdicts.push(out.verdict);
+        }
+    }
+    verdicts
+}
+
+// A split, a zap and a slow GUP (read or write) of one THP, every interleaving, every
+// search, footprints audited: whatever the walk grabs is mapped there when it grabs it, on
+// every fixed THP backend.
+#[test]
+fn v6_12_slow_gup_grabs_only_mapped_pages_against_split_and_zap() {
+    struct Every(usize);
+    impl ArchVisitor for Every {
+        fn visit<A: PmdOps>(&mut self) {
+            if !fixed_thp::<A>() {
+                return;
+            }
+            for gup in [GupSlow::read(0, 1), GupSlow::write(0, 1)] {
+                let sc = thp_vs_gup::<A>(gup);
+                for v in every_search_with_footprints(&sc) {
+                    if let Verdict::Violated(cx) = &v {
+                        panic!("{} {gup:?}:\n{}", A::ID, replay(&sc, &cx.schedule).unwrap());
+                    }
+                    assert_eq!(v, Verdict::Holds, "{} {gup:?}", A::ID);
+                }
+            }
+            self.0 += 1;
+        }
+    }
+    let mut e = Every(0);
+    visit_all(&mut e);
+    assert!(e.0 >= 8);
+}
+
+// Mutation: follow_pmd_mask keeps its lockless read once it holds the pmd lock (no
+// `pmdval = *pmd`, mm/gup.c:984). A zap that clears the huge pmd and drops the THP between
+// the read and the lock leaves the walk grabbing a page no longer mapped: INV-002-DECODE,
+// under every search.
+#[test]
+fn a_slow_gup_without_the_recheck_under_the_pmd_lock_grabs_a_zapped_thp() {
+    let gup = GupSlow {
+        no_recheck_under_lock: true,
+        ..GupSlow::read(0, 1)
+    };
+    let sc = thp_vs_gup::<X86_64>(gup);
+    for v in every_search_with_footprints(&sc) {
+        assert_eq!(violated(&v).0, InvariantId::DECODE, "{v:?}");
+    }
+    let Verdict::Violated(cx) = explore(&sc, bfs()).verdict else {
+        unreachable!()
+    };
+    let trace = replay(&sc, &cx.schedule).unwrap().to_string();
+    let read = trace.find("follow_pmd_mask: pmdp_get_lockless: pmd_leaf");
+    let lock = trace.find("follow_pmd_mask: pmd_lock");
+    assert!(read.is_some() && lock > read, "{trace}");
+    assert!(trace.contains("INV-002-DECODE"), "{trace}");
 }

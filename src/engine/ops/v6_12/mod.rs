@@ -13,6 +13,7 @@
 
 pub mod fault;
 pub mod gup;
+pub mod gup_slow;
 pub mod split;
 pub mod zap;
 
