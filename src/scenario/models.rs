@@ -134,6 +134,8 @@ const Z_STEPS: u8 = 11;
 // M3's walker: not per pmd. Section start at 0, pmd r's read at 1 + 2r and pte read at
 // 2 + 2r, section end at 1 + 2N, done at 2 + 2N.
 const W_IRQ_OFF: u8 = 0;
+/// The walker's first pmd read; pmd `r` is read at `W_FIRST_PMD + 2r`, its pte after.
+const W_FIRST_PMD: u8 = 1;
 
 /// The split thread's id: its step counter says whether a pmd is mid-split.
 const SPLIT: Tid = Tid(0);
@@ -519,10 +521,10 @@ impl<A: PmdOps> ModelThread<A> {
     fn walker_step(&self, m: &mut Machine<A>, t: Tid) -> Step {
         let pc = m.th(t).pc;
         let n = self.pmds();
-        let end = 1 + 2 * n;
+        let end = W_FIRST_PMD + 2 * n;
         if pc == W_IRQ_OFF {
             m.rcu_read_lock(M3_RCU, t);
-            m.goto(t, 1);
+            m.goto(t, W_FIRST_PMD);
             return Step::Ran("local_irq_save");
         }
         if pc >= end {
@@ -531,9 +533,9 @@ impl<A: PmdOps> ModelThread<A> {
             m.th_mut(t).done = true;
             return Step::Ran("local_irq_restore");
         }
-        let r = (pc - 1) / 2;
+        let r = (pc - W_FIRST_PMD) / 2;
         let i = usize::from(r);
-        if (pc - 1) % 2 == 0 {
+        if (pc - W_FIRST_PMD) % 2 == 0 {
             let v = m.pmd_get(r);
             let next = if v == self.table[i] {
                 pc + 1

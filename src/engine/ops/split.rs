@@ -42,6 +42,16 @@ const ORIG: usize = 0;
 const TABLE: usize = 1;
 const PAGE: usize = 2;
 
+const LOCK_MMAP: u8 = 0;
+const PMD_LOCK: u8 = 1;
+const CHECK_HUGE: u8 = 2;
+const WITHDRAW_FILL: u8 = 3;
+const INVALIDATE: u8 = 4;
+const FLUSH: u8 = 5;
+const POPULATE: u8 = 6;
+const UNLOCK: u8 = 7;
+const UNLOCK_MMAP: u8 = 8;
+
 impl<A: PmdOps> Program<A> for SplitHugePmd {
     fn name(&self) -> &'static str {
         "__split_huge_pmd"
@@ -54,37 +64,37 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
         let r = self.region;
         match m.th(t).pc {
-            0 => {
+            LOCK_MMAP => {
                 if self.mmap_read && !m.mmap_read(t) {
                     return Step::Blocked(Wait::MmapRead);
                 }
-                m.goto(t, 1);
+                m.goto(t, PMD_LOCK);
                 Step::Ran("__split_huge_pmd: mmap_read_lock")
             }
-            1 => {
+            PMD_LOCK => {
                 if !m.pmd_lock(r, t) {
                     return Step::Blocked(Wait::PmdLock(r));
                 }
-                m.goto(t, 2);
+                m.goto(t, CHECK_HUGE);
                 Step::Ran("__split_huge_pmd: pmd_lock")
             }
-            2 => {
+            CHECK_HUGE => {
                 let pmd = m.pmd_get(r);
                 if !A::pmd_trans_huge(pmd) {
-                    m.goto(t, 7);
+                    m.goto(t, UNLOCK);
                     return Step::Ran("__split_huge_pmd: !pmd_trans_huge, nothing to split");
                 }
                 m.th_mut(t).regs[ORIG] = pmd.raw_u64();
-                m.goto(t, 3);
+                m.goto(t, WITHDRAW_FILL);
                 Step::Ran("__split_huge_pmd_locked: pmd_trans_huge(*pmd)")
             }
-            3 => {
+            WITHDRAW_FILL => {
                 let Some(table) = m.withdraw(r) else {
                     m.flag(
                         InvariantId::DEPOSIT,
                         "the split withdrew from an empty deposit list",
                     );
-                    m.goto(t, 7);
+                    m.goto(t, UNLOCK);
                     return Step::Ran("pgtable_trans_huge_withdraw: nothing deposited");
                 };
                 let orig =
@@ -101,24 +111,24 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                 let th = m.th_mut(t);
                 th.regs[TABLE] = u64::from(table);
                 th.regs[PAGE] = page;
-                m.goto(t, 4);
+                m.goto(t, INVALIDATE);
                 Step::Ran("__split_huge_pmd_locked: withdraw the deposited table, fill its ptes")
             }
-            4 => {
+            INVALIDATE => {
                 let pmd = m.pmd_get(r);
                 match A::pmdp_invalidate(pmd) {
                     Ok(inv) => m.pmd_set(r, inv),
                     Err(_) => m.flag(InvariantId::MODEL, "pmdp_invalidate refused a huge pmd"),
                 }
-                m.goto(t, if self.skip_tlb_flush { 6 } else { 5 });
+                m.goto(t, if self.skip_tlb_flush { POPULATE } else { FLUSH });
                 Step::Ran("pmdp_invalidate")
             }
-            5 => {
+            FLUSH => {
                 m.tlb_flush_region(r);
-                m.goto(t, 6);
+                m.goto(t, POPULATE);
                 Step::Ran("pmdp_invalidate: flush_pmd_tlb_range")
             }
-            6 => {
+            POPULATE => {
                 let table = m.th(t).regs[TABLE] as u8;
                 match A::pmd_populate(Machine::<A>::table_pfn(table)) {
                     Ok(pmd) => m.pmd_set(r, pmd),
@@ -128,12 +138,12 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                 if page != NO_PAGE {
                     m.page_map(page as u8, r, -1);
                 }
-                m.goto(t, 7);
+                m.goto(t, UNLOCK);
                 Step::Ran("pmd_populate: publish the pte table")
             }
-            7 => {
+            UNLOCK => {
                 m.pmd_unlock(r, t);
-                m.goto(t, 8);
+                m.goto(t, UNLOCK_MMAP);
                 Step::Ran("__split_huge_pmd: spin_unlock(pmd_lock)")
             }
             _ => {

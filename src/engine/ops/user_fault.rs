@@ -72,6 +72,9 @@ impl UserFault {
     }
 }
 
+/// `mmap_read_lock`: the fault's first step (the anonymous fault's own `LOCK_MMAP` is
+/// skipped: the lookup enters it at `PMD_NONE_THP`).
+const LOCK_MMAP: u8 = 0;
 // The lookup's own steps, past the anonymous fault's.
 const FIND: u8 = RETURN + 10;
 const EXPAND: u8 = FIND + 1;
@@ -117,7 +120,7 @@ impl<A: PmdOps> Program<A> for UserFault {
         let mm = m.mm_of_thread(t);
         let r = self.region;
         match m.th(t).pc {
-            0 => {
+            LOCK_MMAP => {
                 if !m.mmap_read(t) {
                     return Step::Blocked(Wait::MmapRead);
                 }
