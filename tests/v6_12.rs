@@ -1121,3 +1121,138 @@ fn a_slow_gup_without_the_recheck_under_the_pmd_lock_grabs_a_zapped_thp() {
     assert!(read.is_some() && lock > read, "{trace}");
     assert!(trace.contains("INV-002-DECODE"), "{trace}");
 }
+
+// --- do_cow_fault and do_shared_fault (mm/memory.c:5342, :5384, v6.12). ---
+
+/// Region 0 of a file mapping (shared with `shared`, else private) with page 0 cached at
+/// index 1, `pins` extra references on it, and `threads` (one or two) faulting at slot 1.
+fn file_write<A: PmdOps>(
+    shared: bool,
+    pins: usize,
+    threads: &[(&'static str, bool)],
+) -> Scenario<A> {
+    use pgtable::engine::ops::file_fault::{FileReadFault, TableAlloc};
+    use pgtable::engine::state::vma::VmFlags;
+    let mut b = ScenarioBuilder::<A>::new("file write fault", 1)
+        .invariants(InvariantSet::all())
+        .file_backed()
+        .setup(move |s| {
+            let p = s.page(false)?;
+            s.cache_page(1, p)?;
+            for _ in 0..pins {
+                s.get_page(p)?;
+            }
+            if shared {
+                s.vma(0, 0, 1, VmFlags::READ | VmFlags::WRITE | VmFlags::SHARED)?;
+            }
+            Ok(())
+        })
+        .state_invariant(&FILE_REFS, file_refs::<A>);
+    for &(name, write) in threads {
+        b = b.thread(
+            name,
+            FileReadFault {
+                from_cache: true,
+                write,
+                ..FileReadFault::new(0, 1, 0, TableAlloc::Prealloc)
+            },
+        );
+    }
+    b.build().expect("builds")
+}
+
+static FILE_REFS: Invariant = Invariant::new(
+    "INV-TEST-FILE-REFS",
+    "Once every fault has returned, slot 1 maps a page, every page's references are its mappings plus the page cache's, no page is locked, and an anonymous page mapped is PageAnonExclusive.",
+);
+
+fn file_refs<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
+    if !(0..2).all(|t| m.th(Tid(t)).done) {
+        return None;
+    }
+    if m.translate(0, 1).is_none() {
+        return Some("slot 1 maps nothing");
+    }
+    for (q, pg) in m.allocated_pages() {
+        let cached = u8::from(m.cache_get(1) == Some(q));
+        if i32::from(pg.refcount) != i32::from(pg.mapcount) + i32::from(cached) {
+            return Some("a page's references are not its mappings and the cache's");
+        }
+        if pg.lock.holder().is_some() {
+            return Some("a page is left locked");
+        }
+        if !pg.file && pg.mapcount > 0 && !pg.anon_exclusive {
+            return Some("a mapped copy is not PageAnonExclusive");
+        }
+    }
+    None
+}
+
+// Alone: a private write fault maps an exclusive, writable, dirty copy and leaves the cache
+// page as it found it; a shared one maps the cache page itself, writable and dirty. On
+// x86_64 and s390 (whose empty pte is not zero).
+#[test]
+fn v6_12_file_write_faults_copy_in_private_and_share_in_shared_mappings() {
+    fn check<A: PmdOps>() {
+        let (m, labels) = run_in_order(&file_write::<A>(false, 0, &[("cow", true)]));
+        let (page, pte) = slot1(&m);
+        assert_eq!(page, Some(1), "{}: the copy: {labels:?}", A::ID);
+        assert!(A::pte_write(pte) && A::pte_dirty(pte), "{}", A::ID);
+        let (cache, copy) = (m.page(0), m.page(1));
+        assert_eq!((cache.mapcount, cache.refcount), (0, 1), "{}", A::ID);
+        assert_eq!(
+            (copy.mapcount, copy.refcount, copy.anon_exclusive, copy.file),
+            (1, 1, true, false),
+            "{}",
+            A::ID
+        );
+        for l in [
+            "do_cow_fault: vmf_anon_prepare, folio_prealloc",
+            "do_cow_fault: unlock_page, put_page(vmf->page)",
+        ] {
+            assert!(labels.contains(&l), "{}: {l} missing: {labels:?}", A::ID);
+        }
+
+        let (m, labels) = run_in_order(&file_write::<A>(true, 0, &[("shared", true)]));
+        let (page, pte) = slot1(&m);
+        assert_eq!(page, Some(0), "{}: the cache page: {labels:?}", A::ID);
+        assert!(A::pte_write(pte) && A::pte_dirty(pte), "{}", A::ID);
+        assert_eq!(
+            (m.page(0).mapcount, m.page(0).refcount),
+            (1, 2),
+            "{}",
+            A::ID
+        );
+        assert_eq!(m.allocated_pages().count(), 1);
+        assert!(
+            labels.contains(&"fault_dirty_shared_page: folio_mark_dirty, folio_unlock"),
+            "{}: {labels:?}",
+            A::ID
+        );
+    }
+    check::<X86_64>();
+    check::<S390>();
+}
+
+// A write and a read fault on one slot, private and shared, every interleaving, every
+// search, footprints audited: whichever maps the slot first, the other backs off
+// (vmf_pte_changed) and puts back what it took (do_cow_fault its copy and the cache page's
+// reference). An extra reference the faults know nothing of breaks the same predicate.
+#[test]
+fn v6_12_file_write_and_read_faults_balance_their_references() {
+    for shared in [false, true] {
+        let sc = file_write::<X86_64>(shared, 0, &[("write", true), ("read", false)]);
+        for v in every_search_with_footprints(&sc) {
+            if let Verdict::Violated(cx) = &v {
+                panic!("shared={shared}:\n{}", replay(&sc, &cx.schedule).unwrap());
+            }
+            assert_eq!(v, Verdict::Holds, "shared={shared}");
+        }
+        let pinned = file_write::<X86_64>(shared, 1, &[("write", true), ("read", false)]);
+        assert_eq!(
+            violated(&explore(&pinned, bfs()).verdict).0,
+            FILE_REFS.id(),
+            "shared={shared}"
+        );
+    }
+}

@@ -15,6 +15,19 @@
 //! names it as a declared mutex the allocation takes and releases. Fault-around is left out
 //! (`fault_around_bytes` = `PAGE_SIZE`, so `should_fault_around` is false): it only trylocks
 //! pages and preallocates before any page lock.
+//!
+//! A write fault ([`FileReadFault::write`]) is `do_fault`'s other two branches (v6.12
+//! mm/memory.c:5461): in a private mapping `do_cow_fault` (:5342) allocates the copy first
+//! (`folio_prealloc`), lets `->fault` return the page-cache page locked, copies it and maps
+//! the copy as an exclusive anonymous page (`set_pte_range`, :5045: `maybe_mkwrite(
+//! pte_mkdirty())`, `folio_add_new_anon_rmap(RMAP_EXCLUSIVE)`), then `unlock_page` and
+//! `put_page` of the cache page and, when `finish_fault` gave up (`VM_FAULT_NOPAGE`), a
+//! `folio_put` of the copy; in a `VM_SHARED` one `do_shared_fault` (:5384) maps the cache
+//! page itself writable and dirty (`folio_add_file_rmap_ptes`) and
+//! `fault_dirty_shared_page` (:3192) marks it dirty and unlocks it. shmem has no
+//! `->page_mkwrite`, so the page stays locked from `->fault` to that unlock (a file system
+//! with one unlocks it around `do_page_mkwrite`: not modelled). The mapping is shared when
+//! the mm's VMA tree has a `VM_SHARED` VMA at the region (as `do_wp_page` asks).
 
 use crate::entry::PmdOps;
 
@@ -23,8 +36,10 @@ use super::super::invariant::{Invariant, InvariantId};
 use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::state::locks::MutexId;
+use super::super::state::vma::VmFlags;
 use super::finish;
-use super::v6_12::{mk_pte_private, pmd_install_locked, pte_offset_map};
+use super::pfn_pte;
+use super::v6_12::{anon_pte, mk_pte_private, pmd_install_locked, pte_offset_map};
 
 /// Where the fault allocates its page table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -64,10 +79,13 @@ pub struct FileReadFault {
     pub from_cache: bool,
     /// Test-only mutation of `from_cache`: no recheck under the page lock.
     pub skip_recheck: bool,
+    /// `FAULT_FLAG_WRITE`: `do_cow_fault` in a private mapping, `do_shared_fault` in a
+    /// shared one (v6.12), instead of `do_read_fault`.
+    pub write: bool,
 }
 
 /// The steps a [`FileReadFault`] uses from its [`base`](FileReadFault::base).
-pub const FILE_FAULT_STEPS: u8 = 18;
+pub const FILE_FAULT_STEPS: u8 = 19;
 
 impl FileReadFault {
     /// A read fault at (region, slot) on `page`, with `alloc`'s table allocation.
@@ -84,6 +102,7 @@ impl FileReadFault {
             then: None,
             from_cache: false,
             skip_recheck: false,
+            write: false,
         }
     }
 }
@@ -106,6 +125,7 @@ const UNLOCK_PAGE: u8 = 14;
 const RETURN: u8 = 15;
 const FIND: u8 = 16;
 const RECHECK: u8 = 17;
+const COW_ALLOC: u8 = 18;
 
 /// Registers: the table allocated (+ 1) and the table mapped (+ 1, byte 1); where the
 /// allocation returns to (byte 2).
@@ -127,6 +147,10 @@ const AFTER_ALLOC: u32 = 2;
 const FOUND: u32 = 3;
 /// Set when the fault ends in `VM_FAULT_SIGBUS` (cleared when a fault starts).
 const FAILED: u32 = 4;
+/// `do_cow_fault`'s copy until it is mapped (or put back).
+const COW: u32 = 5;
+/// `do_shared_fault`: 0 while the page is not mapped yet, 1 once `finish_fault` mapped it.
+const SHARED_WRITE: u32 = 6;
 
 /// Returns whether thread `t`'s last [`FileReadFault`] ended in `VM_FAULT_SIGBUS`: the
 /// index was past `i_size` (what a `copy_from_user` or `fault_in_iov_iter_readable` around
@@ -169,9 +193,17 @@ impl FileReadFault {
 
 impl<A: PmdOps> Program<A> for FileReadFault {
     fn name(&self) -> &'static str {
-        match self.alloc {
-            TableAlloc::UnderPageLock => "do_read_fault (table allocated in finish_fault, v4.8)",
-            TableAlloc::Prealloc => "do_read_fault (table preallocated in __do_fault, v5.0, v6.12)",
+        match (self.write, self.alloc) {
+            (false, TableAlloc::UnderPageLock) => {
+                "do_read_fault (table allocated in finish_fault, v4.8)"
+            }
+            (false, TableAlloc::Prealloc) => {
+                "do_read_fault (table preallocated in __do_fault, v5.0, v6.12)"
+            }
+            (true, TableAlloc::UnderPageLock) => {
+                "do_cow_fault / do_shared_fault (table allocated in finish_fault, v4.8)"
+            }
+            (true, TableAlloc::Prealloc) => "do_cow_fault / do_shared_fault (v6.12)",
         }
     }
 
@@ -187,6 +219,7 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                     return Step::Blocked(Wait::MmapRead);
                 }
                 set(m, t, FAILED, None);
+                set(m, t, SHARED_WRITE, None);
                 if let Some(inv) = self.fault_under_page_lock {
                     if m.holds_page_lock(t) {
                         m.flag(
@@ -195,8 +228,33 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                         );
                     }
                 }
+                if !self.write {
+                    self.goto(m, t, PMD_CHECK);
+                    return Step::Ran("lock_mm_and_find_vma: mmap_read_lock");
+                }
+                let mm = m.mm_of_region(r);
+                let shared = m
+                    .find_vma(mm, r)
+                    .is_some_and(|id| m.vma(id).flags.contains(VmFlags::SHARED));
+                if shared {
+                    set(m, t, SHARED_WRITE, Some(0));
+                    self.goto(m, t, PMD_CHECK);
+                    return Step::Ran(
+                        "lock_mm_and_find_vma: mmap_read_lock; VM_SHARED: do_shared_fault",
+                    );
+                }
+                self.goto(m, t, COW_ALLOC);
+                Step::Ran("lock_mm_and_find_vma: mmap_read_lock; private: do_cow_fault")
+            }
+            COW_ALLOC => {
+                let Some(copy) = m.page_alloc(false) else {
+                    m.flag(InvariantId::MODEL, "page arena full");
+                    self.goto(m, t, RETURN);
+                    return Step::Ran("do_cow_fault: folio_prealloc failed, VM_FAULT_OOM");
+                };
+                set(m, t, COW, Some(copy));
                 self.goto(m, t, PMD_CHECK);
-                Step::Ran("lock_mm_and_find_vma: mmap_read_lock")
+                Step::Ran("do_cow_fault: vmf_anon_prepare, folio_prealloc")
             }
             PMD_CHECK => {
                 let none = A::pmd_none(m.pmd_get(r));
@@ -338,8 +396,11 @@ impl<A: PmdOps> Program<A> for FileReadFault {
             MAP_LOCK => {
                 let pmd = m.pmd_get(r);
                 let Some(table) = pte_offset_map(m, pmd) else {
-                    m.page_put(self.page(m, t));
                     self.goto(m, t, UNLOCK_PAGE);
+                    if get(m, t, COW).is_some() {
+                        return Step::Ran("pte_offset_map_lock: NULL, VM_FAULT_NOPAGE");
+                    }
+                    m.page_put(self.page(m, t));
                     return Step::Ran("pte_offset_map_lock: NULL, VM_FAULT_NOPAGE: folio_put");
                 };
                 set(m, t, TABLE, Some(table));
@@ -358,13 +419,41 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                 let table = get(m, t, TABLE).unwrap_or(0);
                 let slot = usize::from(self.slot);
                 self.goto(m, t, PTE_UNLOCK);
+                let copy = get(m, t, COW);
                 if !A::pte_none(m.pte_get(table, slot)) {
+                    if copy.is_some() {
+                        return Step::Ran("finish_fault: vmf_pte_changed, VM_FAULT_NOPAGE");
+                    }
                     m.page_put(self.page(m, t));
                     return Step::Ran("finish_fault: vmf_pte_changed, VM_FAULT_NOPAGE: folio_put");
                 }
                 let prot = m.prot();
+                if let Some(copy) = copy {
+                    let pte = anon_pte(m, Machine::<A>::page_pfn(copy), prot);
+                    m.pte_set(table, slot, pte);
+                    m.page_map(copy, r, 1);
+                    m.page_set_anon_exclusive(copy, true);
+                    set(m, t, COW, None);
+                    return Step::Ran(
+                        "set_pte_range: copy-on-write page: maybe_mkwrite(pte_mkdirty), \
+                         folio_add_new_anon_rmap(RMAP_EXCLUSIVE), set_ptes",
+                    );
+                }
                 let page = self.page(m, t);
-                let pte = mk_pte_private(m, Machine::<A>::page_pfn(page), prot);
+                let pfn = Machine::<A>::page_pfn(page);
+                if get(m, t, SHARED_WRITE).is_some() {
+                    let mut pte = A::pte_mkdirty(pfn_pte(m, pfn, prot));
+                    if prot.writable() {
+                        pte = A::pte_mkwrite(pte);
+                    }
+                    m.pte_set(table, slot, pte);
+                    m.page_map(page, r, 1);
+                    set(m, t, SHARED_WRITE, Some(1));
+                    return Step::Ran(
+                        "set_pte_range: maybe_mkwrite(pte_mkdirty), folio_add_file_rmap_ptes, set_ptes",
+                    );
+                }
+                let pte = mk_pte_private(m, pfn, prot);
                 m.pte_set(table, slot, pte);
                 m.page_map(page, r, 1);
                 Step::Ran("set_pte_range: folio_add_file_rmap_ptes, set_ptes")
@@ -376,11 +465,25 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                 Step::Ran("finish_fault: pte_unmap_unlock")
             }
             UNLOCK_PAGE => {
-                m.page_unlock(self.page(m, t), t);
+                let page = self.page(m, t);
+                m.page_unlock(page, t);
                 self.goto(m, t, RETURN);
-                Step::Ran("do_read_fault: folio_unlock")
+                if self.write && get(m, t, SHARED_WRITE).is_none() {
+                    m.page_put(page);
+                    return Step::Ran("do_cow_fault: unlock_page, put_page(vmf->page)");
+                }
+                match get(m, t, SHARED_WRITE) {
+                    Some(1) => Step::Ran("fault_dirty_shared_page: folio_mark_dirty, folio_unlock"),
+                    Some(_) => Step::Ran("do_shared_fault: VM_FAULT_NOPAGE: folio_unlock"),
+                    None => Step::Ran("do_read_fault: folio_unlock"),
+                }
             }
             _ => {
+                let copy = get(m, t, COW);
+                if let Some(copy) = copy {
+                    set(m, t, COW, None);
+                    m.page_put(copy);
+                }
                 if let Some(spare) = get(m, t, SPARE) {
                     set(m, t, SPARE, None);
                     m.table_free(spare);
@@ -390,7 +493,12 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                     Some(pc) => m.goto(t, pc),
                     None => finish(m, t),
                 }
-                Step::Ran("do_fault: pte_free(prealloc_pte) if unused; mmap_read_unlock")
+                Step::Ran(if copy.is_some() {
+                    "do_cow_fault: uncharge_out: folio_put(copy); do_fault: pte_free(prealloc_pte) \
+                     if unused; mmap_read_unlock"
+                } else {
+                    "do_fault: pte_free(prealloc_pte) if unused; mmap_read_unlock"
+                })
             }
         }
     }
