@@ -613,8 +613,8 @@ fn pte_access_permitted_is_each_architectures_own() {
 
 // mm/memory.c:5812-5818 (v6.12): a write fault on a present read-only pte (the special zero
 // pte a read fault left) is do_wp_page: every interleaving of a read and a write fault holds.
-// A shared mapping's wp_page_shared is not modelled: INV-MODEL, never a pte made writable
-// in place. Two read faults only mark the pte young.
+// A zero pte in a shared mapping (no page: wp_pfn_shared) is not modelled: INV-MODEL, never
+// a pte made writable in place. Two read faults only mark the pte young.
 #[test]
 fn a_write_fault_on_a_read_only_pte_is_do_wp_page_and_a_shared_one_is_reported() {
     let sc = ScenarioBuilder::<X86_64>::new("wp", 1)
@@ -1254,5 +1254,77 @@ fn v6_12_file_write_and_read_faults_balance_their_references() {
             FILE_REFS.id(),
             "shared={shared}"
         );
+    }
+}
+
+// --- wp_page_shared (mm/memory.c:3555, v6.12): a write to a read-only shared pte. ---
+
+/// A shared file mapping whose cache page 0 (index 1) is mapped read-only at slot 1, and
+/// `writes` write faults (the v6.12 fault's do_wp_page) on it.
+fn shared_wrprotected(writes: usize) -> Scenario<X86_64> {
+    use pgtable::engine::state::vma::VmFlags;
+    let mut b = ScenarioBuilder::<X86_64>::new("wp shared", 1)
+        .invariants(InvariantSet::all())
+        .file_backed()
+        .setup(|s| {
+            let p = s.page(false)?;
+            s.cache_page(1, p)?;
+            s.map_pte(0, 1, p, pgtable::engine::setup::PteInit::WRPROTECTED)?;
+            s.vma(0, 0, 1, VmFlags::READ | VmFlags::WRITE | VmFlags::SHARED)?;
+            Ok(())
+        })
+        .state_invariant(&SHARED_REUSED, shared_reused);
+    for _ in 0..writes {
+        b = b.thread("write", small_write(1));
+    }
+    b.build().expect("builds")
+}
+
+static SHARED_REUSED: Invariant = Invariant::new(
+    "INV-TEST-SHARED-REUSED",
+    "Once the write faults return, slot 1 still maps the cache page, writable and dirty, with one mapping, the mapping's and the cache's references and no lock; nothing else is allocated.",
+);
+
+fn shared_reused(m: &Machine<X86_64>) -> Option<&'static str> {
+    if !(0..2).all(|t| m.th(Tid(t)).done) {
+        return None;
+    }
+    let (page, pte) = slot1(m);
+    let pg = m.page(0);
+    let ok = page == Some(0)
+        && X86_64::pte_write(pte)
+        && X86_64::pte_dirty(pte)
+        && (pg.mapcount, pg.refcount) == (1, 2)
+        && pg.lock.holder().is_none()
+        && m.allocated_pages().count() == 1;
+    (!ok).then_some("the shared page was not reused in place, or a reference or lock leaked")
+}
+
+// wp_page_shared without ->page_mkwrite (shmem): the cache page is made writable in place
+// (wp_page_reuse), then locked, marked dirty, unlocked and its extra reference put. Alone,
+// and two writes racing on one pte under every search with the footprint audit (the second
+// finds the pte already writable, or reuses it again).
+#[test]
+fn v6_12_wp_page_shared_reuses_the_cache_page_in_place() {
+    let (m, labels) = run_in_order(&shared_wrprotected(1));
+    for l in [
+        "do_wp_page: VM_SHARED, wp_page_shared",
+        "wp_page_shared: folio_lock",
+        "fault_dirty_shared_page: folio_mark_dirty, folio_unlock",
+        "wp_page_shared: folio_put",
+    ] {
+        assert!(labels.contains(&l), "{l} missing: {labels:?}");
+    }
+    let (page, pte) = slot1(&m);
+    assert_eq!(page, Some(0));
+    assert!(X86_64::pte_write(pte) && X86_64::pte_dirty(pte));
+    assert_eq!((m.page(0).mapcount, m.page(0).refcount), (1, 2));
+
+    let sc = shared_wrprotected(2);
+    for v in every_search_with_footprints(&sc) {
+        if let Verdict::Violated(cx) = &v {
+            panic!("{}", replay(&sc, &cx.schedule).unwrap());
+        }
+        assert_eq!(v, Verdict::Holds);
     }
 }

@@ -28,7 +28,10 @@
 //! `pte_offset_map_lock` again, `pte_same` against `orig_pte`, then `ptep_clear_flush`,
 //! `folio_add_new_anon_rmap(RMAP_EXCLUSIVE)` and `set_pte_at`, `folio_remove_rmap_pte` of
 //! the old folio, unlock, and `folio_put` of whichever folio is left over and of the old one.
-//! A shared mapping's `wp_page_shared` is not modelled: INV-MODEL.
+//! In a shared mapping it is `wp_page_shared` (:3555) as shmem runs it (no
+//! `->page_mkwrite`): `folio_get`, `wp_page_reuse` under the pte lock, then `folio_lock`,
+//! `fault_dirty_shared_page` (`folio_mark_dirty`, `folio_unlock`) and `folio_put`; a shared
+//! pte with no page (`wp_pfn_shared`) is not modelled: INV-MODEL.
 
 use crate::entry::{PmdOps, Pte};
 
@@ -136,9 +139,16 @@ const WP_COPY_CLEAR: u8 = 40;
 const WP_COPY_SET: u8 = 41;
 const WP_COPY_UNLOCK: u8 = 42;
 const WP_COPY_PUT: u8 = 43;
-const RELEASE: u8 = 44;
+// wp_page_shared.
+const WP_SHARED_GET: u8 = 44;
+const WP_SHARED_REUSE: u8 = 45;
+const WP_SHARED_UNLOCK: u8 = 46;
+const WP_SHARED_LOCK: u8 = 47;
+const WP_SHARED_DIRTY: u8 = 48;
+const WP_SHARED_PUT: u8 = 49;
+const RELEASE: u8 = 50;
 /// The last step: `mmap_read_unlock`, return. Steps above it are free for a caller.
-pub(crate) const RETURN: u8 = 45;
+pub(crate) const RETURN: u8 = 51;
 
 /// One `pte_offset_map_lock` (mm/pgtable-generic.c:364) as four steps: `map` reads the pmd and
 /// finds its table (none: go to `none`), `ptl` takes the table's lock, `recheck` compares the
@@ -598,7 +608,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 m.goto(t, RETURN);
                 Step::Ran("do_anonymous_page: pte_unmap_unlock")
             }
-            WP_PAGE..=WP_COPY_PUT => self.wp_step(m, t),
+            WP_PAGE..=WP_SHARED_PUT => self.wp_step(m, t),
             RELEASE => {
                 let Some(page) = obj(m, t, PAGE) else {
                     m.goto(t, RETURN);
@@ -631,17 +641,21 @@ impl AnonFault {
                 let shared = m
                     .find_vma(mm, r)
                     .is_some_and(|id| m.vma(id).flags.contains(VmFlags::SHARED));
-                if shared {
-                    m.flag(InvariantId::MODEL, "wp_page_shared is not modelled");
-                    m.goto(t, EXISTING_UNLOCK);
-                    return Step::Ran("do_wp_page: VM_SHARED, wp_page_shared");
-                }
                 // vm_normal_page: NULL for the zero pages' special ptes.
                 let pfn = A::pte_pfn(orig);
                 let page = (pfn != Machine::<A>::zero_pfn() && !in_huge_zero_folio::<A>(pfn))
                     .then(|| m.page_of_pfn(pfn))
                     .flatten();
                 set_obj(m, t, OLD, page);
+                if shared {
+                    if page.is_none() {
+                        m.flag(InvariantId::MODEL, "wp_pfn_shared is not modelled");
+                        m.goto(t, EXISTING_UNLOCK);
+                        return Step::Ran("do_wp_page: VM_SHARED, no page: wp_pfn_shared");
+                    }
+                    m.goto(t, WP_SHARED_GET);
+                    return Step::Ran("do_wp_page: VM_SHARED, wp_page_shared");
+                }
                 let Some(p) = page else {
                     m.goto(t, WP_COPY_GET);
                     return Step::Ran("do_wp_page: vm_normal_page is NULL (the zero page), copy");
@@ -702,6 +716,51 @@ impl AnonFault {
                 Step::Ran(
                     "wp_page_reuse: pte_mkyoung, maybe_mkwrite(pte_mkdirty), ptep_set_access_flags",
                 )
+            }
+            WP_SHARED_GET => {
+                let p = need(m, t, OLD);
+                m.page_get(p);
+                m.goto(t, WP_SHARED_REUSE);
+                Step::Ran("wp_page_shared: folio_get; no ->page_mkwrite (shmem)")
+            }
+            WP_SHARED_REUSE => {
+                let table = need(m, t, TABLE);
+                let mut entry = A::pte_mkdirty(A::pte_mkyoung(orig));
+                if m.prot().writable() {
+                    entry = A::pte_mkwrite(entry);
+                }
+                m.pte_set(table, slot, entry);
+                m.goto(t, WP_SHARED_UNLOCK);
+                Step::Ran(
+                    "wp_page_shared: wp_page_reuse: pte_mkyoung, maybe_mkwrite(pte_mkdirty), \
+                     ptep_set_access_flags",
+                )
+            }
+            WP_SHARED_UNLOCK => {
+                let table = need(m, t, TABLE);
+                m.ptl_unlock(table, t);
+                m.goto(t, WP_SHARED_LOCK);
+                Step::Ran("wp_page_reuse: pte_unmap_unlock")
+            }
+            WP_SHARED_LOCK => {
+                let p = need(m, t, OLD);
+                if !m.page_lock(p, t) {
+                    return Step::Blocked(Wait::PageLock(p));
+                }
+                m.goto(t, WP_SHARED_DIRTY);
+                Step::Ran("wp_page_shared: folio_lock")
+            }
+            WP_SHARED_DIRTY => {
+                let p = need(m, t, OLD);
+                m.page_unlock(p, t);
+                m.goto(t, WP_SHARED_PUT);
+                Step::Ran("fault_dirty_shared_page: folio_mark_dirty, folio_unlock")
+            }
+            WP_SHARED_PUT => {
+                let p = need(m, t, OLD);
+                m.page_put(p);
+                m.goto(t, RETURN);
+                Step::Ran("wp_page_shared: folio_put")
             }
             WP_COPY_GET => {
                 if let Some(p) = obj(m, t, OLD) {
