@@ -1328,3 +1328,98 @@ fn v6_12_wp_page_shared_reuses_the_cache_page_in_place() {
         assert_eq!(v, Verdict::Holds);
     }
 }
+
+// --- FOLL_PIN and FAULT_FLAG_UNSHARE (mm/gup.c:904, mm/memory.c:3734, v6.12). ---
+
+/// Two regions of one mm sharing one anonymous page write-protected, as fork leaves it
+/// (slot 1 of each, not PageAnonExclusive), then `gup` on region 0 and a write fault there.
+fn forked_then_pinned(gup: GupSlow) -> Scenario<X86_64> {
+    use pgtable::engine::setup::PteInit;
+    ScenarioBuilder::<X86_64>::new("pin after fork", 2)
+        .invariants(InvariantSet::all())
+        .setup(|s| {
+            let p = s.page(false)?;
+            s.map_pte(0, 1, p, PteInit::WRPROTECTED)?;
+            s.map_pte(1, 1, p, PteInit::WRPROTECTED)?;
+            s.page_anon_exclusive(p, false)
+        })
+        .thread("gup", gup)
+        .thread("write", small_write(1))
+        .state_invariant(&PIN_COHERENT, pin_coherent)
+        .build()
+        .expect("builds")
+}
+
+static PIN_COHERENT: Invariant = Invariant::new(
+    "INV-TEST-PIN-COHERENT",
+    "Once GUP and the write fault return, an anonymous page holding a reference beyond its mappings (GUP's) is the PageAnonExclusive page region 0 maps at slot 1: the pin and the process see one page (CVE-2020-29374's property).",
+);
+
+fn pin_coherent(m: &Machine<X86_64>) -> Option<&'static str> {
+    if !(0..2).all(|t| m.th(Tid(t)).done) {
+        return None;
+    }
+    let mapped = m.translate(0, 1).and_then(|pfn| m.page_of_pfn(pfn));
+    for (q, pg) in m.allocated_pages() {
+        let pinned = i32::from(pg.refcount) > i32::from(pg.mapcount);
+        if pinned && (Some(q) != mapped || !pg.anon_exclusive) {
+            return Some("GUP's page is not the exclusive page the process maps");
+        }
+    }
+    None
+}
+
+// A read pin of a page fork shared: follow_page_pte returns -EMLINK (gup_must_unshare),
+// the FAULT_FLAG_UNSHARE fault copies the page and maps the copy read-only and exclusive,
+// the walk pins the copy; the other mapping keeps the old page.
+#[test]
+fn a_v6_12_read_pin_of_a_shared_anonymous_page_unshares_it_first() {
+    let sc = forked_then_pinned(GupSlow {
+        huge: false,
+        ..GupSlow::pin(0, 1)
+    });
+    let mut m = sc.initial.clone();
+    let mut labels = Vec::new();
+    step_until(&sc, &mut m, Tid(0), None, &mut labels);
+    for l in [
+        "follow_page_pte: !pte_write, gup_must_unshare: -EMLINK",
+        "faultin_page: -EMLINK: handle_mm_fault(FAULT_FLAG_UNSHARE)",
+        "handle_pte_fault: FAULT_FLAG_UNSHARE, !pte_write, do_wp_page",
+        "wp_page_copy: folio_prealloc, __wp_page_copy_user",
+        "follow_page_pte: vm_normal_page, try_grab_folio",
+    ] {
+        assert!(labels.contains(&l), "{l} missing: {labels:?}");
+    }
+    let (page, pte) = slot1(&m);
+    assert_eq!(page, Some(1), "{labels:?}");
+    assert!(!X86_64::pte_write(pte), "an unshare grants no write access");
+    let (old, copy) = (m.page(0), m.page(1));
+    assert_eq!((old.mapcount, old.refcount), (1, 1));
+    assert_eq!(
+        (copy.mapcount, copy.refcount, copy.anon_exclusive),
+        (1, 2, true)
+    );
+}
+
+// Pin and write fault in every order, every search, footprints audited: with FOLL_PIN the
+// pinned page is the one the process maps at the end (the write finds it exclusive and
+// reuses it). A FOLL_GET walk does not unshare: a write after it copies away from the page
+// GUP holds (what a pin must never allow).
+#[test]
+fn a_v6_12_pin_stays_coherent_with_later_writes_and_a_plain_get_does_not() {
+    let pin = GupSlow {
+        huge: false,
+        ..GupSlow::pin(0, 1)
+    };
+    let sc = forked_then_pinned(pin);
+    for v in every_search_with_footprints(&sc) {
+        if let Verdict::Violated(cx) = &v {
+            panic!("{}", replay(&sc, &cx.schedule).unwrap());
+        }
+        assert_eq!(v, Verdict::Holds);
+    }
+    let get = forked_then_pinned(GupSlow { pin: false, ..pin });
+    for v in every_search_with_footprints(&get) {
+        assert_eq!(violated(&v).0, PIN_COHERENT.id(), "{v:?}");
+    }
+}

@@ -32,6 +32,11 @@
 //! `->page_mkwrite`): `folio_get`, `wp_page_reuse` under the pte lock, then `folio_lock`,
 //! `fault_dirty_shared_page` (`folio_mark_dirty`, `folio_unlock`) and `folio_put`; a shared
 //! pte with no page (`wp_pfn_shared`) is not modelled: INV-MODEL.
+//!
+//! A `FAULT_FLAG_UNSHARE` fault (GUP's slow path pinning a shared anonymous page,
+//! [`super::gup_slow`]) takes the same `do_wp_page` without write access: a page it can
+//! reuse is only made exclusive (:3734-3740, the pte untouched), and `wp_page_copy` maps the
+//! copy read-only (:3411-3420).
 
 use crate::entry::{PmdOps, Pte};
 
@@ -41,7 +46,9 @@ use super::super::super::mm::Machine;
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::super::state::vma::VmFlags;
 use super::super::finish;
-use super::{anon_pte, in_huge_zero_folio, pmd_install_locked, pte_offset_map, zero_pte};
+use super::{
+    anon_pte, in_huge_zero_folio, mk_pte_private, pmd_install_locked, pte_offset_map, zero_pte,
+};
 
 /// A user write that faults at (region, slot) of an anonymous VMA, v6.12.
 #[derive(Clone, Copy, Debug)]
@@ -87,9 +94,13 @@ const PMDVAL: usize = 0;
 const ORIG_PTE: usize = 1;
 /// The table in use (low byte), the page allocated (next byte), a spare table (third byte).
 const OBJS: usize = 2;
-/// `FAULT_FLAG_ORIG_PTE_VALID`.
-const FLAGS: usize = 3;
+/// `vmf->flags`: `FAULT_FLAG_ORIG_PTE_VALID`, `FAULT_FLAG_UNSHARE`.
+pub(crate) const FLAGS: usize = 3;
 const ORIG_PTE_VALID: u64 = 1;
+/// `FAULT_FLAG_UNSHARE` (set by GUP's `faultin_page` for a pin of a shared anonymous page,
+/// mm/gup.c:1191): `do_wp_page` makes the page exclusive, by reuse or by a copy it maps
+/// read-only, without granting write access.
+pub(crate) const UNSHARE: u64 = 2;
 
 const LOCK_MMAP: u8 = 0;
 /// `__handle_mm_fault`'s first step, where a caller that took `mmap_lock` and found the VMA
@@ -242,6 +253,11 @@ fn set_obj<A: PmdOps>(m: &mut Machine<A>, t: Tid, which: u32, v: Option<u8>) {
     *r = (*r & !(0xff << (8 * which))) | byte << (8 * which);
 }
 
+/// Returns whether the running fault is `FAULT_FLAG_UNSHARE`.
+fn unshare<A: PmdOps>(m: &Machine<A>, t: Tid) -> bool {
+    m.th(t).regs[FLAGS] & UNSHARE != 0
+}
+
 const TABLE: u32 = 0;
 const PAGE: u32 = 1;
 const SPARE: u32 = 2;
@@ -375,7 +391,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                     );
                 }
                 if A::pmd_trans_huge(pmd) {
-                    if self.write && !A::pmd_write(pmd) {
+                    if (self.write || unshare(m, t)) && !A::pmd_write(pmd) {
                         m.flag(
                             InvariantId::MODEL,
                             "wp_huge_pmd (the huge COW) is not modelled",
@@ -471,10 +487,14 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 let orig = m.th(t).regs[ORIG_PTE];
                 m.goto(t, EXISTING_UNLOCK);
                 if orig == cur.raw_u64() {
-                    if self.write && !A::pte_write(cur) {
+                    if (self.write || unshare(m, t)) && !A::pte_write(cur) {
                         // :5815, still under the pte lock.
                         m.goto(t, WP_PAGE);
-                        return Step::Ran("handle_pte_fault: write to !pte_write, do_wp_page");
+                        return Step::Ran(if self.write {
+                            "handle_pte_fault: write to !pte_write, do_wp_page"
+                        } else {
+                            "handle_pte_fault: FAULT_FLAG_UNSHARE, !pte_write, do_wp_page"
+                        });
                     }
                     let entry = A::pte_mkyoung(if self.write { A::pte_mkdirty(cur) } else { cur });
                     if entry != cur {
@@ -705,6 +725,10 @@ impl AnonFault {
                 m.goto(t, WP_COPY_GET);
                 Step::Ran("wp_can_reuse_anon_folio: folio_ref_count != 1, folio_unlock, copy")
             }
+            WP_REUSE if unshare(m, t) => {
+                m.goto(t, EXISTING_UNLOCK);
+                Step::Ran("do_wp_page: FAULT_FLAG_UNSHARE: the page is exclusive, return 0")
+            }
             WP_REUSE => {
                 let table = need(m, t, TABLE);
                 let mut entry = A::pte_mkdirty(A::pte_mkyoung(orig));
@@ -806,7 +830,13 @@ impl AnonFault {
                 let table = need(m, t, TABLE);
                 let page = need(m, t, PAGE);
                 let prot = m.prot();
-                let pte = anon_pte(m, Machine::<A>::page_pfn(page), prot);
+                let pfn = Machine::<A>::page_pfn(page);
+                // :3411-3420: an unshare maps the copy without write access.
+                let pte = if unshare(m, t) {
+                    mk_pte_private(m, pfn, prot)
+                } else {
+                    anon_pte(m, pfn, prot)
+                };
                 m.page_map(page, r, 1);
                 m.page_set_anon_exclusive(page, true);
                 m.pte_set(table, slot, pte);

@@ -18,7 +18,11 @@
 //! `faultin_page` calls `handle_mm_fault` (:1196), here v6.12's anonymous fault
 //! ([`super::fault::AnonFault`]: do_anonymous_page, the huge fault, do_wp_page), and returns
 //! 0 whatever it did: the loop walks again, still under `mmap_lock`. The walk is `FOLL_GET`
-//! (`get_user_pages`): no `FOLL_PIN`, so `gup_must_unshare` is false; no
+//! (`get_user_pages`), or with [`GupSlow::pin`] a read `FOLL_PIN`
+//! (`pin_user_pages_unlocked`): then `gup_must_unshare` (mm/internal.h:1373) sends an
+//! anonymous page that is not `PageAnonExclusive` back as `-EMLINK` (:904, :742), and
+//! `faultin_page` takes a `FAULT_FLAG_UNSHARE` fault (:1191) that makes it exclusive (the
+//! pin is one reference here: `GUP_PIN_COUNTING_BIAS` is not modelled). No
 //! `FOLL_HONOR_NUMA_FAULT`, so `gup_can_follow_protnone` follows PROT_NONE entries; no
 //! `FOLL_SPLIT_PMD`, `FOLL_DUMP` or `FOLL_NOFAULT`. The scenario's VMA covers the address
 //! (`gup_vma_lookup` is no step: VMA-tree races are [`super::super::user_fault`]'s);
@@ -31,7 +35,7 @@ use super::super::super::invariant::InvariantId;
 use super::super::super::mm::Machine;
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::finish;
-use super::fault::{AnonFault, PMD_NONE_THP, RETURN};
+use super::fault::{AnonFault, FLAGS as FAULT_FLAGS, PMD_NONE_THP, RETURN, UNSHARE};
 use super::{in_huge_zero_folio, pte_offset_map};
 
 /// `get_user_pages_unlocked` of the one page at (region, slot), v6.12.
@@ -45,6 +49,11 @@ pub struct GupSlow {
     pub write: bool,
     /// Whether `thp_vma_allowable_order` lets the fault it takes map a THP here.
     pub huge: bool,
+    /// `FOLL_PIN` (`pin_user_pages_unlocked`) instead of `FOLL_GET`: a read pin of an
+    /// anonymous page that is not `PageAnonExclusive` must unshare it first
+    /// (`gup_must_unshare`, mm/internal.h:1373): the walk returns `-EMLINK` and
+    /// `faultin_page` takes a `FAULT_FLAG_UNSHARE` fault.
+    pub pin: bool,
     /// Test-only mutation: `follow_pmd_mask` takes the pmd lock but keeps the value it read
     /// before it (no `pmdval = *pmd`, :984), so `follow_huge_pmd` may grab the folio of a
     /// huge pmd a zap cleared in between.
@@ -59,7 +68,15 @@ impl GupSlow {
             slot,
             write: false,
             huge: true,
+            pin: false,
             no_recheck_under_lock: false,
+        }
+    }
+    /// A read pin (`FOLL_PIN`) of the page at (region, slot).
+    pub const fn pin(region: u8, slot: u8) -> Self {
+        Self {
+            pin: true,
+            ..Self::read(region, slot)
         }
     }
     /// A `FOLL_WRITE | FOLL_GET` walk of the page at (region, slot).
@@ -105,20 +122,34 @@ const PTE_READ: u8 = RETURN + 9;
 const PTE_UNLOCK: u8 = RETURN + 10;
 const FAULTIN: u8 = RETURN + 11;
 const OUT: u8 = RETURN + 12;
+/// `faultin_page(unshare = true)` after `-EMLINK`.
+const FAULTIN_UNSHARE: u8 = RETURN + 13;
 
-/// Returns whether `pfn` is the page mapped at region `r` now: a machine page mapped there,
-/// or one of the zero pages (which no step frees).
-fn mapped_at<A: PmdOps>(m: &Machine<A>, r: u8, pfn: u64) -> bool {
-    pfn == Machine::<A>::zero_pfn()
+/// Returns whether (region `r`, `slot`) maps `pfn` now, in its page tables (a huge leaf or a
+/// present pte; PROT_NONE included, which GUP follows), and `pfn` is one of the zero pages
+/// or a machine page with a mapping. A judgement, not a step: it peeks.
+fn mapped_at<A: PmdOps>(m: &Machine<A>, r: u8, slot: usize, pfn: u64) -> bool {
+    let pmd = m.peek_pmd(r);
+    let here = if A::pmd_none(pmd) || !A::pmd_present(pmd) {
+        None
+    } else if A::pmd_leaf(pmd) {
+        Some(A::pmd_pfn(pmd) + slot as u64)
+    } else {
+        m.table_of(pmd)
+            .map(|t| m.table(t).ptes[slot])
+            .filter(|&pte| A::pte_present(pte))
+            .map(A::pte_pfn)
+    };
+    let live = pfn == Machine::<A>::zero_pfn()
         || in_huge_zero_folio::<A>(pfn)
-        || m.page_of_pfn(pfn)
-            .is_some_and(|p| m.page(p).mapcount > 0 && m.page(p).region == r)
+        || m.page_of_pfn(pfn).is_some_and(|p| m.page(p).mapcount > 0);
+    here == Some(pfn) && live
 }
 
 /// `try_grab_folio` of `pfn`'s folio (nothing for the zero pages), with INV-002-DECODE
 /// judged: the walk holds the lock the entry was read under, so the page must be mapped.
-fn grab<A: PmdOps>(m: &mut Machine<A>, t: Tid, r: u8, pfn: u64, next: u8) {
-    if !mapped_at(m, r, pfn) {
+fn grab<A: PmdOps>(m: &mut Machine<A>, t: Tid, r: u8, slot: usize, pfn: u64, next: u8) {
+    if !mapped_at(m, r, slot, pfn) {
         m.flag(
             InvariantId::DECODE,
             "slow GUP grabbed a page that is not mapped at that address",
@@ -134,7 +165,11 @@ fn grab<A: PmdOps>(m: &mut Machine<A>, t: Tid, r: u8, pfn: u64, next: u8) {
 
 impl<A: PmdOps> Program<A> for GupSlow {
     fn name(&self) -> &'static str {
-        "get_user_pages_unlocked (v6.12)"
+        if self.pin {
+            "pin_user_pages_unlocked (v6.12)"
+        } else {
+            "get_user_pages_unlocked (v6.12)"
+        }
     }
 
     fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
@@ -241,6 +276,13 @@ impl<A: PmdOps> Program<A> for GupSlow {
                 m.goto(t, next);
                 Step::Ran("follow_page_pte: pte_unmap_unlock")
             }
+            FAULTIN_UNSHARE => {
+                let mut regs = [0; 4];
+                regs[FAULT_FLAGS] = UNSHARE;
+                m.th_mut(t).regs = regs;
+                m.goto(t, PMD_NONE_THP);
+                Step::Ran("faultin_page: -EMLINK: handle_mm_fault(FAULT_FLAG_UNSHARE)")
+            }
             FAULTIN => {
                 m.th_mut(t).regs = [0; 4];
                 m.goto(t, PMD_NONE_THP);
@@ -265,6 +307,18 @@ impl<A: PmdOps> Program<A> for GupSlow {
 }
 
 impl GupSlow {
+    /// `gup_must_unshare` (mm/internal.h:1373) for a walk without `FOLL_LONGTERM`: a read pin
+    /// of an anonymous page that is not `PageAnonExclusive` (a page cache or zero page: no).
+    fn must_unshare<A: PmdOps>(&self, m: &Machine<A>, pfn: u64) -> bool {
+        if !self.pin || self.write {
+            return false;
+        }
+        m.page_of_pfn(pfn).is_some_and(|p| {
+            let pg = m.page(p);
+            !pg.file && !pg.anon_exclusive
+        })
+    }
+
     /// `pmdval = *pmd` under the pmd lock (:984), then `follow_huge_pmd` (:718).
     fn follow_huge_pmd<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid) -> Step {
         let r = self.region;
@@ -291,7 +345,12 @@ impl GupSlow {
             return Step::Ran("follow_huge_pmd: FOLL_WRITE, !can_follow_write_pmd: NULL");
         }
         let pfn = A::pmd_pfn(pmd) + u64::from(self.slot);
-        grab(m, t, r, pfn, OUT);
+        if !A::pmd_write(pmd) && self.must_unshare(m, pfn) {
+            next(m, FAULTIN_UNSHARE);
+            m.goto(t, PMD_UNLOCK);
+            return Step::Ran("follow_huge_pmd: !pmd_write, gup_must_unshare: -EMLINK");
+        }
+        grab(m, t, r, usize::from(self.slot), pfn, OUT);
         m.goto(t, PMD_UNLOCK);
         Step::Ran("follow_huge_pmd: try_grab_folio")
     }
@@ -310,7 +369,11 @@ impl GupSlow {
             next(m, FAULTIN);
             return Step::Ran("follow_page_pte: FOLL_WRITE, !can_follow_write_pte: NULL");
         }
-        grab(m, t, self.region, A::pte_pfn(pte), OUT);
+        if !A::pte_write(pte) && self.must_unshare(m, A::pte_pfn(pte)) {
+            next(m, FAULTIN_UNSHARE);
+            return Step::Ran("follow_page_pte: !pte_write, gup_must_unshare: -EMLINK");
+        }
+        grab(m, t, self.region, slot, A::pte_pfn(pte), OUT);
         Step::Ran(if A::pte_pfn(pte) == Machine::<A>::zero_pfn() {
             "follow_page_pte: is_zero_pfn, try_grab_folio"
         } else {
