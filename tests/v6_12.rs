@@ -1423,3 +1423,28 @@ fn a_v6_12_pin_stays_coherent_with_later_writes_and_a_plain_get_does_not() {
         assert_eq!(violated(&v).0, PIN_COHERENT.id(), "{v:?}");
     }
 }
+
+// GUP-fast of a page mapped in two regions (as fork leaves it) keeps a page mapped at the
+// address: no INV-002-DECODE. (Its judgement once asked only the page's recorded region,
+// the last one mapped, and reported this as a violation.)
+#[test]
+fn gup_fast_of_a_page_mapped_in_two_regions_is_no_decode_violation() {
+    use pgtable::engine::setup::PteInit;
+    let sc = ScenarioBuilder::<X86_64>::new("gup-fast two regions", 2)
+        .invariants(InvariantSet::all())
+        .setup(|s| {
+            let p = s.page(false)?;
+            s.map_pte(0, 1, p, PteInit::WRPROTECTED)?;
+            s.map_pte(1, 1, p, PteInit::WRPROTECTED)
+        })
+        .thread("gup", GupFast { region: 0, slot: 1 })
+        .build()
+        .unwrap();
+    let (m, labels) = run_in_order(&sc);
+    assert!(
+        labels.contains(&"gup_fast_pte_range: the pte is unchanged"),
+        "{labels:?}"
+    );
+    assert_eq!(m.page(0).refcount, 3, "two mappings and GUP's reference");
+    assert_eq!(explore(&sc, bfs()).verdict, Verdict::Holds);
+}
