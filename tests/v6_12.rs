@@ -1448,3 +1448,43 @@ fn gup_fast_of_a_page_mapped_in_two_regions_is_no_decode_violation() {
     assert_eq!(m.page(0).refcount, 3, "two mappings and GUP's reference");
     assert_eq!(explore(&sc, bfs()).verdict, Verdict::Holds);
 }
+
+/// Clears pmd 0 without unmapping anything: a page-table free that forgot the zap.
+struct ClearPmd0;
+impl<A: PmdOps> Program<A> for ClearPmd0 {
+    fn name(&self) -> &'static str {
+        "pmd_clear without a zap"
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> pgtable::engine::program::Step {
+        m.pmd_set(0, A::pmd_empty());
+        m.th_mut(t).done = true;
+        pgtable::engine::program::Step::Ran("pmd_clear, no zap")
+    }
+}
+
+// INV-002-NEVERNONE counts every region a page is mapped in: a pmd cleared under a page that
+// region 0 and region 1 both map breaks it, as it does when only region 0 maps the page.
+// (Pages once recorded one region, the last mapped: the two-region case read as "holds".)
+#[test]
+fn never_none_sees_a_page_mapped_in_two_regions() {
+    use pgtable::engine::setup::PteInit;
+    for twice in [false, true] {
+        let sc = ScenarioBuilder::<X86_64>::new("clear under a shared page", 2)
+            .invariants(InvariantSet::all())
+            .setup(move |s| {
+                let p = s.page(false)?;
+                s.map_pte(0, 1, p, PteInit::WRPROTECTED)?;
+                if twice {
+                    s.map_pte(1, 1, p, PteInit::WRPROTECTED)?;
+                }
+                Ok(())
+            })
+            .thread("clear", ClearPmd0)
+            .build()
+            .unwrap();
+        assert_eq!(sc.initial.page(0).maps_in(0), 1);
+        assert_eq!(sc.initial.page(0).maps_in(1), u8::from(twice));
+        let v = explore(&sc, bfs()).verdict;
+        assert_eq!(violated(&v).0, InvariantId::NEVER_NONE, "twice={twice}");
+    }
+}

@@ -72,14 +72,33 @@ pub struct Page {
     pub mapcount: i8,
     /// `PG_locked` (sleeping).
     pub lock: Owner,
-    /// The region it was mapped into (for invariants).
+    /// The region it was last mapped into.
     pub region: u8,
+    /// How many of its mappings each region holds, two bits a region (region `r` at bits
+    /// `2r..2r + 2`; [`Page::maps_in`]): a page fork leaves in two regions is mapped in both,
+    /// which `region` alone cannot say.
+    pub region_maps: u16,
     /// A page-cache (file or shmem) page: `!folio_test_anon`.
     pub file: bool,
     /// `PageAnonExclusive`: an anonymous page only this mapping maps (set by the anonymous
     /// fault's `RMAP_EXCLUSIVE` and by `do_wp_page`; a write fault reuses such a page as is).
     pub anon_exclusive: bool,
 }
+
+impl Page {
+    /// Returns how many of its mappings region `r` holds (a huge mapping counts one, each
+    /// pte one).
+    pub const fn maps_in(&self, r: u8) -> u8 {
+        if r as usize >= MAX_PMDS {
+            return 0;
+        }
+        ((self.region_maps >> (2 * r)) & 3) as u8
+    }
+}
+
+// Two bits a region: at most a huge mapping and a full table of ptes of one page at once
+// (the v4.5 split fills the table before it clears the huge pmd).
+const _: () = assert!(2 * MAX_PMDS <= 16 && SLOTS < 3);
 
 /// A thread's program state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -954,6 +973,20 @@ impl<A: PmdOps> Machine<A> {
         let page = &mut self.pages[usize::from(p)];
         page.mapcount = page.mapcount.saturating_add(delta);
         page.region = r;
+        if usize::from(r) >= MAX_PMDS {
+            self.flag(InvariantId::MODEL, "a page mapped in no modelled region");
+            return;
+        }
+        let shift = 2 * u32::from(r);
+        let now = i16::from(page.maps_in(r)) + i16::from(delta);
+        let count = now.clamp(0, 3) as u16;
+        page.region_maps = (page.region_maps & !(3 << shift)) | count << shift;
+        if now > 3 {
+            self.flag(
+                InvariantId::MODEL,
+                "a page mapped more than three times in one region",
+            );
+        }
     }
     /// Sets or clears `PageAnonExclusive` of page `p`.
     pub fn page_set_anon_exclusive(&mut self, p: u8, on: bool) {
@@ -1425,6 +1458,7 @@ impl<A: PmdOps> Machine<A> {
                         mapcount,
                         lock,
                         region,
+                        region_maps,
                         file,
                         anon_exclusive,
                     } = *p;
@@ -1435,7 +1469,8 @@ impl<A: PmdOps> Machine<A> {
                             | u64::from(lock.raw()) << 24
                             | u64::from(region) << 32
                             | u64::from(file) << 40
-                            | u64::from(anon_exclusive) << 41,
+                            | u64::from(anon_exclusive) << 41
+                            | u64::from(region_maps) << 42,
                     );
                 }
             }

@@ -111,7 +111,7 @@ impl<A: PmdOps> Program<A> for GupFast {
                 }
                 // Kept: the caller now uses this pfn as the page mapped here.
                 let mapped_here =
-                    page.is_some_and(|p| m.page(p).mapcount > 0 && m.page(p).region == r);
+                    page.is_some_and(|p| m.page(p).mapcount > 0 && m.page(p).maps_in(r) > 0);
                 if !mapped_here {
                     m.flag(
                         InvariantId::DECODE,

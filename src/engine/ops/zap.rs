@@ -85,7 +85,7 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
                 let mut mapped = 0u16;
                 let range = self.first..self.first + self.count;
                 for (i, p) in m.allocated_pages() {
-                    if p.mapcount > 0 && range.contains(&p.region) {
+                    if p.mapcount > 0 && range.clone().any(|r| p.maps_in(r) > 0) {
                         mapped |= 1 << i;
                     }
                 }

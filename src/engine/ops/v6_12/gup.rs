@@ -168,14 +168,8 @@ impl GupFast {
         let page = m.page_of_pfn(pfn);
         // The huge zero folio is no page of the machine: a pfn in it was read from a huge
         // zero pmd that the recheck found unchanged.
-        // Mapped there: the page's recorded region, or what the MMU would translate the
-        // address to now (a page fork left in two regions records only one).
-        let slot = usize::from(self.slot);
         let mapped_here = in_huge_zero_folio::<A>(pfn)
-            || page.is_some_and(|p| {
-                m.page(p).mapcount > 0
-                    && (m.page(p).region == r || m.translate(r, slot) == Some(pfn))
-            });
+            || page.is_some_and(|p| m.page(p).mapcount > 0 && m.page(p).maps_in(r) > 0);
         if !mapped_here {
             m.flag(
                 InvariantId::DECODE,
