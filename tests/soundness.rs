@@ -390,6 +390,10 @@ enum Op {
     SetPageAnonExclusive(u8, bool),
     /// Reads page `p`'s `PageAnonExclusive` into register 0.
     ReadPageAnonExclusive(u8),
+    /// Maps (`true`) or unmaps page `p` once in region `r` (its per-region counts).
+    PageMap(u8, u8, bool),
+    /// Reads how many mappings of page `p` region `r` holds into register 0.
+    ReadPageMaps(u8, u8),
     /// Reads `vma_is_anonymous` into register 0.
     ReadVmaFile,
     /// MADV_DONTNEED's monitor: region 1's pages must be gone, and the call returned.
@@ -561,6 +565,11 @@ impl Program<A> for Scripted {
                 let on = m.page(p).anon_exclusive;
                 set_reg(m, u64::from(on));
             }
+            Op::PageMap(p, r, up) => m.page_map(p, r, if up { 1 } else { -1 }),
+            Op::ReadPageMaps(p, r) => {
+                let n = m.page(p).maps_in(r);
+                set_reg(m, u64::from(n));
+            }
             Op::ReadVmaFile => {
                 let anon = m.vma_is_anonymous();
                 set_reg(m, u64::from(anon));
@@ -699,6 +708,8 @@ fn op(threads: u8) -> impl Strategy<Value = Op> {
         1 => (0..3u8, any::<bool>()).prop_map(|(p, f)| Op::SetPageFile(p, f)),
         1 => (0..3u8, any::<bool>()).prop_map(|(p, on)| Op::SetPageAnonExclusive(p, on)),
         1 => (0..3u8).prop_map(Op::ReadPageAnonExclusive),
+        1 => (0..3u8, 0..2u8, any::<bool>()).prop_map(|(p, r, up)| Op::PageMap(p, r, up)),
+        1 => (0..3u8, 0..2u8).prop_map(|(p, r)| Op::ReadPageMaps(p, r)),
         1 => Just(Op::ReadVmaFile),
         1 => Just(Op::DontneedDone),
         1 => (0..2u8).prop_map(Op::FindVma),
