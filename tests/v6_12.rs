@@ -1067,6 +1067,16 @@ fn every_search_with_footprints<A: PmdOps>(sc: &Scenario<A>) -> Vec<Verdict> {
             verdicts.push(out.verdict);
         }
     }
+    // Exhausted, every search agrees on what breaks and DFS and BFS on the state count;
+    // the first violations above are among what breaks.
+    let broken = common::broken_under_every_search_with_footprints(sc);
+    for v in &verdicts {
+        match v {
+            Verdict::Holds => assert!(broken.is_empty(), "{}: {broken:?}", sc.name),
+            Verdict::Violated(cx) => assert!(broken.contains(cx.invariant.id()), "{}", sc.name),
+            Verdict::Incomplete => panic!("{}: incomplete", sc.name),
+        }
+    }
     verdicts
 }
 

@@ -157,11 +157,53 @@ pub fn is_historical(id: pgtable::ArchId) -> bool {
 pub fn broken_under_every_search<A: pgtable::PmdOps>(
     sc: &pgtable::engine::Scenario<A>,
 ) -> std::collections::BTreeSet<&'static str> {
-    use pgtable::engine::explore::Search;
-    let dfs = exhaust(sc, Search::DepthFirst, false);
-    let por = exhaust(sc, Search::DepthFirst, true);
-    let bfs = exhaust(sc, Search::BreadthFirst, false);
+    broken_under_searches(sc, false)
+}
+
+/// [`broken_under_every_search`] with every step's footprint audited against what it
+/// touched (a step that touches a location it did not declare fails the search), and
+/// breadth-first with partial-order reduction as well.
+#[allow(dead_code)]
+#[track_caller]
+pub fn broken_under_every_search_with_footprints<A: pgtable::PmdOps>(
+    sc: &pgtable::engine::Scenario<A>,
+) -> std::collections::BTreeSet<&'static str> {
+    broken_under_searches(sc, true)
+}
+
+#[track_caller]
+fn broken_under_searches<A: pgtable::PmdOps>(
+    sc: &pgtable::engine::Scenario<A>,
+    audit_footprints: bool,
+) -> std::collections::BTreeSet<&'static str> {
+    use pgtable::engine::explore::{Options, Search, explore};
+    let run = |search, por| {
+        let out = explore(
+            sc,
+            Options {
+                search,
+                por,
+                stop_at_first: false,
+                audit_footprints,
+                ..Options::default()
+            },
+        );
+        assert!(out.complete, "{}: the search did not complete", sc.name);
+        out
+    };
+    let dfs = run(Search::DepthFirst, false);
+    let por = run(Search::DepthFirst, true);
+    let bfs = run(Search::BreadthFirst, false);
     let truth = broken(&dfs);
+    if audit_footprints {
+        let bfs_por = run(Search::BreadthFirst, true);
+        assert_eq!(
+            broken(&bfs_por),
+            truth,
+            "{}: BFS+POR disagrees with DFS",
+            sc.name
+        );
+    }
     assert_eq!(
         broken(&por),
         truth,
