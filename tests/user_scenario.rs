@@ -975,3 +975,208 @@ fn setup_builds_shared_write_protected_ptes_and_refuses_bad_input() {
         "the mapping's reference and the extra one"
     );
 }
+
+// --- The kernel's own fault called from a user's program. ---
+//
+// `madvise(MADV_POPULATE_WRITE)` of one page as a user models it: v6.12's
+// `faultin_page_range` → `__get_user_pages` calls `handle_mm_fault` and then looks again
+// (`follow_page_mask` under the pte lock) before it counts the page populated; the fault's
+// steps are the crate's [`AnonFault`], entered with `AnonFault::enter` and left at
+// `AnonFault::RETURN`. A concurrent MADV_DONTNEED (also under `mmap_lock` read) may zap the
+// page between the fault's return and the look: the look catches it and faults again. The
+// buggy shape counts the page populated as soon as the fault returns.
+
+use pgtable::engine::ops::v6_12::fault::{AnonFault, FaultFlags};
+use pgtable::engine::ops::v6_12::zap::MadvDontneed;
+use pgtable::engine::ops::v6_12::{InRegs, PteOffsetMapLock};
+use pgtable::engine::program::{Limits, ProgramError};
+
+/// Ghost cell: 1 while populate holds the page it counted populated.
+const CLAIMED: usize = 3;
+
+static POPULATED: Invariant = Invariant::new(
+    "INV-USER-POPULATED",
+    "When populate counts a page populated, the address maps it present and writable.",
+);
+
+struct PopulateWrite {
+    slot: u8,
+    /// Buggy: no second look after the fault returns.
+    trust_the_fault: bool,
+}
+
+const P_LOCK: u8 = 0;
+const P_MAP: u8 = AnonFault::RETURN + 1;
+const P_PTL: u8 = AnonFault::RETURN + 2;
+const P_RECHECK: u8 = AnonFault::RETURN + 3;
+const P_RETRY: u8 = AnonFault::RETURN + 4;
+const P_READ: u8 = AnonFault::RETURN + 5;
+const P_DONE_UNLOCK: u8 = AnonFault::RETURN + 6;
+const P_FAULT_UNLOCK: u8 = AnonFault::RETURN + 7;
+const P_CLAIM: u8 = AnonFault::RETURN + 8;
+const P_OUT: u8 = AnonFault::RETURN + 9;
+const P_FAULT: u8 = AnonFault::RETURN + 10;
+
+/// Registers of the look (the fault's own are gone once it returns).
+const P_TABLE: usize = 0;
+const P_PMD: usize = 1;
+
+/// `follow_page_pte`'s `pte_offset_map_lock`: NULL (no table yet, or a huge pmd) faults
+/// again.
+const LOOK: PteOffsetMapLock = PteOffsetMapLock {
+    map: P_MAP,
+    ptl: P_PTL,
+    recheck: P_RECHECK,
+    retry: P_RETRY,
+    locked: P_READ,
+    none: P_FAULT,
+};
+
+impl PopulateWrite {
+    fn fault(&self) -> AnonFault {
+        AnonFault {
+            huge: false,
+            ..AnonFault::new(0, self.slot)
+        }
+    }
+}
+
+impl Program<A> for PopulateWrite {
+    fn name(&self) -> &'static str {
+        "madvise(MADV_POPULATE_WRITE) (user model over v6.12 handle_mm_fault)"
+    }
+    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
+        limits.region_slot(0, self.slot)
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let slot = usize::from(self.slot);
+        match m.th(t).pc {
+            P_LOCK => {
+                if !m.mmap_read(t) {
+                    return Step::Blocked(Wait::MmapRead);
+                }
+                AnonFault::enter(m, t, FaultFlags::default());
+                Step::Ran("madvise_populate: mmap_read_lock; faultin_page: handle_mm_fault")
+            }
+            pc if pc < AnonFault::RETURN => self.fault().step(m, t),
+            AnonFault::RETURN if self.trust_the_fault => {
+                m.goto(t, P_CLAIM);
+                Step::Ran("handle_mm_fault returned: counted populated")
+            }
+            AnonFault::RETURN => {
+                m.goto(t, P_MAP);
+                Step::Ran("handle_mm_fault returned: follow_page_mask again")
+            }
+            P_MAP..=P_RETRY => LOOK.step::<A, InRegs<P_PMD, P_TABLE>>(m, t, 0),
+            P_READ => {
+                let pte = m.pte_get(m.th(t).regs[P_TABLE] as u8, slot);
+                if A::pte_present(pte) && A::pte_write(pte) {
+                    m.ghost_set(CLAIMED, 1);
+                    m.goto(t, P_DONE_UNLOCK);
+                    return Step::Ran("follow_page_pte: present and writable: counted populated");
+                }
+                m.goto(t, P_FAULT_UNLOCK);
+                Step::Ran("follow_page_pte: not there (zapped), fault again")
+            }
+            P_DONE_UNLOCK => {
+                m.ptl_unlock(m.th(t).regs[P_TABLE] as u8, t);
+                m.ghost_set(CLAIMED, 0);
+                m.goto(t, P_OUT);
+                Step::Ran("follow_page_pte: pte_unmap_unlock")
+            }
+            P_FAULT_UNLOCK => {
+                m.ptl_unlock(m.th(t).regs[P_TABLE] as u8, t);
+                AnonFault::enter(m, t, FaultFlags::default());
+                Step::Ran("follow_page_pte: pte_unmap_unlock; faultin_page: handle_mm_fault")
+            }
+            P_FAULT => {
+                AnonFault::enter(m, t, FaultFlags::default());
+                Step::Ran("follow_page_mask: no page table, faultin_page again")
+            }
+            P_CLAIM => {
+                m.ghost_set(CLAIMED, 1);
+                m.goto(t, P_OUT);
+                Step::Ran("populate: the page counted")
+            }
+            _ => {
+                m.ghost_set(CLAIMED, 0);
+                m.mmap_read_unlock(t);
+                m.th_mut(t).done = true;
+                Step::Ran("madvise_populate: mmap_read_unlock")
+            }
+        }
+    }
+}
+
+fn populated(m: &Machine<A>) -> Option<&'static str> {
+    if m.ghost_get(CLAIMED) == 0 {
+        return None;
+    }
+    let pmd = m.peek_pmd(0);
+    let pte = m
+        .table_of(pmd)
+        .filter(|_| !A::pmd_none(pmd) && !A::pmd_leaf(pmd))
+        .map(|t| m.table(t).ptes[1]);
+    let ok = pte.is_some_and(|p| A::pte_present(p) && A::pte_write(p));
+    (!ok).then_some("populate counted a page that is not mapped writable")
+}
+
+fn populate_scenario(trust_the_fault: bool) -> Scenario<A> {
+    ScenarioBuilder::<A>::new("populate vs dontneed", 1)
+        .ghost(CLAIMED, 0)
+        .state_invariant(&POPULATED, populated)
+        .thread(
+            "populate",
+            PopulateWrite {
+                slot: 1,
+                trust_the_fault,
+            },
+        )
+        .thread("dontneed", MadvDontneed::new(0))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_user_program_calls_the_v6_12_fault_and_a_populate_without_a_second_look_is_found() {
+    let sc = populate_scenario(true);
+    let cx = every_search_finds(&sc, POPULATED.id());
+    let text = replay(&sc, &cx.schedule).unwrap().to_string();
+    for want in [
+        "INV-USER-POPULATED",
+        "do_anonymous_page",
+        "handle_mm_fault returned: counted populated",
+        "zap_pte_range",
+    ] {
+        assert!(text.contains(want), "{want}:\n{text}");
+    }
+    every_search_holds(&populate_scenario(false));
+    // Alone, the fixed populate faults once and finds its page on the first look.
+    let alone = ScenarioBuilder::<A>::new("populate", 1)
+        .ghost(CLAIMED, 0)
+        .state_invariant(&POPULATED, populated)
+        .thread(
+            "populate",
+            PopulateWrite {
+                slot: 1,
+                trust_the_fault: false,
+            },
+        )
+        .build()
+        .unwrap();
+    // The longest schedule of thread 0 alone that replays is its whole run.
+    let trace = (1..64)
+        .rev()
+        .find_map(|n| replay(&alone, &vec![0; n]).ok())
+        .expect("populate runs alone")
+        .to_string();
+    assert!(
+        trace.contains("madvise_populate: mmap_read_unlock"),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("present and writable: counted populated"),
+        "{trace}"
+    );
+    assert!(!trace.contains("fault again"), "{trace}");
+}

@@ -776,6 +776,12 @@ impl<A: PmdOps> Machine<A> {
         self.read(Loc::Vmas);
         self.vmas.find(mm, r)
     }
+    /// Whether the VMA `find_vma` finds for region `r`'s address in `r`'s mm is `VM_SHARED`:
+    /// the fault handlers' `vma->vm_flags & VM_SHARED` (a recorded read).
+    pub fn vma_shared(&self, r: u8) -> bool {
+        self.find_vma(self.mm_of_region(r), r)
+            .is_some_and(|id| self.vma(id).flags.contains(VmFlags::SHARED))
+    }
     /// `vma_lookup(mm, addr)`: the attached VMA of `mm` covering region `r`.
     pub fn vma_lookup(&self, mm: u8, r: u8) -> Option<VmaId> {
         self.find_vma(mm, r)

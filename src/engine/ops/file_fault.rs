@@ -36,7 +36,6 @@ use super::super::invariant::{Invariant, InvariantId};
 use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::state::locks::MutexId;
-use super::super::state::vma::VmFlags;
 use super::finish;
 use super::pfn_pte;
 use super::v6_12::{anon_pte, mk_pte_private, pmd_install_locked, pte_offset_map};
@@ -232,10 +231,7 @@ impl<A: PmdOps> Program<A> for FileReadFault {
                     self.goto(m, t, PMD_CHECK);
                     return Step::Ran("lock_mm_and_find_vma: mmap_read_lock");
                 }
-                let mm = m.mm_of_region(r);
-                let shared = m
-                    .find_vma(mm, r)
-                    .is_some_and(|id| m.vma(id).flags.contains(VmFlags::SHARED));
+                let shared = m.vma_shared(r);
                 if shared {
                     set(m, t, SHARED_WRITE, Some(0));
                     self.goto(m, t, PMD_CHECK);

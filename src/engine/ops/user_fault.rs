@@ -22,7 +22,7 @@ use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::state::vma::{VmFlags, VmaId};
 use super::finish;
-use super::v6_12::fault::{AnonFault, PMD_NONE_THP, RETURN, SET_PTE};
+use super::v6_12::fault::{AnonFault, FaultFlags, RETURN, SET_PTE};
 
 /// Which kernel's VMA lookup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -73,7 +73,7 @@ impl UserFault {
 }
 
 /// `mmap_read_lock`: the fault's first step (the anonymous fault's own `LOCK_MMAP` is
-/// skipped: the lookup enters it at `PMD_NONE_THP`).
+/// skipped: the lookup enters it with [`AnonFault::enter`]).
 const LOCK_MMAP: u8 = 0;
 // The lookup's own steps, past the anonymous fault's.
 const FIND: u8 = RETURN + 10;
@@ -142,8 +142,7 @@ impl<A: PmdOps> Program<A> for UserFault {
                         m.goto(t, SIGSEGV);
                         return Step::Ran("find_vma: VM_DEAD, VM_FAULT_SIGSEGV");
                     }
-                    m.th_mut(t).regs[VMA] = 0;
-                    m.goto(t, PMD_NONE_THP);
+                    AnonFault::enter(m, t, FaultFlags::default());
                     return Step::Ran("find_vma: vma->vm_start <= address, handle_mm_fault");
                 }
                 if !vma.flags.contains(VmFlags::GROWSDOWN) {
@@ -165,8 +164,7 @@ impl<A: PmdOps> Program<A> for UserFault {
                     m.goto(t, SIGSEGV);
                     return Step::Ran("expand_downwards: -ENOMEM, bad_area");
                 }
-                m.th_mut(t).regs[VMA] = 0;
-                m.goto(t, PMD_NONE_THP);
+                AnonFault::enter(m, t, FaultFlags::default());
                 Step::Ran("expand_downwards under mmap_lock read: vma->vm_start = address")
             }
             UPGRADE_UNLOCK => {
@@ -200,8 +198,7 @@ impl<A: PmdOps> Program<A> for UserFault {
             }
             DOWNGRADE => {
                 m.mmap_downgrade(t);
-                m.th_mut(t).regs[VMA] = 0;
-                m.goto(t, PMD_NONE_THP);
+                AnonFault::enter(m, t, FaultFlags::default());
                 Step::Ran("lock_mm_and_find_vma: mmap_write_downgrade, handle_mm_fault")
             }
             FAIL_WRITE => {

@@ -44,10 +44,10 @@ use super::super::super::Tid;
 use super::super::super::invariant::InvariantId;
 use super::super::super::mm::Machine;
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
-use super::super::super::state::vma::VmFlags;
 use super::super::finish;
 use super::{
-    anon_pte, in_huge_zero_folio, mk_pte_private, pmd_install_locked, pte_offset_map, zero_pte,
+    MapLockRegs, Mapped, PteOffsetMapLock, anon_pte, in_huge_zero_folio, mk_pte_private,
+    pmd_install_locked, pte_offset_map_at, zero_pte,
 };
 
 /// A user write that faults at (region, slot) of an anonymous VMA, v6.12.
@@ -88,6 +88,45 @@ impl AnonFault {
     }
 }
 
+/// The `vmf->flags` a caller passes when it runs the fault inside its own program
+/// ([`AnonFault::enter`]); `FAULT_FLAG_WRITE` is [`AnonFault::write`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FaultFlags {
+    /// `FAULT_FLAG_UNSHARE` (mm/gup.c:1191, what `faultin_page` passes for a pin that
+    /// `gup_must_unshare` refused): `do_wp_page` makes the page exclusive without granting
+    /// write access.
+    pub unshare: bool,
+}
+
+/// Running the fault as part of another program: `handle_mm_fault` called by a caller that
+/// took `mmap_lock` for read and found the VMA itself (GUP's `faultin_page`, a populate
+/// loop, a page-fault handler of its own).
+///
+/// The caller's step at its own call site runs [`AnonFault::enter`]; its
+/// [`Program::step`] hands every program counter below [`AnonFault::RETURN`] to the fault's
+/// [`Program::step`]; the fault ends at `RETURN` with `mmap_lock` still held for read and
+/// leaves the rest to the caller, whose own steps are `RETURN` and above. The fault uses all
+/// of the thread's registers: a caller keeps nothing in them across the call.
+impl AnonFault {
+    /// `__handle_mm_fault`'s first step (mm/memory.c:5849), where [`AnonFault::enter`] puts
+    /// the thread.
+    pub const ENTRY: u8 = PMD_NONE_THP;
+    /// The fault has returned (`mmap_lock` still held for read): the caller's first step.
+    pub const RETURN: u8 = RETURN;
+
+    /// Calls the fault from the caller's current step: zeroes the thread's registers, sets
+    /// `vmf->flags` and jumps to [`AnonFault::ENTRY`]. The thread must hold `mmap_lock` for
+    /// read.
+    pub fn enter<A: PmdOps>(m: &mut Machine<A>, t: Tid, flags: FaultFlags) {
+        let mut regs = [0; 4];
+        if flags.unshare {
+            regs[FLAGS] = UNSHARE;
+        }
+        m.th_mut(t).regs = regs;
+        m.goto(t, PMD_NONE_THP);
+    }
+}
+
 /// `vmf.orig_pmd`, then the pmd value `pte_offset_map_lock` mapped.
 const PMDVAL: usize = 0;
 /// `vmf->orig_pte`.
@@ -95,12 +134,12 @@ const ORIG_PTE: usize = 1;
 /// The table in use (low byte), the page allocated (next byte), a spare table (third byte).
 const OBJS: usize = 2;
 /// `vmf->flags`: `FAULT_FLAG_ORIG_PTE_VALID`, `FAULT_FLAG_UNSHARE`.
-pub(crate) const FLAGS: usize = 3;
+const FLAGS: usize = 3;
 const ORIG_PTE_VALID: u64 = 1;
 /// `FAULT_FLAG_UNSHARE` (set by GUP's `faultin_page` for a pin of a shared anonymous page,
 /// mm/gup.c:1191): `do_wp_page` makes the page exclusive, by reuse or by a copy it maps
 /// read-only, without granting write access.
-pub(crate) const UNSHARE: u64 = 2;
+const UNSHARE: u64 = 2;
 
 const LOCK_MMAP: u8 = 0;
 /// `__handle_mm_fault`'s first step, where a caller that took `mmap_lock` and found the VMA
@@ -161,20 +200,7 @@ const RELEASE: u8 = 50;
 /// The last step: `mmap_read_unlock`, return. Steps above it are free for a caller.
 pub(crate) const RETURN: u8 = 51;
 
-/// One `pte_offset_map_lock` (mm/pgtable-generic.c:364) as four steps: `map` reads the pmd and
-/// finds its table (none: go to `none`), `ptl` takes the table's lock, `recheck` compares the
-/// pmd with what `map` read (the same: go to `locked`), `retry` unlocks to map again.
-struct MapLock {
-    map: u8,
-    ptl: u8,
-    recheck: u8,
-    retry: u8,
-    locked: u8,
-    none: u8,
-}
-
-/// do_anonymous_page's (mm/memory.c:4796).
-const ANON_MAP_LOCK: MapLock = MapLock {
+const ANON_MAP_LOCK: PteOffsetMapLock = PteOffsetMapLock {
     map: MAP_LOCK,
     ptl: MAP_PTL,
     recheck: MAP_RECHECK,
@@ -183,8 +209,8 @@ const ANON_MAP_LOCK: MapLock = MapLock {
     none: RELEASE,
 };
 
-/// wp_page_copy's, after it allocated (mm/memory.c:3399).
-const WP_COPY_MAP_LOCK: MapLock = MapLock {
+/// `wp_page_copy`'s `pte_offset_map_lock` after the allocation.
+const WP_COPY_MAP_LOCK: PteOffsetMapLock = PteOffsetMapLock {
     map: WP_COPY_MAP,
     ptl: WP_COPY_PTL,
     recheck: WP_COPY_RECHECK,
@@ -193,40 +219,21 @@ const WP_COPY_MAP_LOCK: MapLock = MapLock {
     none: WP_COPY_PUT,
 };
 
-/// Runs the step of `ml` that thread `t` is at, for region `r`.
-fn map_lock_step<A: PmdOps>(m: &mut Machine<A>, t: Tid, r: u8, ml: &MapLock) -> Step {
-    let pc = m.th(t).pc;
-    if pc == ml.map {
-        let pmd = m.pmd_get(r);
-        let Some(table) = pte_offset_map(m, pmd) else {
-            m.goto(t, ml.none);
-            return Step::Ran("pte_offset_map_lock: NULL, goto release");
-        };
-        m.th_mut(t).regs[PMDVAL] = pmd.raw_u64();
+/// The fault keeps `pte_offset_map_lock`'s pmd value in `PMDVAL` and its table among its
+/// objects.
+struct FaultRegs;
+
+impl MapLockRegs for FaultRegs {
+    fn save<A: PmdOps>(m: &mut Machine<A>, t: Tid, pmdval: u64, table: u8) {
+        m.th_mut(t).regs[PMDVAL] = pmdval;
         set_obj(m, t, TABLE, Some(table));
-        m.goto(t, ml.ptl);
-        return Step::Ran("pte_offset_map_lock: __pte_offset_map finds a table");
     }
-    let table = need(m, t, TABLE);
-    if pc == ml.ptl {
-        if !m.ptl_lock(table, t) {
-            return Step::Blocked(Wait::Ptl(table));
-        }
-        m.goto(t, ml.recheck);
-        return Step::Ran("pte_offset_map_lock: spin_lock(ptl)");
+    fn pmdval<A: PmdOps>(m: &Machine<A>, t: Tid) -> u64 {
+        m.th(t).regs[PMDVAL]
     }
-    if pc == ml.recheck {
-        let now = m.pmd_get(r);
-        if now.raw_u64() == m.th(t).regs[PMDVAL] {
-            m.goto(t, ml.locked);
-            return Step::Ran("pte_offset_map_lock: pmd_same after the lock");
-        }
-        m.goto(t, ml.retry);
-        return Step::Ran("pte_offset_map_lock: the pmd changed under us");
+    fn table<A: PmdOps>(m: &mut Machine<A>, t: Tid) -> u8 {
+        need(m, t, TABLE)
     }
-    m.ptl_unlock(table, t);
-    m.goto(t, ml.map);
-    Step::Ran("pte_offset_map_lock: pte_unmap_unlock, again")
 }
 
 /// Returns object `which` of the fault (`TABLE`, `PAGE`, `SPARE`); a byte holds index + 1,
@@ -441,20 +448,23 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 m.goto(t, PTE_MAP_NOLOCK);
                 Step::Ran("handle_pte_fault: !pmd_none")
             }
-            PTE_MAP_NOLOCK => {
-                let pmd = m.pmd_get(r);
-                match pte_offset_map(m, pmd) {
-                    Some(table) => {
-                        set_obj(m, t, TABLE, Some(table));
-                        m.goto(t, READ_ORIG_PTE);
-                        Step::Ran("pte_offset_map_nolock: a table")
-                    }
-                    None => {
-                        m.goto(t, RETURN);
-                        Step::Ran("pte_offset_map_nolock: NULL, return 0 (the access retries)")
-                    }
+            PTE_MAP_NOLOCK => match pte_offset_map_at(m, r) {
+                Mapped::Table(_, table) => {
+                    set_obj(m, t, TABLE, Some(table));
+                    m.goto(t, READ_ORIG_PTE);
+                    Step::Ran("pte_offset_map_nolock: a table")
                 }
-            }
+                Mapped::Null => {
+                    m.goto(t, RETURN);
+                    Step::Ran("pte_offset_map_nolock: NULL, return 0 (the access retries)")
+                }
+                Mapped::ClearedBad => {
+                    m.goto(t, RETURN);
+                    Step::Ran(
+                        "pte_offset_map_nolock: pmd_bad, pmd_clear_bad, NULL, return 0 (the access retries)",
+                    )
+                }
+            },
             READ_ORIG_PTE => {
                 let table = need(m, t, TABLE);
                 let pte = m.pte_get(table, slot);
@@ -572,7 +582,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 m.goto(t, MAP_LOCK);
                 Step::Ran("do_anonymous_page: alloc_anon_folio, mk_pte")
             }
-            MAP_LOCK..=MAP_RETRY_UNLOCK => map_lock_step(m, t, r, &ANON_MAP_LOCK),
+            MAP_LOCK..=MAP_RETRY_UNLOCK => ANON_MAP_LOCK.step::<A, FaultRegs>(m, t, r),
             SET_PTE => {
                 let table = need(m, t, TABLE);
                 let page = if self.write {
@@ -657,10 +667,7 @@ impl AnonFault {
         let orig = Pte::<A>::try_from_u64(m.th(t).regs[ORIG_PTE]).unwrap_or(empty);
         match m.th(t).pc {
             WP_PAGE => {
-                let mm = m.mm_of_region(r);
-                let shared = m
-                    .find_vma(mm, r)
-                    .is_some_and(|id| m.vma(id).flags.contains(VmFlags::SHARED));
+                let shared = m.vma_shared(r);
                 // vm_normal_page: NULL for the zero pages' special ptes.
                 let pfn = A::pte_pfn(orig);
                 let page = (pfn != Machine::<A>::zero_pfn() && !in_huge_zero_folio::<A>(pfn))
@@ -809,7 +816,7 @@ impl AnonFault {
                     "wp_page_copy: folio_prealloc (zeroed)"
                 })
             }
-            WP_COPY_MAP..=WP_COPY_RETRY_UNLOCK => map_lock_step(m, t, r, &WP_COPY_MAP_LOCK),
+            WP_COPY_MAP..=WP_COPY_RETRY_UNLOCK => WP_COPY_MAP_LOCK.step::<A, FaultRegs>(m, t, r),
             WP_COPY_SAME => {
                 let table = need(m, t, TABLE);
                 if m.pte_get(table, slot) == orig {

@@ -35,8 +35,10 @@ use super::super::super::invariant::InvariantId;
 use super::super::super::mm::Machine;
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::finish;
-use super::fault::{AnonFault, FLAGS as FAULT_FLAGS, PMD_NONE_THP, RETURN, UNSHARE};
-use super::{in_huge_zero_folio, pte_offset_map};
+use super::fault::{AnonFault, FaultFlags};
+use super::{InRegs, PteOffsetMapLock, in_huge_zero_folio};
+
+const RETURN: u8 = AnonFault::RETURN;
 
 /// `get_user_pages_unlocked` of the one page at (region, slot), v6.12.
 #[derive(Clone, Copy, Debug)]
@@ -124,6 +126,16 @@ const FAULTIN: u8 = RETURN + 11;
 const OUT: u8 = RETURN + 12;
 /// `faultin_page(unshare = true)` after `-EMLINK`.
 const FAULTIN_UNSHARE: u8 = RETURN + 13;
+
+/// `follow_page_pte`'s `pte_offset_map_lock` (:855): NULL is `no_page_table`.
+const FOLLOW_PTE_MAP_LOCK: PteOffsetMapLock = PteOffsetMapLock {
+    map: PTE_MAP,
+    ptl: PTE_PTL,
+    recheck: PTE_RECHECK,
+    retry: PTE_RETRY,
+    locked: PTE_READ,
+    none: FAULTIN,
+};
 
 /// Returns whether (region `r`, `slot`) maps `pfn` now, in its page tables (a huge leaf or a
 /// present pte; PROT_NONE included, which GUP follows), and `pfn` is one of the zero pages
@@ -233,41 +245,7 @@ impl<A: PmdOps> Program<A> for GupSlow {
                 m.goto(t, next);
                 Step::Ran("follow_pmd_mask: spin_unlock(ptl)")
             }
-            PTE_MAP => {
-                let pmd = m.pmd_get(r);
-                let Some(table) = pte_offset_map(m, pmd) else {
-                    m.goto(t, FAULTIN);
-                    return Step::Ran("follow_page_pte: pte_offset_map_lock: NULL, no_page_table");
-                };
-                let th = m.th_mut(t);
-                th.regs[PMD] = pmd.raw_u64();
-                th.regs[TABLE] = u64::from(table);
-                m.goto(t, PTE_PTL);
-                Step::Ran("follow_page_pte: pte_offset_map_lock: __pte_offset_map finds a table")
-            }
-            PTE_PTL => {
-                let table = m.th(t).regs[TABLE] as u8;
-                if !m.ptl_lock(table, t) {
-                    return Step::Blocked(Wait::Ptl(table));
-                }
-                m.goto(t, PTE_RECHECK);
-                Step::Ran("follow_page_pte: pte_offset_map_lock: spin_lock(ptl)")
-            }
-            PTE_RECHECK => {
-                let now = m.pmd_get(r);
-                if now.raw_u64() == m.th(t).regs[PMD] {
-                    m.goto(t, PTE_READ);
-                    return Step::Ran("follow_page_pte: pte_offset_map_lock: pmd_same");
-                }
-                m.goto(t, PTE_RETRY);
-                Step::Ran("follow_page_pte: pte_offset_map_lock: the pmd changed under us")
-            }
-            PTE_RETRY => {
-                let table = m.th(t).regs[TABLE] as u8;
-                m.ptl_unlock(table, t);
-                m.goto(t, PTE_MAP);
-                Step::Ran("follow_page_pte: pte_offset_map_lock: pte_unmap_unlock, again")
-            }
+            PTE_MAP..=PTE_RETRY => FOLLOW_PTE_MAP_LOCK.step::<A, InRegs<PMD, TABLE>>(m, t, r),
             PTE_READ => self.follow_page_pte(m, t, slot),
             PTE_UNLOCK => {
                 let table = m.th(t).regs[TABLE] as u8;
@@ -277,15 +255,11 @@ impl<A: PmdOps> Program<A> for GupSlow {
                 Step::Ran("follow_page_pte: pte_unmap_unlock")
             }
             FAULTIN_UNSHARE => {
-                let mut regs = [0; 4];
-                regs[FAULT_FLAGS] = UNSHARE;
-                m.th_mut(t).regs = regs;
-                m.goto(t, PMD_NONE_THP);
+                AnonFault::enter(m, t, FaultFlags { unshare: true });
                 Step::Ran("faultin_page: -EMLINK: handle_mm_fault(FAULT_FLAG_UNSHARE)")
             }
             FAULTIN => {
-                m.th_mut(t).regs = [0; 4];
-                m.goto(t, PMD_NONE_THP);
+                AnonFault::enter(m, t, FaultFlags::default());
                 Step::Ran(if self.write {
                     "faultin_page: handle_mm_fault(FAULT_FLAG_WRITE)"
                 } else {

@@ -21,7 +21,9 @@ use crate::entry::{Pmd, PmdOps, Protection, Pte};
 
 // `pmd_same` / `pte_same` compare raw words: the programs keep the raw value they read.
 
+use super::super::Tid;
 use super::super::mm::Machine;
+use super::super::program::{Step, Wait};
 
 /// `__pte_offset_map` (mm/pgtable-generic.c:282): the table a pmd value points to, or `None`
 /// ("nomap") for a none, migration, huge or bad pmd.
@@ -33,6 +35,137 @@ pub(crate) fn pte_offset_map<A: PmdOps>(m: &Machine<A>, pmdval: Pmd<A>) -> Optio
         return None;
     }
     m.table_of(pmdval)
+}
+
+/// What `__pte_offset_map` made of a pmd.
+pub(crate) enum Mapped<A: PmdOps> {
+    /// The pmd value read and the table it points to.
+    Table(Pmd<A>, u8),
+    /// NULL: a none, huge or migration pmd (or one the model cannot map).
+    Null,
+    /// NULL after `pmd_clear_bad` emptied a bad pmd.
+    ClearedBad,
+}
+
+/// `__pte_offset_map` (mm/pgtable-generic.c:282) on region `r`'s pmd itself, as
+/// `pte_offset_map_lock` and `pte_offset_map_nolock` call it: one lockless read, and a bad
+/// pmd (neither none nor huge) cleared by `pmd_clear_bad` (GUP-fast maps a local copy, so
+/// its [`pte_offset_map`] clears nothing).
+pub(crate) fn pte_offset_map_at<A: PmdOps>(m: &mut Machine<A>, r: u8) -> Mapped<A> {
+    let pmd = m.pmd_get(r);
+    if A::pmd_bad(pmd) && !A::pmd_none(pmd) && !A::pmd_trans_huge(pmd) {
+        m.pmd_set(r, A::pmd_empty());
+        return Mapped::ClearedBad;
+    }
+    match pte_offset_map(m, pmd) {
+        Some(table) => Mapped::Table(pmd, table),
+        None => Mapped::Null,
+    }
+}
+
+/// `pte_offset_map_lock` (mm/pgtable-generic.c:364) as four steps of a caller's program,
+/// each at the program counter the caller gives it:
+/// - `map`: `__pte_offset_map` (:282), a lockless read of the pmd: a table goes to `ptl`;
+///   a none, huge or migration pmd is NULL (`none`), and so is a bad one, which
+///   `pmd_clear_bad` clears first;
+/// - `ptl`: the table's pte lock;
+/// - `recheck`: `pmd_same` with what `map` read: the same goes to `locked` (the caller's
+///   step, the lock held), a change to `retry`;
+/// - `retry`: `pte_unmap_unlock`, then `map` again.
+///
+/// What `map` read and found is kept where the caller's [`MapLockRegs`] says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PteOffsetMapLock {
+    /// The lockless read.
+    pub map: u8,
+    /// `spin_lock(ptl)`.
+    pub ptl: u8,
+    /// `pmd_same` under the lock.
+    pub recheck: u8,
+    /// Unlock and map again.
+    pub retry: u8,
+    /// The caller's step with the table locked and the pmd unchanged.
+    pub locked: u8,
+    /// The caller's step when `pte_offset_map_lock` returns NULL.
+    pub none: u8,
+}
+
+/// Where a program keeps what [`PteOffsetMapLock`]'s `map` step read (the pmd value) and
+/// found (the table) until its `recheck` and `retry` steps.
+pub trait MapLockRegs {
+    /// Keeps the pmd value read and the table it points to.
+    fn save<A: PmdOps>(m: &mut Machine<A>, t: Tid, pmdval: u64, table: u8);
+    /// The pmd value `map` read.
+    fn pmdval<A: PmdOps>(m: &Machine<A>, t: Tid) -> u64;
+    /// The table `map` found.
+    fn table<A: PmdOps>(m: &mut Machine<A>, t: Tid) -> u8;
+}
+
+/// [`MapLockRegs`] in two of the thread's registers: the pmd value in `PMDVAL`, the table
+/// in `TABLE`.
+#[derive(Clone, Copy, Debug)]
+pub struct InRegs<const PMDVAL: usize, const TABLE: usize>;
+
+impl<const PMDVAL: usize, const TABLE: usize> MapLockRegs for InRegs<PMDVAL, TABLE> {
+    fn save<A: PmdOps>(m: &mut Machine<A>, t: Tid, pmdval: u64, table: u8) {
+        let th = m.th_mut(t);
+        th.regs[PMDVAL] = pmdval;
+        th.regs[TABLE] = u64::from(table);
+    }
+    fn pmdval<A: PmdOps>(m: &Machine<A>, t: Tid) -> u64 {
+        m.th(t).regs[PMDVAL]
+    }
+    fn table<A: PmdOps>(m: &mut Machine<A>, t: Tid) -> u8 {
+        m.th(t).regs[TABLE] as u8
+    }
+}
+
+impl PteOffsetMapLock {
+    /// Whether `pc` is one of the four steps.
+    pub const fn contains(&self, pc: u8) -> bool {
+        pc == self.map || pc == self.ptl || pc == self.recheck || pc == self.retry
+    }
+
+    /// Runs the step thread `t` is at (one of the four) on region `r`'s pmd.
+    pub fn step<A: PmdOps, R: MapLockRegs>(&self, m: &mut Machine<A>, t: Tid, r: u8) -> Step {
+        let pc = m.th(t).pc;
+        if pc == self.map {
+            return match pte_offset_map_at(m, r) {
+                Mapped::Table(pmd, table) => {
+                    R::save(m, t, pmd.raw_u64(), table);
+                    m.goto(t, self.ptl);
+                    Step::Ran("pte_offset_map_lock: __pte_offset_map finds a table")
+                }
+                Mapped::Null => {
+                    m.goto(t, self.none);
+                    Step::Ran("pte_offset_map_lock: NULL (none, huge or migration)")
+                }
+                Mapped::ClearedBad => {
+                    m.goto(t, self.none);
+                    Step::Ran("pte_offset_map_lock: __pte_offset_map: pmd_bad, pmd_clear_bad, NULL")
+                }
+            };
+        }
+        let table = R::table(m, t);
+        if pc == self.ptl {
+            if !m.ptl_lock(table, t) {
+                return Step::Blocked(Wait::Ptl(table));
+            }
+            m.goto(t, self.recheck);
+            return Step::Ran("pte_offset_map_lock: spin_lock(ptl)");
+        }
+        if pc == self.recheck {
+            if m.pmd_get(r).raw_u64() == R::pmdval(m, t) {
+                m.goto(t, self.locked);
+                return Step::Ran("pte_offset_map_lock: pmd_same after the lock");
+            }
+            m.goto(t, self.retry);
+            return Step::Ran("pte_offset_map_lock: the pmd changed under us");
+        }
+        m.ptl_unlock(table, t);
+        m.goto(t, self.map);
+        Step::Ran("pte_offset_map_lock: pte_unmap_unlock, again")
+    }
 }
 
 /// `pmd_install`'s body under the pmd lock (mm/memory.c:417): populates `pmd[r]` with

@@ -23,7 +23,7 @@ use super::super::super::invariant::InvariantId;
 use super::super::super::mm::{Machine, SLOTS};
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::{finish, is_swap_pmd};
-use super::{is_huge_zero_pmd, pte_offset_map, zap_deposited_table};
+use super::{InRegs, PteOffsetMapLock, is_huge_zero_pmd, zap_deposited_table};
 
 /// `madvise(MADV_DONTNEED)` of whole regions `first..first + count`, v6.12.
 #[derive(Clone, Copy, Debug)]
@@ -69,6 +69,17 @@ const PTE_CLEAR: u8 = 11; // one step per slot
 const PTE_UNLOCK: u8 = PTE_CLEAR + SLOTS as u8;
 const FINISH_MMU: u8 = PTE_UNLOCK + 1;
 const RETURN: u8 = FINISH_MMU + 1;
+
+/// `zap_pte_range`'s `pte_offset_map_lock` (mm/memory.c:1599): NULL makes `zap_pmd_range`
+/// retry the same pmd (`if (addr != next) pmd--`).
+const ZAP_PTE_MAP_LOCK: PteOffsetMapLock = PteOffsetMapLock {
+    map: PTE_MAP,
+    ptl: PTE_LOCK,
+    recheck: PTE_RECHECK,
+    retry: PTE_RETRY_UNLOCK,
+    locked: PTE_CLEAR,
+    none: HUGE_CHECK,
+};
 
 impl<A: PmdOps> Program<A> for MadvDontneed {
     fn name(&self) -> &'static str {
@@ -173,55 +184,8 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
                 m.goto(t, PTE_MAP);
                 Step::Ran("zap_pmd_range: !pmd_none, zap_pte_range")
             }
-            PTE_MAP => {
-                // __pte_offset_map: a lockless read of the pmd, then nomap or the table.
-                let pmd = m.pmd_get(r);
-                if A::pmd_bad(pmd) && !A::pmd_none(pmd) && !A::pmd_trans_huge(pmd) {
-                    m.pmd_set(r, A::pmd_empty());
-                    m.goto(t, HUGE_CHECK);
-                    return Step::Ran(
-                        "__pte_offset_map: pmd_bad, pmd_clear_bad; retry the same pmd",
-                    );
-                }
-                match pte_offset_map(m, pmd) {
-                    Some(table) => {
-                        let th = m.th_mut(t);
-                        th.regs[PMDVAL] = pmd.raw_u64();
-                        th.regs[TABLE] = u64::from(table);
-                        m.goto(t, PTE_LOCK);
-                        Step::Ran("pte_offset_map_lock: __pte_offset_map finds a table")
-                    }
-                    None => {
-                        m.goto(t, HUGE_CHECK);
-                        Step::Ran(
-                            "pte_offset_map_lock: NULL (none, huge or migration); zap_pmd_range retries the same pmd",
-                        )
-                    }
-                }
-            }
-            PTE_LOCK => {
-                let table = m.th(t).regs[TABLE] as u8;
-                if !m.ptl_lock(table, t) {
-                    return Step::Blocked(Wait::Ptl(table));
-                }
-                m.goto(t, PTE_RECHECK);
-                Step::Ran("pte_offset_map_lock: spin_lock(ptl)")
-            }
-            PTE_RECHECK => {
-                let now = m.pmd_get(r);
-                let was = m.th(t).regs[PMDVAL];
-                if was == now.raw_u64() {
-                    m.goto(t, PTE_CLEAR);
-                    return Step::Ran("pte_offset_map_lock: pmd_same after the lock");
-                }
-                m.goto(t, PTE_RETRY_UNLOCK);
-                Step::Ran("pte_offset_map_lock: the pmd changed under us")
-            }
-            PTE_RETRY_UNLOCK => {
-                let table = m.th(t).regs[TABLE] as u8;
-                m.ptl_unlock(table, t);
-                m.goto(t, PTE_MAP);
-                Step::Ran("pte_offset_map_lock: pte_unmap_unlock, again")
+            PTE_MAP..=PTE_RETRY_UNLOCK => {
+                ZAP_PTE_MAP_LOCK.step::<A, InRegs<PMDVAL, TABLE>>(m, t, r)
             }
             pc if pc < PTE_UNLOCK => {
                 let slot = usize::from(pc - PTE_CLEAR);
