@@ -1498,3 +1498,69 @@ fn never_none_sees_a_page_mapped_in_two_regions() {
         assert_eq!(violated(&v).0, InvariantId::NEVER_NONE, "twice={twice}");
     }
 }
+
+// --- __pte_offset_map clears a bad pmd for every caller (mm/pgtable-generic.c:297). ---
+
+/// Writes `raw` into region 0's pmd: a corrupted entry, as a stray write leaves it.
+struct Corrupt(u64);
+
+impl<A: PmdOps> Program<A> for Corrupt {
+    fn name(&self) -> &'static str {
+        "a stray write"
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> pgtable::engine::program::Step {
+        m.pmd_set(0, pgtable::Pmd::<A>::try_from_u64(self.0).unwrap());
+        m.th_mut(t).done = true;
+        pgtable::engine::program::Step::Ran("pmd = a bad value")
+    }
+}
+
+// A table pmd with only _PAGE_PRESENT (x86_64's pmd_bad wants _KERNPG_TABLE) is neither none
+// nor huge: the fault's pte_offset_map_nolock and the slow GUP's pte_offset_map_lock clear
+// it with pmd_clear_bad and return NULL (the fault returns 0, GUP faults in). Neither leaves
+// the bad value there.
+#[test]
+fn v6_12_fault_and_slow_gup_clear_a_bad_pmd() {
+    let raw = (Machine::<X86_64>::table_pfn(0) << 12) | 1;
+    assert!(X86_64::pmd_bad(pgtable::Pmd::try_from_u64(raw).unwrap()));
+    let fault = AnonFault {
+        huge: false,
+        ..AnonFault::new(0, 1)
+    };
+    let gup = GupSlow {
+        huge: false,
+        ..GupSlow::read(0, 1)
+    };
+    bad_pmd_cleared_by(fault, raw, "pte_offset_map_nolock: pmd_bad, pmd_clear_bad");
+    bad_pmd_cleared_by(
+        gup,
+        raw,
+        "pte_offset_map_lock: __pte_offset_map: pmd_bad, pmd_clear_bad",
+    );
+}
+
+#[track_caller]
+fn bad_pmd_cleared_by(path: impl Program<X86_64> + 'static, raw: u64, label: &str) {
+    use pgtable::engine::program::Step;
+    let sc = ScenarioBuilder::<X86_64>::new("bad pmd", 1)
+        .thread("corrupt", Corrupt(raw))
+        .thread("path", path)
+        .build()
+        .unwrap();
+    // The stray write, then the path alone to its end.
+    let mut m = sc.initial.clone();
+    let mut labels = Vec::new();
+    for t in [0, 1] {
+        while !m.th(Tid(t)).done {
+            m.begin_step(false);
+            match sc.threads[usize::from(t)].program.step(&mut m, Tid(t)) {
+                Step::Ran(l) => labels.push(l),
+                Step::Blocked(w) => panic!("blocked on {w:?} after {labels:?}"),
+            }
+            m.end_step();
+            assert!(labels.len() < 100, "{labels:?}");
+        }
+    }
+    assert!(labels.iter().any(|l| l.contains(label)), "{labels:#?}");
+    assert_ne!(m.peek_pmd(0).raw_u64(), raw, "{labels:#?}");
+}
