@@ -1121,8 +1121,8 @@ fn populated(m: &Machine<A>) -> Option<&'static str> {
     (!ok).then_some("populate counted a page that is not mapped writable")
 }
 
-fn populate_scenario(trust_the_fault: bool) -> Scenario<A> {
-    ScenarioBuilder::<A>::new("populate vs dontneed", 1)
+fn populate_scenario(trust_the_fault: bool, dontneed: bool) -> Scenario<A> {
+    let b = ScenarioBuilder::<A>::new("populate vs dontneed", 1)
         .ghost(CLAIMED, 0)
         .state_invariant(&POPULATED, populated)
         .thread(
@@ -1131,15 +1131,19 @@ fn populate_scenario(trust_the_fault: bool) -> Scenario<A> {
                 slot: 1,
                 trust_the_fault,
             },
-        )
-        .thread("dontneed", MadvDontneed::new(0))
-        .build()
-        .unwrap()
+        );
+    if dontneed {
+        b.thread("dontneed", MadvDontneed::new(0))
+    } else {
+        b
+    }
+    .build()
+    .unwrap()
 }
 
 #[test]
 fn a_user_program_calls_the_v6_12_fault_and_a_populate_without_a_second_look_is_found() {
-    let sc = populate_scenario(true);
+    let sc = populate_scenario(true, true);
     let cx = every_search_finds(&sc, POPULATED.id());
     let text = replay(&sc, &cx.schedule).unwrap().to_string();
     for want in [
@@ -1150,20 +1154,9 @@ fn a_user_program_calls_the_v6_12_fault_and_a_populate_without_a_second_look_is_
     ] {
         assert!(text.contains(want), "{want}:\n{text}");
     }
-    every_search_holds(&populate_scenario(false));
+    every_search_holds(&populate_scenario(false, true));
     // Alone, the fixed populate faults once and finds its page on the first look.
-    let alone = ScenarioBuilder::<A>::new("populate", 1)
-        .ghost(CLAIMED, 0)
-        .state_invariant(&POPULATED, populated)
-        .thread(
-            "populate",
-            PopulateWrite {
-                slot: 1,
-                trust_the_fault: false,
-            },
-        )
-        .build()
-        .unwrap();
+    let alone = populate_scenario(false, false);
     // The longest schedule of thread 0 alone that replays is its whole run.
     let trace = (1..64)
         .rev()
