@@ -9,7 +9,7 @@ use pgtable::engine::explore::{Counterexample, Options, Search, Verdict, explore
 use pgtable::engine::invariant::{Invariant, InvariantId};
 use pgtable::engine::locks::LockName;
 use pgtable::engine::mm::Machine;
-use pgtable::engine::program::{Program, Step, Wait};
+use pgtable::engine::program::{Locals, Program, Step, Typed, TypedProgram, Wait};
 use pgtable::engine::state::locks::{MAX_LOCKS, MutexId, RcuId, RwsemId, SpinlockId};
 use pgtable::engine::trace::{ReplayError, replay};
 use pgtable::engine::{Scenario, ScenarioBuilder, ScenarioError, Tid};
@@ -655,16 +655,34 @@ const W_SET: u8 = 7;
 const W_UNLOCK: u8 = 8;
 const W_RETURN: u8 = 9;
 
-/// Register of the fault: `vmf->orig_pte`, the old page, the new page.
-const ORIG: usize = 0;
-const OLD: usize = 1;
-const NEW: usize = 2;
+/// The fault's typed locals (in the thread's registers, fingerprinted with it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct CowLocals {
+    /// `vmf->orig_pte`, raw.
+    orig: u64,
+    /// The page the pte maps (`vmf->page`).
+    old: Option<u8>,
+    /// The copy `wp_page_copy` allocated.
+    new: Option<u8>,
+}
+
+impl Locals for CowLocals {
+    fn to_regs(self) -> [u64; 4] {
+        (self.orig, self.old, self.new).to_regs()
+    }
+    fn from_regs(regs: [u64; 4]) -> Self {
+        let (orig, old, new) = Locals::from_regs(regs);
+        Self { orig, old, new }
+    }
+}
 
 fn table0(m: &Machine<A>) -> u8 {
     m.table_of(m.peek_pmd(0)).expect("region 0 maps a table")
 }
 
-impl Program<A> for WriteFault {
+impl TypedProgram<A> for WriteFault {
+    type Locals = CowLocals;
+
     fn name(&self) -> &'static str {
         match self.0 {
             Reuse::MapcountV5_7 => "do_wp_page (v5.7)",
@@ -672,7 +690,7 @@ impl Program<A> for WriteFault {
             Reuse::Always => "do_wp_page (mutated: always reuse)",
         }
     }
-    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+    fn step(&self, m: &mut Machine<A>, t: Tid, l: &mut CowLocals) -> Step {
         let tab = table0(m);
         match m.th(t).pc {
             W_MMAP => {
@@ -700,9 +718,8 @@ impl Program<A> for WriteFault {
                     Reuse::RefcountV5_8 => p.refcount == 1,
                     Reuse::Always => true,
                 };
-                let th = m.th_mut(t);
-                th.regs[ORIG] = pte.raw_u64();
-                th.regs[OLD] = u64::from(page);
+                l.orig = pte.raw_u64();
+                l.old = Some(page);
                 m.goto(t, if reuse { W_REUSE } else { W_DROP });
                 Step::Ran("do_wp_page: reuse or copy?")
             }
@@ -719,7 +736,7 @@ impl Program<A> for WriteFault {
             }
             W_ALLOC => {
                 let new = m.page_alloc(false).expect("page arena");
-                m.th_mut(t).regs[NEW] = u64::from(new);
+                l.new = Some(new);
                 m.goto(t, W_RELOCK);
                 Step::Ran("wp_page_copy: alloc_page_vma + cow_user_page")
             }
@@ -731,10 +748,10 @@ impl Program<A> for WriteFault {
                 Step::Ran("wp_page_copy: pte_offset_map_lock")
             }
             W_SET => {
-                let (orig, old, new) = {
-                    let r = m.th(t).regs;
-                    (r[ORIG], r[OLD] as u8, r[NEW] as u8)
+                let (Some(old), Some(new)) = (l.old, l.new) else {
+                    unreachable!("W_READ and W_ALLOC set both")
                 };
+                let orig = l.orig;
                 let pte = m.pte_get(tab, 0);
                 if pte.raw_u64() == orig {
                     let prot = A::pte_pgprot(m.prot());
@@ -865,7 +882,7 @@ fn fork_scenario(reuse: Reuse, child: bool) -> Scenario<A> {
         })
         .state_invariant(&COW_PIN, cow_pin)
         .state_invariant(&COW_PRIVATE, cow_private)
-        .thread_in(0, "parent", WriteFault(reuse));
+        .thread_in(0, "parent", Typed(WriteFault(reuse)));
     if child {
         b = b.thread_in(1, "child", PinThenUnmap);
     }
@@ -1172,4 +1189,51 @@ fn a_user_program_calls_the_v6_12_fault_and_a_populate_without_a_second_look_is_
         "{trace}"
     );
     assert!(!trace.contains("fault again"), "{trace}");
+}
+
+// --- Typed locals: a tuple of words round-trips; a lossy encoding is reported. ---
+
+#[test]
+fn typed_locals_round_trip_and_a_lossy_word_is_a_model_violation() {
+    let l: (u64, Option<u8>, bool, u8) = (u64::MAX, Some(0), true, 7);
+    assert_eq!(l.to_regs(), [u64::MAX, 1, 1, 7]);
+    assert_eq!(<(u64, Option<u8>, bool, u8)>::from_regs(l.to_regs()), l);
+    // A thread starts at all-zero registers: None, false, 0.
+    assert_eq!(<(Option<u8>, bool)>::from_regs([0; 4]), (None, false));
+
+    /// Keeps only the low 32 bits: two values share a register, so two states would merge.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    struct Lossy(u64);
+    impl pgtable::engine::program::Word for Lossy {
+        fn to_word(self) -> u64 {
+            self.0
+        }
+        fn from_word(word: u64) -> Self {
+            Lossy(word & 0xffff_ffff)
+        }
+    }
+    struct Keeps(u64);
+    impl TypedProgram<A> for Keeps {
+        type Locals = (Lossy,);
+        fn name(&self) -> &'static str {
+            "keeps a value"
+        }
+        fn step(&self, m: &mut Machine<A>, t: Tid, l: &mut (Lossy,)) -> Step {
+            l.0 = Lossy(self.0);
+            m.th_mut(t).done = true;
+            Step::Ran("keep")
+        }
+    }
+    let run = |v| {
+        let sc = ScenarioBuilder::<A>::new("lossy", 1)
+            .thread("keep", Typed(Keeps(v)))
+            .build()
+            .unwrap();
+        explore(&sc, Options::default()).verdict
+    };
+    assert_eq!(run(1 << 31), Verdict::Holds);
+    let Verdict::Violated(cx) = run(1 << 40) else {
+        panic!("a lossy local was not reported")
+    };
+    assert_eq!(cx.invariant, InvariantId::MODEL);
 }

@@ -236,3 +236,175 @@ impl<A: PmdOps> Thread<A> {
         }
     }
 }
+
+/// One value a program keeps between its steps, stored as a `u64` in one of the thread's
+/// four registers (and so part of the state's fingerprint).
+///
+/// `from_word(to_word(x)) == x` must hold, and `from_word(0)` is the value at the thread's
+/// start: a lossy encoding would merge states that differ and could make a search answer
+/// "holds" wrongly, so [`Typed`] checks the round trip after every step (INV-MODEL).
+pub trait Word: Copy + Eq + core::hash::Hash + core::fmt::Debug {
+    /// The register's contents for `self`.
+    fn to_word(self) -> u64;
+    /// The value `to_word` stored (0: the thread's start).
+    fn from_word(word: u64) -> Self;
+}
+
+macro_rules! word_uint {
+    ($($t:ty),*) => {$(
+        impl Word for $t {
+            fn to_word(self) -> u64 {
+                u64::from(self)
+            }
+            fn from_word(word: u64) -> Self {
+                // Only ever what to_word stored: the round trip is checked.
+                word as $t
+            }
+        }
+    )*};
+}
+word_uint!(u8, u16, u32, u64);
+
+impl Word for bool {
+    fn to_word(self) -> u64 {
+        u64::from(self)
+    }
+    fn from_word(word: u64) -> Self {
+        word != 0
+    }
+}
+
+/// `None` is 0, `Some(x)` is `x + 1`: a table, page or region index that may be unset.
+impl Word for Option<u8> {
+    fn to_word(self) -> u64 {
+        self.map_or(0, |x| u64::from(x) + 1)
+    }
+    fn from_word(word: u64) -> Self {
+        word.checked_sub(1).map(|x| x as u8)
+    }
+}
+
+/// A program's typed locals: up to four [`Word`]s, one a register. A tuple of words is
+/// one; a struct of its own implements the two conversions (through a tuple).
+pub trait Locals: Copy + Eq + core::hash::Hash + core::fmt::Debug {
+    /// The four registers holding `self`.
+    fn to_regs(self) -> [u64; 4];
+    /// The locals the registers hold (all zero: the thread's start).
+    fn from_regs(regs: [u64; 4]) -> Self;
+}
+
+impl Locals for () {
+    fn to_regs(self) -> [u64; 4] {
+        [0; 4]
+    }
+    fn from_regs(_: [u64; 4]) -> Self {}
+}
+
+impl Locals for [u64; 4] {
+    fn to_regs(self) -> [u64; 4] {
+        self
+    }
+    fn from_regs(regs: [u64; 4]) -> Self {
+        regs
+    }
+}
+
+impl<W0: Word> Locals for (W0,) {
+    fn to_regs(self) -> [u64; 4] {
+        [self.0.to_word(), 0, 0, 0]
+    }
+    fn from_regs(r: [u64; 4]) -> Self {
+        (W0::from_word(r[0]),)
+    }
+}
+
+impl<W0: Word, W1: Word> Locals for (W0, W1) {
+    fn to_regs(self) -> [u64; 4] {
+        [self.0.to_word(), self.1.to_word(), 0, 0]
+    }
+    fn from_regs(r: [u64; 4]) -> Self {
+        (W0::from_word(r[0]), W1::from_word(r[1]))
+    }
+}
+
+impl<W0: Word, W1: Word, W2: Word> Locals for (W0, W1, W2) {
+    fn to_regs(self) -> [u64; 4] {
+        [self.0.to_word(), self.1.to_word(), self.2.to_word(), 0]
+    }
+    fn from_regs(r: [u64; 4]) -> Self {
+        (
+            W0::from_word(r[0]),
+            W1::from_word(r[1]),
+            W2::from_word(r[2]),
+        )
+    }
+}
+
+impl<W0: Word, W1: Word, W2: Word, W3: Word> Locals for (W0, W1, W2, W3) {
+    fn to_regs(self) -> [u64; 4] {
+        [
+            self.0.to_word(),
+            self.1.to_word(),
+            self.2.to_word(),
+            self.3.to_word(),
+        ]
+    }
+    fn from_regs(r: [u64; 4]) -> Self {
+        (
+            W0::from_word(r[0]),
+            W1::from_word(r[1]),
+            W2::from_word(r[2]),
+            W3::from_word(r[3]),
+        )
+    }
+}
+
+/// A [`Program`] whose state between steps is typed [`Locals`] instead of raw registers:
+/// run it as a thread through [`Typed`].
+pub trait TypedProgram<A: PmdOps>: Send + Sync {
+    /// What the program keeps between its steps.
+    type Locals: Locals;
+    /// Returns the kernel path's name, e.g. `__split_huge_pmd (v4.5)`.
+    fn name(&self) -> &'static str;
+    /// Runs the step at the thread's program counter, with its locals (written back after
+    /// a step that ran; a blocked step's changes to them are dropped). Set `done` on the
+    /// thread's state after the last step.
+    fn step(&self, m: &mut Machine<A>, t: Tid, locals: &mut Self::Locals) -> Step;
+    /// As [`Program::check`].
+    ///
+    /// # Errors
+    /// The first parameter outside `limits`.
+    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
+        let _ = limits;
+        Ok(())
+    }
+}
+
+/// Runs a [`TypedProgram`] as a [`Program`]: its locals live in the thread's registers,
+/// fingerprinted with the thread.
+#[derive(Clone, Copy, Debug)]
+pub struct Typed<P>(pub P);
+
+impl<A: PmdOps, P: TypedProgram<A>> Program<A> for Typed<P> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let mut locals = P::Locals::from_regs(m.th(t).regs);
+        let step = self.0.step(m, t, &mut locals);
+        if let Step::Ran(_) = step {
+            let regs = locals.to_regs();
+            if P::Locals::from_regs(regs) != locals {
+                m.flag(
+                    super::invariant::InvariantId::MODEL,
+                    "a program's locals do not survive their registers (a lossy Word or Locals)",
+                );
+            }
+            m.th_mut(t).regs = regs;
+        }
+        step
+    }
+    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
+        self.0.check(limits)
+    }
+}
