@@ -62,6 +62,16 @@ pub struct RwSem {
 }
 
 impl RwSem {
+    /// Packs the lock into the low 24 bits of a fingerprint word.
+    pub(crate) fn pack(&self) -> u64 {
+        // Destructured: a field added here fails to compile until the fingerprint has it.
+        let RwSem {
+            readers,
+            writer,
+            queued_writers,
+        } = *self;
+        u64::from(readers) | u64::from(writer.raw()) << 8 | u64::from(queued_writers) << 16
+    }
     /// `down_read`: fails while a writer holds or waits (writer preference).
     pub fn try_read(&mut self, t: Tid) -> bool {
         if self.writer != Owner::FREE || self.queued_writers & !t.bit() != 0 {

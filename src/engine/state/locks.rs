@@ -137,11 +137,14 @@ pub struct LockState {
 impl LockState {
     /// Packs the state into one word for the fingerprint.
     pub(crate) fn pack(&self) -> u64 {
-        let mut w = u64::from(self.sem.readers)
-            | u64::from(self.sem.writer.raw()) << 8
-            | u64::from(self.sem.queued_writers) << 16
-            | u64::from(self.gp_pending) << 24;
-        for (i, &g) in self.gp_wait.iter().enumerate() {
+        // Destructured: a field added here fails to compile until the fingerprint has it.
+        let LockState {
+            sem,
+            gp_pending,
+            gp_wait,
+        } = self;
+        let mut w = sem.pack() | u64::from(*gp_pending) << 24;
+        for (i, &g) in gp_wait.iter().enumerate() {
             w |= u64::from(g) << (32 + 8 * i);
         }
         w

@@ -12,6 +12,8 @@ use crate::engine::mm::SLOTS;
 
 /// Indices the page cache models: one per pte slot.
 pub const CACHE_SLOTS: usize = SLOTS;
+// The fingerprint word: i_size, truncate_count, a byte a slot from bit 16, nrpages at 48.
+const _: () = assert!(16 + 8 * CACHE_SLOTS <= 48);
 
 /// One xarray slot's entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -122,11 +124,18 @@ impl PageCache {
     }
     /// Feeds the component to a fingerprint, when a scenario uses it.
     pub(crate) fn fingerprint(&self, h: &mut impl core::hash::Hasher) {
-        if self.used {
-            let mut w = u64::from(self.i_size)
-                | u64::from(self.truncate_count) << 8
-                | u64::from(self.nrpages) << 48;
-            for (i, &s) in self.slots.iter().enumerate() {
+        // Destructured: a field added here fails to compile until the fingerprint has it.
+        let PageCache {
+            slots,
+            nrpages,
+            i_size,
+            truncate_count,
+            used,
+        } = *self;
+        if used {
+            let mut w =
+                u64::from(i_size) | u64::from(truncate_count) << 8 | u64::from(nrpages) << 48;
+            for (i, &s) in slots.iter().enumerate() {
                 w |= u64::from(s) << (16 + 8 * i);
             }
             h.write_u64(w);

@@ -68,11 +68,19 @@ impl Vma {
         }
     }
     pub(crate) fn pack(&self) -> u64 {
-        u64::from(self.mm)
-            | u64::from(self.start) << 8
-            | u64::from(self.end) << 16
-            | u64::from(self.flags.bits()) << 24
-            | u64::from(self.attached) << 32
+        // Destructured: a field added here fails to compile until the fingerprint has it.
+        let Vma {
+            mm,
+            start,
+            end,
+            flags,
+            attached,
+        } = *self;
+        u64::from(mm)
+            | u64::from(start) << 8
+            | u64::from(end) << 16
+            | u64::from(flags.bits()) << 24
+            | u64::from(attached) << 32
     }
 }
 
