@@ -15,7 +15,7 @@ use std::collections::{HashSet, VecDeque};
 
 use pgtable::engine::invariant::{self, ALWAYS, Invariant, InvariantId, InvariantSet};
 use pgtable::engine::mm::{GHOST_CELLS, Machine};
-use pgtable::engine::program::{Limits, Program, ProgramError, Step, Wait};
+use pgtable::engine::program::{Limits, Program, ProgramError, Step, Typed, TypedProgram, Wait};
 use pgtable::engine::state::locks::{MutexId, RcuId, RwsemId, SpinlockId};
 use pgtable::engine::state::page_cache::XaEntry;
 use pgtable::engine::state::vma::{VmFlags, VmaId};
@@ -459,17 +459,43 @@ const INVS: [InvariantId; 7] = [
 #[derive(Clone, Debug)]
 struct Scripted(Vec<Op>);
 
+/// The same random program run as a [`TypedProgram`]: its register is its typed local.
+#[derive(Clone, Debug)]
+struct TypedScripted(Scripted);
+
 impl Program<A> for Scripted {
     fn name(&self) -> &'static str {
         "scripted"
     }
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let mut reg = m.th(t).regs[0];
+        let step = self.run(m, t, &mut reg);
+        if let Step::Ran(_) = step {
+            m.th_mut(t).regs[0] = reg;
+        }
+        step
+    }
+}
+
+impl TypedProgram<A> for TypedScripted {
+    type Locals = (u64,);
+    fn name(&self) -> &'static str {
+        "scripted (typed)"
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid, l: &mut (u64,)) -> Step {
+        self.0.run(m, t, &mut l.0)
+    }
+}
+
+impl Scripted {
+    /// Runs the op at the thread's program counter; `reg` is its one register.
+    fn run(&self, m: &mut Machine<A>, t: Tid, reg: &mut u64) -> Step {
         let pc = m.th(t).pc;
         let Some(&op) = self.0.get(usize::from(pc)) else {
             m.th_mut(t).done = true;
             return Step::Ran("end");
         };
-        let set_reg = |m: &mut Machine<A>, v: u64| m.th_mut(t).regs[0] = v;
+        let mut set_reg = |_: &mut Machine<A>, v: u64| *reg = v;
         match op {
             Op::LockPmd(r) => {
                 if !m.pmd_lock(r, t) {
@@ -553,7 +579,7 @@ impl Program<A> for Scripted {
             }
             Op::TlbFlush => m.tlb_flush_region(1),
             Op::FlagIf(i, k) => {
-                let r = m.th(t).regs[0];
+                let r = *reg;
                 if (r ^ r >> 12 ^ r >> 40) % 3 == u64::from(k) {
                     m.flag(INVS[usize::from(i)], "a scripted condition held");
                 }
@@ -822,7 +848,12 @@ fn scenario_with(programs: &[Vec<Op>], set: InvariantSet, set_bits: u32) -> Scen
     });
     for (i, p) in programs.iter().enumerate() {
         let mm = u8::from(two_mms && i + 1 == programs.len());
-        b = b.thread_in(mm, "t", Scripted(p.clone()));
+        // Odd threads keep their register as typed locals (`Typed`), even ones directly.
+        b = if i % 2 == 1 {
+            b.thread_in(mm, "t", Typed(TypedScripted(Scripted(p.clone()))))
+        } else {
+            b.thread_in(mm, "t", Scripted(p.clone()))
+        };
     }
     b.build().unwrap()
 }

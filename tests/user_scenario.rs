@@ -1236,4 +1236,28 @@ fn typed_locals_round_trip_and_a_lossy_word_is_a_model_violation() {
         panic!("a lossy local was not reported")
     };
     assert_eq!(cx.invariant, InvariantId::MODEL);
+
+    // A typed program that writes a register behind its locals is reported too.
+    struct Behind;
+    impl TypedProgram<A> for Behind {
+        type Locals = (u64,);
+        fn name(&self) -> &'static str {
+            "writes a register"
+        }
+        fn step(&self, m: &mut Machine<A>, t: Tid, _: &mut (u64,)) -> Step {
+            m.th_mut(t).regs[1] = 5;
+            m.th_mut(t).done = true;
+            Step::Ran("regs[1] = 5")
+        }
+    }
+    let sc = ScenarioBuilder::<A>::new("behind", 1)
+        .thread("behind", Typed(Behind))
+        .build()
+        .unwrap();
+    let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
+        panic!("a register written behind the locals was not reported")
+    };
+    assert_eq!(cx.invariant, InvariantId::MODEL);
+    let trace = replay(&sc, &cx.schedule).unwrap().to_string();
+    assert!(trace.contains("behind its locals"), "{trace}");
 }

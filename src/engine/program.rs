@@ -381,7 +381,10 @@ pub trait TypedProgram<A: PmdOps>: Send + Sync {
 }
 
 /// Runs a [`TypedProgram`] as a [`Program`]: its locals live in the thread's registers,
-/// fingerprinted with the thread.
+/// fingerprinted with the thread. The program keeps its state in its locals only: a step
+/// that writes the registers directly (a register-keeping helper such as
+/// [`InRegs`](super::ops::v6_12::InRegs)) is reported as INV-MODEL, since the write-back
+/// would undo it.
 #[derive(Clone, Copy, Debug)]
 pub struct Typed<P>(pub P);
 
@@ -390,8 +393,16 @@ impl<A: PmdOps, P: TypedProgram<A>> Program<A> for Typed<P> {
         self.0.name()
     }
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
-        let mut locals = P::Locals::from_regs(m.th(t).regs);
+        let before = m.th(t).regs;
+        let mut locals = P::Locals::from_regs(before);
         let step = self.0.step(m, t, &mut locals);
+        if m.th(t).regs != before {
+            // Written back below, the locals would silently undo the write.
+            m.flag(
+                super::invariant::InvariantId::MODEL,
+                "a typed program wrote its registers behind its locals",
+            );
+        }
         if let Step::Ran(_) = step {
             let regs = locals.to_regs();
             if P::Locals::from_regs(regs) != locals {
