@@ -1005,7 +1005,7 @@ fn setup_builds_shared_write_protected_ptes_and_refuses_bad_input() {
 
 use pgtable::engine::ops::v6_12::fault::{AnonFault, FaultFlags};
 use pgtable::engine::ops::v6_12::zap::MadvDontneed;
-use pgtable::engine::ops::v6_12::{InRegs, PteOffsetMapLock};
+use pgtable::engine::ops::v6_12::{MapLockSaved, PteOffsetMapLock};
 use pgtable::engine::program::{Limits, ProgramError};
 
 /// Ghost cell: 1 while populate holds the page it counted populated.
@@ -1034,10 +1034,6 @@ const P_CLAIM: u8 = AnonFault::RETURN + 8;
 const P_OUT: u8 = AnonFault::RETURN + 9;
 const P_FAULT: u8 = AnonFault::RETURN + 10;
 
-/// Registers of the look (the fault's own are gone once it returns).
-const P_TABLE: usize = 0;
-const P_PMD: usize = 1;
-
 /// `follow_page_pte`'s `pte_offset_map_lock`: NULL (no table yet, or a huge pmd) faults
 /// again.
 const LOOK: PteOffsetMapLock = PteOffsetMapLock {
@@ -1058,14 +1054,16 @@ impl PopulateWrite {
     }
 }
 
-impl Program<A> for PopulateWrite {
+impl TypedProgram<A> for PopulateWrite {
+    /// What the look's `pte_offset_map_lock` read; the fault's registers while it runs.
+    type Locals = MapLockSaved;
     fn name(&self) -> &'static str {
         "madvise(MADV_POPULATE_WRITE) (user model over v6.12 handle_mm_fault)"
     }
     fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
         limits.region_slot(0, self.slot)
     }
-    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+    fn step(&self, m: &mut Machine<A>, t: Tid, look: &mut MapLockSaved) -> Step {
         let slot = usize::from(self.slot);
         match m.th(t).pc {
             P_LOCK => {
@@ -1084,9 +1082,9 @@ impl Program<A> for PopulateWrite {
                 m.goto(t, P_MAP);
                 Step::Ran("handle_mm_fault returned: follow_page_mask again")
             }
-            P_MAP..=P_RETRY => LOOK.step::<A, InRegs<P_PMD, P_TABLE>>(m, t, 0),
+            P_MAP..=P_RETRY => LOOK.step_with(m, t, 0, look),
             P_READ => {
-                let pte = m.pte_get(m.th(t).regs[P_TABLE] as u8, slot);
+                let pte = m.pte_get(look.table.expect("the look found a table"), slot);
                 if A::pte_present(pte) && A::pte_write(pte) {
                     m.ghost_set(CLAIMED, 1);
                     m.goto(t, P_DONE_UNLOCK);
@@ -1096,13 +1094,13 @@ impl Program<A> for PopulateWrite {
                 Step::Ran("follow_page_pte: not there (zapped), fault again")
             }
             P_DONE_UNLOCK => {
-                m.ptl_unlock(m.th(t).regs[P_TABLE] as u8, t);
+                m.ptl_unlock(look.table.expect("the look found a table"), t);
                 m.ghost_set(CLAIMED, 0);
                 m.goto(t, P_OUT);
                 Step::Ran("follow_page_pte: pte_unmap_unlock")
             }
             P_FAULT_UNLOCK => {
-                m.ptl_unlock(m.th(t).regs[P_TABLE] as u8, t);
+                m.ptl_unlock(look.table.expect("the look found a table"), t);
                 AnonFault::enter(m, t, FaultFlags::default());
                 Step::Ran("follow_page_pte: pte_unmap_unlock; faultin_page: handle_mm_fault")
             }
@@ -1144,10 +1142,10 @@ fn populate_scenario(trust_the_fault: bool, dontneed: bool) -> Scenario<A> {
         .state_invariant(&POPULATED, populated)
         .thread(
             "populate",
-            PopulateWrite {
+            Typed(PopulateWrite {
                 slot: 1,
                 trust_the_fault,
-            },
+            }),
         );
     if dontneed {
         b.thread("dontneed", MadvDontneed::new(0))
@@ -1237,14 +1235,16 @@ fn typed_locals_round_trip_and_a_lossy_word_is_a_model_violation() {
     };
     assert_eq!(cx.invariant, InvariantId::MODEL);
 
-    // A typed program that writes a register behind its locals is reported too.
+    // A typed program that writes a register and its locals in one step is reported too
+    // (the write-back would undo the register write).
     struct Behind;
     impl TypedProgram<A> for Behind {
         type Locals = (u64,);
         fn name(&self) -> &'static str {
             "writes a register"
         }
-        fn step(&self, m: &mut Machine<A>, t: Tid, _: &mut (u64,)) -> Step {
+        fn step(&self, m: &mut Machine<A>, t: Tid, l: &mut (u64,)) -> Step {
+            l.0 = 1;
             m.th_mut(t).regs[1] = 5;
             m.th_mut(t).done = true;
             Step::Ran("regs[1] = 5")
@@ -1259,5 +1259,5 @@ fn typed_locals_round_trip_and_a_lossy_word_is_a_model_violation() {
     };
     assert_eq!(cx.invariant, InvariantId::MODEL);
     let trace = replay(&sc, &cx.schedule).unwrap().to_string();
-    assert!(trace.contains("behind its locals"), "{trace}");
+    assert!(trace.contains("its locals and its registers"), "{trace}");
 }

@@ -381,10 +381,11 @@ pub trait TypedProgram<A: PmdOps>: Send + Sync {
 }
 
 /// Runs a [`TypedProgram`] as a [`Program`]: its locals live in the thread's registers,
-/// fingerprinted with the thread. The program keeps its state in its locals only: a step
-/// that writes the registers directly (a register-keeping helper such as
-/// [`InRegs`](super::ops::v6_12::InRegs)) is reported as INV-MODEL, since the write-back
-/// would undo it.
+/// fingerprinted with the thread. A step that changes the locals has them written back
+/// (all four registers); a step that leaves them alone leaves the registers as it found
+/// or left them, so a typed program may hand steps to a register-keeping path (the v6.12
+/// fault through [`AnonFault::enter`](super::ops::v6_12::fault::AnonFault::enter)) and set
+/// its locals afresh when the path returns. A step that changes both is INV-MODEL.
 #[derive(Clone, Copy, Debug)]
 pub struct Typed<P>(pub P);
 
@@ -394,13 +395,18 @@ impl<A: PmdOps, P: TypedProgram<A>> Program<A> for Typed<P> {
     }
     fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
         let before = m.th(t).regs;
-        let mut locals = P::Locals::from_regs(before);
+        let start = P::Locals::from_regs(before);
+        let mut locals = start;
         let step = self.0.step(m, t, &mut locals);
+        // Locals left alone leave the registers as the step left them: a step handed to a
+        // register-keeping path (the v6.12 fault, `InRegs`) keeps what that path wrote.
+        if locals == start {
+            return step;
+        }
         if m.th(t).regs != before {
-            // Written back below, the locals would silently undo the write.
             m.flag(
                 super::invariant::InvariantId::MODEL,
-                "a typed program wrote its registers behind its locals",
+                "a typed program wrote its locals and its registers in one step",
             );
         }
         if let Step::Ran(_) = step {

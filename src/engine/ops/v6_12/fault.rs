@@ -231,8 +231,8 @@ impl MapLockRegs for FaultRegs {
     fn pmdval<A: PmdOps>(m: &Machine<A>, t: Tid) -> u64 {
         m.th(t).regs[PMDVAL]
     }
-    fn table<A: PmdOps>(m: &mut Machine<A>, t: Tid) -> u8 {
-        need(m, t, TABLE)
+    fn table<A: PmdOps>(m: &Machine<A>, t: Tid) -> Option<u8> {
+        obj(m, t, TABLE)
     }
 }
 

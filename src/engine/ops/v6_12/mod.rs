@@ -23,7 +23,7 @@ use crate::entry::{Pmd, PmdOps, Protection, Pte};
 
 use super::super::Tid;
 use super::super::mm::Machine;
-use super::super::program::{Step, Wait};
+use super::super::program::{Locals, Step, Wait};
 
 /// `__pte_offset_map` (mm/pgtable-generic.c:282): the table a pmd value points to, or `None`
 /// ("nomap") for a none, migration, huge or bad pmd.
@@ -90,19 +90,40 @@ pub struct PteOffsetMapLock {
     pub none: u8,
 }
 
-/// Where a program keeps what [`PteOffsetMapLock`]'s `map` step read (the pmd value) and
-/// found (the table) until its `recheck` and `retry` steps.
+/// What [`PteOffsetMapLock`]'s `map` step read (the pmd value) and found (the table),
+/// kept by the caller until its `recheck` and `retry` steps: in a typed program's locals
+/// (it is [`Locals`] itself, two registers) or through [`MapLockRegs`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MapLockSaved {
+    /// The pmd value read (raw).
+    pub pmdval: u64,
+    /// The table it points to.
+    pub table: Option<u8>,
+}
+
+impl Locals for MapLockSaved {
+    fn to_regs(self) -> [u64; 4] {
+        (self.pmdval, self.table).to_regs()
+    }
+    fn from_regs(regs: [u64; 4]) -> Self {
+        let (pmdval, table) = Locals::from_regs(regs);
+        Self { pmdval, table }
+    }
+}
+
+/// Where a program keeps [`MapLockSaved`] in its registers, for
+/// [`PteOffsetMapLock::step`].
 pub trait MapLockRegs {
     /// Keeps the pmd value read and the table it points to.
     fn save<A: PmdOps>(m: &mut Machine<A>, t: Tid, pmdval: u64, table: u8);
     /// The pmd value `map` read.
     fn pmdval<A: PmdOps>(m: &Machine<A>, t: Tid) -> u64;
-    /// The table `map` found.
-    fn table<A: PmdOps>(m: &mut Machine<A>, t: Tid) -> u8;
+    /// The table `map` found, if it found one.
+    fn table<A: PmdOps>(m: &Machine<A>, t: Tid) -> Option<u8>;
 }
 
 /// [`MapLockRegs`] in two of the thread's registers: the pmd value in `PMDVAL`, the table
-/// in `TABLE`.
+/// in `TABLE` (as is: only read after `map` found one).
 #[derive(Clone, Copy, Debug)]
 pub struct InRegs<const PMDVAL: usize, const TABLE: usize>;
 
@@ -115,8 +136,8 @@ impl<const PMDVAL: usize, const TABLE: usize> MapLockRegs for InRegs<PMDVAL, TAB
     fn pmdval<A: PmdOps>(m: &Machine<A>, t: Tid) -> u64 {
         m.th(t).regs[PMDVAL]
     }
-    fn table<A: PmdOps>(m: &mut Machine<A>, t: Tid) -> u8 {
-        m.th(t).regs[TABLE] as u8
+    fn table<A: PmdOps>(m: &Machine<A>, t: Tid) -> Option<u8> {
+        Some(m.th(t).regs[TABLE] as u8)
     }
 }
 
@@ -126,13 +147,42 @@ impl PteOffsetMapLock {
         pc == self.map || pc == self.ptl || pc == self.recheck || pc == self.retry
     }
 
-    /// Runs the step thread `t` is at (one of the four) on region `r`'s pmd.
+    /// Runs the step thread `t` is at (one of the four) on region `r`'s pmd, keeping what
+    /// `map` read where `R` says.
     pub fn step<A: PmdOps, R: MapLockRegs>(&self, m: &mut Machine<A>, t: Tid, r: u8) -> Step {
+        let map = m.th(t).pc == self.map;
+        let mut saved = if map {
+            MapLockSaved::default()
+        } else {
+            MapLockSaved {
+                pmdval: R::pmdval(m, t),
+                table: R::table(m, t),
+            }
+        };
+        let step = self.step_with(m, t, r, &mut saved);
+        if let (true, Some(table)) = (map, saved.table) {
+            R::save(m, t, saved.pmdval, table);
+        }
+        step
+    }
+
+    /// Runs the step thread `t` is at (one of the four) on region `r`'s pmd, with what
+    /// `map` read in `saved` (a typed program's locals).
+    pub fn step_with<A: PmdOps>(
+        &self,
+        m: &mut Machine<A>,
+        t: Tid,
+        r: u8,
+        saved: &mut MapLockSaved,
+    ) -> Step {
         let pc = m.th(t).pc;
         if pc == self.map {
             return match pte_offset_map_at(m, r) {
                 Mapped::Table(pmd, table) => {
-                    R::save(m, t, pmd.raw_u64(), table);
+                    *saved = MapLockSaved {
+                        pmdval: pmd.raw_u64(),
+                        table: Some(table),
+                    };
                     m.goto(t, self.ptl);
                     Step::Ran("pte_offset_map_lock: __pte_offset_map finds a table")
                 }
@@ -146,7 +196,13 @@ impl PteOffsetMapLock {
                 }
             };
         }
-        let table = R::table(m, t);
+        let Some(table) = saved.table else {
+            m.flag(
+                super::super::invariant::InvariantId::MODEL,
+                "pte_offset_map_lock lost the table it mapped",
+            );
+            return Step::Ran("pte_offset_map_lock: no table kept");
+        };
         if pc == self.ptl {
             if !m.ptl_lock(table, t) {
                 return Step::Blocked(Wait::Ptl(table));
@@ -155,7 +211,7 @@ impl PteOffsetMapLock {
             return Step::Ran("pte_offset_map_lock: spin_lock(ptl)");
         }
         if pc == self.recheck {
-            if m.pmd_get(r).raw_u64() == R::pmdval(m, t) {
+            if m.pmd_get(r).raw_u64() == saved.pmdval {
                 m.goto(t, self.locked);
                 return Step::Ran("pte_offset_map_lock: pmd_same after the lock");
             }
