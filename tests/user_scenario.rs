@@ -991,6 +991,40 @@ fn setup_builds_shared_write_protected_ptes_and_refuses_bad_input() {
         2,
         "the mapping's reference and the extra one"
     );
+
+    // A migration entry: v6.12's SWP_MIGRATION_WRITE (26 under Debian's configuration) with
+    // the page's pfn as its offset.
+    use pgtable::engine::setup::MigrationKind;
+    assert_eq!(
+        err(|s| s.migration_pte(0, 0, 3, MigrationKind::Read)),
+        ScenarioError::NoSuchPage(3)
+    );
+    let sc = ScenarioBuilder::<A>::new("x", 1)
+        .setup(|s| {
+            let p = s.page(false)?;
+            s.migration_pte(0, 1, p, MigrationKind::Write)
+        })
+        .thread("f", Fault)
+        .build()
+        .unwrap();
+    let m = &sc.initial;
+    let pte = m.table(table0(m)).ptes[1];
+    assert!(!A::pte_present(pte) && !A::pte_none(pte));
+    let swp = A::pte_to_swp_entry(pte);
+    assert_eq!(swp.ty(), 26);
+    assert_eq!(swp.offset(), Machine::<A>::page_pfn(0));
+    assert_eq!(
+        MigrationKind::of_swap_type(swp.ty()),
+        Some(MigrationKind::Write)
+    );
+    for kind in [
+        MigrationKind::Read,
+        MigrationKind::ReadExclusive,
+        MigrationKind::Write,
+    ] {
+        assert_eq!(MigrationKind::of_swap_type(kind.swap_type()), Some(kind));
+    }
+    assert_eq!(MigrationKind::of_swap_type(1), None);
 }
 
 // --- The kernel's own fault called from a user's program. ---

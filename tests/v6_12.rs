@@ -1564,3 +1564,44 @@ fn bad_pmd_cleared_by(path: impl Program<X86_64> + 'static, raw: u64, label: &st
     assert!(labels.iter().any(|l| l.contains(label)), "{labels:#?}");
     assert_ne!(m.peek_pmd(0).raw_u64(), raw, "{labels:#?}");
 }
+
+// Every backend stores v6.12's three migration types and the page's pfn in a pte, as
+// `try_to_migrate_one` leaves it, and reads them back (`pte_to_swp_entry`).
+#[test]
+fn every_backend_holds_a_migration_entry_the_setup_writes() {
+    use pgtable::engine::setup::MigrationKind;
+    struct Every(usize);
+    impl ArchVisitor for Every {
+        fn visit<A: PmdOps>(&mut self) {
+            for kind in [
+                MigrationKind::Read,
+                MigrationKind::ReadExclusive,
+                MigrationKind::Write,
+            ] {
+                let sc = ScenarioBuilder::<A>::new("migration entry", 1)
+                    .setup(|s| {
+                        let p = s.page(false)?;
+                        s.migration_pte(0, 1, p, kind)
+                    })
+                    .thread("fault", AnonFault::new(0, 1))
+                    .build()
+                    .unwrap_or_else(|e| panic!("{}: {e}", A::ID));
+                let m = &sc.initial;
+                let table = m.table_of(m.peek_pmd(0)).unwrap();
+                let pte = m.table(table).ptes[1];
+                assert!(!A::pte_present(pte) && !A::pte_none(pte), "{}", A::ID);
+                let swp = A::pte_to_swp_entry(pte);
+                assert_eq!(
+                    (MigrationKind::of_swap_type(swp.ty()), swp.offset()),
+                    (Some(kind), Machine::<A>::page_pfn(0)),
+                    "{}",
+                    A::ID
+                );
+            }
+            self.0 += 1;
+        }
+    }
+    let mut every = Every(0);
+    visit_all(&mut every);
+    assert!(every.0 >= 14, "{}", every.0);
+}

@@ -12,6 +12,47 @@ use super::state::page_cache::CACHE_SLOTS;
 use super::state::process::MAX_MMS;
 use super::state::vma::{MAX_VMAS, VmFlags, VmaId};
 
+/// A migration entry's swap type (include/linux/swap.h:99-102, v6.12), for a kernel built
+/// with `CONFIG_MIGRATION`, `CONFIG_MEMORY_FAILURE` and `CONFIG_DEVICE_PRIVATE` (Debian's
+/// amd64 and arm64 configurations): `MAX_SWAPFILES` is 32 - 4 - 3 - 1 - 1 = 23, then
+/// `SWP_HWPOISON`, then the three migration types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MigrationKind {
+    /// `SWP_MIGRATION_READ`.
+    Read,
+    /// `SWP_MIGRATION_READ_EXCLUSIVE` (an anonymous page exclusive to one process).
+    ReadExclusive,
+    /// `SWP_MIGRATION_WRITE`.
+    Write,
+}
+
+impl MigrationKind {
+    /// `MAX_SWAPFILES` under that configuration.
+    pub const MAX_SWAPFILES: u32 = (1 << 5) - 4 - 3 - 1 - 1;
+
+    /// The entry's swap type.
+    pub const fn swap_type(self) -> u32 {
+        // SWP_MIGRATION_READ is MAX_SWAPFILES + SWP_HWPOISON_NUM.
+        Self::MAX_SWAPFILES
+            + 1
+            + match self {
+                MigrationKind::Read => 0,
+                MigrationKind::ReadExclusive => 1,
+                MigrationKind::Write => 2,
+            }
+    }
+
+    /// The kind a swap type names, if it is a migration type (`is_migration_entry`).
+    pub const fn of_swap_type(ty: u32) -> Option<Self> {
+        match ty.checked_sub(Self::MAX_SWAPFILES + 1) {
+            Some(0) => Some(MigrationKind::Read),
+            Some(1) => Some(MigrationKind::ReadExclusive),
+            Some(2) => Some(MigrationKind::Write),
+            _ => None,
+        }
+    }
+}
+
 /// How a present pte maps its page: `pfn_pte(page, vm_page_prot)`, then `pte_wrprotect`,
 /// `pte_mkdirty` and `pte_mkold` as asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -211,6 +252,25 @@ impl<'a, A: PmdOps> Setup<'a, A> {
     ) -> Result<(), ScenarioError> {
         let entry = SwpEntry::new::<A>(ty, offset).map_err(ScenarioError::Encoding)?;
         self.set_pte(r, slot, A::swp_entry_to_pte(entry))
+    }
+
+    /// Stores the migration entry `try_to_migrate_one` leaves for page `p` at (region `r`,
+    /// `slot`): `make_*_migration_entry(page_to_pfn(page))`, the pfn as the offset, no
+    /// young or dirty bit. The page's counts are left as they are (the caller says what
+    /// the migration holds: its mapping is already gone, its references are not).
+    ///
+    /// # Errors
+    /// [`ScenarioError::NoSuchPage`], a region or slot that does not exist or is in use, or
+    /// an entry that does not fit the backend's swap layout.
+    pub fn migration_pte(
+        &mut self,
+        r: u8,
+        slot: usize,
+        p: u8,
+        kind: MigrationKind,
+    ) -> Result<(), ScenarioError> {
+        self.allocated(p)?;
+        self.swap_pte(r, slot, kind.swap_type(), Machine::<A>::page_pfn(p))
     }
 
     /// CPU `cpu` caches what (region `r`, `slot`) translates to now (`slot` `None`: the huge
