@@ -495,7 +495,6 @@ impl Scripted {
             m.th_mut(t).done = true;
             return Step::Ran("end");
         };
-        let mut set_reg = |_: &mut Machine<A>, v: u64| *reg = v;
         match op {
             Op::LockPmd(r) => {
                 if !m.pmd_lock(r, t) {
@@ -524,7 +523,7 @@ impl Scripted {
             Op::MmapDowngrade => m.mmap_downgrade(t),
             Op::ReadPmd(r) => {
                 let v = m.pmd_get(r).raw_u64();
-                set_reg(m, v);
+                *reg = v;
             }
             Op::WritePmd(r, huge) => {
                 let v = if huge {
@@ -540,7 +539,7 @@ impl Scripted {
             }
             Op::ReadPte(s) => {
                 let v = m.pte_get(1, usize::from(s)).raw_u64();
-                set_reg(m, v);
+                *reg = v;
             }
             Op::WritePte(s, present) => {
                 let v = if present {
@@ -558,11 +557,11 @@ impl Scripted {
                 let v = u64::from(page.file) << 16
                     | u64::from(page.refcount) << 8
                     | u64::from(page.mapcount as u8);
-                set_reg(m, v);
+                *reg = v;
             }
             Op::GhostRead(i) => {
                 let v = m.ghost_get(usize::from(i));
-                set_reg(m, v);
+                *reg = v;
             }
             Op::GhostInc(i) => {
                 let v = m.ghost_get(usize::from(i));
@@ -571,7 +570,7 @@ impl Scripted {
             Op::FlagUser => m.flag(ORACLE_RAISED.id(), "a program raised it"),
             Op::ReadThread(u) => {
                 let v = u64::from(m.th(Tid(u)).pc) | u64::from(m.th(Tid(u)).done) << 8;
-                set_reg(m, v);
+                *reg = v;
             }
             Op::TlbFill(slot) => {
                 let pfn = Machine::<A>::page_pfn(1);
@@ -589,16 +588,16 @@ impl Scripted {
             Op::SetPageAnonExclusive(p, on) => m.page_set_anon_exclusive(p, on),
             Op::ReadPageAnonExclusive(p) => {
                 let on = m.page(p).anon_exclusive;
-                set_reg(m, u64::from(on));
+                *reg = u64::from(on);
             }
             Op::PageMap(p, r, up) => m.page_map(p, r, if up { 1 } else { -1 }),
             Op::ReadPageMaps(p, r) => {
                 let n = m.page(p).maps_in(r);
-                set_reg(m, u64::from(n));
+                *reg = u64::from(n);
             }
             Op::ReadVmaFile => {
                 let anon = m.vma_is_anonymous();
-                set_reg(m, u64::from(anon));
+                *reg = u64::from(anon);
             }
             Op::SetProt(read_only) => m.set_prot(if read_only {
                 pgtable::Protection::Read
@@ -654,7 +653,7 @@ impl Scripted {
             Op::FindVma(r) => {
                 let mm = m.mm_of_thread(t);
                 let v = m.find_vma(mm, r).map_or(0, |id| u64::from(id.0) + 1);
-                set_reg(m, v);
+                *reg = v;
             }
             Op::VmaDetach(i) => m.vma_detach(VmaId(i)),
             Op::VmaGrow => m.vma_set_start(VmaId(1), 0),
@@ -671,7 +670,7 @@ impl Scripted {
             Op::CacheGet(i) => {
                 let v = m.cache_get(usize::from(i)).map_or(0, |p| u64::from(p) + 1)
                     | u64::from(m.truncate_count()) << 8;
-                set_reg(m, v);
+                *reg = v;
             }
             Op::CacheSet(i, p) => m.cache_set(usize::from(i), p),
             Op::TruncateBump => m.bump_truncate_count(),
@@ -681,7 +680,7 @@ impl Scripted {
                     XaEntry::Empty => 0,
                     XaEntry::Page(p) => u64::from(p) + 1,
                 } | u64::from(m.nrpages()) << 8;
-                set_reg(m, v);
+                *reg = v;
             }
             Op::XaRetry(i) => m.xa_store(usize::from(i), XaEntry::Retry),
             Op::NrPages(up) => m.add_nrpages(if up { 1 } else { -1 }),
@@ -693,7 +692,7 @@ impl Scripted {
                         | u64::from(l.sem.writer.raw()) << 16
                         | u64::from(l.gp_pending) << 24
                 });
-                set_reg(m, v);
+                *reg = v;
             }
         }
         m.goto(t, pc + 1);

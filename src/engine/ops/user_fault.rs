@@ -22,7 +22,9 @@ use super::super::mm::Machine;
 use super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::state::vma::{VmFlags, VmaId};
 use super::finish;
-use super::v6_12::fault::{AnonFault, FaultFlags, RETURN, SET_PTE};
+use super::v6_12::fault::{AnonFault, FaultFlags, SET_PTE};
+
+const RETURN: u8 = AnonFault::RETURN;
 
 /// Which kernel's VMA lookup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -144,7 +144,7 @@ const UNSHARE: u64 = 2;
 const LOCK_MMAP: u8 = 0;
 /// `__handle_mm_fault`'s first step, where a caller that took `mmap_lock` and found the VMA
 /// itself ([`super::super::user_fault`]) enters.
-pub(crate) const PMD_NONE_THP: u8 = 1;
+const PMD_NONE_THP: u8 = 1;
 const HUGE_ALLOC: u8 = 2;
 const HUGE_LOCK: u8 = 3;
 const HUGE_SET: u8 = 4;
@@ -198,7 +198,7 @@ const WP_SHARED_DIRTY: u8 = 48;
 const WP_SHARED_PUT: u8 = 49;
 const RELEASE: u8 = 50;
 /// The last step: `mmap_read_unlock`, return. Steps above it are free for a caller.
-pub(crate) const RETURN: u8 = 51;
+const RETURN: u8 = 51;
 
 const ANON_MAP_LOCK: PteOffsetMapLock = PteOffsetMapLock {
     map: MAP_LOCK,

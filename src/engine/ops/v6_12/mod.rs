@@ -142,11 +142,6 @@ impl<const PMDVAL: usize, const TABLE: usize> MapLockRegs for InRegs<PMDVAL, TAB
 }
 
 impl PteOffsetMapLock {
-    /// Whether `pc` is one of the four steps.
-    pub const fn contains(&self, pc: u8) -> bool {
-        pc == self.map || pc == self.ptl || pc == self.recheck || pc == self.retry
-    }
-
     /// Runs the step thread `t` is at (one of the four) on region `r`'s pmd, keeping what
     /// `map` read where `R` says.
     pub fn step<A: PmdOps, R: MapLockRegs>(&self, m: &mut Machine<A>, t: Tid, r: u8) -> Step {
