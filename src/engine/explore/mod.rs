@@ -422,6 +422,17 @@ impl<A: PmdOps> Dfs<'_, A> {
                 .record(&self.opts, || deadlock_cx(sc, s, path.clone()), &deadlock);
         }
         let last_enabled = last < n && enabled & (1 << last) != 0;
+        // Every successor's key first, its bucket loaded: the lookups' cache misses overlap
+        // instead of each waiting behind the previous successor's whole subtree.
+        let mut keys = [0u64; MAX_THREADS];
+        for tid in 0..n {
+            if succs[usize::from(tid)].is_some() {
+                let cost = u8::from(last_enabled && tid != last);
+                let key = self.key(&bufs[usize::from(tid)], tid, preempt + cost);
+                self.visited.touch(key);
+                keys[usize::from(tid)] = key;
+            }
+        }
         let mut done_here = 0u8;
         let mut fps = *sleep_fps;
         for tid in 0..n {
@@ -459,7 +470,7 @@ impl<A: PmdOps> Dfs<'_, A> {
                     }
                 }
             }
-            let key = self.key(next, tid, preempt + cost);
+            let key = keys[usize::from(tid)];
             let explore = match self.visited.find(key) {
                 Slot::Vacant(slot) => {
                     if let Some(b) = dfs_bound_reached(&self.opts, self.stats.states, &self.visited)

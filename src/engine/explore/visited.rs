@@ -1,10 +1,13 @@
 //! The depth-first search's visited set: 64-bit fingerprints in one open-addressing table
-//! (linear probing, at most 3/4 full), each with the sleep set it was explored under.
+//! (linear probing over buckets, at most 7/8 full), each with the sleep set it was explored
+//! under.
 //!
 //! Hand-written instead of a `HashMap<u64, u8>` because a fingerprint is already a hash: a
-//! lookup is one multiply and, nearly always, one cache line of keys (a general map pads
-//! each entry to 16 bytes and reads a control byte first: two lines, ~38 bytes per state).
-//! Keys and sleep sets live in separate arrays, 9 bytes a slot.
+//! lookup is one multiply and, nearly always, one cache line. A bucket is one 64-byte line
+//! holding seven fingerprints and their seven sleep sets, so a state found again costs one
+//! memory access for its key and its sleep set together (a general map pads each entry to 16
+//! bytes and reads a control byte first: two lines, ~38 bytes per state). 64 bytes per seven
+//! slots: 9.1 bytes a slot.
 
 use std::vec::Vec;
 
@@ -13,34 +16,51 @@ use std::vec::Vec;
 const EMPTY: u64 = 0;
 const ZERO: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// A slot's index in a table of `1 << bits`: the top bits of a multiplicative mix, so that
-/// a fingerprint whose low bits vary little still spreads.
+/// Slots per bucket: seven keys and their sleep sets fill one cache line.
+const WAYS: usize = 7;
+
+/// One cache line: seven fingerprints, then their sleep sets (the eighth byte unused).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Bucket {
+    keys: [u64; WAYS],
+    sleep: [u8; WAYS + 1],
+}
+
+const _: () = assert!(core::mem::size_of::<Bucket>() == 64);
+
+const EMPTY_BUCKET: Bucket = Bucket {
+    keys: [EMPTY; WAYS],
+    sleep: [0; WAYS + 1],
+};
+
+/// A bucket's index in a table of `1 << bits` buckets: the top bits of a multiplicative
+/// mix, so that a fingerprint whose low bits vary little still spreads.
 #[inline]
 fn home(key: u64, shift: u32) -> usize {
     (key.wrapping_mul(0xff51_afd7_ed55_8ccd) >> shift) as usize
 }
 
 pub(crate) struct Visited {
-    keys: Vec<u64>,
-    sleep: Vec<u8>,
+    buckets: Vec<Bucket>,
     len: usize,
-    /// `64 - log2(capacity)`.
+    /// `64 - log2(buckets)`.
     shift: u32,
 }
 
-/// Where a fingerprint is, or where it would go.
+/// Where a fingerprint is, or where it would go: a bucket and a way within it, as
+/// `bucket * 8 + way`.
 pub(crate) enum Slot {
     Found(usize),
     Vacant(usize),
 }
 
 impl Visited {
-    /// An empty set with 1024 slots.
+    /// An empty set with 128 buckets (896 slots).
     pub(crate) fn new() -> Self {
-        const BITS: u32 = 10;
+        const BITS: u32 = 7;
         Self {
-            keys: std::vec![EMPTY; 1 << BITS],
-            sleep: std::vec![0; 1 << BITS],
+            buckets: std::vec![EMPTY_BUCKET; 1 << BITS],
             len: 0,
             shift: 64 - BITS,
         }
@@ -51,36 +71,51 @@ impl Visited {
         if fp == EMPTY { ZERO } else { fp }
     }
 
+    /// Loads the cache line `fp`'s search starts at, so that several lookups' memory
+    /// accesses overlap instead of queueing behind one another.
+    #[inline]
+    pub(crate) fn touch(&self, fp: u64) {
+        let b = home(Self::key(fp), self.shift);
+        core::hint::black_box(self.buckets[b].keys[0]);
+    }
+
     /// Finds `fp`, or the slot it would be inserted in.
     #[inline]
     pub(crate) fn find(&self, fp: u64) -> Slot {
         let key = Self::key(fp);
-        let mask = self.keys.len() - 1;
-        let mut i = home(key, self.shift);
+        let mask = self.buckets.len() - 1;
+        let mut b = home(key, self.shift);
         loop {
-            match self.keys[i] {
-                k if k == key => return Slot::Found(i),
-                EMPTY => return Slot::Vacant(i),
-                _ => i = (i + 1) & mask,
+            let bucket = &self.buckets[b];
+            for (w, &k) in bucket.keys.iter().enumerate() {
+                if k == key {
+                    return Slot::Found(b * 8 + w);
+                }
+                if k == EMPTY {
+                    return Slot::Vacant(b * 8 + w);
+                }
             }
+            b = (b + 1) & mask;
         }
     }
 
     /// The sleep set stored with the fingerprint at `slot` (from [`find`](Self::find)).
     #[inline]
     pub(crate) fn sleep_mut(&mut self, slot: usize) -> &mut u8 {
-        &mut self.sleep[slot]
+        &mut self.buckets[slot / 8].sleep[slot % 8]
     }
 
     /// Stores `fp` with `sleep` in the vacant `slot` [`find`](Self::find) gave (nothing
-    /// else inserted since), growing the table when it passes 3/4 full.
+    /// else inserted since), growing the table when it passes 7/8 full (seven ways a bucket
+    /// keep probe runs short at that load: a search rarely reads a second line).
     #[inline]
     pub(crate) fn insert_at(&mut self, slot: usize, fp: u64, sleep: u8) {
-        debug_assert_eq!(self.keys[slot], EMPTY);
-        self.keys[slot] = Self::key(fp);
-        self.sleep[slot] = sleep;
+        let bucket = &mut self.buckets[slot / 8];
+        debug_assert_eq!(bucket.keys[slot % 8], EMPTY);
+        bucket.keys[slot % 8] = Self::key(fp);
+        bucket.sleep[slot % 8] = sleep;
         self.len += 1;
-        if self.len * 4 > self.keys.len() * 3 {
+        if self.full(self.len) {
             self.grow();
         }
     }
@@ -96,20 +131,29 @@ impl Visited {
         }
     }
 
+    fn slots(&self) -> usize {
+        self.buckets.len() * WAYS
+    }
+
+    /// Whether `len` fingerprints pass the table's load limit.
+    fn full(&self, len: usize) -> bool {
+        len * 8 > self.slots() * 7
+    }
+
     fn grow(&mut self) {
-        let cap = self.keys.len() * 2;
-        let keys = core::mem::replace(&mut self.keys, std::vec![EMPTY; cap]);
-        let sleep = core::mem::replace(&mut self.sleep, std::vec![0; cap]);
+        let cap = self.buckets.len() * 2;
+        let old = core::mem::replace(&mut self.buckets, std::vec![EMPTY_BUCKET; cap]);
         self.shift -= 1;
-        let mask = cap - 1;
-        for (k, s) in keys.into_iter().zip(sleep) {
-            if k != EMPTY {
-                let mut i = home(k, self.shift);
-                while self.keys[i] != EMPTY {
-                    i = (i + 1) & mask;
+        for bucket in old {
+            for (&k, &s) in bucket.keys.iter().zip(&bucket.sleep) {
+                if k != EMPTY {
+                    let Slot::Vacant(slot) = self.find(k) else {
+                        unreachable!("a fingerprint is stored once")
+                    };
+                    let to = &mut self.buckets[slot / 8];
+                    to.keys[slot % 8] = k;
+                    to.sleep[slot % 8] = s;
                 }
-                self.keys[i] = k;
-                self.sleep[i] = s;
             }
         }
     }
@@ -122,13 +166,13 @@ impl Visited {
 
     /// The heap the table holds now.
     pub(crate) fn bytes(&self) -> u64 {
-        (self.keys.len() * (core::mem::size_of::<u64>() + 1)) as u64
+        (self.buckets.len() * core::mem::size_of::<Bucket>()) as u64
     }
 
     /// The most heap the table holds while inserting one more fingerprint: the old and the
     /// doubled table side by side when that insert makes it grow.
     pub(crate) fn bytes_with_one_more(&self) -> u64 {
-        if (self.len + 1) * 4 > self.keys.len() * 3 {
+        if self.full(self.len + 1) {
             self.bytes() * 3
         } else {
             self.bytes()
@@ -153,14 +197,44 @@ mod tests {
         }
         assert_eq!(v.len(), fps.len());
         for (n, &fp) in fps.iter().enumerate() {
+            v.touch(fp);
             let Slot::Found(i) = v.find(fp) else {
                 panic!("{fp:#x} lost");
             };
             assert_eq!(*v.sleep_mut(i), (n % 16) as u8);
         }
         assert!(matches!(v.find(12345), Slot::Vacant(_)));
-        assert!(v.len() * 4 <= v.keys.len() * 3);
-        assert_eq!(v.bytes(), v.keys.len() as u64 * 9);
+        assert!(!v.full(v.len()));
+        assert_eq!(v.bytes(), v.buckets.len() as u64 * 64);
+    }
+
+    #[test]
+    fn a_zero_fingerprint_is_a_state_like_any_other() {
+        let mut v = Visited::new();
+        assert!(v.insert(0, 3));
+        assert!(!v.insert(0, 0));
+        let Slot::Found(i) = v.find(0) else {
+            panic!("0 lost");
+        };
+        assert_eq!(*v.sleep_mut(i), 3);
+    }
+
+    #[test]
+    fn a_full_bucket_spills_into_the_next() {
+        // Keys that share a home bucket: more than WAYS of them still all fit and are found.
+        let mut v = Visited::new();
+        let shift = v.shift;
+        let same: Vec<u64> = (1..u64::MAX)
+            .map(|i| i.wrapping_mul(0x9e37_79b9))
+            .filter(|&k| home(k, shift) == 5)
+            .take(WAYS * 2 + 1)
+            .collect();
+        for &k in &same {
+            assert!(v.insert(k, 1));
+        }
+        for &k in &same {
+            assert!(matches!(v.find(k), Slot::Found(s) if s / 8 >= 5 && s / 8 <= 7));
+        }
     }
 
     #[test]
@@ -171,11 +245,11 @@ mod tests {
             v.insert(i, 0);
         }
         let longest = v
-            .keys
-            .split(|&k| k == EMPTY)
-            .map(<[u64]>::len)
+            .buckets
+            .split(|b| b.keys.contains(&EMPTY))
+            .map(<[Bucket]>::len)
             .max()
             .unwrap_or(0);
-        assert!(longest < 64, "a run of {longest} occupied slots");
+        assert!(longest < 8, "a run of {longest} full buckets");
     }
 }
