@@ -174,6 +174,7 @@ fn main() -> ExitCode {
         "seconds": s.elapsed.as_secs_f64(),
         "ns_per_transition": s.ns_per_transition(),
         "bytes_per_state": s.bytes_per_state(),
+        "peak_bytes": s.peak_bytes,
     });
     println!("{line}");
     ExitCode::SUCCESS

@@ -550,6 +550,71 @@ fn max_memory_ends_a_search_larger_than_the_bound() {
     }
 }
 
+/// [`Stats::peak_bytes`] is what a search needed under `max_memory`: a bound of exactly that
+/// completes with the same counts, one byte less ends with the memory bound without holding
+/// more than it allows, and breadth-first counts the same bytes on any number of workers.
+#[test]
+fn a_memory_bound_equal_to_the_peak_completes_and_one_byte_less_stops() {
+    use pgtable::engine::explore::Bound;
+    let knobs = Knobs {
+        extra_regions: 3,
+        ..Knobs::default()
+    };
+    let sc = build::<A>("race-002", "v6.12", knobs).unwrap();
+    let mut bfs_peak = None;
+    for (search, jobs) in [
+        (Search::DepthFirst, 1),
+        (Search::BreadthFirst, 1),
+        (Search::BreadthFirst, 2),
+    ] {
+        let opts = Options {
+            search,
+            jobs,
+            ..Options::default()
+        };
+        let full = explore(&sc, opts);
+        assert_eq!(full.verdict, Verdict::Holds);
+        let peak = full.stats.peak_bytes;
+        assert!(peak >= full.stats.visited_bytes, "{search:?}: {peak}");
+        if search == Search::BreadthFirst {
+            // A level's machines are counted: far more than the fingerprints.
+            assert!(peak > full.stats.visited_bytes * 4, "{peak}");
+            assert_eq!(*bfs_peak.get_or_insert(peak), peak, "jobs {jobs}");
+        }
+        let exact = explore(
+            &sc,
+            Options {
+                max_memory: Some(peak),
+                ..opts
+            },
+        );
+        assert_eq!(
+            (
+                exact.verdict,
+                exact.bound,
+                exact.stats.states,
+                exact.stats.peak_bytes
+            ),
+            (Verdict::Holds, None, full.stats.states, peak),
+            "{search:?} jobs {jobs}"
+        );
+        let less = explore(
+            &sc,
+            Options {
+                max_memory: Some(peak - 1),
+                ..opts
+            },
+        );
+        assert_eq!(
+            (less.verdict, less.bound),
+            (Verdict::Incomplete, Some(Bound::Memory)),
+            "{search:?} jobs {jobs}"
+        );
+        assert!(less.stats.peak_bytes < peak, "{search:?} jobs {jobs}");
+        assert!(less.stats.states < full.stats.states);
+    }
+}
+
 /// Breadth-first search on several workers is the same search as on one: for every catalogue
 /// scenario and variant (the historical ones break, today's hold), the same verdict and
 /// counterexample (to the step) and the same counts.

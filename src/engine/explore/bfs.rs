@@ -17,7 +17,7 @@
 //! A stored state costs 13 bytes (fingerprint, parent, thread) plus a 4-byte index and a
 //! control byte in its shard's table: what the counterexample's schedule is rebuilt from.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::vec::Vec;
 
 use std::collections::HashSet;
@@ -41,8 +41,11 @@ const SHARD_BITS: u32 = 6;
 const SHARDS: usize = 1 << SHARD_BITS;
 /// A state's id: its shard in the top bits, its index in the shard below.
 const LOCAL_BITS: u32 = 32 - SHARD_BITS;
-/// States per expand task: about eight tasks per worker balance a level; the bounds keep a
-/// task big enough to amortise it and small enough to keep its candidates in cache.
+/// Expand tasks per level: a fixed number, so a level's
+/// tasks, their candidates and the bytes they hold are the same whatever the core count; the
+/// bounds keep a task big enough to amortise it and small enough to keep its candidates in
+/// cache.
+const TASKS: usize = 8;
 const CHUNK_MIN: usize = 32;
 const CHUNK_MAX: usize = 2048;
 /// The parent of the initial state.
@@ -130,6 +133,33 @@ struct Event {
     cycle: Option<Counterexample>,
 }
 
+/// The memory a level may still take ([`Options::max_memory`]): what its tasks' candidate
+/// arrays hold, counted as they grow, beside what the search held before the level.
+struct Budget {
+    /// The store (with room for its tables to grow while storing) and the frontier.
+    held: u64,
+    max: Option<u64>,
+    used: AtomicU64,
+    over: AtomicBool,
+}
+
+impl Budget {
+    /// Counts `bytes` more before they are taken; returns `false`, counting nothing, when
+    /// they would pass the bound (every task then stops: whether a level passes depends only
+    /// on its total, not on the order its tasks ran in).
+    fn charge(&self, bytes: u64) -> bool {
+        let used = self.used.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        match self.max {
+            Some(max) if self.held + used > max => {
+                self.used.fetch_sub(bytes, Ordering::Relaxed);
+                self.over.store(true, Ordering::Relaxed);
+                false
+            }
+            _ => true,
+        }
+    }
+}
+
 /// One task's share of a level.
 struct Expanded<A: PmdOps> {
     cands: Vec<Cand<A>>,
@@ -182,7 +212,7 @@ impl<A: PmdOps> Bfs<'_, A> {
     }
 
     /// Phase 1 on `states`.
-    fn expand(&self, states: &[Cand<A>]) -> Expanded<A> {
+    fn expand(&self, states: &[Cand<A>], budget: &Budget) -> Expanded<A> {
         let n = self.sc.threads.len() as u8;
         let mut out = Expanded {
             cands: Vec::new(),
@@ -194,6 +224,9 @@ impl<A: PmdOps> Bfs<'_, A> {
         // Each step runs in one scratch machine; only a possibly-new successor is copied out.
         let mut scratch: Option<Machine<A>> = None;
         for (k, c) in states.iter().enumerate() {
+            if budget.over.load(Ordering::Relaxed) {
+                break;
+            }
             if c.id.load(Ordering::Relaxed) == NOT_NEW {
                 out.enabled.push(0);
                 continue;
@@ -226,6 +259,14 @@ impl<A: PmdOps> Bfs<'_, A> {
                 // one a shard could store, so later copies need not keep their machine.
                 if self.seen(fp) || !local.insert(fp) {
                     continue;
+                }
+                if out.cands.len() == out.cands.capacity() {
+                    // Grown here rather than by push, so the bytes it takes are counted.
+                    let more = out.cands.capacity().max(4);
+                    if !budget.charge((more * core::mem::size_of::<Cand<A>>()) as u64) {
+                        break;
+                    }
+                    out.cands.reserve_exact(more);
                 }
                 out.buckets[shard_of(fp)].push(out.cands.len() as u32);
                 out.cands.push(Cand {
@@ -322,7 +363,7 @@ pub(super) fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<
         }
     }
     let n = sc.threads.len() as u8;
-    let machine = core::mem::size_of::<Machine<A>>() as u64;
+    let cand_bytes = core::mem::size_of::<Cand<A>>() as u64;
     let mut frontier: Frontier<A> = std::vec![std::vec![Cand {
         state: 0,
         tid: ROOT,
@@ -334,20 +375,31 @@ pub(super) fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<
     let mut incomplete = None;
     let mut depth = 0u32;
     'search: while live > 0 {
-        // The level's candidates hold at most a machine per step: stop before they could
-        // pass the memory bound.
-        if let Some(max) = opts.max_memory {
-            let len: u64 = frontier.iter().map(|v| v.len() as u64).sum();
-            if b.bytes() + len * machine * (1 + u64::from(n)) > max {
-                incomplete = Some(Bound::Memory);
-                break;
-            }
-        }
         stats.max_depth = depth;
         let len: usize = frontier.iter().map(Vec::len).sum();
-        let chunk = (len / (jobs * 8)).clamp(CHUNK_MIN, CHUNK_MAX);
+        let chunk = (len / TASKS).clamp(CHUNK_MIN, CHUNK_MAX);
         let slices: Vec<&[Cand<A>]> = frontier.iter().flat_map(|v| v.chunks(chunk)).collect();
-        let expanded = map(pool, &slices, |s| b.expand(s));
+        // Stored tables grow while storing: up to a quarter of the shards doubling at once.
+        let store = b.bytes();
+        let queued: u64 = frontier.iter().map(|v| v.capacity() as u64).sum();
+        let budget = Budget {
+            held: store + store / 2 + queued * cand_bytes,
+            max: opts.max_memory,
+            used: AtomicU64::new(0),
+            over: AtomicBool::new(false),
+        };
+        if budget.max.is_some_and(|max| budget.held > max) {
+            incomplete = Some(Bound::Memory);
+            break;
+        }
+        let expanded = map(pool, &slices, |s| b.expand(s, &budget));
+        stats.peak_bytes = stats
+            .peak_bytes
+            .max(budget.held + budget.used.load(Ordering::Relaxed));
+        if budget.over.load(Ordering::Relaxed) {
+            incomplete = Some(Bound::Memory);
+            break;
+        }
         let tasks: Vec<Task<'_, A>> = slices.into_iter().zip(expanded).collect();
         let overflow = {
             let tasks = &tasks;

@@ -52,7 +52,8 @@ pub struct Options {
     pub max_states: u64,
     /// Stop with [`Verdict::Incomplete`] rather than let the search's stored states (the
     /// visited set, and breadth-first's queue of machines) grow past this many bytes;
-    /// `None`: no bound. A table that would double past it counts as past it.
+    /// `None`: no bound. A table that would double past it counts as past it; what a search
+    /// needed is [`Stats::peak_bytes`].
     pub max_memory: Option<u64>,
     /// Stop at the first violation (the default). When `false` the search goes on through
     /// every reachable state and [`Outcome::violated`] lists every invariant broken.
@@ -94,6 +95,12 @@ pub struct Stats {
     pub elapsed: Duration,
     /// Bytes the visited set holds (table capacity times entry size plus control bytes).
     pub visited_bytes: u64,
+    /// The most bytes the search held at once, as [`Options::max_memory`] counts them: the
+    /// visited set (depth-first: while it doubles, the old and the new table), and for
+    /// breadth-first also the queued machines of a level and the next and room for the
+    /// store's tables to grow. A run with `max_memory` of at least this completes; one below
+    /// it ends with [`Bound::Memory`].
+    pub peak_bytes: u64,
 }
 
 impl Stats {
@@ -582,5 +589,6 @@ fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Sta
     d.stats.states = 1;
     d.visit(init, 0, &[Footprint::default(); MAX_THREADS], u8::MAX, 0);
     d.stats.visited_bytes = d.visited.bytes();
+    d.stats.peak_bytes = d.visited.peak_bytes();
     (d.found, d.incomplete, d.stats)
 }

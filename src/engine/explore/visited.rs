@@ -16,6 +16,9 @@ use std::vec::Vec;
 const EMPTY: u64 = 0;
 const ZERO: u64 = 0x9e37_79b9_7f4a_7c15;
 
+/// `log2` of a new table's buckets.
+const INITIAL_BITS: u32 = 7;
+
 /// Slots per bucket: seven keys and their sleep sets fill one cache line.
 const WAYS: usize = 7;
 
@@ -58,11 +61,10 @@ pub(crate) enum Slot {
 impl Visited {
     /// An empty set with 128 buckets (896 slots).
     pub(crate) fn new() -> Self {
-        const BITS: u32 = 7;
         Self {
-            buckets: std::vec![EMPTY_BUCKET; 1 << BITS],
+            buckets: std::vec![EMPTY_BUCKET; 1 << INITIAL_BITS],
             len: 0,
-            shift: 64 - BITS,
+            shift: 64 - INITIAL_BITS,
         }
     }
 
@@ -167,6 +169,15 @@ impl Visited {
     /// The heap the table holds now.
     pub(crate) fn bytes(&self) -> u64 {
         (self.buckets.len() * core::mem::size_of::<Bucket>()) as u64
+    }
+
+    /// The most heap the table held: while it last doubled, the old and the new table.
+    pub(crate) fn peak_bytes(&self) -> u64 {
+        if self.shift < 64 - INITIAL_BITS {
+            self.bytes() / 2 * 3
+        } else {
+            self.bytes()
+        }
     }
 
     /// The most heap the table holds while inserting one more fingerprint: the old and the
