@@ -492,17 +492,22 @@ fn a_scenario_is_debug() {
     }
 }
 
+/// Race 002 (v6.12) over four regions: big enough for the memory bounds to bite.
+fn race_002_with_three_extra_regions() -> Scenario<A> {
+    let knobs = Knobs {
+        extra_regions: 3,
+        ..Knobs::default()
+    };
+    build::<A>("race-002", "v6.12", knobs).unwrap()
+}
+
 /// `max_memory` ends a search larger than the bound with an incomplete verdict that names
 /// the bound, before the stored states pass it, under both searches; a bound above what
 /// the search needs changes nothing.
 #[test]
 fn max_memory_ends_a_search_larger_than_the_bound() {
     use pgtable::engine::explore::Bound;
-    let knobs = Knobs {
-        extra_regions: 3,
-        ..Knobs::default()
-    };
-    let sc = build::<A>("race-002", "v6.12", knobs).unwrap();
+    let sc = race_002_with_three_extra_regions();
     for search in [Search::DepthFirst, Search::BreadthFirst] {
         let opts = Options {
             search,
@@ -556,11 +561,7 @@ fn max_memory_ends_a_search_larger_than_the_bound() {
 #[test]
 fn a_memory_bound_equal_to_the_peak_completes_and_one_byte_less_stops() {
     use pgtable::engine::explore::Bound;
-    let knobs = Knobs {
-        extra_regions: 3,
-        ..Knobs::default()
-    };
-    let sc = build::<A>("race-002", "v6.12", knobs).unwrap();
+    let sc = race_002_with_three_extra_regions();
     let mut bfs_peak = None;
     for (search, jobs) in [
         (Search::DepthFirst, 1),

@@ -41,10 +41,9 @@ const SHARD_BITS: u32 = 6;
 const SHARDS: usize = 1 << SHARD_BITS;
 /// A state's id: its shard in the top bits, its index in the shard below.
 const LOCAL_BITS: u32 = 32 - SHARD_BITS;
-/// Expand tasks per level: a fixed number, so a level's
-/// tasks, their candidates and the bytes they hold are the same whatever the core count; the
-/// bounds keep a task big enough to amortise it and small enough to keep its candidates in
-/// cache.
+/// Expand tasks per level: a fixed number, so a level's tasks, their candidates and the bytes
+/// they hold are the same whatever the core count; the bounds keep a task big enough to
+/// amortise it and small enough to keep its candidates in cache.
 const TASKS: usize = 8;
 const CHUNK_MIN: usize = 32;
 const CHUNK_MAX: usize = 2048;

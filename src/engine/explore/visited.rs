@@ -51,8 +51,11 @@ pub(crate) struct Visited {
     shift: u32,
 }
 
+/// A slot's number: `bucket * STRIDE + way`.
+const STRIDE: usize = WAYS + 1;
+
 /// Where a fingerprint is, or where it would go: a bucket and a way within it, as
-/// `bucket * 8 + way`.
+/// `bucket * STRIDE + way`.
 pub(crate) enum Slot {
     Found(usize),
     Vacant(usize),
@@ -91,10 +94,10 @@ impl Visited {
             let bucket = &self.buckets[b];
             for (w, &k) in bucket.keys.iter().enumerate() {
                 if k == key {
-                    return Slot::Found(b * 8 + w);
+                    return Slot::Found(b * STRIDE + w);
                 }
                 if k == EMPTY {
-                    return Slot::Vacant(b * 8 + w);
+                    return Slot::Vacant(b * STRIDE + w);
                 }
             }
             b = (b + 1) & mask;
@@ -104,7 +107,7 @@ impl Visited {
     /// The sleep set stored with the fingerprint at `slot` (from [`find`](Self::find)).
     #[inline]
     pub(crate) fn sleep_mut(&mut self, slot: usize) -> &mut u8 {
-        &mut self.buckets[slot / 8].sleep[slot % 8]
+        &mut self.buckets[slot / STRIDE].sleep[slot % STRIDE]
     }
 
     /// Stores `fp` with `sleep` in the vacant `slot` [`find`](Self::find) gave (nothing
@@ -112,10 +115,7 @@ impl Visited {
     /// keep probe runs short at that load: a search rarely reads a second line).
     #[inline]
     pub(crate) fn insert_at(&mut self, slot: usize, fp: u64, sleep: u8) {
-        let bucket = &mut self.buckets[slot / 8];
-        debug_assert_eq!(bucket.keys[slot % 8], EMPTY);
-        bucket.keys[slot % 8] = Self::key(fp);
-        bucket.sleep[slot % 8] = sleep;
+        self.put(slot, Self::key(fp), sleep);
         self.len += 1;
         if self.full(self.len) {
             self.grow();
@@ -131,6 +131,14 @@ impl Visited {
                 true
             }
         }
+    }
+
+    /// Writes a stored key and its sleep set into the empty `slot`.
+    fn put(&mut self, slot: usize, key: u64, sleep: u8) {
+        let bucket = &mut self.buckets[slot / STRIDE];
+        debug_assert_eq!(bucket.keys[slot % STRIDE], EMPTY);
+        bucket.keys[slot % STRIDE] = key;
+        bucket.sleep[slot % STRIDE] = sleep;
     }
 
     fn slots(&self) -> usize {
@@ -152,9 +160,7 @@ impl Visited {
                     let Slot::Vacant(slot) = self.find(k) else {
                         unreachable!("a fingerprint is stored once")
                     };
-                    let to = &mut self.buckets[slot / 8];
-                    to.keys[slot % 8] = k;
-                    to.sleep[slot % 8] = s;
+                    self.put(slot, k, s);
                 }
             }
         }
@@ -244,7 +250,7 @@ mod tests {
             assert!(v.insert(k, 1));
         }
         for &k in &same {
-            assert!(matches!(v.find(k), Slot::Found(s) if s / 8 >= 5 && s / 8 <= 7));
+            assert!(matches!(v.find(k), Slot::Found(s) if (5..=7).contains(&(s / STRIDE))));
         }
     }
 
