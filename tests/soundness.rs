@@ -415,6 +415,11 @@ enum Op {
     SynchronizeRcu,
     /// Reads declared lock `i`'s state into register 0.
     ReadLock(u8),
+    /// Queues on page `p`'s `PG_locked` without taking it (`migration_entry_wait_on_locked`);
+    /// whether it queued goes to register 0.
+    PageWaitEnqueue(u8),
+    /// Sleeps until an unlock of page `p` wakes the queued thread.
+    PageSleep(u8),
     /// `find_vma` of region `r` in the thread's mm into register 0.
     FindVma(u8),
     /// Detaches VMA `i` (0: region 0's, 1: region 1's).
@@ -554,7 +559,8 @@ impl Scripted {
             Op::PagePut(p) => m.page_put(p),
             Op::ReadPage(p) => {
                 let page = m.page(p);
-                let v = u64::from(page.file) << 16
+                let v = u64::from(page.waiters) << 24
+                    | u64::from(page.file) << 16
                     | u64::from(page.refcount) << 8
                     | u64::from(page.mapcount as u8);
                 *reg = v;
@@ -684,6 +690,12 @@ impl Scripted {
             }
             Op::XaRetry(i) => m.xa_store(usize::from(i), XaEntry::Retry),
             Op::NrPages(up) => m.add_nrpages(if up { 1 } else { -1 }),
+            Op::PageWaitEnqueue(p) => *reg = u64::from(m.page_wait_enqueue(p, t)),
+            Op::PageSleep(p) => {
+                if m.page_waiting(p, t) {
+                    return Step::Blocked(Wait::PageLock(p));
+                }
+            }
             Op::ReadLock(i) => {
                 let lock = [SPIN.lock(), MUTEX.lock(), RWSEM.lock(), RCU.lock()][usize::from(i)];
                 let v = m.lock_state(lock).map_or(u64::MAX, |l| {
@@ -765,6 +777,8 @@ fn op(threads: u8) -> impl Strategy<Value = Op> {
             Just(Op::RcuUnlock),
             Just(Op::SynchronizeRcu),
             (0..4u8).prop_map(Op::ReadLock),
+            (0..2u8).prop_map(Op::PageWaitEnqueue),
+            (0..2u8).prop_map(Op::PageSleep),
         ],
     ]
 }
@@ -1040,6 +1054,29 @@ fn every_search_agrees_on_random_programs() {
             agree(&programs, set_bits)
         })
         .unwrap();
+}
+
+// A thread queued on a page's PG_locked sleeps until the next unlock wakes it, whoever locks
+// the page after; every search agrees with the reference, and a wait for a page another
+// sleeper's holder needs is a deadlock every search finds.
+#[test]
+fn a_page_waiter_sleeps_until_the_next_unlock_under_every_search() {
+    use Op::*;
+    let wake = [
+        vec![LockPage(0), UnlockPage(0), LockPage(0), UnlockPage(0)],
+        vec![PageWaitEnqueue(0), PageSleep(0), ReadPage(0)],
+    ];
+    agree(&wake, 0).unwrap();
+    let cycle = [
+        vec![LockPage(0), LockPage(1), UnlockPage(1)],
+        vec![LockPage(1), PageWaitEnqueue(0), PageSleep(0), UnlockPage(1)],
+    ];
+    agree(&cycle, 0).unwrap();
+    let found = every_search_finds(&scenario(&cycle, 0));
+    assert!(
+        found.iter().all(|&id| id == InvariantId::DEADLOCK),
+        "{found:?}"
+    );
 }
 
 // The oracle's generator reaches what it must: violations of every flaggable invariant, of

@@ -83,6 +83,9 @@ pub struct Page {
     /// `PageAnonExclusive`: an anonymous page only this mapping maps (set by the anonymous
     /// fault's `RMAP_EXCLUSIVE` and by `do_wp_page`; a write fault reuses such a page as is).
     pub anon_exclusive: bool,
+    /// The threads queued on its `PG_locked` without taking it (bit `t`), as
+    /// `migration_entry_wait_on_locked` queues: the next unlock wakes them all.
+    pub waiters: u8,
 }
 
 impl Page {
@@ -99,6 +102,8 @@ impl Page {
 // Two bits a region: at most a huge mapping and a full table of ptes of one page at once
 // (the v4.5 split fills the table before it clears the huge pmd).
 const _: () = assert!(2 * MAX_PMDS <= 16 && SLOTS < 3);
+// A page's waiters are a thread bitmask in the fingerprint's six spare bits.
+const _: () = assert!(MAX_THREADS <= 6);
 
 /// A thread's program state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -1025,13 +1030,35 @@ impl<A: PmdOps> Machine<A> {
     /// Unlocks page `p`, flagging `LockBalance` if `t` did not hold its lock (`unlock_page`).
     pub fn page_unlock(&mut self, p: u8, t: Tid) {
         self.write(Loc::Page(p));
-        let held = self.pages[usize::from(p)].lock.unlock(t);
+        let page = &mut self.pages[usize::from(p)];
+        let held = page.lock.unlock(t);
+        // folio_unlock -> folio_wake_bit: every queued waiter is woken.
+        page.waiters = 0;
         self.released(
             LockName::PageLock(p),
             LockOp::Release,
             held,
             "unlocked a page it had not locked",
         );
+    }
+    /// Queues thread `t` on page `p`'s `PG_locked` without taking it, as
+    /// `migration_entry_wait_on_locked` does (mm/filemap.c:1386, `folio_trylock_flag` with
+    /// no exclusive flag): `false` when the page is unlocked (nothing to wait for), else
+    /// `true`, and `t` waits until the next [`Machine::page_unlock`] of `p` wakes it
+    /// ([`Machine::page_waiting`]), whoever locks the page after.
+    pub fn page_wait_enqueue(&mut self, p: u8, t: Tid) -> bool {
+        self.write(Loc::Page(p));
+        let page = &mut self.pages[usize::from(p)];
+        if page.lock.holder().is_none() {
+            return false;
+        }
+        page.waiters |= 1 << t.0;
+        true
+    }
+    /// Returns whether thread `t` still waits on page `p`: queued by
+    /// [`Machine::page_wait_enqueue`] and not woken by an unlock since (a recorded read).
+    pub fn page_waiting(&self, p: u8, t: Tid) -> bool {
+        self.page(p).waiters & 1 << t.0 != 0
     }
     /// Returns the page whose pfn range holds `pfn` (a recorded read of that page).
     pub fn page_of_pfn(&self, pfn: u64) -> Option<u8> {
@@ -1475,6 +1502,7 @@ impl<A: PmdOps> Machine<A> {
                         region_maps,
                         file,
                         anon_exclusive,
+                        waiters,
                     } = *p;
                     h.write_u64(
                         u64::from(huge)
@@ -1484,7 +1512,8 @@ impl<A: PmdOps> Machine<A> {
                             | u64::from(region) << 32
                             | u64::from(file) << 40
                             | u64::from(anon_exclusive) << 41
-                            | u64::from(region_maps) << 42,
+                            | u64::from(region_maps) << 42
+                            | u64::from(waiters) << 58,
                     );
                 }
             }
