@@ -33,6 +33,16 @@
 //! `fault_dirty_shared_page` (`folio_mark_dirty`, `folio_unlock`) and `folio_put`; a shared
 //! pte with no page (`wp_pfn_shared`) is not modelled: INV-MODEL.
 //!
+//! A pte that is neither none nor present is `do_swap_page` (:4210). A migration entry
+//! (`try_to_migrate_one` left it, [`super::migrate`]) is `migration_entry_wait`
+//! (mm/migrate.c:426): `pte_offset_map_lock`, the pte read again under the lock, and if it
+//! is still a migration entry `migration_entry_wait_on_locked` (mm/filemap.c:1386) queues on
+//! the folio's `PG_locked` before it drops the pte lock and sleeps until the next
+//! `folio_unlock`; the fault then returns 0 and the access retries. `pte_unmap_same`
+//! before it only unmaps where a pte fits a long; where it does not (32-bit ARM LPAE) it
+//! also locks and compares, which the wait's own recheck under the lock subsumes. A swap
+//! entry to read back in is not modelled: INV-MODEL.
+//!
 //! A `FAULT_FLAG_UNSHARE` fault (GUP's slow path pinning a shared anonymous page,
 //! [`super::gup_slow`]) takes the same `do_wp_page` without write access: a page it can
 //! reuse is only made exclusive (:3734-3740, the pte untouched), and `wp_page_copy` maps the
@@ -44,6 +54,7 @@ use super::super::super::Tid;
 use super::super::super::invariant::InvariantId;
 use super::super::super::mm::Machine;
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
+use super::super::super::setup::MigrationKind;
 use super::super::finish;
 use super::{
     MapLockRegs, Mapped, PteOffsetMapLock, anon_pte, in_huge_zero_folio, mk_pte_private,
@@ -131,7 +142,8 @@ impl AnonFault {
 const PMDVAL: usize = 0;
 /// `vmf->orig_pte`.
 const ORIG_PTE: usize = 1;
-/// The table in use (low byte), the page allocated (next byte), a spare table (third byte).
+/// Objects, a byte each: the table in use, the page allocated, a spare table,
+/// `do_wp_page`'s old page, the folio a migration wait sleeps on.
 const OBJS: usize = 2;
 /// `vmf->flags`: `FAULT_FLAG_ORIG_PTE_VALID`, `FAULT_FLAG_UNSHARE`.
 const FLAGS: usize = 3;
@@ -197,8 +209,25 @@ const WP_SHARED_LOCK: u8 = 47;
 const WP_SHARED_DIRTY: u8 = 48;
 const WP_SHARED_PUT: u8 = 49;
 const RELEASE: u8 = 50;
+// do_swap_page on a migration entry: migration_entry_wait (mm/migrate.c:426).
+const MIG_MAP: u8 = 51;
+const MIG_PTL: u8 = 52;
+const MIG_RECHECK: u8 = 53;
+const MIG_RETRY: u8 = 54;
+const MIG_LOCKED: u8 = 55;
+const MIG_SLEEP: u8 = 56;
 /// The last step: `mmap_read_unlock`, return. Steps above it are free for a caller.
-const RETURN: u8 = 51;
+const RETURN: u8 = 60;
+
+/// `migration_entry_wait`'s `pte_offset_map_lock` (mm/migrate.c:434): NULL returns.
+const MIG_MAP_LOCK: PteOffsetMapLock = PteOffsetMapLock {
+    map: MIG_MAP,
+    ptl: MIG_PTL,
+    recheck: MIG_RECHECK,
+    retry: MIG_RETRY,
+    locked: MIG_LOCKED,
+    none: RETURN,
+};
 
 const ANON_MAP_LOCK: PteOffsetMapLock = PteOffsetMapLock {
     map: MAP_LOCK,
@@ -236,6 +265,22 @@ impl MapLockRegs for FaultRegs {
     }
 }
 
+/// The page a migration entry names (`is_swap_pte`, `is_migration_entry`,
+/// `pfn_swap_entry_folio`); `None` for any other pte. An entry for a pfn the model has no
+/// page for is INV-MODEL.
+fn migration_page<A: PmdOps>(m: &mut Machine<A>, pte: Pte<A>) -> Option<u8> {
+    if A::pte_none(pte) || A::pte_present(pte) {
+        return None;
+    }
+    let entry = A::pte_to_swp_entry(pte);
+    MigrationKind::of_swap_type(entry.ty())?;
+    let page = m.page_of_pfn(entry.offset());
+    if page.is_none() {
+        m.flag(InvariantId::MODEL, "a migration entry for no modelled page");
+    }
+    page
+}
+
 /// Returns object `which` of the fault (`TABLE`, `PAGE`, `SPARE`); a byte holds index + 1,
 /// 0 for none.
 fn obj<A: PmdOps>(m: &Machine<A>, t: Tid, which: u32) -> Option<u8> {
@@ -270,6 +315,8 @@ const PAGE: u32 = 1;
 const SPARE: u32 = 2;
 /// `do_wp_page`'s `vmf->page`: the page the write-protected pte maps.
 const OLD: u32 = 3;
+/// The folio `migration_entry_wait` sleeps on (the migration entry's pfn).
+const WAITED: u32 = 4;
 
 impl<A: PmdOps> Program<A> for AnonFault {
     fn name(&self) -> &'static str {
@@ -480,8 +527,57 @@ impl<A: PmdOps> Program<A> for AnonFault {
                     m.goto(t, EXISTING_LOCK);
                     return Step::Ran("handle_pte_fault: orig_pte present, spin_lock(ptl) next");
                 }
+                // do_swap_page (:4210): pte_unmap_same, then the entry in orig_pte.
+                if migration_page(m, pte).is_some() {
+                    m.goto(t, MIG_MAP);
+                    return Step::Ran(
+                        "handle_pte_fault: !pte_present, do_swap_page: is_migration_entry, migration_entry_wait",
+                    );
+                }
+                m.flag(
+                    InvariantId::MODEL,
+                    "do_swap_page: only a migration entry is modelled, not a swap-in",
+                );
                 m.goto(t, RETURN);
-                Step::Ran("handle_pte_fault: !pte_present, do_swap_page (not modelled)")
+                Step::Ran("handle_pte_fault: !pte_present, do_swap_page: a swap entry")
+            }
+            MIG_MAP..=MIG_RETRY => MIG_MAP_LOCK.step::<A, FaultRegs>(m, t, r),
+            MIG_LOCKED => {
+                let table = need(m, t, TABLE);
+                let pte = m.pte_get(table, slot);
+                let Some(page) = migration_page(m, pte) else {
+                    m.ptl_unlock(table, t);
+                    m.goto(t, RETURN);
+                    return Step::Ran(
+                        "migration_entry_wait: ptep_get: no migration entry now, spin_unlock(ptl), return 0",
+                    );
+                };
+                // migration_entry_wait_on_locked (mm/filemap.c:1386): queued on PG_locked
+                // (folio_trylock_flag finds it unlocked: no wait) before the pte lock goes.
+                let queued = m.page_wait_enqueue(page, t);
+                m.ptl_unlock(table, t);
+                if !queued {
+                    m.goto(t, RETURN);
+                    return Step::Ran(
+                        "migration_entry_wait_on_locked: the folio is unlocked, spin_unlock(ptl), return 0",
+                    );
+                }
+                set_obj(m, t, WAITED, Some(page));
+                m.goto(t, MIG_SLEEP);
+                Step::Ran(
+                    "migration_entry_wait_on_locked: folio_set_waiters, queued on PG_locked, spin_unlock(ptl)",
+                )
+            }
+            MIG_SLEEP => {
+                let page = need(m, t, WAITED);
+                if m.page_waiting(page, t) {
+                    return Step::Blocked(Wait::PageLock(page));
+                }
+                set_obj(m, t, WAITED, None);
+                m.goto(t, RETURN);
+                Step::Ran(
+                    "migration_entry_wait_on_locked: woken by folio_unlock, finish_wait; do_swap_page returns 0 (the access retries)",
+                )
             }
             EXISTING_LOCK => {
                 let table = need(m, t, TABLE);

@@ -14,6 +14,7 @@
 pub mod fault;
 pub mod gup;
 pub mod gup_slow;
+pub mod migrate;
 pub mod split;
 pub mod zap;
 
