@@ -558,8 +558,9 @@ impl Scripted {
             Op::PageGet(p) => m.page_get(p),
             Op::PagePut(p) => m.page_put(p),
             Op::ReadPage(p) => {
+                let waiters = m.page_waiters(p);
                 let page = m.page(p);
-                let v = u64::from(page.waiters) << 24
+                let v = u64::from(waiters) << 24
                     | u64::from(page.file) << 16
                     | u64::from(page.refcount) << 8
                     | u64::from(page.mapcount as u8);

@@ -83,9 +83,6 @@ pub struct Page {
     /// `PageAnonExclusive`: an anonymous page only this mapping maps (set by the anonymous
     /// fault's `RMAP_EXCLUSIVE` and by `do_wp_page`; a write fault reuses such a page as is).
     pub anon_exclusive: bool,
-    /// The threads queued on its `PG_locked` without taking it (bit `t`), as
-    /// `migration_entry_wait_on_locked` queues: the next unlock wakes them all.
-    pub waiters: u8,
 }
 
 impl Page {
@@ -102,8 +99,10 @@ impl Page {
 // Two bits a region: at most a huge mapping and a full table of ptes of one page at once
 // (the v4.5 split fills the table before it clears the huge pmd).
 const _: () = assert!(2 * MAX_PMDS <= 16 && SLOTS < 3);
-// A page's waiters are a thread bitmask in the fingerprint's six spare bits.
-const _: () = assert!(MAX_THREADS <= 6);
+// Each page's waiters are a thread bitmask of WAITER_BITS in one word of the machine.
+const WAITER_BITS: usize = 4;
+const WAITERS_MASK: u64 = (1 << WAITER_BITS) - 1;
+const _: () = assert!(MAX_THREADS <= WAITER_BITS && MAX_PAGES * WAITER_BITS <= 64);
 
 /// A thread's program state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -237,6 +236,10 @@ pub struct Machine<A: PmdOps> {
     deposit: [u8; MAX_PMDS],
     tables: [Table<A>; MAX_TABLES],
     pages: [Page; MAX_PAGES],
+    /// Per page, [`WAITER_BITS`] bits: the threads queued on its `PG_locked` without taking
+    /// it, as `migration_entry_wait_on_locked` queues; the next unlock wakes them all. One
+    /// word for every page, so a scenario that never waits pays for one zero word.
+    page_waiters: u64,
     /// Per CPU: per region, the cached huge translation's pfn, then one per slot.
     tlb: [[[u64; SLOTS + 1]; MAX_PMDS]; MAX_THREADS],
     procs: Processes,
@@ -365,6 +368,7 @@ impl<A: PmdOps> Machine<A> {
             deposit: [NO_TABLE; MAX_PMDS],
             tables: [table; MAX_TABLES],
             pages: [Page::default(); MAX_PAGES],
+            page_waiters: 0,
             tlb: [[[TLB_EMPTY; SLOTS + 1]; MAX_PMDS]; MAX_THREADS],
             procs: Processes::default(),
             threads: [ThreadState::default(); MAX_THREADS],
@@ -436,6 +440,7 @@ impl<A: PmdOps> Machine<A> {
             deposit,
             tables,
             pages,
+            page_waiters,
             tlb,
             procs,
             threads,
@@ -456,6 +461,7 @@ impl<A: PmdOps> Machine<A> {
         self.deposit = *deposit;
         self.tables = *tables;
         self.pages = *pages;
+        self.page_waiters = *page_waiters;
         self.tlb = *tlb;
         self.procs = *procs;
         self.threads = *threads;
@@ -1030,10 +1036,9 @@ impl<A: PmdOps> Machine<A> {
     /// Unlocks page `p`, flagging `LockBalance` if `t` did not hold its lock (`unlock_page`).
     pub fn page_unlock(&mut self, p: u8, t: Tid) {
         self.write(Loc::Page(p));
-        let page = &mut self.pages[usize::from(p)];
-        let held = page.lock.unlock(t);
+        let held = self.pages[usize::from(p)].lock.unlock(t);
         // folio_unlock -> folio_wake_bit: every queued waiter is woken.
-        page.waiters = 0;
+        self.page_waiters &= !(WAITERS_MASK << (WAITER_BITS * usize::from(p)));
         self.released(
             LockName::PageLock(p),
             LockOp::Release,
@@ -1048,17 +1053,21 @@ impl<A: PmdOps> Machine<A> {
     /// ([`Machine::page_waiting`]), whoever locks the page after.
     pub fn page_wait_enqueue(&mut self, p: u8, t: Tid) -> bool {
         self.write(Loc::Page(p));
-        let page = &mut self.pages[usize::from(p)];
-        if page.lock.holder().is_none() {
+        if self.pages[usize::from(p)].lock.holder().is_none() {
             return false;
         }
-        page.waiters |= 1 << t.0;
+        self.page_waiters |= 1 << (WAITER_BITS * usize::from(p) + usize::from(t.0));
         true
+    }
+    /// Returns the threads queued on page `p`'s `PG_locked` (bit `t`; a recorded read).
+    pub fn page_waiters(&self, p: u8) -> u8 {
+        self.read(Loc::Page(p));
+        (self.page_waiters >> (WAITER_BITS * usize::from(p)) & WAITERS_MASK) as u8
     }
     /// Returns whether thread `t` still waits on page `p`: queued by
     /// [`Machine::page_wait_enqueue`] and not woken by an unlock since (a recorded read).
     pub fn page_waiting(&self, p: u8, t: Tid) -> bool {
-        self.page(p).waiters & 1 << t.0 != 0
+        self.page_waiters(p) & 1 << t.0 != 0
     }
     /// Returns the page whose pfn range holds `pfn` (a recorded read of that page).
     pub fn page_of_pfn(&self, pfn: u64) -> Option<u8> {
@@ -1377,7 +1386,14 @@ impl<A: PmdOps> Machine<A> {
                 found.or_else(|| changed(Loc::Table(t as u8), self.tables[t] != before.tables[t]));
         }
         for p in 0..MAX_PAGES {
-            found = found.or_else(|| changed(Loc::Page(p as u8), self.pages[p] != before.pages[p]));
+            let waiters = WAITERS_MASK << (WAITER_BITS * p);
+            found = found.or_else(|| {
+                changed(
+                    Loc::Page(p as u8),
+                    self.pages[p] != before.pages[p]
+                        || (self.page_waiters ^ before.page_waiters) & waiters != 0,
+                )
+            });
         }
         for c in 0..MAX_THREADS {
             found = found
@@ -1502,7 +1518,6 @@ impl<A: PmdOps> Machine<A> {
                         region_maps,
                         file,
                         anon_exclusive,
-                        waiters,
                     } = *p;
                     h.write_u64(
                         u64::from(huge)
@@ -1512,9 +1527,11 @@ impl<A: PmdOps> Machine<A> {
                             | u64::from(region) << 32
                             | u64::from(file) << 40
                             | u64::from(anon_exclusive) << 41
-                            | u64::from(region_maps) << 42
-                            | u64::from(waiters) << 58,
+                            | u64::from(region_maps) << 42,
                     );
+                }
+                if self.page_waiters != 0 {
+                    h.write_u64(self.page_waiters);
                 }
             }
             FP_TLBS => {
@@ -1554,6 +1571,7 @@ impl<A: PmdOps> Machine<A> {
             // Tables, pages, TLBs, VMAs and the page cache: the groups `part` hashes.
             tables: _,
             pages: _,
+            page_waiters: _,
             tlb: _,
             vmas: _,
             cache: _,
