@@ -54,11 +54,10 @@ use super::super::super::Tid;
 use super::super::super::invariant::InvariantId;
 use super::super::super::mm::Machine;
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
-use super::super::super::setup::MigrationKind;
 use super::super::finish;
 use super::{
-    MapLockRegs, Mapped, PteOffsetMapLock, anon_pte, in_huge_zero_folio, mk_pte_private,
-    pmd_install_locked, pte_offset_map_at, zero_pte,
+    MapLockRegs, Mapped, PteOffsetMapLock, anon_pte, in_huge_zero_folio, migration_entry,
+    mk_pte_private, pmd_install_locked, pte_offset_map_at, zero_pte,
 };
 
 /// A user write that faults at (region, slot) of an anonymous VMA, v6.12.
@@ -269,12 +268,8 @@ impl MapLockRegs for FaultRegs {
 /// `pfn_swap_entry_folio`); `None` for any other pte. An entry for a pfn the model has no
 /// page for is INV-MODEL.
 fn migration_page<A: PmdOps>(m: &mut Machine<A>, pte: Pte<A>) -> Option<u8> {
-    if A::pte_none(pte) || A::pte_present(pte) {
-        return None;
-    }
-    let entry = A::pte_to_swp_entry(pte);
-    MigrationKind::of_swap_type(entry.ty())?;
-    let page = m.page_of_pfn(entry.offset());
+    let (_, pfn) = migration_entry(pte)?;
+    let page = m.page_of_pfn(pfn);
     if page.is_none() {
         m.flag(InvariantId::MODEL, "a migration entry for no modelled page");
     }

@@ -46,7 +46,7 @@ use super::super::super::mm::Machine;
 use super::super::super::program::{Limits, Locals, ProgramError, Step, TypedProgram, Wait, Word};
 use super::super::super::setup::MigrationKind;
 use super::super::finish;
-use super::{MapLockSaved, PteOffsetMapLock, mk_pte_private};
+use super::{MapLockSaved, PteOffsetMapLock, migration_entry, mk_pte_private};
 
 /// `move_pages(2)` of the page at (region, slot) of the thread's mm, v6.12 (see the
 /// module's comment). Run it as [`Typed`](super::super::super::program::Typed)`(MovePages)`.
@@ -468,10 +468,9 @@ impl<A: PmdOps> TypedProgram<A> for MovePages {
                 let src = need(m, l.src);
                 let table = need(m, l.map.table);
                 let old = m.pte_get(table, slot);
-                let entry = (!A::pte_none(old) && !A::pte_present(old))
-                    .then(|| A::pte_to_swp_entry(old))
-                    .filter(|e| e.offset() == Machine::<A>::page_pfn(src));
-                let Some(kind) = entry.and_then(|e| MigrationKind::of_swap_type(e.ty())) else {
+                let entry =
+                    migration_entry(old).filter(|&(_, pfn)| pfn == Machine::<A>::page_pfn(src));
+                let Some((kind, _)) = entry else {
                     m.goto(t, RS_DONE);
                     return Step::Ran(
                         "page_vma_mapped_walk: check_pte: no migration entry for the folio",

@@ -25,6 +25,7 @@ use crate::entry::{Pmd, PmdOps, Protection, Pte};
 use super::super::Tid;
 use super::super::mm::Machine;
 use super::super::program::{Locals, Step, Wait};
+use super::super::setup::MigrationKind;
 
 /// `__pte_offset_map` (mm/pgtable-generic.c:282): the table a pmd value points to, or `None`
 /// ("nomap") for a none, migration, huge or bad pmd.
@@ -218,6 +219,16 @@ impl PteOffsetMapLock {
         m.goto(t, self.map);
         Step::Ran("pte_offset_map_lock: pte_unmap_unlock, again")
     }
+}
+
+/// The migration entry a pte holds (`is_swap_pte`, `is_migration_entry`): its kind and
+/// the pfn it names (`swp_offset_pfn`); `None` for any other pte.
+pub(crate) fn migration_entry<A: PmdOps>(pte: Pte<A>) -> Option<(MigrationKind, u64)> {
+    if A::pte_none(pte) || A::pte_present(pte) {
+        return None;
+    }
+    let entry = A::pte_to_swp_entry(pte);
+    Some((MigrationKind::of_swap_type(entry.ty())?, entry.offset()))
 }
 
 /// `pmd_install`'s body under the pmd lock (mm/memory.c:417): populates `pmd[r]` with
