@@ -334,3 +334,21 @@ fn a_swap_in_is_reported_as_not_modelled() {
     assert_eq!(cx.invariant, InvariantId::MODEL);
     assert!(cx.what.contains("swap-in"), "{}", cx.what);
 }
+
+// A large folio (here one a pte maps) is not something the model migrates: it says so.
+#[test]
+fn moving_a_large_folio_is_reported_as_not_modelled() {
+    let sc = ScenarioBuilder::<X86_64>::new("large folio", 1)
+        .setup(|s| {
+            let p = s.page(true)?;
+            s.map_pte(0, 0, p, PteInit::WRITTEN)
+        })
+        .thread("move_pages", Typed(mover()))
+        .build()
+        .unwrap();
+    let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
+        panic!("not reported")
+    };
+    assert_eq!(cx.invariant, InvariantId::MODEL);
+    assert!(cx.what.contains("large folio"), "{}", cx.what);
+}

@@ -35,8 +35,8 @@
 //! `folio_maybe_dma_pinned` refusal of `folio_try_share_anon_rmap_pte` (the model's GUP pin
 //! is one reference, indistinguishable from any other: `__migrate_folio`'s reference check
 //! still refuses a pinned folio), the entry's young and dirty bits (as on an architecture
-//! without `swap_migration_ad_supported`), the LRU flag (so one migrator per folio), huge
-//! pmds (INV-MODEL).
+//! without `swap_migration_ad_supported`), the LRU flag (so one migrator per folio), large
+//! folios, whether a huge pmd or a pte maps them (INV-MODEL).
 
 use crate::entry::{PmdOps, SwpEntry};
 
@@ -268,6 +268,13 @@ impl<A: PmdOps> TypedProgram<A> for MovePages {
                 let Some(p) = m.page_of_pfn(A::pte_pfn(pte)) else {
                     return Step::Ran("folio_walk_start: the zero page: -EFAULT");
                 };
+                if m.page(p).huge {
+                    m.flag(
+                        InvariantId::MODEL,
+                        "move_pages of a pte-mapped large folio is not modelled",
+                    );
+                    return Step::Ran("folio_walk_start: a pte of a large folio");
+                }
                 if m.page(p).mapcount > 1 {
                     return Step::Ran(
                         "__add_folio_for_migration: folio_likely_mapped_shared: -EACCES",
