@@ -5,7 +5,7 @@
 //! cell are the test's own.
 
 use pgtable::arch::{ArchVisitor, X86_64, visit_all};
-use pgtable::engine::explore::{Options, Search, Verdict, explore};
+use pgtable::engine::explore::{Options, Verdict, explore};
 use pgtable::engine::invariant::{Invariant, InvariantId};
 use pgtable::engine::mm::Machine;
 use pgtable::engine::ops::v6_12::{
@@ -13,11 +13,14 @@ use pgtable::engine::ops::v6_12::{
     gup::GupFast,
     migrate::{MovePages, NR_MAX_MIGRATE_SYNC_RETRY},
 };
-use pgtable::engine::program::{Step, Typed, Wait};
+use pgtable::engine::program::{Typed, Wait};
 use pgtable::engine::setup::{MigrationKind, PteInit};
 use pgtable::engine::trace::replay;
-use pgtable::engine::{Scenario, ScenarioBuilder, Tid};
+use pgtable::engine::{Scenario, ScenarioBuilder};
 use pgtable::{PmdOps, PteOps};
+
+mod common;
+use common::run_thread;
 
 /// Ghost cell: the page holding the folio's data, index + 1 (kept by `MovePages`).
 const DATA: usize = 0;
@@ -32,24 +35,6 @@ fn data_kept<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
     let pfn = m.translate(0, 0)?;
     (m.page_of_pfn(pfn) != Some(data as u8))
         .then_some("the address maps a page that does not hold its data")
-}
-
-fn searches() -> [Options; 3] {
-    let dfs = Options {
-        search: Search::DepthFirst,
-        por: false,
-        audit_footprints: true,
-        ..Options::default()
-    };
-    [
-        dfs,
-        Options { por: true, ..dfs },
-        Options {
-            search: Search::BreadthFirst,
-            jobs: 2,
-            ..dfs
-        },
-    ]
 }
 
 /// What the page at (0, 0) starts as and what faults there.
@@ -117,7 +102,7 @@ fn mover() -> MovePages {
 #[track_caller]
 fn every_search_holds<A: PmdOps>(sc: &Scenario<A>) -> u64 {
     let mut states = None;
-    for opts in searches() {
+    for opts in common::every_search(2) {
         let out = explore(sc, opts);
         assert_eq!(out.verdict, Verdict::Holds, "{} {opts:?}", A::ID);
         assert!(out.complete);
@@ -159,7 +144,7 @@ fn a_move_without_a_migration_entry_loses_the_data() {
         },
         false,
     );
-    for opts in searches() {
+    for opts in common::every_search(2) {
         let Verdict::Violated(cx) = explore(&sc, opts).verdict else {
             panic!("{opts:?}: not found")
         };
@@ -171,34 +156,6 @@ fn a_move_without_a_migration_entry_loses_the_data() {
     }
 }
 
-/// Runs thread `t` until a step's label contains `until` (returned), or it blocks
-/// (`Err(wait)`), or it finishes (`Ok(None)`).
-fn run<A: PmdOps>(
-    sc: &Scenario<A>,
-    m: &mut Machine<A>,
-    t: u8,
-    until: &str,
-    labels: &mut Vec<&'static str>,
-) -> Result<Option<&'static str>, Wait> {
-    while !m.th(Tid(t)).done {
-        m.begin_step(false);
-        let step = sc.threads[usize::from(t)].program.step(m, Tid(t));
-        let raised = m.end_step().raised;
-        match step {
-            Step::Ran(l) => {
-                labels.push(l);
-                assert!(raised.is_empty(), "{raised:?} after {labels:#?}");
-                if !until.is_empty() && l.contains(until) {
-                    return Ok(Some(l));
-                }
-            }
-            Step::Blocked(w) => return Err(w),
-        }
-        assert!(labels.len() < 200, "{labels:#?}");
-    }
-    Ok(None)
-}
-
 // The migration entry makes the fault sleep on PG_locked; the move's folio_unlock(src)
 // wakes it, and the address then maps the destination, writable, with one reference and
 // one mapping; the source's last reference is gone.
@@ -208,24 +165,27 @@ fn a_fault_on_the_migration_entry_sleeps_until_folio_unlock() {
     let sc = scenario::<A>(Start::Written, mover(), false);
     let mut m = sc.initial.clone();
     let mut labels = Vec::new();
-    run(&sc, &mut m, 1, "make_writable_migration_entry", &mut labels).unwrap();
-    run(&sc, &mut m, 1, "page_vma_mapped_walk_done", &mut labels).unwrap();
-    let wait = run(&sc, &mut m, 0, "", &mut labels).unwrap_err();
+    run_thread(&sc, &mut m, 1, "make_writable_migration_entry", &mut labels).unwrap();
+    run_thread(&sc, &mut m, 1, "page_vma_mapped_walk_done", &mut labels).unwrap();
+    let wait = run_thread(&sc, &mut m, 0, "", &mut labels).unwrap_err();
     assert_eq!(wait, Wait::PageLock(0), "{labels:#?}");
     assert!(
         labels.iter().any(|l| l.contains("queued on PG_locked")),
         "{labels:#?}"
     );
-    run(&sc, &mut m, 1, "folio_unlock(dst)", &mut labels).unwrap();
+    run_thread(&sc, &mut m, 1, "folio_unlock(dst)", &mut labels).unwrap();
     // dst is unlocked but src is not: the fault still sleeps.
-    assert_eq!(run(&sc, &mut m, 0, "", &mut labels), Err(Wait::PageLock(0)));
-    run(&sc, &mut m, 1, "folio_unlock(src)", &mut labels).unwrap();
-    assert_eq!(run(&sc, &mut m, 0, "", &mut labels), Ok(None));
+    assert_eq!(
+        run_thread(&sc, &mut m, 0, "", &mut labels),
+        Err(Wait::PageLock(0))
+    );
+    run_thread(&sc, &mut m, 1, "folio_unlock(src)", &mut labels).unwrap();
+    assert_eq!(run_thread(&sc, &mut m, 0, "", &mut labels), Ok(None));
     assert!(
         labels.iter().any(|l| l.contains("woken by folio_unlock")),
         "{labels:#?}"
     );
-    assert_eq!(run(&sc, &mut m, 1, "", &mut labels), Ok(None));
+    assert_eq!(run_thread(&sc, &mut m, 1, "", &mut labels), Ok(None));
     let table = m.table_of(m.peek_pmd(0)).unwrap();
     let pte = m.table(table).ptes[0];
     assert_eq!(m.page_of_pfn(A::pte_pfn(pte)), Some(1), "{labels:#?}");
@@ -244,14 +204,17 @@ fn a_fault_that_reads_the_transient_empty_pte_backs_off() {
     let sc = scenario::<X86_64>(Start::Written, mover(), false);
     let mut m = sc.initial.clone();
     let mut labels = Vec::new();
-    run(&sc, &mut m, 1, "ptep_clear_flush", &mut labels).unwrap();
-    run(&sc, &mut m, 0, "pte_none, do_anonymous_page", &mut labels).unwrap();
+    run_thread(&sc, &mut m, 1, "ptep_clear_flush", &mut labels).unwrap();
+    run_thread(&sc, &mut m, 0, "pte_none, do_anonymous_page", &mut labels).unwrap();
     // The fault allocates, then waits for the pte lock the migration holds.
-    assert_eq!(run(&sc, &mut m, 0, "", &mut labels), Err(Wait::Ptl(0)));
-    run(&sc, &mut m, 1, "page_vma_mapped_walk_done", &mut labels).unwrap();
-    run(&sc, &mut m, 0, "vmf_pte_changed, goto release", &mut labels).unwrap();
-    assert_eq!(run(&sc, &mut m, 0, "", &mut labels), Ok(None));
-    assert_eq!(run(&sc, &mut m, 1, "", &mut labels), Ok(None));
+    assert_eq!(
+        run_thread(&sc, &mut m, 0, "", &mut labels),
+        Err(Wait::Ptl(0))
+    );
+    run_thread(&sc, &mut m, 1, "page_vma_mapped_walk_done", &mut labels).unwrap();
+    run_thread(&sc, &mut m, 0, "vmf_pte_changed, goto release", &mut labels).unwrap();
+    assert_eq!(run_thread(&sc, &mut m, 0, "", &mut labels), Ok(None));
+    assert_eq!(run_thread(&sc, &mut m, 1, "", &mut labels), Ok(None));
     // The fault's folio (allocated after the move's) went back; the destination is mapped.
     assert_eq!(m.page(2).refcount, 0, "{labels:#?}");
     let pfn = m.translate(0, 0).unwrap();
@@ -266,14 +229,14 @@ fn a_read_only_shared_pte_moves_as_a_readable_entry() {
     let sc = scenario::<A>(Start::WrprotectedShared, mover(), false);
     let mut m = sc.initial.clone();
     let mut labels = Vec::new();
-    run(&sc, &mut m, 1, "make_readable_migration_entry", &mut labels).unwrap();
+    run_thread(&sc, &mut m, 1, "make_readable_migration_entry", &mut labels).unwrap();
     let table = m.table_of(m.peek_pmd(0)).unwrap();
     let swp = A::pte_to_swp_entry(m.table(table).ptes[0]);
     assert_eq!(
         (MigrationKind::of_swap_type(swp.ty()), swp.offset()),
         (Some(MigrationKind::Read), Machine::<A>::page_pfn(0))
     );
-    assert_eq!(run(&sc, &mut m, 1, "", &mut labels), Ok(None));
+    assert_eq!(run_thread(&sc, &mut m, 1, "", &mut labels), Ok(None));
     let pte = m.table(table).ptes[0];
     assert_eq!(m.page_of_pfn(A::pte_pfn(pte)), Some(1));
     assert!(
@@ -290,8 +253,8 @@ fn a_pinned_folio_stays_and_its_pte_comes_back() {
     let sc = scenario::<A>(Start::Written, mover(), true);
     let mut m = sc.initial.clone();
     let mut labels = Vec::new();
-    assert_eq!(run(&sc, &mut m, 2, "", &mut labels), Ok(None));
-    assert_eq!(run(&sc, &mut m, 1, "", &mut labels), Ok(None));
+    assert_eq!(run_thread(&sc, &mut m, 2, "", &mut labels), Ok(None));
+    assert_eq!(run_thread(&sc, &mut m, 1, "", &mut labels), Ok(None));
     let passes = labels
         .iter()
         .filter(|l| l.contains("-EAGAIN, next pass"))

@@ -5,7 +5,7 @@
 //! deadlocks such locks make, each cycle naming its locks. Every search agrees on every one.
 
 use pgtable::arch::X86_64;
-use pgtable::engine::explore::{Counterexample, Options, Search, Verdict, explore};
+use pgtable::engine::explore::{Counterexample, Options, Verdict, explore};
 use pgtable::engine::invariant::{Invariant, InvariantId};
 use pgtable::engine::locks::LockName;
 use pgtable::engine::mm::Machine;
@@ -27,34 +27,19 @@ const VMA_LINKED: usize = 0;
 /// Ghost cell: 1 once munmap has returned.
 const UNMAPPED: usize = 1;
 
+mod common;
+
 static NO_ORPHAN: Invariant = Invariant::new(
     "INV-USER-NO-ORPHAN",
     "Once munmap has returned, nothing is mapped in the range it unmapped.",
 );
-
-fn searches() -> [Options; 3] {
-    let dfs = Options {
-        search: Search::DepthFirst,
-        por: false,
-        audit_footprints: true,
-        ..Options::default()
-    };
-    [
-        dfs,
-        Options { por: true, ..dfs },
-        Options {
-            search: Search::BreadthFirst,
-            ..dfs
-        },
-    ]
-}
 
 /// Every search finds a violation of `id`, and the counterexample replays to it (a deadlock:
 /// to a state where no thread runs). Returns the shortest-first (breadth-first) one.
 #[track_caller]
 fn every_search_finds(sc: &Scenario<A>, id: InvariantId) -> Counterexample {
     let mut last = None;
-    for opts in searches() {
+    for opts in common::every_search(1) {
         let Verdict::Violated(cx) = explore(sc, opts).verdict else {
             panic!("{opts:?}: {} not found", id.id())
         };
@@ -70,7 +55,7 @@ fn every_search_finds(sc: &Scenario<A>, id: InvariantId) -> Counterexample {
 
 #[track_caller]
 fn every_search_holds(sc: &Scenario<A>) {
-    for opts in searches() {
+    for opts in common::every_search(1) {
         let out = explore(sc, opts);
         assert_eq!(out.verdict, Verdict::Holds, "{opts:?}");
         assert!(out.complete);

@@ -376,19 +376,25 @@ fn a_v6_12_split_that_clears_an_anonymous_thp_breaks_never_none() {
     assert!(m.0 >= 8);
 }
 
-// mm/memory.c:5935-5937 (v6.12): a write fault on a huge pmd that is not writable (the huge
-// zero page) goes to wp_huge_pmd, the huge COW. The model has none: it must say so
-// (INV-MODEL), never carry on as if the fault had succeeded.
+// mm/memory.c:5681-5710 (v6.12): a write fault on a file THP's read-only pmd goes to
+// wp_huge_pmd's file branch (->huge_fault or the split, then the file fault at pte level),
+// which the anonymous fault does not have: it must say so (INV-MODEL), never carry on as if
+// the fault had succeeded. The anonymous branch is tests/huge_wp.rs.
 #[test]
-fn a_write_fault_on_the_huge_zero_page_reports_the_missing_cow_model() {
+fn a_write_fault_on_a_read_only_file_thp_reports_the_missing_model() {
     let sc = ScenarioBuilder::<X86_64>::new("wp", 1)
-        .huge_zero(0)
+        .file_backed()
+        .protection(Protection::Read)
+        .huge_file(0)
         .unwrap()
         .thread("write", AnonFault::new(0, 0))
         .build()
         .unwrap();
-    let v = explore(&sc, bfs()).verdict;
-    assert_eq!(violated(&v).0, InvariantId::MODEL);
+    let Verdict::Violated(cx) = explore(&sc, bfs()).verdict else {
+        panic!("not reported")
+    };
+    assert_eq!(cx.invariant, InvariantId::MODEL);
+    assert!(cx.what.contains("wp_huge_pmd of a file THP"), "{}", cx.what);
 }
 
 /// The anonymous huge pmd of page 1 with `prot`, and what `pmdp_invalidate` makes of it.

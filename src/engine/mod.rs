@@ -154,6 +154,9 @@ pub enum ScenarioError {
         /// What is wrong with it.
         why: &'static str,
     },
+    /// The initial state asks for something the machine does not model (a small page
+    /// behind a huge pmd, an old huge pmd).
+    Unsupported(&'static str),
     /// A declared invariant's id is malformed or already taken (by a built-in invariant or
     /// another declared one).
     BadInvariant {
@@ -205,6 +208,9 @@ impl fmt::Display for ScenarioError {
                 write!(f, "pte slot {s} is not one of the {SLOTS} modelled slots")
             }
             ScenarioError::NoSuchPage(p) => write!(f, "page {p} is not an allocated page"),
+            ScenarioError::Unsupported(what) => {
+                write!(f, "the machine does not model {what}")
+            }
             ScenarioError::SlotInUse { region, slot } => {
                 write!(
                     f,

@@ -238,6 +238,53 @@ impl<'a, A: PmdOps> Setup<'a, A> {
         Ok(())
     }
 
+    /// Maps huge page `p` with region `r`'s pmd in an anonymous VMA, as `init` says, and
+    /// deposits a table for its later split: the page gains a mapping and a reference. A
+    /// write-protected pmd is what `fork` leaves in both processes (`copy_huge_pmd`:
+    /// `pmdp_set_wrprotect`, `pmd_wrprotect`); the next write fault is `wp_huge_pmd`.
+    ///
+    /// # Errors
+    /// The region or page does not exist, the region maps something, the VMA is file-backed,
+    /// the page is small or `init` asks for an old pmd (the model's huge pmds are young:
+    /// [`ScenarioError::Unsupported`]), or the backend has no THP.
+    pub fn map_pmd(&mut self, r: u8, p: u8, init: PteInit) -> Result<(), ScenarioError> {
+        self.region(r)?;
+        self.allocated(p)?;
+        if !self.m.vma_is_anonymous() {
+            return Err(ScenarioError::FileVma);
+        }
+        if !self.m.page(p).huge {
+            return Err(ScenarioError::Unsupported(
+                "a small page mapped by a huge pmd",
+            ));
+        }
+        if !init.young {
+            return Err(ScenarioError::Unsupported("an old huge pmd"));
+        }
+        if !A::pmd_none(self.m.peek_pmd(r)) {
+            return Err(ScenarioError::RegionInUse(r));
+        }
+        let prot = if init.writable {
+            self.m.prot()
+        } else {
+            self.m.prot().read_only()
+        };
+        let mut pmd =
+            A::mk_huge_pmd(Machine::<A>::page_pfn(p), prot).map_err(ScenarioError::Encoding)?;
+        if init.dirty {
+            pmd = A::pmd_mkdirty(pmd);
+        }
+        if init.writable {
+            pmd = A::pmd_mkwrite(pmd);
+        }
+        let table = self.m.table_alloc(r).ok_or(ScenarioError::ArenaFull)?;
+        self.m.pmd_set(r, A::set_pmd_at(pmd));
+        self.m.deposit(r, table);
+        self.m.page_map(p, r, 1);
+        self.m.page_get(p);
+        Ok(())
+    }
+
     /// Stores a swap entry of type `ty` and offset `offset` at (region `r`, `slot`).
     ///
     /// # Errors

@@ -218,3 +218,56 @@ fn broken_under_searches<A: pgtable::PmdOps>(
     );
     truth
 }
+
+/// The three searches a scenario's verdict must agree under, with the footprint auditor:
+/// DFS, DFS with sleep sets, and BFS on `bfs_jobs` cores.
+#[allow(dead_code)]
+pub fn every_search(bfs_jobs: usize) -> [pgtable::engine::explore::Options; 3] {
+    use pgtable::engine::explore::{Options, Search};
+    let dfs = Options {
+        search: Search::DepthFirst,
+        por: false,
+        audit_footprints: true,
+        ..Options::default()
+    };
+    [
+        dfs,
+        Options { por: true, ..dfs },
+        Options {
+            search: Search::BreadthFirst,
+            jobs: bfs_jobs,
+            ..dfs
+        },
+    ]
+}
+
+/// Runs thread `t` of `sc` on `m` until a step's label contains `until` (returned), it
+/// blocks (`Err(wait)`), or it finishes (`Ok(None)`); every label goes to `labels`, and a
+/// step that raises a violation fails the test.
+#[allow(dead_code)]
+pub fn run_thread<A: pgtable::PmdOps>(
+    sc: &pgtable::engine::Scenario<A>,
+    m: &mut pgtable::engine::mm::Machine<A>,
+    t: u8,
+    until: &str,
+    labels: &mut Vec<&'static str>,
+) -> Result<Option<&'static str>, pgtable::engine::program::Wait> {
+    use pgtable::engine::{Tid, program::Step};
+    while !m.th(Tid(t)).done {
+        m.begin_step(false);
+        let step = sc.threads[usize::from(t)].program.step(m, Tid(t));
+        let raised = m.end_step().raised;
+        match step {
+            Step::Ran(l) => {
+                labels.push(l);
+                assert!(raised.is_empty(), "{raised:?} after {labels:#?}");
+                if !until.is_empty() && l.contains(until) {
+                    return Ok(Some(l));
+                }
+            }
+            Step::Blocked(w) => return Err(w),
+        }
+        assert!(labels.len() < 200, "{labels:#?}");
+    }
+    Ok(None)
+}

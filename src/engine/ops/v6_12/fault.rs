@@ -14,9 +14,20 @@
 //!
 //! A read fault maps zero pages: the huge zero folio where a THP may go
 //! (`set_huge_zero_folio`, mm/huge_memory.c:1339-1372, no folio allocated), else a special
-//! zero pte (`do_anonymous_page`, mm/memory.c:4766). A write fault on a huge pmd that is not
-//! writable goes to `wp_huge_pmd` (:5937), the huge COW, which the model does not have: it
-//! reports INV-MODEL rather than pretend.
+//! zero pte (`do_anonymous_page`, mm/memory.c:4766).
+//!
+//! A write (or unshare) fault on a huge pmd that is not writable is `wp_huge_pmd` (:5937) →
+//! `do_huge_pmd_wp_page` (mm/huge_memory.c:1818): the huge zero page falls back at once;
+//! otherwise, under the pmd lock and after `pmd_same`, a `PageAnonExclusive` THP is reused
+//! in place (`pmd_mkdirty`, `maybe_pmd_mkwrite`, `pmdp_set_access_flags`; an unshare only
+//! returns); else `folio_trylock` (failing: `folio_get`, the pmd lock dropped, `folio_lock`,
+//! the pmd lock again, `pmd_same` again, `folio_put`), the exclusive recheck, and with the
+//! only reference `SetPageAnonExclusive` and reuse; with more, `unlock_fallback`. The
+//! fallback is `__split_huge_pmd` under the fault's `mmap_lock` (the same steps as
+//! [`super::split::SplitHugePmd`]), then `VM_FAULT_FALLBACK` sends the fault on to
+//! `handle_pte_fault`, whose `do_wp_page` copies the written pte. No uffd-wp in the model
+//! (`userfaultfd_huge_pmd_wp` is false), no swap cache; a file THP's `wp_huge_pmd`
+//! (`->huge_fault`, then the file fault at pte level) is INV-MODEL.
 //!
 //! A write fault on a present pte that is not writable is `do_wp_page` (:3665, from :5815)
 //! in a private mapping: an anonymous page marked `PageAnonExclusive`, or one
@@ -52,12 +63,13 @@ use crate::entry::{PmdOps, Pte};
 
 use super::super::super::Tid;
 use super::super::super::invariant::InvariantId;
-use super::super::super::mm::Machine;
+use super::super::super::mm::{Machine, NO_TABLE};
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::finish;
+use super::split::{SplitKnobs, SplitLocked, SplitState};
 use super::{
-    MapLockRegs, Mapped, PteOffsetMapLock, anon_pte, in_huge_zero_folio, migration_entry,
-    mk_pte_private, pmd_install_locked, pte_offset_map_at, zero_pte,
+    MapLockRegs, Mapped, PteOffsetMapLock, anon_pte, in_huge_zero_folio, is_huge_zero_pmd,
+    migration_entry, mk_pte_private, pmd_install_locked, pte_offset_map_at, zero_pte,
 };
 
 /// A user write that faults at (region, slot) of an anonymous VMA, v6.12.
@@ -215,8 +227,69 @@ const MIG_RECHECK: u8 = 53;
 const MIG_RETRY: u8 = 54;
 const MIG_LOCKED: u8 = 55;
 const MIG_SLEEP: u8 = 56;
+// wp_huge_pmd -> do_huge_pmd_wp_page (mm/huge_memory.c:1818).
+const HWP_LOCK: u8 = 57;
+const HWP_SAME: u8 = 58;
+const HWP_TRYLOCK: u8 = 59;
+const HWP_DROP_PTL: u8 = 60;
+const HWP_FOLIO_LOCK: u8 = 61;
+const HWP_RELOCK: u8 = 62;
+const HWP_RESAME: u8 = 63;
+const HWP_BAIL_UNLOCK: u8 = 64;
+const HWP_BAIL_FOLIO_UNLOCK: u8 = 65;
+const HWP_BAIL_PUT: u8 = 66;
+const HWP_EXCLUSIVE: u8 = 67;
+const HWP_REUSE_FOLIO_UNLOCK: u8 = 68;
+const HWP_FALLBACK_FOLIO_UNLOCK: u8 = 69;
+const HWP_FALLBACK_UNLOCK: u8 = 70;
+const HWP_REUSE: u8 = 71;
+const HWP_UNLOCK: u8 = 72;
 /// The last step: `mmap_read_unlock`, return. Steps above it are free for a caller.
-const RETURN: u8 = 60;
+const RETURN: u8 = 90;
+
+/// `do_huge_pmd_wp_page`'s fallback, `__split_huge_pmd(vma, pmd, address, false, NULL)`
+/// (mm/huge_memory.c:1902) under the fault's `mmap_lock`; then `VM_FAULT_FALLBACK` sends
+/// `__handle_mm_fault` on to `handle_pte_fault` (mm/memory.c:5945).
+const FALLBACK_SPLIT: SplitLocked = SplitLocked {
+    pmd_lock: 73,
+    check: 74,
+    invalidate: 75,
+    flush: 76,
+    withdraw_fill: 77,
+    populate: 78,
+    unlock: 79,
+    zero_clear: 80,
+    zero_flush: 81,
+    zero_fill: 82,
+    file_clear: 83,
+    file_flush: 84,
+    file_zap: 85,
+    done: PTE_FAULT,
+};
+const _: () = assert!(FALLBACK_SPLIT.file_zap < RETURN);
+
+/// The fallback split keeps `old_pmd` in `ORIG_PTE` (unused until `handle_pte_fault`, which
+/// sets it) and its table and page among the fault's objects; all cleared when it returns.
+struct FallbackSplit;
+
+impl SplitState for FallbackSplit {
+    fn save_orig<A: PmdOps>(m: &mut Machine<A>, t: Tid, pmd: u64) {
+        m.th_mut(t).regs[ORIG_PTE] = pmd;
+    }
+    fn orig<A: PmdOps>(m: &Machine<A>, t: Tid) -> u64 {
+        m.th(t).regs[ORIG_PTE]
+    }
+    fn save_filled<A: PmdOps>(m: &mut Machine<A>, t: Tid, table: u8, page: Option<u8>) {
+        set_obj(m, t, SPLIT_TABLE, Some(table));
+        set_obj(m, t, SPLIT_PAGE, page);
+    }
+    fn filled<A: PmdOps>(m: &Machine<A>, t: Tid) -> (u8, Option<u8>) {
+        (
+            obj(m, t, SPLIT_TABLE).unwrap_or(NO_TABLE),
+            obj(m, t, SPLIT_PAGE),
+        )
+    }
+}
 
 /// `migration_entry_wait`'s `pte_offset_map_lock` (mm/migrate.c:434): NULL returns.
 const MIG_MAP_LOCK: PteOffsetMapLock = PteOffsetMapLock {
@@ -312,6 +385,9 @@ const SPARE: u32 = 2;
 const OLD: u32 = 3;
 /// The folio `migration_entry_wait` sleeps on (the migration entry's pfn).
 const WAITED: u32 = 4;
+/// The fallback split's table and page ([`FallbackSplit`]).
+const SPLIT_TABLE: u32 = 5;
+const SPLIT_PAGE: u32 = 6;
 
 impl<A: PmdOps> Program<A> for AnonFault {
     fn name(&self) -> &'static str {
@@ -441,12 +517,28 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 }
                 if A::pmd_trans_huge(pmd) {
                     if (self.write || unshare(m, t)) && !A::pmd_write(pmd) {
-                        m.flag(
-                            InvariantId::MODEL,
-                            "wp_huge_pmd (the huge COW) is not modelled",
+                        if !m.vma_is_anonymous() {
+                            m.flag(
+                                InvariantId::MODEL,
+                                "wp_huge_pmd of a file THP is not modelled",
+                            );
+                            m.goto(t, RETURN);
+                            return Step::Ran(
+                                "__handle_mm_fault: write to !pmd_write, wp_huge_pmd of a file VMA",
+                            );
+                        }
+                        // No uffd-wp in the model: userfaultfd_huge_pmd_wp is false.
+                        if is_huge_zero_pmd(pmd) {
+                            m.goto(t, FALLBACK_SPLIT.pmd_lock);
+                            return Step::Ran(
+                                "__handle_mm_fault: write to !pmd_write, wp_huge_pmd: \
+                                 do_huge_pmd_wp_page: is_huge_zero_pmd, fallback",
+                            );
+                        }
+                        m.goto(t, HWP_LOCK);
+                        return Step::Ran(
+                            "__handle_mm_fault: write to !pmd_write, wp_huge_pmd: do_huge_pmd_wp_page",
                         );
-                        m.goto(t, RETURN);
-                        return Step::Ran("__handle_mm_fault: write to !pmd_write, wp_huge_pmd");
                     }
                     m.goto(t, ACCESSED_LOCK);
                     return Step::Ran("__handle_mm_fault: pmd_trans_huge, huge_pmd_set_accessed");
@@ -730,6 +822,17 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 Step::Ran("do_anonymous_page: pte_unmap_unlock")
             }
             WP_PAGE..=WP_SHARED_PUT => self.wp_step(m, t),
+            HWP_LOCK..=HWP_UNLOCK => huge_wp_step(m, t, r),
+            pc if FALLBACK_SPLIT.contains(pc) => {
+                let ran = FALLBACK_SPLIT.step::<A, FallbackSplit>(m, t, r, SplitKnobs::default());
+                if m.th(t).pc == FALLBACK_SPLIT.done {
+                    // VM_FAULT_FALLBACK: on to handle_pte_fault with the split's state gone.
+                    set_obj(m, t, SPLIT_TABLE, None);
+                    set_obj(m, t, SPLIT_PAGE, None);
+                    m.th_mut(t).regs[ORIG_PTE] = 0;
+                }
+                ran
+            }
             RELEASE => {
                 let Some(page) = obj(m, t, PAGE) else {
                     m.goto(t, RETURN);
@@ -744,6 +847,158 @@ impl<A: PmdOps> Program<A> for AnonFault {
                 finish(m, t);
                 Step::Ran("handle_mm_fault: mmap_read_unlock")
             }
+        }
+    }
+}
+
+/// `do_huge_pmd_wp_page` (mm/huge_memory.c:1818) from its `spin_lock(vmf->ptl)`, with
+/// `vmf->orig_pmd` in `PMDVAL` and the folio in `OLD`: reuse the THP where it is (or has
+/// become) `PageAnonExclusive` or holds the only reference, else fall back to the split.
+fn huge_wp_step<A: PmdOps>(m: &mut Machine<A>, t: Tid, r: u8) -> Step {
+    let orig_raw = m.th(t).regs[PMDVAL];
+    match m.th(t).pc {
+        HWP_LOCK => {
+            if !m.pmd_lock(r, t) {
+                return Step::Blocked(Wait::PmdLock(r));
+            }
+            m.goto(t, HWP_SAME);
+            Step::Ran("do_huge_pmd_wp_page: spin_lock(vmf->ptl)")
+        }
+        HWP_SAME | HWP_RESAME => {
+            let again = m.th(t).pc == HWP_RESAME;
+            if m.pmd_get(r).raw_u64() != orig_raw {
+                m.goto(t, if again { HWP_BAIL_UNLOCK } else { HWP_UNLOCK });
+                return Step::Ran("do_huge_pmd_wp_page: !pmd_same");
+            }
+            if again {
+                // folio_put of the reference taken before the lock was dropped.
+                let p = need(m, t, OLD);
+                m.page_put(p);
+                m.goto(t, HWP_EXCLUSIVE);
+                return Step::Ran("do_huge_pmd_wp_page: pmd_same again, folio_put");
+            }
+            let orig = crate::Pmd::<A>::try_from_u64(orig_raw).unwrap_or(A::pmd_empty());
+            let Some(p) = m.page_of_pfn(A::pmd_pfn(orig)) else {
+                m.flag(InvariantId::MODEL, "a huge pmd maps no modelled page");
+                m.goto(t, HWP_UNLOCK);
+                return Step::Ran("do_huge_pmd_wp_page: pmd_page is no modelled page");
+            };
+            set_obj(m, t, OLD, Some(p));
+            if m.page(p).anon_exclusive {
+                m.goto(t, HWP_REUSE);
+                return Step::Ran("do_huge_pmd_wp_page: pmd_same, PageAnonExclusive, reuse");
+            }
+            m.goto(t, HWP_TRYLOCK);
+            Step::Ran("do_huge_pmd_wp_page: pmd_same, !PageAnonExclusive")
+        }
+        HWP_TRYLOCK => {
+            let p = need(m, t, OLD);
+            if m.page_lock(p, t) {
+                m.goto(t, HWP_EXCLUSIVE);
+                return Step::Ran("do_huge_pmd_wp_page: folio_trylock");
+            }
+            m.page_get(p);
+            m.goto(t, HWP_DROP_PTL);
+            Step::Ran("do_huge_pmd_wp_page: folio_trylock failed, folio_get")
+        }
+        HWP_DROP_PTL => {
+            m.pmd_unlock(r, t);
+            m.goto(t, HWP_FOLIO_LOCK);
+            Step::Ran("do_huge_pmd_wp_page: spin_unlock(vmf->ptl)")
+        }
+        HWP_FOLIO_LOCK => {
+            let p = need(m, t, OLD);
+            if !m.page_lock(p, t) {
+                return Step::Blocked(Wait::PageLock(p));
+            }
+            m.goto(t, HWP_RELOCK);
+            Step::Ran("do_huge_pmd_wp_page: folio_lock")
+        }
+        HWP_RELOCK => {
+            if !m.pmd_lock(r, t) {
+                return Step::Blocked(Wait::PmdLock(r));
+            }
+            m.goto(t, HWP_RESAME);
+            Step::Ran("do_huge_pmd_wp_page: spin_lock(vmf->ptl) again")
+        }
+        HWP_BAIL_UNLOCK => {
+            m.pmd_unlock(r, t);
+            m.goto(t, HWP_BAIL_FOLIO_UNLOCK);
+            Step::Ran("do_huge_pmd_wp_page: spin_unlock(vmf->ptl)")
+        }
+        HWP_BAIL_FOLIO_UNLOCK => {
+            let p = need(m, t, OLD);
+            m.page_unlock(p, t);
+            m.goto(t, HWP_BAIL_PUT);
+            Step::Ran("do_huge_pmd_wp_page: folio_unlock")
+        }
+        HWP_BAIL_PUT => {
+            let p = need(m, t, OLD);
+            m.page_put(p);
+            set_obj(m, t, OLD, None);
+            m.goto(t, RETURN);
+            Step::Ran("do_huge_pmd_wp_page: folio_put, return 0")
+        }
+        HWP_EXCLUSIVE => {
+            // Under the pmd lock and the folio lock; no swap cache in the model.
+            let p = need(m, t, OLD);
+            let page = *m.page(p);
+            if page.anon_exclusive {
+                m.goto(t, HWP_REUSE_FOLIO_UNLOCK);
+                return Step::Ran("do_huge_pmd_wp_page: PageAnonExclusive on the recheck");
+            }
+            if page.refcount > 1 {
+                m.goto(t, HWP_FALLBACK_FOLIO_UNLOCK);
+                return Step::Ran("do_huge_pmd_wp_page: folio_ref_count > 1, unlock_fallback");
+            }
+            m.page_set_anon_exclusive(p, true);
+            m.goto(t, HWP_REUSE_FOLIO_UNLOCK);
+            Step::Ran(
+                "do_huge_pmd_wp_page: folio_ref_count == 1, folio_move_anon_rmap, SetPageAnonExclusive",
+            )
+        }
+        HWP_REUSE_FOLIO_UNLOCK | HWP_FALLBACK_FOLIO_UNLOCK => {
+            let p = need(m, t, OLD);
+            m.page_unlock(p, t);
+            let reuse = m.th(t).pc == HWP_REUSE_FOLIO_UNLOCK;
+            m.goto(
+                t,
+                if reuse {
+                    HWP_REUSE
+                } else {
+                    HWP_FALLBACK_UNLOCK
+                },
+            );
+            Step::Ran("do_huge_pmd_wp_page: folio_unlock")
+        }
+        HWP_FALLBACK_UNLOCK => {
+            m.pmd_unlock(r, t);
+            set_obj(m, t, OLD, None);
+            m.goto(t, FALLBACK_SPLIT.pmd_lock);
+            Step::Ran("do_huge_pmd_wp_page: spin_unlock(vmf->ptl), fallback: __split_huge_pmd")
+        }
+        HWP_REUSE => {
+            set_obj(m, t, OLD, None);
+            m.goto(t, HWP_UNLOCK);
+            if unshare(m, t) {
+                return Step::Ran("do_huge_pmd_wp_page: reuse: FAULT_FLAG_UNSHARE, return 0");
+            }
+            // pmd_mkyoung (the model's huge pmds are young), pmd_mkdirty, maybe_pmd_mkwrite,
+            // pmdp_set_access_flags.
+            let orig = crate::Pmd::<A>::try_from_u64(orig_raw).unwrap_or(A::pmd_empty());
+            let mut entry = A::pmd_mkdirty(orig);
+            if m.prot().writable() {
+                entry = A::pmd_mkwrite(entry);
+            }
+            m.pmd_set(r, entry);
+            Step::Ran(
+                "do_huge_pmd_wp_page: reuse: pmd_mkdirty, maybe_pmd_mkwrite, pmdp_set_access_flags",
+            )
+        }
+        _ => {
+            m.pmd_unlock(r, t);
+            m.goto(t, RETURN);
+            Step::Ran("do_huge_pmd_wp_page: spin_unlock(vmf->ptl), return 0")
         }
     }
 }
