@@ -251,22 +251,10 @@ const RETURN: u8 = 90;
 /// (mm/huge_memory.c:1902) under the fault's `mmap_lock`; then `VM_FAULT_FALLBACK` sends
 /// `__handle_mm_fault` on to `handle_pte_fault` (mm/memory.c:5945).
 const FALLBACK_SPLIT: SplitLocked = SplitLocked {
-    pmd_lock: 73,
-    check: 74,
-    invalidate: 75,
-    flush: 76,
-    withdraw_fill: 77,
-    populate: 78,
-    unlock: 79,
-    zero_clear: 80,
-    zero_flush: 81,
-    zero_fill: 82,
-    file_clear: 83,
-    file_flush: 84,
-    file_zap: 85,
+    base: 73,
     done: PTE_FAULT,
 };
-const _: () = assert!(FALLBACK_SPLIT.file_zap < RETURN);
+const _: () = assert!(FALLBACK_SPLIT.base > HWP_UNLOCK && FALLBACK_SPLIT.last() < RETURN);
 
 /// The fallback split keeps `old_pmd` in `ORIG_PTE` (unused until `handle_pte_fault`, which
 /// sets it) and its table and page among the fault's objects; all cleared when it returns.
@@ -529,7 +517,7 @@ impl<A: PmdOps> Program<A> for AnonFault {
                         }
                         // No uffd-wp in the model: userfaultfd_huge_pmd_wp is false.
                         if is_huge_zero_pmd(pmd) {
-                            m.goto(t, FALLBACK_SPLIT.pmd_lock);
+                            m.goto(t, FALLBACK_SPLIT.base);
                             return Step::Ran(
                                 "__handle_mm_fault: write to !pmd_write, wp_huge_pmd: \
                                  do_huge_pmd_wp_page: is_huge_zero_pmd, fallback",
@@ -974,7 +962,7 @@ fn huge_wp_step<A: PmdOps>(m: &mut Machine<A>, t: Tid, r: u8) -> Step {
         HWP_FALLBACK_UNLOCK => {
             m.pmd_unlock(r, t);
             set_obj(m, t, OLD, None);
-            m.goto(t, FALLBACK_SPLIT.pmd_lock);
+            m.goto(t, FALLBACK_SPLIT.base);
             Step::Ran("do_huge_pmd_wp_page: spin_unlock(vmf->ptl), fallback: __split_huge_pmd")
         }
         HWP_REUSE => {

@@ -62,21 +62,10 @@ const RETURN: u8 = 14;
 
 /// The split's own steps after `mmap_lock`: `pmd_lock` to `spin_unlock`, pcs 1 to 13.
 const STEPS: SplitLocked = SplitLocked {
-    pmd_lock: 1,
-    check: 2,
-    invalidate: 3,
-    flush: 4,
-    withdraw_fill: 5,
-    populate: 6,
-    unlock: 7,
-    zero_clear: 8,
-    zero_flush: 9,
-    zero_fill: 10,
-    file_clear: 11,
-    file_flush: 12,
-    file_zap: 13,
+    base: 1,
     done: RETURN,
 };
+const _: () = assert!(STEPS.last() < RETURN);
 
 /// The stand-alone split keeps its state in the registers.
 struct SplitRegs;
@@ -120,43 +109,46 @@ pub(crate) struct SplitKnobs {
 }
 
 /// `__split_huge_pmd`'s body from `pmd_lock` to `spin_unlock` (mm/huge_memory.c:2964-2990),
-/// at program counters the caller chooses: the stand-alone [`SplitHugePmd`] and the fault's
-/// `wp_huge_pmd` fallback ([`super::fault`]) run the same steps. After the unlock the thread
-/// goes to `done`.
+/// as [`SplitLocked::LEN`] consecutive program counters from `base`: the stand-alone
+/// [`SplitHugePmd`] and the fault's `wp_huge_pmd` fallback ([`super::fault`]) run the same
+/// steps. After the unlock the thread goes to `done`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SplitLocked {
-    pub(crate) pmd_lock: u8,
-    pub(crate) check: u8,
-    pub(crate) invalidate: u8,
-    pub(crate) flush: u8,
-    pub(crate) withdraw_fill: u8,
-    pub(crate) populate: u8,
-    pub(crate) unlock: u8,
-    pub(crate) zero_clear: u8,
-    pub(crate) zero_flush: u8,
-    pub(crate) zero_fill: u8,
-    pub(crate) file_clear: u8,
-    pub(crate) file_flush: u8,
-    pub(crate) file_zap: u8,
+    /// The program counter of `pmd_lock`, the first step.
+    pub(crate) base: u8,
+    /// Where the thread goes after `spin_unlock`.
     pub(crate) done: u8,
 }
 
+// Each step's offset from `base`.
+const PMD_LOCK: u8 = 0;
+const CHECK: u8 = 1;
+const INVALIDATE: u8 = 2;
+const FLUSH: u8 = 3;
+const WITHDRAW_FILL: u8 = 4;
+const POPULATE: u8 = 5;
+const UNLOCK: u8 = 6;
+const ZERO_CLEAR: u8 = 7;
+const ZERO_FLUSH: u8 = 8;
+const ZERO_FILL: u8 = 9;
+const FILE_CLEAR: u8 = 10;
+const FILE_FLUSH: u8 = 11;
+const FILE_ZAP: u8 = 12;
+
 impl SplitLocked {
+    /// How many program counters the steps take.
+    pub(crate) const LEN: u8 = 13;
+    /// The last step's program counter.
+    pub(crate) const fn last(&self) -> u8 {
+        self.base + Self::LEN - 1
+    }
     /// Whether `pc` is one of these steps.
     pub(crate) const fn contains(&self, pc: u8) -> bool {
-        pc == self.pmd_lock
-            || pc == self.check
-            || pc == self.invalidate
-            || pc == self.flush
-            || pc == self.withdraw_fill
-            || pc == self.populate
-            || pc == self.unlock
-            || pc == self.zero_clear
-            || pc == self.zero_flush
-            || pc == self.zero_fill
-            || pc == self.file_clear
-            || pc == self.file_flush
-            || pc == self.file_zap
+        pc >= self.base && pc <= self.last()
+    }
+    /// The program counter of the step at `offset`.
+    const fn pc(&self, offset: u8) -> u8 {
+        self.base + offset
     }
 
     /// Runs the step at the thread's program counter, one of these steps, on region `r`.
@@ -169,183 +161,185 @@ impl SplitLocked {
     ) -> Step {
         let orig =
             |m: &Machine<A>| crate::Pmd::<A>::try_from_u64(S::orig(m, t)).unwrap_or(A::pmd_empty());
-        let pc = m.th(t).pc;
-        if pc == self.pmd_lock {
-            if !m.pmd_lock(r, t) {
-                return Step::Blocked(Wait::PmdLock(r));
+        let at = m.th(t).pc.wrapping_sub(self.base);
+        match at {
+            PMD_LOCK => {
+                if !m.pmd_lock(r, t) {
+                    return Step::Blocked(Wait::PmdLock(r));
+                }
+                m.goto(t, self.pc(CHECK));
+                Step::Ran("__split_huge_pmd: pmd_lock")
             }
-            m.goto(t, self.check);
-            return Step::Ran("__split_huge_pmd: pmd_lock");
-        }
-        if pc == self.check {
-            // split_huge_pmd_locked (:2953): pmd_trans_huge || pmd_devmap || migration.
-            let pmd = m.pmd_get(r);
-            if !A::pmd_trans_huge(pmd) {
-                m.goto(t, self.unlock);
-                return Step::Ran("split_huge_pmd_locked: !pmd_trans_huge, nothing to split");
+            CHECK => {
+                // split_huge_pmd_locked (:2953): pmd_trans_huge || pmd_devmap || migration.
+                let pmd = m.pmd_get(r);
+                if !A::pmd_trans_huge(pmd) {
+                    m.goto(t, self.pc(UNLOCK));
+                    return Step::Ran("split_huge_pmd_locked: !pmd_trans_huge, nothing to split");
+                }
+                S::save_orig(m, t, pmd.raw_u64());
+                if !m.vma_is_anonymous() {
+                    m.goto(t, self.pc(FILE_CLEAR));
+                    return Step::Ran("__split_huge_pmd_locked: !vma_is_anonymous");
+                }
+                if is_huge_zero_pmd(pmd) {
+                    m.goto(t, self.pc(ZERO_CLEAR));
+                    return Step::Ran(
+                        "__split_huge_pmd_locked: is_huge_zero_pmd, __split_huge_zero_page_pmd",
+                    );
+                }
+                m.goto(t, self.pc(INVALIDATE));
+                Step::Ran("split_huge_pmd_locked: pmd_trans_huge(*pmd)")
             }
-            S::save_orig(m, t, pmd.raw_u64());
-            if !m.vma_is_anonymous() {
-                m.goto(t, self.file_clear);
-                return Step::Ran("__split_huge_pmd_locked: !vma_is_anonymous");
-            }
-            if is_huge_zero_pmd(pmd) {
-                m.goto(t, self.zero_clear);
-                return Step::Ran(
-                    "__split_huge_pmd_locked: is_huge_zero_pmd, __split_huge_zero_page_pmd",
+            INVALIDATE => {
+                // pmdp_invalidate (mm/pgtable-generic.c:198): pmdp_establish(pmd_mkinvalid).
+                let pmd = m.pmd_get(r);
+                if knobs.clear_instead_of_invalidate {
+                    m.pmd_set(r, A::pmd_empty());
+                } else {
+                    match A::pmdp_invalidate(pmd) {
+                        Ok(inv) => m.pmd_set(r, inv),
+                        Err(_) => m.flag(InvariantId::MODEL, "pmdp_invalidate refused a huge pmd"),
+                    }
+                }
+                m.goto(
+                    t,
+                    if knobs.skip_tlb_flush {
+                        self.pc(WITHDRAW_FILL)
+                    } else {
+                        self.pc(FLUSH)
+                    },
                 );
+                Step::Ran("__split_huge_pmd_locked: pmdp_invalidate")
             }
-            m.goto(t, self.invalidate);
-            return Step::Ran("split_huge_pmd_locked: pmd_trans_huge(*pmd)");
-        }
-        if pc == self.invalidate {
-            // pmdp_invalidate (mm/pgtable-generic.c:198): pmdp_establish(pmd_mkinvalid).
-            let pmd = m.pmd_get(r);
-            if knobs.clear_instead_of_invalidate {
+            FLUSH | ZERO_FLUSH | FILE_FLUSH => {
+                m.tlb_flush_region(r);
+                m.goto(
+                    t,
+                    if at == FLUSH {
+                        self.pc(WITHDRAW_FILL)
+                    } else if at == ZERO_FLUSH {
+                        self.pc(ZERO_FILL)
+                    } else {
+                        self.pc(FILE_ZAP)
+                    },
+                );
+                Step::Ran(if at == FLUSH {
+                    "pmdp_invalidate: flush_pmd_tlb_range"
+                } else {
+                    "pmdp_huge_clear_flush: flush_pmd_tlb_range"
+                })
+            }
+            WITHDRAW_FILL => {
+                let Some(table) = m.withdraw(r) else {
+                    m.flag(
+                        InvariantId::DEPOSIT,
+                        "the split withdrew from an empty deposit list",
+                    );
+                    S::save_filled(m, t, NO_TABLE, None);
+                    m.goto(t, self.pc(UNLOCK));
+                    return Step::Ran("pgtable_trans_huge_withdraw: nothing deposited");
+                };
+                let orig = orig(m);
+                let pfn = A::pmd_pfn(orig);
+                if in_huge_zero_folio::<A>(pfn) {
+                    // is_huge_zero_pmd said no (the pmd is not present), so the anonymous
+                    // branch runs on the huge zero folio: folio_ref_add(HPAGE_PMD_NR - 1),
+                    // folio_add_anon_rmap_ptes, and ptes that are not special.
+                    m.flag(
+                        InvariantId::ZERO_FOLIO,
+                        "the anonymous split takes the huge zero folio for an anonymous THP",
+                    );
+                }
+                for slot in 0..SLOTS {
+                    let pte = split_pte(m, pfn + slot as u64, orig);
+                    m.pte_set(table, slot, pte);
+                }
+                // folio_ref_add(HPAGE_PMD_NR - 1) (:2857) and folio_add_anon_rmap_ptes before
+                // the ptes are visible: a reference and a mapping per modelled pte.
+                let page = m.page_of_pfn(pfn);
+                if let Some(page) = page {
+                    m.page_map(page, r, SLOTS as i8);
+                    for _ in 1..SLOTS {
+                        m.page_get(page);
+                    }
+                }
+                S::save_filled(m, t, table, page);
+                m.goto(t, self.pc(POPULATE));
+                Step::Ran(
+                    "__split_huge_pmd_locked: pgtable_trans_huge_withdraw, folio_ref_add, set_ptes into the private table",
+                )
+            }
+            POPULATE => {
+                let (table, page) = S::filled(m, t);
+                if let Some(page) = page {
+                    m.page_map(page, r, -1);
+                }
+                match A::pmd_populate(Machine::<A>::table_pfn(table)) {
+                    Ok(pmd) => m.pmd_set(r, pmd),
+                    Err(_) => m.flag(InvariantId::MODEL, "pmd_populate refused a modelled table"),
+                }
+                m.goto(t, self.pc(UNLOCK));
+                if is_huge_zero_pmd(orig(m)) {
+                    return Step::Ran("__split_huge_zero_page_pmd: smp_wmb, pmd_populate");
+                }
+                Step::Ran("__split_huge_pmd_locked: folio_remove_rmap_pmd, smp_wmb, pmd_populate")
+            }
+            ZERO_CLEAR | FILE_CLEAR => {
+                // pmdp_huge_clear_flush (mm/pgtable-generic.c:137): get_and_clear, then flush.
                 m.pmd_set(r, A::pmd_empty());
-            } else {
-                match A::pmdp_invalidate(pmd) {
-                    Ok(inv) => m.pmd_set(r, inv),
-                    Err(_) => m.flag(InvariantId::MODEL, "pmdp_invalidate refused a huge pmd"),
-                }
-            }
-            m.goto(
-                t,
-                if knobs.skip_tlb_flush {
-                    self.withdraw_fill
+                let zero = at == ZERO_CLEAR;
+                let (flush, next) = if zero {
+                    (self.pc(ZERO_FLUSH), self.pc(ZERO_FILL))
                 } else {
-                    self.flush
-                },
-            );
-            return Step::Ran("__split_huge_pmd_locked: pmdp_invalidate");
-        }
-        if pc == self.flush || pc == self.zero_flush || pc == self.file_flush {
-            m.tlb_flush_region(r);
-            m.goto(
-                t,
-                if pc == self.flush {
-                    self.withdraw_fill
-                } else if pc == self.zero_flush {
-                    self.zero_fill
+                    (self.pc(FILE_FLUSH), self.pc(FILE_ZAP))
+                };
+                m.goto(t, if knobs.skip_tlb_flush { next } else { flush });
+                Step::Ran(if zero {
+                    "__split_huge_zero_page_pmd: pmdp_huge_clear_flush: pmdp_huge_get_and_clear"
                 } else {
-                    self.file_zap
-                },
-            );
-            return Step::Ran(if pc == self.flush {
-                "pmdp_invalidate: flush_pmd_tlb_range"
-            } else {
-                "pmdp_huge_clear_flush: flush_pmd_tlb_range"
-            });
-        }
-        if pc == self.withdraw_fill {
-            let Some(table) = m.withdraw(r) else {
-                m.flag(
-                    InvariantId::DEPOSIT,
-                    "the split withdrew from an empty deposit list",
-                );
-                S::save_filled(m, t, NO_TABLE, None);
-                m.goto(t, self.unlock);
-                return Step::Ran("pgtable_trans_huge_withdraw: nothing deposited");
-            };
-            let orig = orig(m);
-            let pfn = A::pmd_pfn(orig);
-            if in_huge_zero_folio::<A>(pfn) {
-                // is_huge_zero_pmd said no (the pmd is not present), so the anonymous
-                // branch runs on the huge zero folio: folio_ref_add(HPAGE_PMD_NR - 1),
-                // folio_add_anon_rmap_ptes, and ptes that are not special.
-                m.flag(
-                    InvariantId::ZERO_FOLIO,
-                    "the anonymous split takes the huge zero folio for an anonymous THP",
-                );
+                    "__split_huge_pmd_locked: pmdp_huge_clear_flush: pmdp_huge_get_and_clear"
+                })
             }
-            for slot in 0..SLOTS {
-                let pte = split_pte(m, pfn + slot as u64, orig);
-                m.pte_set(table, slot, pte);
-            }
-            // folio_ref_add(HPAGE_PMD_NR - 1) (:2857) and folio_add_anon_rmap_ptes before
-            // the ptes are visible: a reference and a mapping per modelled pte.
-            let page = m.page_of_pfn(pfn);
-            if let Some(page) = page {
-                m.page_map(page, r, SLOTS as i8);
-                for _ in 1..SLOTS {
-                    m.page_get(page);
+            FILE_ZAP => {
+                if A::arch_needs_pgtable_deposit() {
+                    zap_deposited_table(m, r);
                 }
+                if let Some(page) = m.page_of_pfn(A::pmd_pfn(orig(m))) {
+                    m.page_map(page, r, -1);
+                    m.page_put(page);
+                }
+                m.goto(t, self.pc(UNLOCK));
+                Step::Ran(
+                    "__split_huge_pmd_locked: zap_deposited_table if arch_needs_pgtable_deposit, folio_remove_rmap_pmd, folio_put",
+                )
             }
-            S::save_filled(m, t, table, page);
-            m.goto(t, self.populate);
-            return Step::Ran(
-                "__split_huge_pmd_locked: pgtable_trans_huge_withdraw, folio_ref_add, set_ptes into the private table",
-            );
+            ZERO_FILL => {
+                let Some(table) = m.withdraw(r) else {
+                    m.flag(
+                        InvariantId::DEPOSIT,
+                        "the split withdrew from an empty deposit list",
+                    );
+                    m.goto(t, self.pc(UNLOCK));
+                    return Step::Ran("pgtable_trans_huge_withdraw: nothing deposited");
+                };
+                for slot in 0..SLOTS {
+                    let pte = zero_pte(m);
+                    m.pte_set(table, slot, pte);
+                }
+                S::save_filled(m, t, table, None);
+                m.goto(t, self.pc(POPULATE));
+                Step::Ran(
+                    "__split_huge_zero_page_pmd: pgtable_trans_huge_withdraw, set_pte_at of special zero ptes",
+                )
+            }
+            // UNLOCK
+            _ => {
+                m.pmd_unlock(r, t);
+                m.goto(t, self.done);
+                Step::Ran("__split_huge_pmd: spin_unlock(ptl)")
+            }
         }
-        if pc == self.populate {
-            let (table, page) = S::filled(m, t);
-            if let Some(page) = page {
-                m.page_map(page, r, -1);
-            }
-            match A::pmd_populate(Machine::<A>::table_pfn(table)) {
-                Ok(pmd) => m.pmd_set(r, pmd),
-                Err(_) => m.flag(InvariantId::MODEL, "pmd_populate refused a modelled table"),
-            }
-            m.goto(t, self.unlock);
-            if is_huge_zero_pmd(orig(m)) {
-                return Step::Ran("__split_huge_zero_page_pmd: smp_wmb, pmd_populate");
-            }
-            return Step::Ran(
-                "__split_huge_pmd_locked: folio_remove_rmap_pmd, smp_wmb, pmd_populate",
-            );
-        }
-        if pc == self.zero_clear || pc == self.file_clear {
-            // pmdp_huge_clear_flush (mm/pgtable-generic.c:137): get_and_clear, then flush.
-            m.pmd_set(r, A::pmd_empty());
-            let zero = pc == self.zero_clear;
-            let (flush, next) = if zero {
-                (self.zero_flush, self.zero_fill)
-            } else {
-                (self.file_flush, self.file_zap)
-            };
-            m.goto(t, if knobs.skip_tlb_flush { next } else { flush });
-            return Step::Ran(if zero {
-                "__split_huge_zero_page_pmd: pmdp_huge_clear_flush: pmdp_huge_get_and_clear"
-            } else {
-                "__split_huge_pmd_locked: pmdp_huge_clear_flush: pmdp_huge_get_and_clear"
-            });
-        }
-        if pc == self.file_zap {
-            if A::arch_needs_pgtable_deposit() {
-                zap_deposited_table(m, r);
-            }
-            if let Some(page) = m.page_of_pfn(A::pmd_pfn(orig(m))) {
-                m.page_map(page, r, -1);
-                m.page_put(page);
-            }
-            m.goto(t, self.unlock);
-            return Step::Ran(
-                "__split_huge_pmd_locked: zap_deposited_table if arch_needs_pgtable_deposit, folio_remove_rmap_pmd, folio_put",
-            );
-        }
-        if pc == self.zero_fill {
-            let Some(table) = m.withdraw(r) else {
-                m.flag(
-                    InvariantId::DEPOSIT,
-                    "the split withdrew from an empty deposit list",
-                );
-                m.goto(t, self.unlock);
-                return Step::Ran("pgtable_trans_huge_withdraw: nothing deposited");
-            };
-            for slot in 0..SLOTS {
-                let pte = zero_pte(m);
-                m.pte_set(table, slot, pte);
-            }
-            S::save_filled(m, t, table, None);
-            m.goto(t, self.populate);
-            return Step::Ran(
-                "__split_huge_zero_page_pmd: pgtable_trans_huge_withdraw, set_pte_at of special zero ptes",
-            );
-        }
-        // self.unlock
-        m.pmd_unlock(r, t);
-        m.goto(t, self.done);
-        Step::Ran("__split_huge_pmd: spin_unlock(ptl)")
     }
 }
 
@@ -365,7 +359,7 @@ impl<A: PmdOps> Program<A> for SplitHugePmd {
                 if self.mmap_read && !m.mmap_read(t) {
                     return Step::Blocked(Wait::MmapRead);
                 }
-                m.goto(t, STEPS.pmd_lock);
+                m.goto(t, STEPS.base);
                 Step::Ran("__split_huge_pmd: mmap_read_lock held by the caller")
             }
             RETURN => {
