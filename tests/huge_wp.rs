@@ -92,16 +92,11 @@ fn position(labels: &[&str], part: &str) -> usize {
         .unwrap_or_else(|| panic!("no {part:?} in {labels:#?}"))
 }
 
-/// A backend today's THP code runs on: THP, and not the 2016 ARM LPAE helpers.
-fn fixed_thp<A: PmdOps>() -> bool {
-    A::GEOMETRY.has_thp && !matches!(A::ID, ArchId::ArmLpaeV4_5 | ArchId::ArmLpaeV4_5Stored)
-}
-
 struct Alone(usize);
 
 impl ArchVisitor for Alone {
     fn visit<A: PmdOps>(&mut self) {
-        if !fixed_thp::<A>() {
+        if !common::fixed_thp::<A>() {
             return;
         }
         let pfn = Machine::<A>::page_pfn(0);
@@ -257,7 +252,7 @@ struct Races(Vec<(ArchId, u64)>);
 
 impl ArchVisitor for Races {
     fn visit<A: PmdOps>(&mut self) {
-        if !fixed_thp::<A>() {
+        if !common::fixed_thp::<A>() {
             return;
         }
         for thp in Thp::ALL {

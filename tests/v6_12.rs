@@ -47,7 +47,7 @@ struct Every {
 
 impl ArchVisitor for Every {
     fn visit<A: PmdOps>(&mut self) {
-        if fixed_thp::<A>() {
+        if common::fixed_thp::<A>() {
             self.results.push((A::ID, verdict::<A>(self.id)));
         }
     }
@@ -166,11 +166,6 @@ fn depth_first_and_breadth_first_agree_under_v6_12_code() {
 
 use common::run_alone;
 
-/// A backend today's (v6.12) THP scenarios run on: THP, and not a historical helper set.
-fn fixed_thp<A: PmdOps>() -> bool {
-    A::GEOMETRY.has_thp && !matches!(A::ID, ArchId::ArmLpaeV4_5 | ArchId::ArmLpaeV4_5Stored)
-}
-
 fn alone<A: PmdOps>(
     prot: Protection,
     setup: impl FnOnce(ScenarioBuilder<A>) -> ScenarioBuilder<A>,
@@ -187,7 +182,7 @@ fn alone<A: PmdOps>(
 struct SplitCarriesBits(usize);
 impl ArchVisitor for SplitCarriesBits {
     fn visit<A: PmdOps>(&mut self) {
-        if !fixed_thp::<A>() {
+        if !common::fixed_thp::<A>() {
             return;
         }
         for prot in [Protection::ReadWrite, Protection::Read] {
@@ -358,7 +353,7 @@ fn a_v6_12_split_that_clears_an_anonymous_thp_breaks_never_none() {
     struct Mutated(usize);
     impl ArchVisitor for Mutated {
         fn visit<A: PmdOps>(&mut self) {
-            if !fixed_thp::<A>() {
+            if !common::fixed_thp::<A>() {
                 return;
             }
             let knobs = Knobs {
@@ -490,7 +485,7 @@ fn a_prot_none_huge_zero_split_takes_the_zero_folio_for_anonymous_on_arm_lpae_on
 struct FileSplit(usize);
 impl ArchVisitor for FileSplit {
     fn visit<A: PmdOps>(&mut self) {
-        if !fixed_thp::<A>() {
+        if !common::fixed_thp::<A>() {
             return;
         }
         let (sc, m, labels) = alone::<A>(
@@ -1094,7 +1089,7 @@ fn v6_12_slow_gup_grabs_only_mapped_pages_against_split_and_zap() {
     struct Every(usize);
     impl ArchVisitor for Every {
         fn visit<A: PmdOps>(&mut self) {
-            if !fixed_thp::<A>() {
+            if !common::fixed_thp::<A>() {
                 return;
             }
             for gup in [GupSlow::read(0, 1), GupSlow::write(0, 1)] {

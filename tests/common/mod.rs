@@ -149,6 +149,13 @@ pub fn is_historical(id: pgtable::ArchId) -> bool {
     )
 }
 
+/// Returns whether today's (v6.12) THP code runs on backend `A`: it has THP and is not one
+/// of the 2016 helper sets.
+#[allow(dead_code)]
+pub fn fixed_thp<A: pgtable::PmdOps>() -> bool {
+    A::GEOMETRY.has_thp && !is_historical(A::ID)
+}
+
 /// Exhausts `sc` depth-first with and without partial-order reduction and breadth-first,
 /// asserts that the three find the same broken invariants and DFS and BFS the same state
 /// count, and returns what they found.
