@@ -7,7 +7,7 @@
 
 use pgtable::arch::{ArchVisitor, X86_64, visit_all};
 use pgtable::engine::explore::{Verdict, explore};
-use pgtable::engine::invariant::InvariantSet;
+use pgtable::engine::invariant::{InvariantId, InvariantSet};
 use pgtable::engine::mm::{Machine, SLOTS};
 use pgtable::engine::ops::v6_12::{
     fault::{AnonFault, FaultFlags},
@@ -277,14 +277,50 @@ impl ArchVisitor for Races {
 // The huge write fault against MADV_DONTNEED, GUP-fast and a folio locker, every start,
 // every fixed THP backend, every search: race 002's invariants hold (the pmd never reads
 // as none mid-split, no table is used after its free, no stale TLB entry is writable) and
-// every search stores the same states. (Checked by hand: a fallback split that clears the
-// pmd instead of invalidating it is found here, INV-002-NEVERNONE against GUP-fast.)
+// every search stores the same states.
 #[test]
 fn the_huge_write_fault_keeps_race_002s_invariants_under_every_search() {
     let mut r = Races(Vec::new());
     visit_all(&mut r);
     assert!(r.0.len() >= 8 * 9, "{}", r.0.len());
     assert!(r.0.iter().all(|&(_, n)| n > 10), "{:?}", r.0);
+}
+
+struct ClearingSplit(usize);
+
+impl ArchVisitor for ClearingSplit {
+    fn visit<A: PmdOps>(&mut self) {
+        if !common::fixed_thp::<A>() {
+            return;
+        }
+        let clearing = AnonFault {
+            fallback_split_clears_pmd: true,
+            ..writer()
+        };
+        let sc = builder::<A>(Thp::Shared)
+            .invariants(InvariantSet::all())
+            .thread("write", clearing)
+            .thread("gup", GupFast { region: 0, slot: 1 })
+            .build()
+            .unwrap();
+        for opts in common::every_search(2) {
+            let out = explore(&sc, opts);
+            let Verdict::Violated(cx) = out.verdict else {
+                panic!("{} {opts:?}: {:?}", A::ID, out.verdict);
+            };
+            assert_eq!(cx.invariant, InvariantId::NEVER_NONE, "{} {opts:?}", A::ID);
+        }
+        self.0 += 1;
+    }
+}
+
+// The mutation the race test above must catch: a fallback split that clears the pmd
+// instead of invalidating it lets GUP-fast read it as none mid-split, under every search.
+#[test]
+fn a_fallback_split_that_clears_the_pmd_breaks_never_none() {
+    let mut c = ClearingSplit(0);
+    visit_all(&mut c);
+    assert!(c.0 >= 8, "{}", c.0);
 }
 
 // Unshare (GUP's slow path pinning a shared THP) takes the same path without granting

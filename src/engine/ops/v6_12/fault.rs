@@ -88,6 +88,10 @@ pub struct AnonFault {
     /// shape Hugh Dickins warned against in the 2016 huge-tmpfs review, wrong where the
     /// empty pte is not zero (s390, nios2, xtensa, um).
     pub orig_pte_static_zero: bool,
+    /// Mutation for tests: `do_huge_pmd_wp_page`'s fallback split clears the pmd
+    /// (`pmdp_huge_clear_flush`) instead of invalidating it, so a lockless walker can read
+    /// it as none mid-split.
+    pub fallback_split_clears_pmd: bool,
 }
 
 impl AnonFault {
@@ -99,6 +103,7 @@ impl AnonFault {
             huge: true,
             write: true,
             orig_pte_static_zero: false,
+            fallback_split_clears_pmd: false,
         }
     }
     /// A read fault at (region, slot) that may take the huge path.
@@ -812,7 +817,11 @@ impl<A: PmdOps> Program<A> for AnonFault {
             WP_PAGE..=WP_SHARED_PUT => self.wp_step(m, t),
             HWP_LOCK..=HWP_UNLOCK => huge_wp_step(m, t, r),
             pc if FALLBACK_SPLIT.contains(pc) => {
-                let ran = FALLBACK_SPLIT.step::<A, FallbackSplit>(m, t, r, SplitKnobs::default());
+                let knobs = SplitKnobs {
+                    clear_instead_of_invalidate: self.fallback_split_clears_pmd,
+                    ..SplitKnobs::default()
+                };
+                let ran = FALLBACK_SPLIT.step::<A, FallbackSplit>(m, t, r, knobs);
                 if m.th(t).pc == FALLBACK_SPLIT.done {
                     // VM_FAULT_FALLBACK: on to handle_pte_fault with the split's state gone.
                     set_obj(m, t, SPLIT_TABLE, None);
