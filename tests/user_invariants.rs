@@ -267,3 +267,114 @@ fn bad_custom_ids_are_typed_errors() {
     let e = err(&TORN, true);
     assert!(e.to_string().contains("declared twice"), "{e}");
 }
+
+/// Two user mutexes taken in opposite orders by two threads (`first` then `second`).
+struct Pair {
+    first: MutexId,
+    second: MutexId,
+}
+
+const LOCK_A: MutexId = MutexId::new(1, "lock_a");
+const LOCK_B: MutexId = MutexId::new(2, "lock_b");
+
+impl Program<A> for Pair {
+    fn name(&self) -> &'static str {
+        "lock, lock, unlock, unlock"
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let pc = m.th(t).pc;
+        let lock = if pc == 0 { self.first } else { self.second };
+        match pc {
+            0 | 1 => {
+                if !m.mutex_lock(lock, t) {
+                    return Step::Blocked(Wait::Mutex(lock));
+                }
+                m.goto(t, pc + 1);
+                Step::Ran("user: mutex_lock")
+            }
+            _ => {
+                m.mutex_unlock(self.second, t);
+                m.mutex_unlock(self.first, t);
+                m.th_mut(t).done = true;
+                Step::Ran("user: unlock both")
+            }
+        }
+    }
+}
+
+/// A second `mutex_unlock` of a lock the thread no longer holds (a double unlock).
+struct DoubleUnlock;
+
+impl Program<A> for DoubleUnlock {
+    fn name(&self) -> &'static str {
+        "lock, unlock, unlock"
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let pc = m.th(t).pc;
+        if pc == 0 {
+            if !m.mutex_lock(LOCK_A, t) {
+                return Step::Blocked(Wait::Mutex(LOCK_A));
+            }
+            m.goto(t, 1);
+            return Step::Ran("user: mutex_lock");
+        }
+        m.mutex_unlock(LOCK_A, t);
+        m.goto(t, pc + 1);
+        m.th_mut(t).done = pc == 2;
+        Step::Ran("user: mutex_unlock")
+    }
+}
+
+fn locks_scenario(
+    first: impl Program<A> + 'static,
+    second: impl Program<A> + 'static,
+    set: Option<pgtable::engine::invariant::InvariantSet>,
+) -> Scenario<A> {
+    let b = ScenarioBuilder::<A>::new("user locks", 1)
+        .mutex(LOCK_A)
+        .mutex(LOCK_B)
+        .thread("first", first)
+        .thread("second", second);
+    match set {
+        Some(set) => b.invariants(set).build().unwrap(),
+        None => b.build().unwrap(),
+    }
+}
+
+// A scenario that asks for no invariant has every built-in one checked: a double unlock is
+// INV-LOCK-BALANCE unless the scenario narrows the set. A deadlock is the search's own
+// verdict, reported whatever the set, with both locks named.
+#[test]
+fn a_builder_checks_the_built_in_invariants_unless_told_otherwise() {
+    use pgtable::engine::invariant::{InvariantId, InvariantSet};
+    const AB: Pair = Pair {
+        first: LOCK_A,
+        second: LOCK_B,
+    };
+    const BA: Pair = Pair {
+        first: LOCK_B,
+        second: LOCK_A,
+    };
+    let double = |set| locks_scenario(DoubleUnlock, BA, set);
+    let abba = |set| locks_scenario(AB, BA, set);
+    for opts in searches() {
+        let Verdict::Violated(cx) = explore(&double(None), opts).verdict else {
+            panic!("{opts:?}: the double unlock was not reported");
+        };
+        assert_eq!(cx.invariant, InvariantId::LOCK_BALANCE, "{opts:?}");
+        let sc = double(Some(InvariantSet::none()));
+        assert_eq!(explore(&sc, opts).verdict, Verdict::Holds, "{opts:?}");
+        for set in [None, Some(InvariantSet::none())] {
+            let Verdict::Violated(cx) = explore(&abba(set), opts).verdict else {
+                panic!("{opts:?} {set:?}: the deadlock was not reported");
+            };
+            assert_eq!(cx.invariant, InvariantId::DEADLOCK, "{opts:?}");
+            let names: Vec<String> = cx.wait_for.iter().map(|l| l.to_string()).collect();
+            assert!(
+                names.iter().any(|n| n.contains("lock_a"))
+                    && names.iter().any(|n| n.contains("lock_b")),
+                "{names:?}"
+            );
+        }
+    }
+}

@@ -233,7 +233,9 @@ impl fmt::Display for InvariantId {
     }
 }
 
-/// A set of built-in invariants to check.
+/// A set of built-in invariants to check. Its `Default` is the empty set (a start for
+/// [`with`](Self::with)); a [`ScenarioBuilder`](super::ScenarioBuilder) starts from
+/// [`all`](Self::all).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct InvariantSet(pub u32);
 
@@ -241,6 +243,12 @@ impl InvariantSet {
     /// Every invariant.
     pub const fn all() -> Self {
         Self(u32::MAX)
+    }
+    /// No built-in invariant beyond [`ALWAYS`], which every search checks anyway: for a
+    /// scenario that checks only the invariants it declares. A deadlock
+    /// ([`InvariantId::DEADLOCK`]) is the search's own verdict and is reported whatever the set.
+    pub const fn none() -> Self {
+        Self(0)
     }
     /// Returns the set with `id` added.
     pub const fn with(self, id: InvariantId) -> Self {

@@ -259,7 +259,7 @@ impl<A: PmdOps> ScenarioBuilder<A> {
             name: name.to_string(),
             machine: Machine::new(regions.clamp(1, MAX_PMDS) as u8),
             threads: Vec::new(),
-            invariants: InvariantSet::default(),
+            invariants: InvariantSet::all(),
             declared: Vec::new(),
             locks: Vec::new(),
             error,
@@ -425,7 +425,12 @@ impl<A: PmdOps> ScenarioBuilder<A> {
         self
     }
 
-    /// Sets the invariants to check.
+    /// Sets the built-in invariants to check. A new builder checks every one
+    /// ([`InvariantSet::all`]), so that a scenario cannot pass by forgetting to ask for
+    /// lock balance or table lifetime; narrow the set (down to [`InvariantSet::none`]) only
+    /// where a built-in one does not describe the kernel being modelled. The scenario's own
+    /// invariants ([`invariant`](Self::invariant)) and [`invariant::ALWAYS`] are checked
+    /// whatever the set.
     pub fn invariants(mut self, set: InvariantSet) -> Self {
         self.invariants = set;
         self
