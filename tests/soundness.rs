@@ -390,6 +390,15 @@ enum Op {
     SetPageAnonExclusive(u8, bool),
     /// Reads page `p`'s `PageAnonExclusive` into register 0.
     ReadPageAnonExclusive(u8),
+    /// `try_grab_folio(FOLL_PIN)` of page `p`; with `true`, handed to the caller in the same
+    /// step (slow GUP's grab under the lock).
+    PagePin(u8, bool),
+    /// Drops a pin of page `p`: one handed to the caller (`true`) or one GUP still holds.
+    PageUnpin(u8, bool),
+    /// Hands a pin of page `p` to the caller (INV-PIN-EXCLUSIVE then judges the page).
+    PageKeepPin(u8),
+    /// Reads `folio_maybe_dma_pinned` of page `p` into register 0.
+    ReadPageMaybePinned(u8),
     /// Maps (`true`) or unmaps page `p` once in region `r` (its per-region counts).
     PageMap(u8, u8, bool),
     /// Reads how many mappings of page `p` region `r` holds into register 0.
@@ -597,6 +606,18 @@ impl Scripted {
                 let on = m.page(p).anon_exclusive;
                 *reg = u64::from(on);
             }
+            Op::PagePin(p, keep) => {
+                m.page_pin(p);
+                if keep {
+                    m.page_keep_pin(p);
+                }
+            }
+            Op::PageUnpin(p, kept) => m.page_unpin(p, kept),
+            Op::PageKeepPin(p) => m.page_keep_pin(p),
+            Op::ReadPageMaybePinned(p) => {
+                let pinned = m.page_maybe_dma_pinned(p);
+                *reg = u64::from(pinned);
+            }
             Op::PageMap(p, r, up) => m.page_map(p, r, if up { 1 } else { -1 }),
             Op::ReadPageMaps(p, r) => {
                 let n = m.page(p).maps_in(r);
@@ -737,7 +758,7 @@ fn op(threads: u8) -> impl Strategy<Value = Op> {
         1 => (0..2u8).prop_map(Op::GhostInc),
         1 => Just(Op::FlagUser),
         1 => (0..threads).prop_map(Op::ReadThread),
-        1 => prop_oneof![Just(None), (0..2u8).prop_map(Some)].prop_map(Op::TlbFill),
+        3 => prop_oneof![Just(None), (0..2u8).prop_map(Some)].prop_map(Op::TlbFill),
         1 => Just(Op::TlbFlush),
         1 => (0..INVS.len() as u8, 0..3u8).prop_map(|(i, k)| Op::FlagIf(i, k)),
         1 => (0..INVS.len() as u8, 0..INVS.len() as u8).prop_map(|(i, j)| Op::FlagTwo(i, j)),
@@ -746,6 +767,12 @@ fn op(threads: u8) -> impl Strategy<Value = Op> {
         1 => (0..3u8, any::<bool>()).prop_map(|(p, f)| Op::SetPageFile(p, f)),
         1 => (0..3u8, any::<bool>()).prop_map(|(p, on)| Op::SetPageAnonExclusive(p, on)),
         1 => (0..3u8).prop_map(Op::ReadPageAnonExclusive),
+        2 => prop_oneof![
+            (0..3u8, any::<bool>()).prop_map(|(p, keep)| Op::PagePin(p, keep)),
+            (0..3u8, any::<bool>()).prop_map(|(p, kept)| Op::PageUnpin(p, kept)),
+            (0..3u8).prop_map(Op::PageKeepPin),
+            (0..3u8).prop_map(Op::ReadPageMaybePinned),
+        ],
         1 => (0..3u8, 0..2u8, any::<bool>()).prop_map(|(p, r, up)| Op::PageMap(p, r, up)),
         1 => (0..3u8, 0..2u8).prop_map(|(p, r)| Op::ReadPageMaps(p, r)),
         1 => Just(Op::ReadVmaFile),
@@ -825,6 +852,7 @@ fn scenario(programs: &[Vec<Op>], set_bits: u32) -> Scenario<A> {
         InvariantId::DONTNEED,
         InvariantId::VALIDATE,
         InvariantId::ZERO_FOLIO,
+        InvariantId::PIN_EXCLUSIVE,
     ];
     for (i, id) in checkable.iter().enumerate() {
         if set_bits & (1 << i) != 0 {
@@ -1126,6 +1154,7 @@ fn the_oracle_generates_every_kind_of_answer() {
         InvariantId::TLB_SMALL_HUGE,
         InvariantId::DONTNEED,
         InvariantId::DEADLOCK,
+        InvariantId::PIN_EXCLUSIVE,
     ] {
         assert!(seen.contains(id), "no generated program breaks {id}");
     }

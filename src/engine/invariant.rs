@@ -122,6 +122,7 @@ invariants! {
     10 ZERO_FOLIO => "INV-ZERO-FOLIO", "Only the huge-zero-page paths handle the huge zero folio: no split takes it for an anonymous THP, adding HPAGE_PMD_NR - 1 references and an anonymous rmap that the zap of its ptes then drops, one reference too many (mm/huge_memory.c:2857-2861).";
     11 MODEL => "INV-MODEL", "The model's own preconditions hold (no arena overflow, no helper error).";
     12 FOOTPRINT => "INV-FOOTPRINT", "Every location a step changes is declared in its footprint (the footprint auditor), so partial-order reduction never trusts a footprint that misses a write.";
+    13 PIN_EXCLUSIVE => "INV-PIN-EXCLUSIVE", "An anonymous page GUP has handed a FOLL_PIN to its caller for is PageAnonExclusive while the pin is held: GUP pins only exclusive anonymous pages and nothing clears the flag of a pinned one (include/linux/rmap.h:536-576, mm/internal.h:1373), so a write fault never replaces the page under the pin.";
 }
 
 impl InvariantId {
@@ -188,9 +189,10 @@ impl<A: PmdOps> Declared<A> {
 }
 
 /// The built-in state invariants, as predicates like a scenario's own: INV-002-NEVERNONE,
-/// INV-002-DONTNEED and INV-TLB-SMALL-HUGE (the other built-in ones are raised by the steps
-/// that break them). An [`InvariantSet`] chooses which of them a scenario checks.
-pub const fn builtin_checks<A: PmdOps>() -> [Declared<A>; 3] {
+/// INV-002-DONTNEED, INV-TLB-SMALL-HUGE and INV-PIN-EXCLUSIVE (the other built-in ones are
+/// raised by the steps that break them). An [`InvariantSet`] chooses which of them a
+/// scenario checks.
+pub const fn builtin_checks<A: PmdOps>() -> [Declared<A>; 4] {
     [
         Declared {
             invariant: &builtin::NEVER_NONE,
@@ -203,6 +205,10 @@ pub const fn builtin_checks<A: PmdOps>() -> [Declared<A>; 3] {
         Declared {
             invariant: &builtin::TLB_SMALL_HUGE,
             check: Some(tlb_small_huge::<A>),
+        },
+        Declared {
+            invariant: &builtin::PIN_EXCLUSIVE,
+            check: Some(pin_exclusive::<A>),
         },
     ]
 }
@@ -357,6 +363,7 @@ pub fn check<A: PmdOps>(m: &Machine<A>, set: InvariantSet) -> Option<(InvariantI
     run(InvariantId::NEVER_NONE, never_none::<A>)
         .or_else(|| run(InvariantId::DONTNEED, dontneed::<A>))
         .or_else(|| run(InvariantId::TLB_SMALL_HUGE, tlb_small_huge::<A>))
+        .or_else(|| run(InvariantId::PIN_EXCLUSIVE, pin_exclusive::<A>))
 }
 
 /// INV-002-NEVERNONE over every region.
@@ -404,6 +411,13 @@ fn tlb_small_huge<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
         .then_some("a CPU caches a huge and a small translation for one address")
 }
 
+/// INV-PIN-EXCLUSIVE over every page.
+fn pin_exclusive<A: PmdOps>(m: &Machine<A>) -> Option<&'static str> {
+    m.allocated_pages()
+        .any(|(_, p)| p.pins_kept > 0 && !p.file && !p.anon_exclusive)
+        .then_some("an anonymous page pinned for its caller is not PageAnonExclusive")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,7 +432,8 @@ mod tests {
             [
                 InvariantId::NEVER_NONE,
                 InvariantId::DONTNEED,
-                InvariantId::TLB_SMALL_HUGE
+                InvariantId::TLB_SMALL_HUGE,
+                InvariantId::PIN_EXCLUSIVE
             ]
         );
         assert!(builtin_checks::<X86_64>().iter().all(|k| k.check.is_some()));
@@ -433,6 +448,6 @@ mod tests {
         assert_eq!(MINE.id(), SAME.id());
         assert!(!MINE.id().is_builtin() && InvariantId::MODEL.is_builtin());
         assert_eq!(MINE.id().bit(), 0);
-        assert_eq!(InvariantId::ALL.len(), 13);
+        assert_eq!(InvariantId::ALL.len(), 14);
     }
 }

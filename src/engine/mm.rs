@@ -83,6 +83,13 @@ pub struct Page {
     /// `PageAnonExclusive`: an anonymous page only this mapping maps (set by the anonymous
     /// fault's `RMAP_EXCLUSIVE` and by `do_wp_page`; a write fault reuses such a page as is).
     pub anon_exclusive: bool,
+    /// `FOLL_PIN` references among `refcount` (a small folio's `GUP_PIN_COUNTING_BIAS`
+    /// share, a large one's `_pincount`): what `folio_maybe_dma_pinned` reads. GUP-fast takes
+    /// one before its rechecks and drops it when they fail.
+    pub pincount: u8,
+    /// Ghost: pins GUP has handed to its caller (a driver's DMA), which INV-PIN-EXCLUSIVE
+    /// judges. Part of `pincount`; a pin GUP-fast may still drop is not.
+    pub pins_kept: u8,
 }
 
 impl Page {
@@ -1016,6 +1023,42 @@ impl<A: PmdOps> Machine<A> {
         let page = &mut self.pages[usize::from(p)];
         page.refcount = page.refcount.saturating_add(1);
     }
+    /// `try_grab_folio(FOLL_PIN)`: a reference that `folio_maybe_dma_pinned` sees.
+    pub fn page_pin(&mut self, p: u8) {
+        self.write(Loc::Page(p));
+        let page = &mut self.pages[usize::from(p)];
+        page.refcount = page.refcount.saturating_add(1);
+        page.pincount = page.pincount.saturating_add(1);
+    }
+    /// `gup_put_folio(FOLL_PIN)` / `unpin_user_page`: drops a pin (and, if GUP had handed it
+    /// over, its [`Page::pins_kept`] share), flagging INV-MODEL for a page not pinned.
+    pub fn page_unpin(&mut self, p: u8, kept: bool) {
+        self.write(Loc::Page(p));
+        let page = &mut self.pages[usize::from(p)];
+        let short = page.pincount == 0 || (kept && page.pins_kept == 0);
+        page.refcount = page.refcount.saturating_sub(1);
+        page.pincount = page.pincount.saturating_sub(1);
+        if kept {
+            page.pins_kept = page.pins_kept.saturating_sub(1);
+        }
+        if short {
+            self.flag(InvariantId::MODEL, "unpinned a page that holds no such pin");
+        }
+    }
+    /// GUP hands a pin it holds to its caller (ghost: [`Page::pins_kept`]).
+    pub fn page_keep_pin(&mut self, p: u8) {
+        self.write(Loc::Page(p));
+        let page = &mut self.pages[usize::from(p)];
+        if page.pins_kept >= page.pincount {
+            self.flag(InvariantId::MODEL, "kept a pin GUP did not take");
+            return;
+        }
+        page.pins_kept += 1;
+    }
+    /// `folio_maybe_dma_pinned` (include/linux/mm.h:1935), a recorded read.
+    pub fn page_maybe_dma_pinned(&self, p: u8) -> bool {
+        self.page(p).pincount > 0
+    }
     /// Frees a page reference.
     pub fn page_put(&mut self, p: u8) {
         self.write(Loc::Page(p));
@@ -1518,6 +1561,8 @@ impl<A: PmdOps> Machine<A> {
                         region_maps,
                         file,
                         anon_exclusive,
+                        pincount,
+                        pins_kept,
                     } = *p;
                     h.write_u64(
                         u64::from(huge)
@@ -1527,7 +1572,9 @@ impl<A: PmdOps> Machine<A> {
                             | u64::from(region) << 32
                             | u64::from(file) << 40
                             | u64::from(anon_exclusive) << 41
-                            | u64::from(region_maps) << 42,
+                            | u64::from(region_maps) << 42
+                            | u64::from(pincount) << 48
+                            | u64::from(pins_kept) << 56,
                     );
                 }
                 if self.page_waiters != 0 {

@@ -123,6 +123,9 @@ pub enum ScenarioError {
     NoSuchSlot(usize),
     /// A page index that is not an allocated page.
     NoSuchPage(u8),
+    /// A pin asked of an anonymous page that is not `PageAnonExclusive`: GUP pins only
+    /// exclusive anonymous pages (it unshares a shared one first).
+    PinOfSharedPage(u8),
     /// The pte slot already holds an entry.
     SlotInUse {
         /// The region.
@@ -208,6 +211,10 @@ impl fmt::Display for ScenarioError {
                 write!(f, "pte slot {s} is not one of the {SLOTS} modelled slots")
             }
             ScenarioError::NoSuchPage(p) => write!(f, "page {p} is not an allocated page"),
+            ScenarioError::PinOfSharedPage(p) => write!(
+                f,
+                "page {p} is anonymous and not PageAnonExclusive: GUP pins only exclusive anonymous pages (set page_anon_exclusive first)"
+            ),
             ScenarioError::Unsupported(what) => {
                 write!(f, "the machine does not model {what}")
             }

@@ -121,14 +121,32 @@ impl<'a, A: PmdOps> Setup<'a, A> {
         Ok(p)
     }
 
-    /// Takes one more reference on page `p`: a pin (`pin_user_pages`), a page-cache slot, a
-    /// reference some kernel path holds.
+    /// Takes one more reference on page `p`: a page-cache slot, a reference some kernel path
+    /// holds (a pin is [`pin_page`](Self::pin_page)).
     ///
     /// # Errors
     /// [`ScenarioError::NoSuchPage`] for a page not allocated.
     pub fn get_page(&mut self, p: u8) -> Result<(), ScenarioError> {
         self.allocated(p)?;
         self.m.page_get(p);
+        Ok(())
+    }
+
+    /// Pins page `p` for a caller that holds it from the start (a driver's DMA buffer, an
+    /// earlier `pin_user_pages`): a reference that `folio_maybe_dma_pinned` sees, judged by
+    /// INV-PIN-EXCLUSIVE. Set `PageAnonExclusive` or make the page a file page first.
+    ///
+    /// # Errors
+    /// [`ScenarioError::NoSuchPage`]; [`ScenarioError::PinOfSharedPage`] for an anonymous
+    /// page that is not exclusive.
+    pub fn pin_page(&mut self, p: u8) -> Result<(), ScenarioError> {
+        self.allocated(p)?;
+        let page = *self.m.page(p);
+        if !page.file && !page.anon_exclusive {
+            return Err(ScenarioError::PinOfSharedPage(p));
+        }
+        self.m.page_pin(p);
+        self.m.page_keep_pin(p);
         Ok(())
     }
 
