@@ -372,9 +372,7 @@ fn ops_outside_the_scenario_are_refused_by_build() {
         (1, region(9))
     );
     assert_eq!(
-        bad(one()
-            .thread("gup", v6_12::gup::GupFast { region: 0, slot: 2 })
-            .build()),
+        bad(one().thread("gup", v6_12::gup::GupFast::new(0, 2)).build()),
         (1, slot(2))
     );
     assert_eq!(

@@ -262,7 +262,7 @@ impl ArchVisitor for Races {
                     .thread("write", writer());
                 let b = match other {
                     0 => b.thread("dontneed", MadvDontneed::new(0)),
-                    1 => b.thread("gup", GupFast { region: 0, slot: 1 }),
+                    1 => b.thread("gup", GupFast::new(0, 1)),
                     _ => b.thread("lock", FolioLocker),
                 };
                 let sc = b.build().unwrap();
@@ -300,7 +300,7 @@ impl ArchVisitor for ClearingSplit {
         let sc = builder::<A>(Thp::Shared)
             .invariants(InvariantSet::all())
             .thread("write", clearing)
-            .thread("gup", GupFast { region: 0, slot: 1 })
+            .thread("gup", GupFast::new(0, 1))
             .build()
             .unwrap();
         for opts in common::every_search(2) {

@@ -11,12 +11,13 @@ use pgtable::engine::mm::Machine;
 use pgtable::engine::ops::v6_12::{
     fault::AnonFault,
     gup::GupFast,
+    gup_slow::GupSlow,
     migrate::{MovePages, NR_MAX_MIGRATE_SYNC_RETRY},
 };
 use pgtable::engine::program::{Typed, Wait};
 use pgtable::engine::setup::{MigrationKind, PteInit};
 use pgtable::engine::trace::replay;
-use pgtable::engine::{Scenario, ScenarioBuilder};
+use pgtable::engine::{Scenario, ScenarioBuilder, ScenarioError};
 use pgtable::{PmdOps, PteOps};
 
 mod common;
@@ -90,7 +91,7 @@ fn scenario<A: PmdOps>(start: Start, mover: MovePages, gup: bool) -> Scenario<A>
             }),
         );
     if gup {
-        b = b.thread("gup", GupFast { region: 0, slot: 0 });
+        b = b.thread("gup", GupFast::new(0, 0));
     }
     b.build().expect("builds")
 }
@@ -314,4 +315,205 @@ fn moving_a_large_folio_is_reported_as_not_modelled() {
     };
     assert_eq!(cx.invariant, InvariantId::MODEL);
     assert!(cx.what.contains("large folio"), "{}", cx.what);
+}
+
+/// Who pins the page at (0, 0) in [`pin_scenario`].
+#[derive(Clone, Copy, Debug)]
+enum Pinner {
+    /// A driver pinned it before the scenario starts (`Setup::pin_page`).
+    Before,
+    /// `pin_user_pages_fast` runs beside the move.
+    Fast,
+    /// `pin_user_pages_unlocked` (slow GUP) runs beside the move.
+    Slow,
+}
+
+/// The exclusive anonymous page at (0, 0), writable or write-protected, pinned as `pinner`
+/// says while `move_pages` moves it. Every built-in invariant is checked
+/// (INV-PIN-EXCLUSIVE among them).
+fn pin_scenario<A: PmdOps>(writable: bool, pinner: Pinner, mover: MovePages) -> Scenario<A> {
+    let init = if writable {
+        PteInit::WRITTEN
+    } else {
+        PteInit::WRPROTECTED
+    };
+    let b = ScenarioBuilder::<A>::new("pin vs move_pages", 1)
+        .setup(move |s| {
+            let p = s.page(false)?;
+            s.map_pte(0, 0, p, init)?;
+            s.page_anon_exclusive(p, true)?;
+            if matches!(pinner, Pinner::Before) {
+                s.pin_page(p)?;
+            }
+            Ok(())
+        })
+        .thread("move_pages", Typed(mover));
+    match pinner {
+        Pinner::Before => b,
+        Pinner::Fast => b.thread("pin", GupFast::pin(0, 0)),
+        Pinner::Slow => b.thread("pin", GupSlow::pin(0, 0)),
+    }
+    .build()
+    .expect("builds")
+}
+
+// The (A1)-(A4) / (B1)-(B5) protocol of include/linux/rmap.h, v6.12 on both sides: whatever
+// the order, a page GUP pins stays PageAnonExclusive (INV-PIN-EXCLUSIVE), on every backend,
+// for a writable pte (GUP-fast's recheck sees the cleared pte) and a write-protected one.
+#[test]
+fn a_pin_against_move_pages_keeps_the_page_exclusive_on_every_backend() {
+    struct Every(Vec<(pgtable::ArchId, u64)>);
+    impl ArchVisitor for Every {
+        fn visit<A: PmdOps>(&mut self) {
+            for writable in [true, false] {
+                for pinner in [Pinner::Before, Pinner::Fast, Pinner::Slow] {
+                    let sc = pin_scenario::<A>(writable, pinner, mover());
+                    self.0.push((A::ID, every_search_holds(&sc)));
+                }
+            }
+        }
+    }
+    let mut every = Every(Vec::new());
+    visit_all(&mut every);
+    assert!(every.0.len() >= 84, "{:?}", every.0);
+    assert!(every.0.iter().all(|&(_, n)| n > 20), "{:?}", every.0);
+}
+
+// A pin taken before the move: `folio_try_share_anon_rmap_pte` refuses (-EBUSY) with the
+// pte cleared, `try_to_migrate_one` puts it back as it was, and the move is undone without
+// a single `__migrate_folio` pass; the pin stays on the exclusive page.
+#[test]
+fn a_pinned_page_makes_try_to_migrate_one_back_off() {
+    type A = X86_64;
+    for pinner in [Pinner::Before, Pinner::Fast] {
+        let sc = pin_scenario::<A>(true, pinner, mover());
+        let mut m = sc.initial.clone();
+        let table = m.table_of(m.peek_pmd(0)).unwrap();
+        let before = m.table(table).ptes[0];
+        let mut labels = Vec::new();
+        if matches!(pinner, Pinner::Fast) {
+            assert_eq!(run_thread(&sc, &mut m, 1, "", &mut labels), Ok(None));
+        }
+        assert_eq!(run_thread(&sc, &mut m, 0, "", &mut labels), Ok(None));
+        assert!(
+            labels
+                .iter()
+                .any(|l| l.contains("folio_maybe_dma_pinned, -EBUSY")),
+            "{pinner:?}: {labels:#?}"
+        );
+        assert!(
+            !labels.iter().any(|l| l.contains("__migrate_folio")),
+            "{pinner:?}: {labels:#?}"
+        );
+        assert_eq!(m.table(table).ptes[0], before, "{pinner:?}");
+        let page = *m.page(0);
+        assert!(page.anon_exclusive, "{pinner:?}");
+        // The mapping's reference and the pin's; the destination went back.
+        assert_eq!(
+            (page.refcount, page.mapcount, page.pincount, page.pins_kept),
+            (2, 1, 1, 1),
+            "{pinner:?}"
+        );
+        assert_eq!(m.page(1).refcount, 0, "{pinner:?}");
+    }
+}
+
+// Only an exclusive anonymous page can be pinned from the start: GUP unshares a shared one
+// first, so a scenario that asks for a pin of a shared page is malformed.
+#[test]
+fn pinning_a_shared_anonymous_page_is_a_scenario_error() {
+    let err = ScenarioBuilder::<X86_64>::new("pin of a shared page", 1)
+        .setup(|s| {
+            let p = s.page(false)?;
+            s.map_pte(0, 0, p, PteInit::WRPROTECTED)?;
+            s.pin_page(p)
+        })
+        .thread("move_pages", Typed(mover()))
+        .build()
+        .unwrap_err();
+    assert_eq!(err, ScenarioError::PinOfSharedPage(0));
+    assert!(err.to_string().contains("PageAnonExclusive"), "{err}");
+}
+
+/// Asserts that every search reports INV-PIN-EXCLUSIVE and no other invariant first.
+#[track_caller]
+fn pin_exclusive_broken<A: PmdOps>(sc: &Scenario<A>) {
+    for opts in common::every_search(2) {
+        let Verdict::Violated(cx) = explore(sc, opts).verdict else {
+            panic!("{}: {opts:?} found nothing", A::ID)
+        };
+        assert_eq!(
+            cx.invariant,
+            InvariantId::PIN_EXCLUSIVE,
+            "{} {opts:?}",
+            A::ID
+        );
+    }
+}
+
+// Without the pin check (A2), the move shares a pinned page: every search on every backend
+// finds the pinned page that is no longer PageAnonExclusive.
+#[test]
+fn a_move_that_ignores_pins_breaks_pin_exclusive_on_every_backend() {
+    struct Every(usize);
+    impl ArchVisitor for Every {
+        fn visit<A: PmdOps>(&mut self) {
+            for writable in [true, false] {
+                let mover = MovePages {
+                    ignore_pins: true,
+                    ..mover()
+                };
+                pin_exclusive_broken(&pin_scenario::<A>(writable, Pinner::Before, mover));
+                self.0 += 1;
+            }
+        }
+    }
+    let mut every = Every(0);
+    visit_all(&mut every);
+    assert!(every.0 >= 28, "{}", every.0);
+}
+
+// Sharing before the pte is cleared, against rmap.h's order: GUP-fast reads a writable pte,
+// pins, finds the pte unchanged and, the pte being writable, never asks for
+// PageAnonExclusive (B5), so it keeps a pin on a page the move has just shared. A
+// write-protected pte is safe even so: B5 sees the shared page and backs off.
+#[test]
+fn sharing_before_the_pte_is_cleared_lets_gup_fast_pin_a_shared_page() {
+    struct Every(usize);
+    impl ArchVisitor for Every {
+        fn visit<A: PmdOps>(&mut self) {
+            let mover = MovePages {
+                share_before_clear: true,
+                ..mover()
+            };
+            pin_exclusive_broken(&pin_scenario::<A>(true, Pinner::Fast, mover));
+            every_search_holds(&pin_scenario::<A>(false, Pinner::Fast, mover));
+            self.0 += 1;
+        }
+    }
+    let mut every = Every(0);
+    visit_all(&mut every);
+    assert!(every.0 >= 14, "{}", every.0);
+    // The x86_64 trace, in order: the early share, then GUP-fast's whole pin.
+    let sc = pin_scenario::<X86_64>(
+        true,
+        Pinner::Fast,
+        MovePages {
+            share_before_clear: true,
+            ..mover()
+        },
+    );
+    let Verdict::Violated(cx) = explore(&sc, Options::default()).verdict else {
+        panic!("not found")
+    };
+    let trace = replay(&sc, &cx.schedule).expect("replays");
+    let text = format!("{trace}");
+    let share = text
+        .find("before ptep_clear_flush")
+        .expect("the early share");
+    let keep = text
+        .find("the entry is writable")
+        .expect("GUP-fast keeps its pin");
+    assert!(share < keep, "{text}");
+    assert!(text.contains("INV-PIN-EXCLUSIVE"), "{text}");
 }

@@ -327,7 +327,7 @@ fn never_none_is_stated_as_v6_12_keeps_it_not_stronger() {
         let sc = b
             .unwrap()
             .thread("split", SplitHugePmd::new(0))
-            .thread("gup", GupFast { region: 0, slot: 1 })
+            .thread("gup", GupFast::new(0, 1))
             .state_invariant(&NEVER_NONE_MID_SPLIT, none_mid_split::<X86_64>)
             .build()
             .unwrap();
@@ -1448,7 +1448,7 @@ fn gup_fast_of_a_page_mapped_in_two_regions_is_no_decode_violation() {
             s.map_pte(0, 1, p, PteInit::WRPROTECTED)?;
             s.map_pte(1, 1, p, PteInit::WRPROTECTED)
         })
-        .thread("gup", GupFast { region: 0, slot: 1 })
+        .thread("gup", GupFast::new(0, 1))
         .build()
         .unwrap();
     let (m, labels) = run_in_order(&sc);

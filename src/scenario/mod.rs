@@ -675,8 +675,8 @@ fn race_002_gup_v6_12<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
     let b = ScenarioBuilder::<A>::new("race-002-gup", 1)
         .huge(0)?
         .thread("split", split)
-        .thread("gup0", v6_12::gup::GupFast { region: 0, slot: 0 })
-        .thread("gup1", v6_12::gup::GupFast { region: 0, slot: 1 });
+        .thread("gup0", v6_12::gup::GupFast::new(0, 0))
+        .thread("gup1", v6_12::gup::GupFast::new(0, 1));
     Ok(b.invariants(set(RACE_002_GUP_INVARIANTS)).build()?)
 }
 
@@ -706,7 +706,7 @@ fn huge_zero_split<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
         .huge_zero(0)?
         .thread("split", v6_12::split::SplitHugePmd::new(0))
         .thread("zap", v6_12::zap::MadvDontneed::new(0))
-        .thread("gup", v6_12::gup::GupFast { region: 0, slot: 0 })
+        .thread("gup", v6_12::gup::GupFast::new(0, 0))
         .thread("read", v6_12::fault::AnonFault::read(0, 1));
     Ok(b.invariants(set(SPLIT_ZAP_GUP_INVARIANTS)).build()?)
 }
@@ -758,8 +758,8 @@ fn file_thp_split<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
         .huge_file(0)?
         .thread("split", v6_12::split::SplitHugePmd::new(0))
         .thread("zap", v6_12::zap::MadvDontneed::new(0))
-        .thread("gup0", v6_12::gup::GupFast { region: 0, slot: 0 })
-        .thread("gup1", v6_12::gup::GupFast { region: 0, slot: 1 });
+        .thread("gup0", v6_12::gup::GupFast::new(0, 0))
+        .thread("gup1", v6_12::gup::GupFast::new(0, 1));
     Ok(b.invariants(set(SPLIT_ZAP_GUP_INVARIANTS)).build()?)
 }
 

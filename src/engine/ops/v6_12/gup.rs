@@ -13,7 +13,16 @@
 //! PRESENT|USER, arm's and arm64's valid and user bits, powerpc's user-readable entry (and
 //! not a serializing pmd), and the generic `pmd_present`/`pte_present` for s390 and, for
 //! pmds, 32-bit ARM LPAE (kernel-patches/0001 gives LPAE its own, which asks the valid bit).
-//! GUP-fast here is a read (no `FOLL_WRITE`).
+//! GUP-fast here is a read (no `FOLL_WRITE`): `FOLL_GET` (`get_user_pages_fast`), or with
+//! [`GupFast::pin`] `FOLL_PIN` (`pin_user_pages_fast`), the B1-B5 side of the protocol of
+//! include/linux/rmap.h:553-571: read the entry (B1), pin (B3: `try_grab_folio_fast` raises
+//! what `folio_maybe_dma_pinned` reads), recheck the entry (B4), and for an entry that is
+//! not writable back off from an anonymous page that is not `PageAnonExclusive` (B5:
+//! `gup_must_unshare`, mm/internal.h:1373, its own step after the recheck). A pin that
+//! passes is handed to the caller ([`Machine::page_keep_pin`], judged by
+//! INV-PIN-EXCLUSIVE). `gup_fast_folio_allowed` (:2833) lets every folio the model has
+//! through: it refuses only `FOLL_LONGTERM` write pins of file folios and secretmem.
+//! The memory barriers of that protocol are no step: the machine is sequentially consistent.
 //!
 //! Interrupts-off against a TLB-flush IPI and RCU-deferred table freeing matter only where a
 //! scenario frees a table GUP-fast can reach. None does: v6.12's zap frees only the deposited
@@ -29,13 +38,34 @@ use super::super::super::program::{Limits, Program, ProgramError, Step};
 use super::super::finish;
 use super::{in_huge_zero_folio, pte_offset_map};
 
-/// `get_user_pages_fast` (read) of one page at (region, slot), v6.12.
+/// `get_user_pages_fast` (read) of one page at (region, slot), v6.12, or with `pin` its
+/// `pin_user_pages_fast`.
 #[derive(Clone, Copy, Debug)]
 pub struct GupFast {
     /// The region (pmd index).
     pub region: u8,
     /// The pte slot within it.
     pub slot: u8,
+    /// `FOLL_PIN` instead of `FOLL_GET`.
+    pub pin: bool,
+}
+
+impl GupFast {
+    /// `get_user_pages_fast` (`FOLL_GET`, read) of the page at (region, slot).
+    pub const fn new(region: u8, slot: u8) -> Self {
+        Self {
+            region,
+            slot,
+            pin: false,
+        }
+    }
+    /// `pin_user_pages_fast` (`FOLL_PIN`, read) of the page at (region, slot).
+    pub const fn pin(region: u8, slot: u8) -> Self {
+        Self {
+            pin: true,
+            ..Self::new(region, slot)
+        }
+    }
 }
 
 const PMD: usize = 0;
@@ -49,10 +79,15 @@ const GRAB: u8 = 2;
 const RECHECK_PMD: u8 = 3;
 const RECHECK_PTE: u8 = 4;
 const KEEP: u8 = 5;
+const UNSHARE: u8 = 6;
 
 impl<A: PmdOps> Program<A> for GupFast {
     fn name(&self) -> &'static str {
-        "get_user_pages_fast (v6.12)"
+        if self.pin {
+            "pin_user_pages_fast (v6.12)"
+        } else {
+            "get_user_pages_fast (v6.12)"
+        }
     }
 
     fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
@@ -124,10 +159,18 @@ impl<A: PmdOps> Program<A> for GupFast {
             }
             GRAB => {
                 if let Some(page) = m.page_of_pfn(m.th(t).regs[PFN]) {
-                    m.page_get(page);
+                    if self.pin {
+                        m.page_pin(page);
+                    } else {
+                        m.page_get(page);
+                    }
                 }
                 m.goto(t, RECHECK_PMD);
-                Step::Ran("try_grab_folio_fast: take a reference on the folio")
+                Step::Ran(if self.pin {
+                    "try_grab_folio_fast: FOLL_PIN, pin the folio"
+                } else {
+                    "try_grab_folio_fast: take a reference on the folio"
+                })
             }
             RECHECK_PMD => {
                 let now = m.pmd_get(r);
@@ -135,10 +178,13 @@ impl<A: PmdOps> Program<A> for GupFast {
                     return self.drop_ref(m, t, "gup_fast: pmd_val(orig) != pmd_val(*pmdp), put");
                 }
                 let leaf = m.th(t).regs[TABLE] == u64::from(NO_TABLE);
-                if leaf {
+                let next = if !leaf {
+                    RECHECK_PTE
+                } else {
                     self.commit(m, t, r);
-                }
-                m.goto(t, if leaf { KEEP } else { RECHECK_PTE });
+                    if self.pin { UNSHARE } else { KEEP }
+                };
+                m.goto(t, next);
                 Step::Ran("gup_fast: the pmd is unchanged")
             }
             RECHECK_PTE => {
@@ -148,8 +194,36 @@ impl<A: PmdOps> Program<A> for GupFast {
                     return self.drop_ref(m, t, "gup_fast_pte_range: pte_val changed, put");
                 }
                 self.commit(m, t, r);
-                m.goto(t, KEEP);
+                m.goto(t, if self.pin { UNSHARE } else { KEEP });
                 Step::Ran("gup_fast_pte_range: the pte is unchanged")
+            }
+            UNSHARE => {
+                let leaf = m.th(t).regs[TABLE] == u64::from(NO_TABLE);
+                let writable = if leaf {
+                    crate::entry::Pmd::<A>::try_from_u64(m.th(t).regs[PMD])
+                        .is_ok_and(|pmd| A::pmd_write(pmd))
+                } else {
+                    crate::Pte::<A>::try_from_u64(m.th(t).regs[PTE])
+                        .is_ok_and(|pte| A::pte_write(pte))
+                };
+                let shared = m.page_of_pfn(m.th(t).regs[PFN]).is_some_and(|p| {
+                    let page = m.page(p);
+                    !page.file && !page.anon_exclusive
+                });
+                if !writable && shared {
+                    return self.drop_ref(
+                        m,
+                        t,
+                        "gup_fast: !pte_write, gup_must_unshare: !PageAnonExclusive, gup_put_folio",
+                    );
+                }
+                self.keep_pin(m, t);
+                m.goto(t, KEEP);
+                Step::Ran(if writable {
+                    "gup_fast: gup_fast_folio_allowed; the entry is writable"
+                } else {
+                    "gup_fast: gup_fast_folio_allowed; gup_must_unshare: no"
+                })
             }
             _ => {
                 finish(m, t);
@@ -162,7 +236,8 @@ impl<A: PmdOps> Program<A> for GupFast {
 impl GupFast {
     /// The last recheck passed: GUP-fast keeps the page. INV-002-DECODE is judged here, at
     /// that linearization point: the page must be mapped at the address now. (A zap that
-    /// unmaps it after this step is no error: GUP-fast holds its reference.)
+    /// unmaps it after this step is no error: GUP-fast holds its reference.) A pin is handed
+    /// over later, after `gup_must_unshare` ([`Self::keep_pin`]).
     fn commit<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, r: u8) {
         let pfn = m.th(t).regs[PFN];
         let page = m.page_of_pfn(pfn);
@@ -178,9 +253,20 @@ impl GupFast {
         }
     }
 
+    /// `pin_user_pages_fast` hands its pin to the caller (INV-PIN-EXCLUSIVE judges it).
+    fn keep_pin<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid) {
+        if let Some(p) = m.page_of_pfn(m.th(t).regs[PFN]) {
+            m.page_keep_pin(p);
+        }
+    }
+
     fn drop_ref<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, label: &'static str) -> Step {
         if let Some(page) = m.page_of_pfn(m.th(t).regs[PFN]) {
-            m.page_put(page);
+            if self.pin {
+                m.page_unpin(page, false);
+            } else {
+                m.page_put(page);
+            }
         }
         finish(m, t);
         Step::Ran(label)

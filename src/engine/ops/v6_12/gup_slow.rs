@@ -21,8 +21,8 @@
 //! (`get_user_pages`), or with [`GupSlow::pin`] a read `FOLL_PIN`
 //! (`pin_user_pages_unlocked`): then `gup_must_unshare` (mm/internal.h:1373) sends an
 //! anonymous page that is not `PageAnonExclusive` back as `-EMLINK` (:904, :742), and
-//! `faultin_page` takes a `FAULT_FLAG_UNSHARE` fault (:1191) that makes it exclusive (the
-//! pin is one reference here: `GUP_PIN_COUNTING_BIAS` is not modelled). No
+//! `faultin_page` takes a `FAULT_FLAG_UNSHARE` fault (:1191) that makes it exclusive; the
+//! pin is a reference that `folio_maybe_dma_pinned` sees ([`Machine::page_pin`]). No
 //! `FOLL_HONOR_NUMA_FAULT`, so `gup_can_follow_protnone` follows PROT_NONE entries; no
 //! `FOLL_SPLIT_PMD`, `FOLL_DUMP` or `FOLL_NOFAULT`. The scenario's VMA covers the address
 //! (`gup_vma_lookup` is no step: VMA-tree races are [`super::super::user_fault`]'s);
@@ -159,8 +159,10 @@ fn mapped_at<A: PmdOps>(m: &Machine<A>, r: u8, slot: usize, pfn: u64) -> bool {
 }
 
 /// `try_grab_folio` of `pfn`'s folio (nothing for the zero pages), with INV-002-DECODE
-/// judged: the walk holds the lock the entry was read under, so the page must be mapped.
-fn grab<A: PmdOps>(m: &mut Machine<A>, t: Tid, r: u8, slot: usize, pfn: u64, next: u8) {
+/// judged: the walk holds the lock the entry was read under, so the page must be mapped. A
+/// `FOLL_PIN` walk's pin is handed to its caller at once (INV-PIN-EXCLUSIVE judges it).
+fn grab<A: PmdOps>(m: &mut Machine<A>, t: Tid, walk: (u8, usize, bool), pfn: u64, next: u8) {
+    let (r, slot, pin) = walk;
     if !mapped_at(m, r, slot, pfn) {
         m.flag(
             InvariantId::DECODE,
@@ -168,7 +170,12 @@ fn grab<A: PmdOps>(m: &mut Machine<A>, t: Tid, r: u8, slot: usize, pfn: u64, nex
         );
     }
     if let Some(p) = m.page_of_pfn(pfn) {
-        m.page_get(p);
+        if pin {
+            m.page_pin(p);
+            m.page_keep_pin(p);
+        } else {
+            m.page_get(p);
+        }
     }
     let th = m.th_mut(t);
     th.regs[RESULT] = GOT_PAGE;
@@ -324,7 +331,7 @@ impl GupSlow {
             m.goto(t, PMD_UNLOCK);
             return Step::Ran("follow_huge_pmd: !pmd_write, gup_must_unshare: -EMLINK");
         }
-        grab(m, t, r, usize::from(self.slot), pfn, OUT);
+        grab(m, t, (r, usize::from(self.slot), self.pin), pfn, OUT);
         m.goto(t, PMD_UNLOCK);
         Step::Ran("follow_huge_pmd: try_grab_folio")
     }
@@ -347,7 +354,7 @@ impl GupSlow {
             next(m, FAULTIN_UNSHARE);
             return Step::Ran("follow_page_pte: !pte_write, gup_must_unshare: -EMLINK");
         }
-        grab(m, t, self.region, slot, A::pte_pfn(pte), OUT);
+        grab(m, t, (self.region, slot, self.pin), A::pte_pfn(pte), OUT);
         Step::Ran(if A::pte_pfn(pte) == Machine::<A>::zero_pfn() {
             "follow_page_pte: is_zero_pfn, try_grab_folio"
         } else {

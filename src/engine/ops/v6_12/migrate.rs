@@ -13,7 +13,12 @@
 //!   lock, `ptep_clear_flush` (:2198) — the pte is empty until the next step —, then (after
 //!   `folio_try_share_anon_rmap_pte` for an exclusive anonymous page, :2298) `set_pte_at` of
 //!   the migration entry (:2332: writable for a writable pte, readable-exclusive for an
-//!   exclusive page, else readable), `folio_remove_rmap_pte` and `folio_put`, then unlock;
+//!   exclusive page, else readable), `folio_remove_rmap_pte` and `folio_put`, then unlock.
+//!   `folio_try_share_anon_rmap_pte` (include/linux/rmap.h:523) is the (A1)-(A4) side of
+//!   the GUP-fast protocol of rmap.h:541-571: with the pte cleared (A1), a folio
+//!   `folio_maybe_dma_pinned` (A2) is `-EBUSY`: the pte is restored as it was and
+//!   `try_to_migrate_one` stops (:2297-2302), leaving the folio mapped; else
+//!   `PageAnonExclusive` is cleared (A3) before the entry is set (A4);
 //! - `migrate_folio_move` (:1344): `move_to_new_folio` → `__migrate_folio` (:786), whose
 //!   reference check (`folio_ref_count(src) != folio_expected_ref_count(src) + 1`) sends an
 //!   extra reference (a GUP pin, a fault holding the folio) back with `-EAGAIN`, retried on
@@ -31,10 +36,10 @@
 //! A fault that meets the migration entry sleeps on the source folio's lock
 //! ([`super::fault`], `migration_entry_wait`).
 //!
-//! Not modelled: the retry of a failed *unmap* pass (the model undoes at once), the
-//! `folio_maybe_dma_pinned` refusal of `folio_try_share_anon_rmap_pte` (the model's GUP pin
-//! is one reference, indistinguishable from any other: `__migrate_folio`'s reference check
-//! still refuses a pinned folio), the entry's young and dirty bits (as on an architecture
+//! Not modelled: the retry of a failed *unmap* pass (the model undoes at once), the memory
+//! barriers of the pin protocol (`smp_mb` in `__folio_try_share_anon_rmap` and
+//! `try_grab_folio_fast`: the machine is sequentially consistent, so a missing barrier is
+//! out of its reach), the entry's young and dirty bits (as on an architecture
 //! without `swap_migration_ad_supported`), the LRU flag (so one migrator per folio), large
 //! folios, whether a huge pmd or a pte maps them (INV-MODEL).
 
@@ -63,6 +68,13 @@ pub struct MovePages {
     /// Test-only mutation: `try_to_migrate_one` clears the pte and installs no migration
     /// entry, so the address reads as empty while the folio moves (no kernel does this).
     pub leave_pte_none: bool,
+    /// Test-only mutation: `folio_try_share_anon_rmap_pte` without its
+    /// `folio_maybe_dma_pinned` check (A2), so a pinned page loses `PageAnonExclusive`.
+    pub ignore_pins: bool,
+    /// Test-only mutation: `folio_try_share_anon_rmap_pte` (A2, A3) before
+    /// `ptep_clear_flush` (A1), against rmap.h's order: GUP-fast's recheck of a writable
+    /// pte then sees no change while the page stops being exclusive.
+    pub share_before_clear: bool,
 }
 
 impl MovePages {
@@ -73,6 +85,8 @@ impl MovePages {
             slot,
             data_cell: None,
             leave_pte_none: false,
+            ignore_pins: false,
+            share_before_clear: false,
         }
     }
 }
@@ -96,6 +110,8 @@ pub struct MigrateLocals {
     pub anon_exclusive: bool,
     /// The migration is being undone: the entries go back to the source.
     pub undo: bool,
+    /// `folio_try_share_anon_rmap_pte` ran already (the `share_before_clear` mutation).
+    pub shared: bool,
     /// Move passes that met an extra reference.
     pub passes: u8,
     /// The pte `ptep_clear_flush` took, then the pte `remove_migration_pte` builds.
@@ -109,6 +125,7 @@ impl Locals for MigrateLocals {
             | u64::from(self.was_mapped) << 16
             | u64::from(self.anon_exclusive) << 17
             | u64::from(self.undo) << 18
+            | u64::from(self.shared) << 19
             | u64::from(self.passes) << 24;
         [self.map.pmdval, self.map.table.to_word(), packed, self.pte]
     }
@@ -124,6 +141,7 @@ impl Locals for MigrateLocals {
             was_mapped: packed >> 16 & 1 != 0,
             anon_exclusive: packed >> 17 & 1 != 0,
             undo: packed >> 18 & 1 != 0,
+            shared: packed >> 19 & 1 != 0,
             passes: (packed >> 24) as u8,
             pte: regs[3],
         }
@@ -209,6 +227,33 @@ impl MovePages {
         if let Some(cell) = self.data_cell {
             m.ghost_set(cell, u64::from(page) + 1);
         }
+    }
+
+    /// The `share_before_clear` mutation: `folio_try_share_anon_rmap_pte` with the pte still
+    /// mapped.
+    fn share_early<A: PmdOps>(
+        &self,
+        m: &mut Machine<A>,
+        t: Tid,
+        l: &mut MigrateLocals,
+        src: u8,
+    ) -> Step {
+        let page = *m.page(src);
+        l.shared = true;
+        l.anon_exclusive = !page.file && page.anon_exclusive;
+        if !l.anon_exclusive {
+            return Step::Ran("try_to_migrate_one (mutation): not exclusive, nothing to share");
+        }
+        if !self.ignore_pins && m.page_maybe_dma_pinned(src) {
+            m.goto(t, RM_DONE);
+            return Step::Ran(
+                "try_to_migrate_one (mutation): folio_try_share_anon_rmap_pte before ptep_clear_flush: pinned, -EBUSY",
+            );
+        }
+        m.page_set_anon_exclusive(src, false);
+        Step::Ran(
+            "try_to_migrate_one (mutation): folio_try_share_anon_rmap_pte before ptep_clear_flush",
+        )
     }
 
     /// Where the migration goes after the entries are back (or were never taken).
@@ -361,8 +406,13 @@ impl<A: PmdOps> TypedProgram<A> for MovePages {
                     m.goto(t, RM_DONE);
                     return Step::Ran("page_vma_mapped_walk: check_pte: not this folio");
                 }
-                let page = *m.page(src);
-                l.anon_exclusive = !page.file && page.anon_exclusive;
+                if self.share_before_clear && !l.shared {
+                    return self.share_early(m, t, l, src);
+                }
+                if !l.shared {
+                    let page = *m.page(src);
+                    l.anon_exclusive = !page.file && page.anon_exclusive;
+                }
                 l.pte = pte.raw_u64();
                 m.pte_set(table, slot, A::pte_empty(Machine::<A>::slot_addr(r, slot)));
                 m.tlb_flush_region(r);
@@ -377,7 +427,14 @@ impl<A: PmdOps> TypedProgram<A> for MovePages {
                     m.goto(t, RM_RMAP);
                     return Step::Ran("try_to_migrate_one: no pte kept");
                 };
-                if l.anon_exclusive {
+                if l.anon_exclusive && !l.shared {
+                    if !self.ignore_pins && m.page_maybe_dma_pinned(src) {
+                        m.pte_set(table, slot, pteval);
+                        m.goto(t, RM_DONE);
+                        return Step::Ran(
+                            "try_to_migrate_one: folio_try_share_anon_rmap_pte: folio_maybe_dma_pinned, -EBUSY: set_pte_at(pteval), ret = false",
+                        );
+                    }
                     m.page_set_anon_exclusive(src, false);
                 }
                 m.goto(t, RM_RMAP);
