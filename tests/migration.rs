@@ -324,6 +324,8 @@ enum Pinner {
     Before,
     /// `pin_user_pages_fast` runs beside the move.
     Fast,
+    /// `pin_user_pages_fast`, then `unpin_user_page`, beside the move.
+    FastThenUnpin,
     /// `pin_user_pages_unlocked` (slow GUP) runs beside the move.
     Slow,
 }
@@ -351,6 +353,7 @@ fn pin_scenario<A: PmdOps>(writable: bool, pinner: Pinner, mover: MovePages) -> 
     match pinner {
         Pinner::Before => b,
         Pinner::Fast => b.thread("pin", GupFast::pin(0, 0)),
+        Pinner::FastThenUnpin => b.thread("pin", GupFast::pin_then_unpin(0, 0)),
         Pinner::Slow => b.thread("pin", GupSlow::pin(0, 0)),
     }
     .build()
@@ -366,7 +369,12 @@ fn a_pin_against_move_pages_keeps_the_page_exclusive_on_every_backend() {
     impl ArchVisitor for Every {
         fn visit<A: PmdOps>(&mut self) {
             for writable in [true, false] {
-                for pinner in [Pinner::Before, Pinner::Fast, Pinner::Slow] {
+                for pinner in [
+                    Pinner::Before,
+                    Pinner::Fast,
+                    Pinner::FastThenUnpin,
+                    Pinner::Slow,
+                ] {
                     let sc = pin_scenario::<A>(writable, pinner, mover());
                     self.0.push((A::ID, every_search_holds(&sc)));
                 }
@@ -375,7 +383,7 @@ fn a_pin_against_move_pages_keeps_the_page_exclusive_on_every_backend() {
     }
     let mut every = Every(Vec::new());
     visit_all(&mut every);
-    assert!(every.0.len() >= 84, "{:?}", every.0);
+    assert!(every.0.len() >= 112, "{:?}", every.0);
     assert!(every.0.iter().all(|&(_, n)| n > 20), "{:?}", every.0);
 }
 
@@ -416,6 +424,28 @@ fn a_pinned_page_makes_try_to_migrate_one_back_off() {
         );
         assert_eq!(m.page(1).refcount, 0, "{pinner:?}");
     }
+}
+
+// Once the caller unpins, nothing holds the page back: the move that follows shares it,
+// copies it and maps the destination, exclusive again.
+#[test]
+fn an_unpinned_page_moves() {
+    type A = X86_64;
+    let sc = pin_scenario::<A>(true, Pinner::FastThenUnpin, mover());
+    let mut m = sc.initial.clone();
+    let mut labels = Vec::new();
+    assert_eq!(run_thread(&sc, &mut m, 1, "", &mut labels), Ok(None));
+    assert!(
+        labels.iter().any(|l| l.contains("unpin_user_page")),
+        "{labels:#?}"
+    );
+    assert_eq!((m.page(0).pincount, m.page(0).pins_kept), (0, 0));
+    assert_eq!(run_thread(&sc, &mut m, 0, "", &mut labels), Ok(None));
+    let table = m.table_of(m.peek_pmd(0)).unwrap();
+    let pte = m.table(table).ptes[0];
+    assert_eq!(m.page_of_pfn(A::pte_pfn(pte)), Some(1), "{labels:#?}");
+    assert!(m.page(1).anon_exclusive && A::pte_write(pte));
+    assert_eq!(m.page(0).refcount, 0, "{labels:#?}");
 }
 
 // Only an exclusive anonymous page can be pinned from the start: GUP unshares a shared one

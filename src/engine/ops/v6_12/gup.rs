@@ -48,6 +48,9 @@ pub struct GupFast {
     pub slot: u8,
     /// `FOLL_PIN` instead of `FOLL_GET`.
     pub pin: bool,
+    /// With `pin`: once the pin is handed over, the caller's DMA completes and it calls
+    /// `unpin_user_page` (mm/gup.c), the pin's end that INV-PIN-EXCLUSIVE stops judging at.
+    pub unpin: bool,
 }
 
 impl GupFast {
@@ -57,6 +60,7 @@ impl GupFast {
             region,
             slot,
             pin: false,
+            unpin: false,
         }
     }
     /// `pin_user_pages_fast` (`FOLL_PIN`, read) of the page at (region, slot).
@@ -64,6 +68,13 @@ impl GupFast {
         Self {
             pin: true,
             ..Self::new(region, slot)
+        }
+    }
+    /// `pin_user_pages_fast`, then `unpin_user_page` of what it pinned.
+    pub const fn pin_then_unpin(region: u8, slot: u8) -> Self {
+        Self {
+            unpin: true,
+            ..Self::pin(region, slot)
         }
     }
 }
@@ -80,6 +91,7 @@ const RECHECK_PMD: u8 = 3;
 const RECHECK_PTE: u8 = 4;
 const KEEP: u8 = 5;
 const UNSHARE: u8 = 6;
+const UNPIN: u8 = 7;
 
 impl<A: PmdOps> Program<A> for GupFast {
     fn name(&self) -> &'static str {
@@ -225,8 +237,19 @@ impl<A: PmdOps> Program<A> for GupFast {
                     "gup_fast: gup_fast_folio_allowed; gup_must_unshare: no"
                 })
             }
-            _ => {
+            UNPIN => {
+                if let Some(p) = m.page_of_pfn(m.th(t).regs[PFN]) {
+                    m.page_unpin(p, true);
+                }
                 finish(m, t);
+                Step::Ran("unpin_user_page: the caller is done with the page")
+            }
+            _ => {
+                if self.pin && self.unpin {
+                    m.goto(t, UNPIN);
+                } else {
+                    finish(m, t);
+                }
                 Step::Ran("gup_fast: keep the page, folio_set_referenced")
             }
         }
