@@ -547,3 +547,29 @@ fn sharing_before_the_pte_is_cleared_lets_gup_fast_pin_a_shared_page() {
     assert!(share < keep, "{text}");
     assert!(text.contains("INV-PIN-EXCLUSIVE"), "{text}");
 }
+
+// The catalogue's `pin-migrate` cell (the audit's): move, pin and write fault hold on every
+// fixed backend under every search, and `--mutate migrate-shares-before-clear` is found.
+#[test]
+fn the_pin_migrate_cell_holds_and_its_mutation_is_found() {
+    use pgtable::scenario::{Knobs, V6_12, build};
+    struct Every(usize);
+    impl ArchVisitor for Every {
+        fn visit<A: PmdOps>(&mut self) {
+            if common::is_historical(A::ID) {
+                return;
+            }
+            let sc = build::<A>("pin-migrate", V6_12, Knobs::default()).unwrap();
+            assert!(every_search_holds(&sc) > 1_000);
+            let mutated = Knobs {
+                migrate_shares_before_clear: true,
+                ..Knobs::default()
+            };
+            pin_exclusive_broken(&build::<A>("pin-migrate", V6_12, mutated).unwrap());
+            self.0 += 1;
+        }
+    }
+    let mut every = Every(0);
+    visit_all(&mut every);
+    assert!(every.0 >= 12, "{}", every.0);
+}

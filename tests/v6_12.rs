@@ -147,6 +147,7 @@ fn depth_first_and_breadth_first_agree_under_v6_12_code() {
         "file-thp-split",
         "fault-empty-pte",
         "dontneed-fault-tlb",
+        "pin-migrate",
     ] {
         let sc = build::<ArmLpae>(id, V6_12, Knobs::default()).unwrap();
         let dfs = explore(&sc, Options::default()).verdict;

@@ -49,11 +49,14 @@ pub enum Mutation {
     /// v6.12's `collapse_file` rolls back without clearing its retry entries (race 004:
     /// INV-004-XA).
     CollapseRollbackKeepsRetry,
+    /// v6.12's `try_to_migrate_one` shares the page before it clears the pte (`pin-migrate`:
+    /// INV-PIN-EXCLUSIVE).
+    MigrateSharesBeforeClear,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 13] = [
+    pub const ALL: [Mutation; 14] = [
         Mutation::SplitSkipsTlbFlush,
         Mutation::ZapHugeUnlocked,
         Mutation::FaultFreesDeposit,
@@ -67,6 +70,7 @@ impl Mutation {
         Mutation::DoSetPmdSkipsRecheck,
         Mutation::CollapseSkipsUffdCheck,
         Mutation::CollapseRollbackKeepsRetry,
+        Mutation::MigrateSharesBeforeClear,
     ];
 
     /// Returns the name the command line takes.
@@ -85,6 +89,7 @@ impl Mutation {
             Mutation::DoSetPmdSkipsRecheck => "do-set-pmd-skips-recheck",
             Mutation::CollapseSkipsUffdCheck => "collapse-skips-uffd-check",
             Mutation::CollapseRollbackKeepsRetry => "collapse-rollback-keeps-retry",
+            Mutation::MigrateSharesBeforeClear => "migrate-shares-before-clear",
         }
     }
 
@@ -146,6 +151,10 @@ impl Mutation {
             },
             Mutation::CollapseRollbackKeepsRetry => Knobs {
                 collapse_rollback_keeps_retry: true,
+                ..knobs
+            },
+            Mutation::MigrateSharesBeforeClear => Knobs {
+                migrate_shares_before_clear: true,
                 ..knobs
             },
         }

@@ -95,6 +95,8 @@ pub struct Knobs {
     pub collapse_skips_uffd_check: bool,
     /// Race 004 `v6.12`: `collapse_file`'s rollback leaves its retry entries in the holes.
     pub collapse_rollback_keeps_retry: bool,
+    /// `pin-migrate` `v6.12`: `try_to_migrate_one` shares the page before `ptep_clear_flush`.
+    pub migrate_shares_before_clear: bool,
 }
 
 impl Knobs {
@@ -365,6 +367,13 @@ pub const CATALOGUE: &[Entry] = &[
             today_on_thp(b).unwrap_or(Expectation::Violation(&[InvariantId::TLB_SMALL_HUGE]))
         },
     },
+    Entry {
+        id: "pin-migrate",
+        title: "move_pages vs pin_user_pages_fast and a write fault: a pinned anonymous page stays PageAnonExclusive (the pin protocol of include/linux/rmap.h, today)",
+        variants: &[V6_12],
+        invariants: PIN_MIGRATE_INVARIANTS,
+        expect: |b, v| any_era(b, v, &[], &[]),
+    },
 ];
 
 /// The generic-code version of today's kernel.
@@ -509,6 +518,7 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "fault-empty-pte" => fault_empty_pte::<A>(variant == STATIC_ZERO),
         "prot-none-zero-split" => prot_none_zero_split::<A>(),
         "dontneed-fault-tlb" => dontneed_fault_tlb::<A>(),
+        "pin-migrate" => pin_migrate::<A>(knobs),
         "race-003" => race_003::build::<A>(variant, knobs),
         "race-003-walker" => race_003::build_walker::<A>(variant),
         "race-001-invalidate" => race_001::build_invalidate::<A>(variant, knobs),
@@ -655,6 +665,41 @@ fn dontneed_fault_tlb<A: PmdOps>() -> Result<Scenario<A>, BuildError> {
         .thread("fault", v6_12::fault::AnonFault::new(0, 1));
     Ok(b.invariants(set(DONTNEED_FAULT_TLB_INVARIANTS)).build()?)
 }
+
+/// `move_pages(2)` (v6.12) of an exclusive anonymous page mapped writable, while
+/// `pin_user_pages_fast` pins it and a write fault touches it. `try_to_migrate_one` clears
+/// the pte before `folio_try_share_anon_rmap_pte` asks `folio_maybe_dma_pinned`, and GUP-fast
+/// pins before it rechecks the pte: either the move sees the pin and puts the pte back, or
+/// GUP-fast sees the pte change and lets go. `migrate_shares_before_clear` swaps the move's
+/// order: GUP-fast rechecks the still-mapped writable pte, never asks for
+/// `PageAnonExclusive`, and keeps a pin on a page the move shared (INV-PIN-EXCLUSIVE).
+fn pin_migrate<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
+    use crate::engine::program::Typed;
+    use crate::engine::setup::PteInit;
+    let mover = v6_12::migrate::MovePages {
+        share_before_clear: k.migrate_shares_before_clear,
+        ..v6_12::migrate::MovePages::new(0, 0)
+    };
+    let b = ScenarioBuilder::<A>::new("pin-migrate", 1)
+        .setup(|s| {
+            let p = s.page(false)?;
+            s.map_pte(0, 0, p, PteInit::WRITTEN)?;
+            s.page_anon_exclusive(p, true)
+        })
+        .thread("move_pages", Typed(mover))
+        .thread("pin", v6_12::gup::GupFast::pin(0, 0))
+        .thread("write", v6_12::fault::AnonFault::new(0, 0));
+    Ok(b.invariants(set(PIN_MIGRATE_INVARIANTS)).build()?)
+}
+
+const PIN_MIGRATE_INVARIANTS: &[InvariantId] = &[
+    InvariantId::PIN_EXCLUSIVE,
+    InvariantId::DECODE,
+    InvariantId::VALIDATE,
+    InvariantId::TABLE_LIFE,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
+];
 
 const DONTNEED_FAULT_TLB_INVARIANTS: &[InvariantId] = &[
     InvariantId::TLB_SMALL_HUGE,
