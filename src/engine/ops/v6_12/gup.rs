@@ -33,8 +33,10 @@ use crate::entry::PmdOps;
 
 use super::super::super::Tid;
 use super::super::super::invariant::InvariantId;
-use super::super::super::mm::{Machine, NO_TABLE};
-use super::super::super::program::{Limits, Program, ProgramError, Step};
+use super::super::super::mm::Machine;
+use super::super::super::program::{
+    Limits, Locals, Program, ProgramError, Step, Typed, TypedProgram, Word,
+};
 use super::super::finish;
 use super::{in_huge_zero_folio, pte_offset_map};
 
@@ -79,10 +81,32 @@ impl GupFast {
     }
 }
 
-const PMD: usize = 0;
-const PTE: usize = 1;
-const PFN: usize = 2;
-const TABLE: usize = 3;
+/// What GUP-fast keeps between its steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct GupFastLocals {
+    /// The pmd it read (`pmdp_get_lockless`), raw.
+    pub pmd: u64,
+    /// The pte it read (`ptep_get_lockless`), raw.
+    pub pte: u64,
+    /// The pfn it grabs.
+    pub pfn: u64,
+    /// The table `pte_offset_map(&pmd)` found; `None` for a leaf pmd.
+    pub table: Option<u8>,
+}
+
+impl Locals for GupFastLocals {
+    fn to_regs(self) -> [u64; 4] {
+        [self.pmd, self.pte, self.pfn, self.table.to_word()]
+    }
+    fn from_regs(regs: [u64; 4]) -> Self {
+        Self {
+            pmd: regs[0],
+            pte: regs[1],
+            pfn: regs[2],
+            table: Word::from_word(regs[3]),
+        }
+    }
+}
 
 const READ_PMD: u8 = 0;
 const READ_PTE: u8 = 1;
@@ -93,7 +117,24 @@ const KEEP: u8 = 5;
 const UNSHARE: u8 = 6;
 const UNPIN: u8 = 7;
 
+// Run as is (a `Program`), through its typed locals.
 impl<A: PmdOps> Program<A> for GupFast {
+    fn name(&self) -> &'static str {
+        TypedProgram::<A>::name(self)
+    }
+
+    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
+        TypedProgram::<A>::check(self, limits)
+    }
+
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        Typed(*self).step(m, t)
+    }
+}
+
+impl<A: PmdOps> TypedProgram<A> for GupFast {
+    type Locals = GupFastLocals;
+
     fn name(&self) -> &'static str {
         if self.pin {
             "pin_user_pages_fast (v6.12)"
@@ -106,15 +147,13 @@ impl<A: PmdOps> Program<A> for GupFast {
         limits.region_slot(self.region, self.slot)
     }
 
-    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+    fn step(&self, m: &mut Machine<A>, t: Tid, l: &mut GupFastLocals) -> Step {
         let r = self.region;
         let slot = usize::from(self.slot);
         match m.th(t).pc {
             READ_PMD => {
                 let pmd = m.pmd_get(r);
-                let th = m.th_mut(t);
-                th.regs[PMD] = pmd.raw_u64();
-                th.regs[TABLE] = u64::from(NO_TABLE);
+                l.pmd = pmd.raw_u64();
                 if !A::pmd_present(pmd) {
                     finish(m, t);
                     return Step::Ran("gup_fast_pmd_range: !pmd_present, fall back to slow GUP");
@@ -132,13 +171,13 @@ impl<A: PmdOps> Program<A> for GupFast {
                             "gup_fast_pmd_leaf: !pmd_access_permitted, fall back to slow GUP",
                         );
                     }
-                    m.th_mut(t).regs[PFN] = A::pmd_pfn(pmd) + slot as u64;
+                    l.pfn = A::pmd_pfn(pmd) + slot as u64;
                     m.goto(t, GRAB);
                     return Step::Ran("gup_fast_pmd_range: pmd_leaf, gup_fast_pmd_leaf");
                 }
                 match pte_offset_map(m, pmd) {
                     Some(table) => {
-                        m.th_mut(t).regs[TABLE] = u64::from(table);
+                        l.table = Some(table);
                         m.goto(t, READ_PTE);
                         Step::Ran("gup_fast_pte_range: pte_offset_map(&pmd)")
                     }
@@ -149,7 +188,9 @@ impl<A: PmdOps> Program<A> for GupFast {
                 }
             }
             READ_PTE => {
-                let table = m.th(t).regs[TABLE] as u8;
+                let Some(table) = l.table else {
+                    return lost_table(m, t);
+                };
                 let pte = m.pte_get(table, slot);
                 // :2958-2973: pte_protnone, !pte_access_permitted (which a non-present pte
                 // fails everywhere), pte_special: fall back to slow GUP.
@@ -163,14 +204,13 @@ impl<A: PmdOps> Program<A> for GupFast {
                         "gup_fast_pte_range: ptep_get_lockless: protnone, not permitted or special, fall back",
                     );
                 }
-                let th = m.th_mut(t);
-                th.regs[PTE] = pte.raw_u64();
-                th.regs[PFN] = A::pte_pfn(pte);
+                l.pte = pte.raw_u64();
+                l.pfn = A::pte_pfn(pte);
                 m.goto(t, GRAB);
                 Step::Ran("gup_fast_pte_range: ptep_get_lockless, pte present")
             }
             GRAB => {
-                if let Some(page) = m.page_of_pfn(m.th(t).regs[PFN]) {
+                if let Some(page) = m.page_of_pfn(l.pfn) {
                     if self.pin {
                         m.page_pin(page);
                     } else {
@@ -186,39 +226,42 @@ impl<A: PmdOps> Program<A> for GupFast {
             }
             RECHECK_PMD => {
                 let now = m.pmd_get(r);
-                if m.th(t).regs[PMD] != now.raw_u64() {
-                    return self.drop_ref(m, t, "gup_fast: pmd_val(orig) != pmd_val(*pmdp), put");
+                if l.pmd != now.raw_u64() {
+                    return self.drop_ref(
+                        m,
+                        t,
+                        l,
+                        "gup_fast: pmd_val(orig) != pmd_val(*pmdp), put",
+                    );
                 }
-                let leaf = m.th(t).regs[TABLE] == u64::from(NO_TABLE);
-                let next = if !leaf {
+                let next = if l.table.is_some() {
                     RECHECK_PTE
                 } else {
-                    self.commit(m, t, r);
+                    self.commit(m, l, r);
                     if self.pin { UNSHARE } else { KEEP }
                 };
                 m.goto(t, next);
                 Step::Ran("gup_fast: the pmd is unchanged")
             }
             RECHECK_PTE => {
-                let table = m.th(t).regs[TABLE] as u8;
+                let Some(table) = l.table else {
+                    return lost_table(m, t);
+                };
                 let now = m.pte_get(table, slot);
-                if m.th(t).regs[PTE] != now.raw_u64() {
-                    return self.drop_ref(m, t, "gup_fast_pte_range: pte_val changed, put");
+                if l.pte != now.raw_u64() {
+                    return self.drop_ref(m, t, l, "gup_fast_pte_range: pte_val changed, put");
                 }
-                self.commit(m, t, r);
+                self.commit(m, l, r);
                 m.goto(t, if self.pin { UNSHARE } else { KEEP });
                 Step::Ran("gup_fast_pte_range: the pte is unchanged")
             }
             UNSHARE => {
-                let leaf = m.th(t).regs[TABLE] == u64::from(NO_TABLE);
-                let writable = if leaf {
-                    crate::entry::Pmd::<A>::try_from_u64(m.th(t).regs[PMD])
-                        .is_ok_and(|pmd| A::pmd_write(pmd))
+                let writable = if l.table.is_none() {
+                    crate::entry::Pmd::<A>::try_from_u64(l.pmd).is_ok_and(|pmd| A::pmd_write(pmd))
                 } else {
-                    crate::Pte::<A>::try_from_u64(m.th(t).regs[PTE])
-                        .is_ok_and(|pte| A::pte_write(pte))
+                    crate::Pte::<A>::try_from_u64(l.pte).is_ok_and(|pte| A::pte_write(pte))
                 };
-                let shared = m.page_of_pfn(m.th(t).regs[PFN]).is_some_and(|p| {
+                let shared = m.page_of_pfn(l.pfn).is_some_and(|p| {
                     let page = m.page(p);
                     !page.file && !page.anon_exclusive
                 });
@@ -226,10 +269,13 @@ impl<A: PmdOps> Program<A> for GupFast {
                     return self.drop_ref(
                         m,
                         t,
+                        l,
                         "gup_fast: !pte_write, gup_must_unshare: !PageAnonExclusive, gup_put_folio",
                     );
                 }
-                self.keep_pin(m, t);
+                if let Some(p) = m.page_of_pfn(l.pfn) {
+                    m.page_keep_pin(p);
+                }
                 m.goto(t, KEEP);
                 Step::Ran(if writable {
                     "gup_fast: gup_fast_folio_allowed; the entry is writable"
@@ -238,7 +284,7 @@ impl<A: PmdOps> Program<A> for GupFast {
                 })
             }
             UNPIN => {
-                if let Some(p) = m.page_of_pfn(m.th(t).regs[PFN]) {
+                if let Some(p) = m.page_of_pfn(l.pfn) {
                     m.page_unpin(p, true);
                 }
                 finish(m, t);
@@ -256,17 +302,23 @@ impl<A: PmdOps> Program<A> for GupFast {
     }
 }
 
+/// A step that needs the table GUP-fast mapped but has none: the model lost it.
+fn lost_table<A: PmdOps>(m: &mut Machine<A>, t: Tid) -> Step {
+    m.flag(InvariantId::MODEL, "GUP-fast lost the table it mapped");
+    finish(m, t);
+    Step::Ran("gup_fast: no table")
+}
+
 impl GupFast {
     /// The last recheck passed: GUP-fast keeps the page. INV-002-DECODE is judged here, at
     /// that linearization point: the page must be mapped at the address now. (A zap that
     /// unmaps it after this step is no error: GUP-fast holds its reference.) A pin is handed
-    /// over later, after `gup_must_unshare` ([`Self::keep_pin`]).
-    fn commit<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, r: u8) {
-        let pfn = m.th(t).regs[PFN];
-        let page = m.page_of_pfn(pfn);
+    /// over later, after `gup_must_unshare`.
+    fn commit<A: PmdOps>(&self, m: &mut Machine<A>, l: &GupFastLocals, r: u8) {
+        let page = m.page_of_pfn(l.pfn);
         // The huge zero folio is no page of the machine: a pfn in it was read from a huge
         // zero pmd that the recheck found unchanged.
-        let mapped_here = in_huge_zero_folio::<A>(pfn)
+        let mapped_here = in_huge_zero_folio::<A>(l.pfn)
             || page.is_some_and(|p| m.page(p).mapcount > 0 && m.page(p).maps_in(r) > 0);
         if !mapped_here {
             m.flag(
@@ -276,15 +328,14 @@ impl GupFast {
         }
     }
 
-    /// `pin_user_pages_fast` hands its pin to the caller (INV-PIN-EXCLUSIVE judges it).
-    fn keep_pin<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid) {
-        if let Some(p) = m.page_of_pfn(m.th(t).regs[PFN]) {
-            m.page_keep_pin(p);
-        }
-    }
-
-    fn drop_ref<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, label: &'static str) -> Step {
-        if let Some(page) = m.page_of_pfn(m.th(t).regs[PFN]) {
+    fn drop_ref<A: PmdOps>(
+        &self,
+        m: &mut Machine<A>,
+        t: Tid,
+        l: &GupFastLocals,
+        label: &'static str,
+    ) -> Step {
+        if let Some(page) = m.page_of_pfn(l.pfn) {
             if self.pin {
                 m.page_unpin(page, false);
             } else {
