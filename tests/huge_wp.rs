@@ -256,13 +256,14 @@ impl ArchVisitor for Races {
             return;
         }
         for thp in Thp::ALL {
-            for other in 0..3 {
+            for other in 0..4 {
                 let b = builder::<A>(thp)
                     .invariants(InvariantSet::all())
                     .thread("write", writer());
                 let b = match other {
                     0 => b.thread("dontneed", MadvDontneed::new(0)),
                     1 => b.thread("gup", GupFast::new(0, 1)),
+                    2 => b.thread("pin", GupFast::pin(0, 1)),
                     _ => b.thread("lock", FolioLocker),
                 };
                 let sc = b.build().unwrap();
@@ -274,15 +275,15 @@ impl ArchVisitor for Races {
     }
 }
 
-// The huge write fault against MADV_DONTNEED, GUP-fast and a folio locker, every start,
-// every fixed THP backend, every search: race 002's invariants hold (the pmd never reads
-// as none mid-split, no table is used after its free, no stale TLB entry is writable) and
-// every search stores the same states.
+// The huge write fault against MADV_DONTNEED, GUP-fast (a reference, and a pin) and a folio
+// locker, every start, every fixed THP backend, every search: race 002's invariants hold
+// (the pmd never reads as none mid-split, no table is used after its free, no stale TLB
+// entry is writable), a pinned THP stays exclusive, and every search stores the same states.
 #[test]
 fn the_huge_write_fault_keeps_race_002s_invariants_under_every_search() {
     let mut r = Races(Vec::new());
     visit_all(&mut r);
-    assert!(r.0.len() >= 8 * 9, "{}", r.0.len());
+    assert!(r.0.len() >= 8 * 12, "{}", r.0.len());
     assert!(r.0.iter().all(|&(_, n)| n > 10), "{:?}", r.0);
 }
 
@@ -321,6 +322,48 @@ fn a_fallback_split_that_clears_the_pmd_breaks_never_none() {
     let mut c = ClearingSplit(0);
     visit_all(&mut c);
     assert!(c.0 >= 8, "{}", c.0);
+}
+
+struct LeafPin(usize);
+
+impl ArchVisitor for LeafPin {
+    fn visit<A: PmdOps>(&mut self) {
+        if !common::fixed_thp::<A>() {
+            return;
+        }
+        for thp in Thp::ALL {
+            let sc = builder::<A>(thp)
+                .thread("pin", GupFast::pin(0, 1))
+                .build()
+                .unwrap();
+            let mut m = sc.initial.clone();
+            let refs = m.page(0).refcount;
+            let mut labels = Vec::new();
+            run_thread(&sc, &mut m, 0, "", &mut labels).unwrap();
+            position(&labels, "gup_fast_pmd_leaf");
+            let page = *m.page(0);
+            if thp == Thp::Exclusive {
+                position(&labels, "gup_must_unshare: no");
+                assert_eq!((page.pincount, page.pins_kept), (1, 1), "{}", A::ID);
+                assert_eq!(page.refcount, refs + 1, "{}", A::ID);
+            } else {
+                position(&labels, "gup_must_unshare: !PageAnonExclusive");
+                assert_eq!((page.pincount, page.pins_kept), (0, 0), "{}", A::ID);
+                assert_eq!(page.refcount, refs, "{} {thp:?}", A::ID);
+            }
+        }
+        self.0 += 1;
+    }
+}
+
+// pin_user_pages_fast of a write-protected THP (gup_fast_pmd_leaf, mm/gup.c:3171): the pin
+// is kept only on an exclusive THP; on one that is not, gup_must_unshare sends GUP-fast
+// back to the slow path with its pin dropped.
+#[test]
+fn gup_fast_pins_a_write_protected_thp_only_when_it_is_exclusive() {
+    let mut p = LeafPin(0);
+    visit_all(&mut p);
+    assert!(p.0 >= 8, "{}", p.0);
 }
 
 // Unshare (GUP's slow path pinning a shared THP) takes the same path without granting
