@@ -1520,7 +1520,7 @@ impl<A: PmdOps> Machine<A> {
     /// Group `g`'s share of the fingerprint.
     fn fp_part(&self, g: usize) -> u64 {
         use core::hash::Hasher;
-        let mut h = rustc_hash::FxHasher::default();
+        let mut h = FingerprintHasher::default();
         match g {
             FP_TABLES => {
                 for t in self
@@ -1634,7 +1634,7 @@ impl<A: PmdOps> Machine<A> {
             fp_parts: _,
             side: _,
         } = self;
-        let mut h = rustc_hash::FxHasher::default();
+        let mut h = FingerprintHasher::default();
         let n = usize::from(*npmds);
         for r in 0..n {
             h.write_u64(pmd[r].raw_u64());
@@ -1672,6 +1672,37 @@ impl<A: PmdOps> Machine<A> {
     }
 }
 
+/// The state fingerprint's hash: rustc-hash's `FxHasher` step on a `u64` on every host.
+/// `FxHasher` itself is `usize`-wide, so on a 32-bit host (the armv7 and i686 cells of the
+/// cross matrix) every fingerprint had 32 bits: distinct states collided, the visited set
+/// took one for the other, and a search could skip a reachable violation. The same
+/// multiply-add and final rotation as `FxHasher` on a 64-bit host, so fingerprints (and state
+/// counts) are what they were there, and now the same everywhere.
+#[derive(Clone, Copy, Default)]
+struct FingerprintHasher(u64);
+
+impl FingerprintHasher {
+    /// rustc-hash 2's 64-bit multiplier.
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+}
+
+impl core::hash::Hasher for FingerprintHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` feeds a fingerprint; bytes are folded eight at a time.
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = self.0.wrapping_add(i).wrapping_mul(Self::K);
+    }
+    fn finish(&self) -> u64 {
+        self.0.rotate_left(26)
+    }
+}
+
 /// Returns whether the MMU would use a huge pmd: the backend's own valid bit
 /// ([`PmdOps::pmd_hw_valid`]), independent of `pmdp_invalidate`, whose value is under test.
 pub fn huge_hw_valid<A: PmdOps>(pmd: Pmd<A>) -> bool {
@@ -1695,6 +1726,30 @@ mod tests {
     use crate::engine::explore::{Options, Verdict, explore};
     use crate::engine::invariant::InvariantSet;
     use crate::engine::program::{Program, Step};
+
+    // The fingerprint is 64 bits on every host (rustc-hash's FxHasher is usize-wide: 32 bits
+    // on armv7 and i686, where distinct states collided), and on a 64-bit host the same
+    // values as FxHasher, so state counts there did not move.
+    #[test]
+    fn fingerprints_have_64_bits_on_every_host() {
+        use core::hash::Hasher;
+        let fp = |words: &[u64]| {
+            let mut h = FingerprintHasher::default();
+            words.iter().for_each(|&w| h.write_u64(w));
+            h.finish()
+        };
+        assert!((0..64).any(|v| fp(&[v]) > u64::from(u32::MAX)));
+        let distinct: std::collections::HashSet<u64> = (0..1u64 << 16)
+            .map(|v| fp(&[v & 0xff, v >> 8, 1 << 40]))
+            .collect();
+        assert_eq!(distinct.len(), 1 << 16);
+        #[cfg(target_pointer_width = "64")]
+        for words in [&[0u64][..], &[1, 2, 3], &[u64::MAX, 1 << 63, 0x8000_0000]] {
+            let mut fx = rustc_hash::FxHasher::default();
+            words.iter().for_each(|&w| fx.write_u64(w));
+            assert_eq!(fp(words), fx.finish(), "{words:?}");
+        }
+    }
 
     /// A step that writes a pmd behind the accessors' back (only code inside this module
     /// can): the footprint auditor must catch it.
