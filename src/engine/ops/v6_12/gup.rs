@@ -38,7 +38,7 @@ use super::super::super::program::{
     Limits, Locals, Program, ProgramError, Step, Typed, TypedProgram, Word,
 };
 use super::super::finish;
-use super::{in_huge_zero_folio, pte_offset_map};
+use super::{gup_must_unshare, in_huge_zero_folio, pte_offset_map};
 
 /// `get_user_pages_fast` (read) of one page at (region, slot), v6.12, or with `pin` its
 /// `pin_user_pages_fast`.
@@ -261,11 +261,7 @@ impl<A: PmdOps> TypedProgram<A> for GupFast {
                 } else {
                     crate::Pte::<A>::try_from_u64(l.pte).is_ok_and(|pte| A::pte_write(pte))
                 };
-                let shared = m.page_of_pfn(l.pfn).is_some_and(|p| {
-                    let page = m.page(p);
-                    !page.file && !page.anon_exclusive
-                });
-                if !writable && shared {
+                if !writable && gup_must_unshare(m, l.pfn) {
                     return self.drop_ref(
                         m,
                         t,

@@ -36,7 +36,7 @@ use super::super::super::mm::Machine;
 use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
 use super::super::finish;
 use super::fault::{AnonFault, FaultFlags};
-use super::{InRegs, PteOffsetMapLock, in_huge_zero_folio};
+use super::{InRegs, PteOffsetMapLock, gup_must_unshare, in_huge_zero_folio};
 
 const RETURN: u8 = AnonFault::RETURN;
 
@@ -291,13 +291,7 @@ impl GupSlow {
     /// `gup_must_unshare` (mm/internal.h:1373) for a walk without `FOLL_LONGTERM`: a read pin
     /// of an anonymous page that is not `PageAnonExclusive` (a page cache or zero page: no).
     fn must_unshare<A: PmdOps>(&self, m: &Machine<A>, pfn: u64) -> bool {
-        if !self.pin || self.write {
-            return false;
-        }
-        m.page_of_pfn(pfn).is_some_and(|p| {
-            let pg = m.page(p);
-            !pg.file && !pg.anon_exclusive
-        })
+        self.pin && !self.write && gup_must_unshare(m, pfn)
     }
 
     /// `pmdval = *pmd` under the pmd lock (:984), then `follow_huge_pmd` (:718).

@@ -255,6 +255,16 @@ pub(crate) fn is_huge_zero_pmd<A: PmdOps>(pmd: Pmd<A>) -> bool {
     A::pmd_present(pmd) && A::pmd_pfn(pmd) == Machine::<A>::huge_zero_pfn()
 }
 
+/// `gup_must_unshare` (mm/internal.h:1373) for a read `FOLL_PIN` without `FOLL_LONGTERM`:
+/// the page at `pfn` is anonymous and not `PageAnonExclusive` (a page-cache or zero page:
+/// no). A recorded read of the page.
+pub(crate) fn gup_must_unshare<A: PmdOps>(m: &Machine<A>, pfn: u64) -> bool {
+    m.page_of_pfn(pfn).is_some_and(|p| {
+        let page = m.page(p);
+        !page.file && !page.anon_exclusive
+    })
+}
+
 /// Returns whether `pfn` lies in the huge zero folio.
 pub(crate) fn in_huge_zero_folio<A: PmdOps>(pfn: u64) -> bool {
     let first = Machine::<A>::huge_zero_pfn();
