@@ -737,6 +737,38 @@ impl<A: PmdOps> Machine<A> {
         self.write(Self::mm_loc(mm));
         mm
     }
+    /// `raw_read_seqcount(&current->mm->write_protect_seq)` for thread `t` (a recorded read
+    /// of its mm): odd while a fork write-protects the mm's ptes.
+    pub fn write_protect_seq(&self, t: Tid) -> u32 {
+        let mm = self.procs.of_thread(t);
+        self.read(Self::mm_loc(mm));
+        self.procs.write_protect_seq(mm)
+    }
+    /// `raw_write_seqcount_begin(&current->mm->write_protect_seq)` (`copy_page_range`): the
+    /// count turns odd. A begin while it is odd already is INV-MODEL (the kernel has one
+    /// writer, under `mmap_lock` write).
+    pub fn write_protect_seq_begin(&mut self, t: Tid) {
+        let mm = self.own_mm(t);
+        if self.procs.write_protect_seq(mm) & 1 != 0 {
+            self.flag(
+                InvariantId::MODEL,
+                "write_seqcount_begin inside a write section",
+            );
+        }
+        self.procs.bump_write_protect_seq(mm);
+    }
+    /// `raw_write_seqcount_end(&current->mm->write_protect_seq)`: the count turns even. An
+    /// end with no begin is INV-MODEL.
+    pub fn write_protect_seq_end(&mut self, t: Tid) {
+        let mm = self.own_mm(t);
+        if self.procs.write_protect_seq(mm) & 1 == 0 {
+            self.flag(
+                InvariantId::MODEL,
+                "write_seqcount_end outside a write section",
+            );
+        }
+        self.procs.bump_write_protect_seq(mm);
+    }
     /// `mmap_read_lock` of `t`'s own mm; `false` (no change) while a writer holds or waits.
     pub fn mmap_read(&mut self, t: Tid) -> bool {
         let mm = self.own_mm(t);
@@ -1447,17 +1479,14 @@ impl<A: PmdOps> Machine<A> {
             .or_else(|| {
                 changed(
                     Loc::Mmap,
-                    self.procs.mmap(0) != before.procs.mmap(0)
+                    self.procs.mm_changed(&before.procs, 0)
                         || self.prot != before.prot
                         || self.vma_file != before.vma_file,
                 )
             })
             .or_else(|| {
                 (1..MAX_MMS as u8).find_map(|mm| {
-                    changed(
-                        Loc::OtherMm(mm),
-                        self.procs.mmap(mm) != before.procs.mmap(mm),
-                    )
+                    changed(Loc::OtherMm(mm), self.procs.mm_changed(&before.procs, mm))
                 })
             })
             .or_else(|| {
@@ -1657,6 +1686,11 @@ impl<A: PmdOps> Machine<A> {
         }
         for mm in 1..procs.count() {
             h.write_u64(procs.mmap(mm).pack());
+        }
+        if procs.any_write_protect_seq() {
+            for seq in procs.write_protect_seqs() {
+                h.write_u64(u64::from(seq) | 1 << 32);
+            }
         }
         // A thread's registers only where it has any (most programs keep none).
         for (i, th) in threads.iter().enumerate() {

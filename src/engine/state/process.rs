@@ -1,4 +1,5 @@
-//! Processes: which mm each thread and each region belongs to, and each mm's `mmap_lock`.
+//! Processes: which mm each thread and each region belongs to, and each mm's `mmap_lock` and
+//! `write_protect_seq`.
 //!
 //! A thread's `mmap_*` operations take its own mm's lock (`current->mm`), so two processes'
 //! faults, munmaps and forks never serialize on one lock. The thread-to-mm and region-to-mm
@@ -21,6 +22,10 @@ pub struct Processes {
     /// mms in use: 1 + the highest mm a thread or region was given.
     used: u8,
     mmap: [RwSem; MAX_MMS],
+    /// `mm->write_protect_seq`: the seqcount `copy_page_range` holds odd while fork
+    /// write-protects the parent's ptes, which `pin_user_pages_fast` samples before its walk
+    /// and rechecks after it. The kernel's `unsigned`, wrapping as it does.
+    write_protect_seq: [u32; MAX_MMS],
 }
 
 impl Processes {
@@ -56,6 +61,29 @@ impl Processes {
     /// Returns `mm`'s `mmap_lock`.
     pub(crate) fn mmap(&self, mm: u8) -> &RwSem {
         &self.mmap[usize::from(mm)]
+    }
+    /// Returns `mm`'s `write_protect_seq`.
+    pub(crate) fn write_protect_seq(&self, mm: u8) -> u32 {
+        self.write_protect_seq[usize::from(mm)]
+    }
+    /// Advances `mm`'s `write_protect_seq` by one (`raw_write_seqcount_begin` or `_end`).
+    pub(crate) fn bump_write_protect_seq(&mut self, mm: u8) {
+        let seq = &mut self.write_protect_seq[usize::from(mm)];
+        *seq = seq.wrapping_add(1);
+    }
+    /// Returns whether any mm's `write_protect_seq` moved from zero (the fingerprint feeds
+    /// them only then: a scenario without fork pays one comparison).
+    pub(crate) fn any_write_protect_seq(&self) -> bool {
+        self.write_protect_seq != [0; MAX_MMS]
+    }
+    /// Returns `mm`'s `write_protect_seq` values, every mm.
+    pub(crate) fn write_protect_seqs(&self) -> [u32; MAX_MMS] {
+        self.write_protect_seq
+    }
+    /// Returns whether `mm`'s lock or seqcount differs from `other`'s (the footprint auditor).
+    pub(crate) fn mm_changed(&self, other: &Self, mm: u8) -> bool {
+        let i = usize::from(mm);
+        self.mmap[i] != other.mmap[i] || self.write_protect_seq[i] != other.write_protect_seq[i]
     }
     /// Returns `mm`'s `mmap_lock`, mutably.
     pub(crate) fn mmap_mut(&mut self, mm: u8) -> &mut RwSem {
