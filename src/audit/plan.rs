@@ -52,11 +52,17 @@ pub enum Mutation {
     /// v6.12's `try_to_migrate_one` shares the page before it clears the pte (`pin-migrate`:
     /// INV-PIN-EXCLUSIVE).
     MigrateSharesBeforeClear,
+    /// v6.12's `pin_user_pages_fast` without its `write_protect_seq` sample and recheck
+    /// (`fork-pin`: INV-PIN-EXCLUSIVE).
+    GupFastSkipsWriteProtectSeq,
+    /// v6.12's fork shares a pinned page (`folio_try_dup_anon_rmap_pte` without
+    /// `folio_needs_cow_for_dma`; `fork-pin`: INV-PIN-EXCLUSIVE).
+    ForkIgnoresPins,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 14] = [
+    pub const ALL: [Mutation; 16] = [
         Mutation::SplitSkipsTlbFlush,
         Mutation::ZapHugeUnlocked,
         Mutation::FaultFreesDeposit,
@@ -71,6 +77,8 @@ impl Mutation {
         Mutation::CollapseSkipsUffdCheck,
         Mutation::CollapseRollbackKeepsRetry,
         Mutation::MigrateSharesBeforeClear,
+        Mutation::GupFastSkipsWriteProtectSeq,
+        Mutation::ForkIgnoresPins,
     ];
 
     /// Returns the name the command line takes.
@@ -90,6 +98,8 @@ impl Mutation {
             Mutation::CollapseSkipsUffdCheck => "collapse-skips-uffd-check",
             Mutation::CollapseRollbackKeepsRetry => "collapse-rollback-keeps-retry",
             Mutation::MigrateSharesBeforeClear => "migrate-shares-before-clear",
+            Mutation::GupFastSkipsWriteProtectSeq => "gup-fast-skips-write-protect-seq",
+            Mutation::ForkIgnoresPins => "fork-ignores-pins",
         }
     }
 
@@ -155,6 +165,14 @@ impl Mutation {
             },
             Mutation::MigrateSharesBeforeClear => Knobs {
                 migrate_shares_before_clear: true,
+                ..knobs
+            },
+            Mutation::GupFastSkipsWriteProtectSeq => Knobs {
+                gup_fast_skips_write_protect_seq: true,
+                ..knobs
+            },
+            Mutation::ForkIgnoresPins => Knobs {
+                fork_ignores_pins: true,
                 ..knobs
             },
         }

@@ -97,6 +97,11 @@ pub struct Knobs {
     pub collapse_rollback_keeps_retry: bool,
     /// `pin-migrate` `v6.12`: `try_to_migrate_one` shares the page before `ptep_clear_flush`.
     pub migrate_shares_before_clear: bool,
+    /// `fork-pin` `v6.12`: `pin_user_pages_fast` skips its `write_protect_seq` sample and
+    /// recheck.
+    pub gup_fast_skips_write_protect_seq: bool,
+    /// `fork-pin` `v6.12`: fork's `folio_try_dup_anon_rmap_pte` ignores pins.
+    pub fork_ignores_pins: bool,
 }
 
 impl Knobs {
@@ -374,6 +379,13 @@ pub const CATALOGUE: &[Entry] = &[
         invariants: PIN_MIGRATE_INVARIANTS,
         expect: |b, v| any_era(b, v, &[], &[]),
     },
+    Entry {
+        id: "fork-pin",
+        title: "fork vs pin_user_pages_fast and a write fault: fork copies a pinned page for the child, and a pin taken during fork's write-protect section lets go (write_protect_seq, today)",
+        variants: &[V6_12],
+        invariants: FORK_PIN_INVARIANTS,
+        expect: |b, v| any_era(b, v, &[], &[]),
+    },
 ];
 
 /// The generic-code version of today's kernel.
@@ -519,6 +531,7 @@ pub fn build<A: PmdOps>(id: &str, variant: &str, knobs: Knobs) -> Result<Scenari
         "prot-none-zero-split" => prot_none_zero_split::<A>(),
         "dontneed-fault-tlb" => dontneed_fault_tlb::<A>(),
         "pin-migrate" => pin_migrate::<A>(knobs),
+        "fork-pin" => fork_pin::<A>(knobs),
         "race-003" => race_003::build::<A>(variant, knobs),
         "race-003-walker" => race_003::build_walker::<A>(variant),
         "race-001-invalidate" => race_001::build_invalidate::<A>(variant, knobs),
@@ -691,6 +704,47 @@ fn pin_migrate<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
         .thread("write", v6_12::fault::AnonFault::new(0, 0));
     Ok(b.invariants(set(PIN_MIGRATE_INVARIANTS)).build()?)
 }
+
+/// `fork(2)` (v6.12) of a process whose exclusive anonymous page is mapped writable, while
+/// `pin_user_pages_fast` pins it and a write fault in the parent touches it. Fork holds
+/// `write_protect_seq` odd from before it asks `folio_maybe_dma_pinned` until after it has
+/// write-protected the parent's pte; GUP-fast samples the count before its walk and rechecks
+/// it after: either the pin is taken before fork asks (fork copies the page for the child),
+/// or GUP-fast sees the fork and lets go. Without the recheck
+/// (`gup_fast_skips_write_protect_seq`), GUP-fast pins between fork's question and its
+/// write-protect, finds the pte unchanged and writable, and keeps a pin on a page the child
+/// shares (INV-PIN-EXCLUSIVE); so does a fork that ignores pins (`fork_ignores_pins`).
+fn fork_pin<A: PmdOps>(k: Knobs) -> Result<Scenario<A>, BuildError> {
+    use crate::engine::setup::PteInit;
+    let fork = v6_12::fork::Fork {
+        ignore_pins: k.fork_ignores_pins,
+        ..v6_12::fork::Fork::new(0, 1, 0)
+    };
+    let pin = v6_12::gup::GupFast {
+        skip_write_protect_seq: k.gup_fast_skips_write_protect_seq,
+        ..v6_12::gup::GupFast::pin(0, 0)
+    };
+    let b = ScenarioBuilder::<A>::new("fork-pin", 2)
+        .region_in(1, 1)
+        .setup(|s| {
+            let p = s.page(false)?;
+            s.map_pte(0, 0, p, PteInit::WRITTEN)?;
+            s.page_anon_exclusive(p, true)
+        })
+        .thread("fork", fork)
+        .thread("pin", pin)
+        .thread("write", v6_12::fault::AnonFault::new(0, 0));
+    Ok(b.invariants(set(FORK_PIN_INVARIANTS)).build()?)
+}
+
+const FORK_PIN_INVARIANTS: &[InvariantId] = &[
+    InvariantId::PIN_EXCLUSIVE,
+    InvariantId::DECODE,
+    InvariantId::VALIDATE,
+    InvariantId::TABLE_LIFE,
+    InvariantId::DEADLOCK,
+    InvariantId::LOCK_BALANCE,
+];
 
 const PIN_MIGRATE_INVARIANTS: &[InvariantId] = &[
     InvariantId::PIN_EXCLUSIVE,

@@ -20,7 +20,13 @@
 //! not writable back off from an anonymous page that is not `PageAnonExclusive` (B5:
 //! `gup_must_unshare`, mm/internal.h:1373, its own step after the recheck). A pin that
 //! passes is handed to the caller ([`Machine::page_keep_pin`], judged by
-//! INV-PIN-EXCLUSIVE). `gup_fast_folio_allowed` (:2833) lets every folio the model has
+//! INV-PIN-EXCLUSIVE). Around the walk, a pin samples `current->mm->write_protect_seq`
+//! (`gup_fast`, :3401: an odd count, a fork write-protecting the mm, gives up at once) and,
+//! after B5, `read_seqcount_retry` (:3427): a fork that ran meanwhile makes it drop the pin
+//! (`gup_fast_unpin_user_pages`) instead of handing it over: fork's
+//! `folio_try_dup_anon_rmap_pte` asked `folio_maybe_dma_pinned` before the pin may have
+//! been taken and then shares the page, and B4 sees no change while the pte is still
+//! writable. `gup_fast_folio_allowed` (:2833) lets every folio the model has
 //! through: it refuses only `FOLL_LONGTERM` write pins of file folios and secretmem.
 //! The memory barriers of that protocol are no step: the machine is sequentially consistent.
 //!
@@ -53,6 +59,9 @@ pub struct GupFast {
     /// With `pin`: once the pin is handed over, the caller's DMA completes and it calls
     /// `unpin_user_page` (mm/gup.c), the pin's end that INV-PIN-EXCLUSIVE stops judging at.
     pub unpin: bool,
+    /// Test mutation: a pin without the `write_protect_seq` sample and recheck (as if
+    /// `gup_fast` left `FOLL_PIN` out of both tests).
+    pub skip_write_protect_seq: bool,
 }
 
 impl GupFast {
@@ -63,6 +72,7 @@ impl GupFast {
             slot,
             pin: false,
             unpin: false,
+            skip_write_protect_seq: false,
         }
     }
     /// `pin_user_pages_fast` (`FOLL_PIN`, read) of the page at (region, slot).
@@ -92,18 +102,27 @@ pub struct GupFastLocals {
     pub pfn: u64,
     /// The table `pte_offset_map(&pmd)` found; `None` for a leaf pmd.
     pub table: Option<u8>,
+    /// The `write_protect_seq` a pin sampled before its walk (0 for `FOLL_GET`).
+    pub seq: u32,
 }
 
 impl Locals for GupFastLocals {
     fn to_regs(self) -> [u64; 4] {
-        [self.pmd, self.pte, self.pfn, self.table.to_word()]
+        // The table's word is at most 256: the seqcount rides in the high half.
+        [
+            self.pmd,
+            self.pte,
+            self.pfn,
+            self.table.to_word() | u64::from(self.seq) << 32,
+        ]
     }
     fn from_regs(regs: [u64; 4]) -> Self {
         Self {
             pmd: regs[0],
             pte: regs[1],
             pfn: regs[2],
-            table: Word::from_word(regs[3]),
+            table: Word::from_word(regs[3] & u64::from(u32::MAX)),
+            seq: (regs[3] >> 32) as u32,
         }
     }
 }
@@ -116,6 +135,10 @@ const RECHECK_PTE: u8 = 4;
 const KEEP: u8 = 5;
 const UNSHARE: u8 = 6;
 const UNPIN: u8 = 7;
+/// A pin's `read_seqcount_retry` after the walk.
+const SEQ_RETRY: u8 = 8;
+/// A pin's pmd read, after its `write_protect_seq` sample at [`READ_PMD`]'s place.
+const WALK: u8 = 9;
 
 // Run as is (a `Program`), through its typed locals.
 impl<A: PmdOps> Program<A> for GupFast {
@@ -151,7 +174,19 @@ impl<A: PmdOps> TypedProgram<A> for GupFast {
         let r = self.region;
         let slot = usize::from(self.slot);
         match m.th(t).pc {
-            READ_PMD => {
+            READ_PMD if self.samples_seq() => {
+                let seq = m.write_protect_seq(t);
+                if seq & 1 != 0 {
+                    finish(m, t);
+                    return Step::Ran(
+                        "gup_fast: raw_read_seqcount(write_protect_seq) odd: a fork write-protects, fall back",
+                    );
+                }
+                l.seq = seq;
+                m.goto(t, WALK);
+                Step::Ran("gup_fast: FOLL_PIN, raw_read_seqcount(&current->mm->write_protect_seq)")
+            }
+            READ_PMD | WALK => {
                 let pmd = m.pmd_get(r);
                 l.pmd = pmd.raw_u64();
                 if !A::pmd_present(pmd) {
@@ -269,15 +304,28 @@ impl<A: PmdOps> TypedProgram<A> for GupFast {
                         "gup_fast: !pte_write, gup_must_unshare: !PageAnonExclusive, gup_put_folio",
                     );
                 }
-                if let Some(p) = m.page_of_pfn(l.pfn) {
-                    m.page_keep_pin(p);
+                if self.samples_seq() {
+                    m.goto(t, SEQ_RETRY);
+                } else {
+                    self.keep_pin(m, t, l);
                 }
-                m.goto(t, KEEP);
                 Step::Ran(if writable {
                     "gup_fast: gup_fast_folio_allowed; the entry is writable"
                 } else {
                     "gup_fast: gup_fast_folio_allowed; gup_must_unshare: no"
                 })
+            }
+            SEQ_RETRY => {
+                if m.write_protect_seq(t) != l.seq {
+                    return self.drop_ref(
+                        m,
+                        t,
+                        l,
+                        "gup_fast: read_seqcount_retry(write_protect_seq): a fork ran, gup_fast_unpin_user_pages",
+                    );
+                }
+                self.keep_pin(m, t, l);
+                Step::Ran("gup_fast: read_seqcount_retry: no fork meanwhile, keep the pin")
             }
             UNPIN => {
                 if let Some(p) = m.page_of_pfn(l.pfn) {
@@ -306,6 +354,19 @@ fn lost_table<A: PmdOps>(m: &mut Machine<A>, t: Tid) -> Step {
 }
 
 impl GupFast {
+    /// Whether this GUP-fast samples and rechecks `write_protect_seq` (`FOLL_PIN`).
+    const fn samples_seq(&self) -> bool {
+        self.pin && !self.skip_write_protect_seq
+    }
+
+    /// Hands the pin over to the caller (INV-PIN-EXCLUSIVE judges it from here).
+    fn keep_pin<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, l: &GupFastLocals) {
+        if let Some(p) = m.page_of_pfn(l.pfn) {
+            m.page_keep_pin(p);
+        }
+        m.goto(t, KEEP);
+    }
+
     /// The last recheck passed: GUP-fast keeps the page. INV-002-DECODE is judged here, at
     /// that linearization point: the page must be mapped at the address now. (A zap that
     /// unmaps it after this step is no error: GUP-fast holds its reference.) A pin is handed

@@ -12,6 +12,7 @@
 //! invalidated THP.
 
 pub mod fault;
+pub mod fork;
 pub mod gup;
 pub mod gup_slow;
 pub mod migrate;
