@@ -20,97 +20,17 @@ use super::state::locks::{
     DeclaredLock, LockDeclError, LockState, Locks, MAX_LOCKS, MutexId, RcuId, RwsemId, SpinlockId,
 };
 use super::state::page_cache::{CACHE_SLOTS, PageCache, XaEntry};
+use super::state::page_tables::PageTables;
+pub use super::state::page_tables::{MAX_PMDS, MAX_TABLES, NO_TABLE, SLOTS, Table, TableState};
+use super::state::pages::Pages;
+pub use super::state::pages::{MAX_PAGES, Page};
 use super::state::process::{MAX_MMS, Processes};
+pub use super::state::tlb::TLB_EMPTY;
+use super::state::tlb::Tlbs;
 use super::state::vma::{VmFlags, Vma, VmaId, Vmas};
 
 /// Most threads in one scenario.
 pub const MAX_THREADS: usize = 4;
-/// Most pmds (2 MiB regions, or the backend's pmd size) in one scenario.
-pub const MAX_PMDS: usize = 8;
-/// Most page-table pages alive or freed in one run.
-pub const MAX_TABLES: usize = 12;
-/// Modelled pte slots per table: the addresses the scenario's threads touch.
-pub const SLOTS: usize = 2;
-/// Most pages (huge or small) in one run.
-pub const MAX_PAGES: usize = 12;
-
-/// A page-table page's life.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum TableState {
-    /// Never allocated.
-    #[default]
-    Unused,
-    /// Allocated: linked from a pmd, deposited, or private to a thread.
-    Live,
-    /// Freed: poisoned; any access is a violation.
-    Freed,
-}
-
-/// A pte table: its modelled slots and its split pte lock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Table<A: PmdOps> {
-    /// Life state.
-    pub state: TableState,
-    /// The region (pmd index) it was allocated for: slot addresses derive from it.
-    pub region: u8,
-    /// The modelled ptes.
-    pub ptes: [Pte<A>; SLOTS],
-    /// `ptl`: the split pte lock in the table's `struct page`.
-    pub ptl: Owner,
-}
-
-/// A page's state: `struct page` / folio fields the races need.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Page {
-    /// Whether allocated.
-    pub allocated: bool,
-    /// A pmd-sized (THP) page.
-    pub huge: bool,
-    /// References.
-    pub refcount: u8,
-    /// Mappings (the compound map counts one; each pte map counts one).
-    pub mapcount: i8,
-    /// `PG_locked` (sleeping).
-    pub lock: Owner,
-    /// The region it was last mapped into.
-    pub region: u8,
-    /// How many of its mappings each region holds, two bits a region (region `r` at bits
-    /// `2r..2r + 2`; [`Page::maps_in`]): a page fork leaves in two regions is mapped in both,
-    /// which `region` alone cannot say.
-    pub region_maps: u16,
-    /// A page-cache (file or shmem) page: `!folio_test_anon`.
-    pub file: bool,
-    /// `PageAnonExclusive`: an anonymous page only this mapping maps (set by the anonymous
-    /// fault's `RMAP_EXCLUSIVE` and by `do_wp_page`; a write fault reuses such a page as is).
-    pub anon_exclusive: bool,
-    /// `FOLL_PIN` references among `refcount` (a small folio's `GUP_PIN_COUNTING_BIAS`
-    /// share, a large one's `_pincount`): what `folio_maybe_dma_pinned` reads. GUP-fast takes
-    /// one before its rechecks and drops it when they fail.
-    pub pincount: u8,
-    /// Ghost: pins GUP has handed to its caller (a driver's DMA), which INV-PIN-EXCLUSIVE
-    /// judges. Part of `pincount`; a pin GUP-fast may still drop is not.
-    pub pins_kept: u8,
-}
-
-impl Page {
-    /// Returns how many of its mappings region `r` holds (a huge mapping counts one, each
-    /// pte one).
-    pub const fn maps_in(&self, r: u8) -> u8 {
-        if r as usize >= MAX_PMDS {
-            return 0;
-        }
-        ((self.region_maps >> (2 * r)) & 3) as u8
-    }
-}
-
-// Two bits a region: at most a huge mapping and a full table of ptes of one page at once
-// (the v4.5 split fills the table before it clears the huge pmd).
-const _: () = assert!(2 * MAX_PMDS <= 16 && SLOTS < 3);
-// Each page's waiters are a thread bitmask of WAITER_BITS in one word of the machine.
-const WAITER_BITS: usize = 4;
-const WAITERS_MASK: u64 = (1 << WAITER_BITS) - 1;
-const _: () = assert!(MAX_THREADS <= WAITER_BITS && MAX_PAGES * WAITER_BITS <= 64);
-
 /// A thread's program state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ThreadState {
@@ -221,9 +141,6 @@ pub enum TouchLoc {
     PageCache(u8),
 }
 
-/// A TLB entry slot value: nothing cached.
-pub const TLB_EMPTY: u64 = u64::MAX;
-
 /// Most user ghost cells ([`Machine::ghost_get`]): words of monitor state a scenario keeps
 /// beside the machine (counters, "this event happened" bits).
 pub const GHOST_CELLS: usize = 4;
@@ -237,18 +154,10 @@ pub const GHOST_CELLS: usize = 4;
 /// raised them and are never part of the state.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Machine<A: PmdOps> {
-    npmds: u8,
-    pmd: [Pmd<A>; MAX_PMDS],
-    pmd_lock: [Owner; MAX_PMDS],
-    deposit: [u8; MAX_PMDS],
-    tables: [Table<A>; MAX_TABLES],
-    pages: [Page; MAX_PAGES],
-    /// Per page, [`WAITER_BITS`] bits: the threads queued on its `PG_locked` without taking
-    /// it, as `migration_entry_wait_on_locked` queues; the next unlock wakes them all. One
-    /// word for every page, so a scenario that never waits pays for one zero word.
-    page_waiters: u64,
+    pt: PageTables<A>,
+    pages: Pages,
     /// Per CPU: per region, the cached huge translation's pfn, then one per slot.
-    tlb: [[[u64; SLOTS + 1]; MAX_PMDS]; MAX_THREADS],
+    tlb: Tlbs,
     procs: Processes,
     threads: [ThreadState; MAX_THREADS],
     dontneed_done: u8,
@@ -352,8 +261,6 @@ pub struct StepEffects {
     pub locks: Vec<LockEvent>,
 }
 
-/// No table.
-pub const NO_TABLE: u8 = u8::MAX;
 /// No page.
 pub const NO_PAGE: u64 = u64::MAX;
 
@@ -361,22 +268,10 @@ impl<A: PmdOps> Machine<A> {
     /// A machine with `npmds` empty regions (at most [`MAX_PMDS`]), no tables, no pages, free
     /// locks.
     pub fn new(npmds: u8) -> Self {
-        let empty_pmd = A::pmd_empty();
-        let table = Table {
-            state: TableState::Unused,
-            region: 0,
-            ptes: [A::pte_empty(0); SLOTS],
-            ptl: Owner::FREE,
-        };
         Self {
-            npmds: npmds.min(MAX_PMDS as u8),
-            pmd: [empty_pmd; MAX_PMDS],
-            pmd_lock: [Owner::FREE; MAX_PMDS],
-            deposit: [NO_TABLE; MAX_PMDS],
-            tables: [table; MAX_TABLES],
-            pages: [Page::default(); MAX_PAGES],
-            page_waiters: 0,
-            tlb: [[[TLB_EMPTY; SLOTS + 1]; MAX_PMDS]; MAX_THREADS],
+            pt: PageTables::new(npmds),
+            pages: Pages::default(),
+            tlb: Tlbs::default(),
             procs: Processes::default(),
             threads: [ThreadState::default(); MAX_THREADS],
             dontneed_done: 0,
@@ -441,13 +336,8 @@ impl<A: PmdOps> Machine<A> {
     pub(crate) fn copy_from(&mut self, src: &Self) {
         // Destructured, so a new field is a compile error here until it is copied.
         let Self {
-            npmds,
-            pmd,
-            pmd_lock,
-            deposit,
-            tables,
+            pt,
             pages,
-            page_waiters,
             tlb,
             procs,
             threads,
@@ -462,13 +352,8 @@ impl<A: PmdOps> Machine<A> {
             fp_parts,
             side: _,
         } = src;
-        self.npmds = *npmds;
-        self.pmd = *pmd;
-        self.pmd_lock = *pmd_lock;
-        self.deposit = *deposit;
-        self.tables = *tables;
+        self.pt = *pt;
         self.pages = *pages;
-        self.page_waiters = *page_waiters;
         self.tlb = *tlb;
         self.procs = *procs;
         self.threads = *threads;
@@ -558,7 +443,7 @@ impl<A: PmdOps> Machine<A> {
 
     /// Returns the number of regions (pmds) in use; fixed for a scenario's life.
     pub fn npmds(&self) -> u8 {
-        self.npmds
+        self.pt.npmds()
     }
 
     /// Reads `pmd[r]` (`pmdp_get`).
@@ -571,13 +456,12 @@ impl<A: PmdOps> Machine<A> {
     /// still recorded in the footprint.
     pub fn peek_pmd(&self, r: u8) -> Pmd<A> {
         self.read(Loc::Pmd(r));
-        self.pmd[usize::from(r)]
+        self.pt.pmd(r)
     }
     /// Writes `pmd[r]`.
     pub fn pmd_set(&mut self, r: u8, v: Pmd<A>) {
         self.write(Loc::Pmd(r));
-        let old = self.pmd[usize::from(r)];
-        self.pmd[usize::from(r)] = v;
+        let old = self.pt.set_pmd(r, v);
         self.touch(TouchLoc::Pmd(r), old.raw_u64(), v.raw_u64());
     }
     /// Returns the table a table pmd points to, by its pfn; `None` if no table has it.
@@ -588,10 +472,10 @@ impl<A: PmdOps> Machine<A> {
     /// Returns table `t`: its life state, region, ptes and lock (a recorded read).
     pub fn table(&self, t: u8) -> &Table<A> {
         self.read(Loc::Table(t));
-        &self.tables[usize::from(t)]
+        self.pt.table(t)
     }
     fn table_access(&mut self, t: u8, what: &'static str) -> bool {
-        if self.tables[usize::from(t)].state != TableState::Live {
+        if self.pt.table(t).state != TableState::Live {
             self.flag(InvariantId::TABLE_LIFE, what);
             return false;
         }
@@ -601,7 +485,7 @@ impl<A: PmdOps> Machine<A> {
     pub fn pte_get(&mut self, t: u8, slot: usize) -> Pte<A> {
         self.read(Loc::Table(t));
         self.table_access(t, "read a pte of a freed page table");
-        let v = self.tables[usize::from(t)].ptes[slot];
+        let v = self.pt.table(t).ptes[slot];
         self.touch(TouchLoc::Pte(t, slot as u8), v.raw_u64(), v.raw_u64());
         v
     }
@@ -609,8 +493,7 @@ impl<A: PmdOps> Machine<A> {
     pub fn pte_set(&mut self, t: u8, slot: usize, v: Pte<A>) {
         self.write(Loc::Table(t));
         self.table_access(t, "wrote a pte into a freed page table");
-        let old = self.tables[usize::from(t)].ptes[slot];
-        self.tables[usize::from(t)].ptes[slot] = v;
+        let old = core::mem::replace(&mut self.pt.table_mut(t).ptes[slot], v);
         self.touch(TouchLoc::Pte(t, slot as u8), old.raw_u64(), v.raw_u64());
     }
     /// `pte_alloc_one`: a fresh table for region `r`, filled as the architecture's allocator
@@ -619,14 +502,14 @@ impl<A: PmdOps> Machine<A> {
         let mut found = None;
         for t in 0..MAX_TABLES as u8 {
             self.read(Loc::Table(t));
-            if self.tables[usize::from(t)].state == TableState::Unused {
+            if self.pt.table(t).state == TableState::Unused {
                 found = Some(t);
                 break;
             }
         }
         let t = found?;
         self.write(Loc::Table(t));
-        let table = &mut self.tables[usize::from(t)];
+        let table = self.pt.table_mut(t);
         table.state = TableState::Live;
         table.region = r;
         for (slot, pte) in table.ptes.iter_mut().enumerate() {
@@ -638,40 +521,38 @@ impl<A: PmdOps> Machine<A> {
     pub fn table_free(&mut self, t: u8) {
         self.write(Loc::Table(t));
         self.table_access(t, "freed a page table twice");
-        self.tables[usize::from(t)].state = TableState::Freed;
+        self.pt.table_mut(t).state = TableState::Freed;
     }
     /// Returns the table deposited under `pmd[r]`, if any (a recorded read).
     pub fn deposited(&self, r: u8) -> Option<u8> {
         self.read(Loc::PmdLock(r));
-        let t = self.deposit[usize::from(r)];
-        (t != NO_TABLE).then_some(t)
+        self.pt.deposited(r)
     }
     /// `pgtable_trans_huge_deposit` (caller holds the pmd lock).
     pub fn deposit(&mut self, r: u8, t: u8) {
         self.write(Loc::PmdLock(r));
-        self.deposit[usize::from(r)] = t;
+        self.pt.deposit(r, t);
     }
     /// `pgtable_trans_huge_withdraw` (caller holds the pmd lock); `None` if nothing deposited.
     pub fn withdraw(&mut self, r: u8) -> Option<u8> {
         self.write(Loc::PmdLock(r));
-        let t = core::mem::replace(&mut self.deposit[usize::from(r)], NO_TABLE);
-        (t != NO_TABLE).then_some(t)
+        self.pt.withdraw(r)
     }
     /// Returns who holds `pmd[r]`'s lock (a recorded read).
     pub fn pmd_lock_holder(&self, r: u8) -> Option<Tid> {
         self.read(Loc::PmdLock(r));
-        self.pmd_lock[usize::from(r)].holder()
+        self.pt.pmd_lock(r).holder()
     }
     /// `spin_lock(pmd_lock)`; `false` (no change) when held by another thread.
     pub fn pmd_lock(&mut self, r: u8, t: Tid) -> bool {
         self.write(Loc::PmdLock(r));
-        let took = self.pmd_lock[usize::from(r)].try_lock(t);
+        let took = self.pt.pmd_lock_mut(r).try_lock(t);
         self.acquired(LockName::PmdLock(r), LockOp::Acquire, took)
     }
     /// `spin_unlock(pmd_lock)`.
     pub fn pmd_unlock(&mut self, r: u8, t: Tid) {
         self.write(Loc::PmdLock(r));
-        let held = self.pmd_lock[usize::from(r)].unlock(t);
+        let held = self.pt.pmd_lock_mut(r).unlock(t);
         self.released(
             LockName::PmdLock(r),
             LockOp::Release,
@@ -683,13 +564,13 @@ impl<A: PmdOps> Machine<A> {
     pub fn ptl_lock(&mut self, tab: u8, t: Tid) -> bool {
         self.write(Loc::Table(tab));
         self.table_access(tab, "took the pte lock of a freed page table");
-        let took = self.tables[usize::from(tab)].ptl.try_lock(t);
+        let took = self.pt.table_mut(tab).ptl.try_lock(t);
         self.acquired(LockName::Ptl(tab), LockOp::Acquire, took)
     }
     /// `spin_unlock(ptl)`.
     pub fn ptl_unlock(&mut self, tab: u8, t: Tid) {
         self.write(Loc::Table(tab));
-        let held = self.tables[usize::from(tab)].ptl.unlock(t);
+        let held = self.pt.table_mut(tab).ptl.unlock(t);
         self.released(
             LockName::Ptl(tab),
             LockOp::Release,
@@ -866,7 +747,7 @@ impl<A: PmdOps> Machine<A> {
     /// must unmap the range first, as `mmap_region` does.
     pub fn vma_insert(&mut self, mm: u8, start: u8, end: u8, flags: VmFlags) -> Option<VmaId> {
         self.write(Loc::Vmas);
-        if start >= end || end > self.npmds {
+        if start >= end || end > self.pt.npmds() {
             self.flag(
                 InvariantId::MODEL,
                 "vma_insert: an empty or out-of-range VMA",
@@ -933,7 +814,7 @@ impl<A: PmdOps> Machine<A> {
     pub fn xa_store(&mut self, index: usize, entry: XaEntry) {
         self.write(Loc::PageCache);
         let huge = |e: XaEntry| match e {
-            XaEntry::Page(p) => self.pages.get(usize::from(p)).is_some_and(|p| p.huge),
+            XaEntry::Page(p) => usize::from(p) < MAX_PAGES && self.pages.get(p).huge,
             _ => false,
         };
         let before = self.cache.load(index);
@@ -998,12 +879,12 @@ impl<A: PmdOps> Machine<A> {
     /// Marks page `p` a page-cache page (`file`) or an anonymous one.
     pub fn page_set_file(&mut self, p: u8, file: bool) {
         self.write(Loc::Page(p));
-        self.pages[usize::from(p)].file = file;
+        self.pages.get_mut(p).file = file;
     }
     /// Returns page `p`'s state (a recorded read).
     pub fn page(&self, p: u8) -> &Page {
         self.read(Loc::Page(p));
-        &self.pages[usize::from(p)]
+        self.pages.get(p)
     }
     /// Returns the allocated pages with their index, each a recorded read.
     pub fn allocated_pages(&self) -> impl Iterator<Item = (u8, &Page)> + '_ {
@@ -1015,77 +896,45 @@ impl<A: PmdOps> Machine<A> {
     pub fn page_alloc(&mut self, huge: bool) -> Option<u8> {
         let p = (0..MAX_PAGES as u8).find(|&p| !self.page(p).allocated)?;
         self.write(Loc::Page(p));
-        self.pages[usize::from(p)] = Page {
-            allocated: true,
-            huge,
-            refcount: 1,
-            ..Page::default()
-        };
+        self.pages.init(p, huge);
         Some(p)
     }
     /// Changes a page's mapcount (mapping or unmapping it in region `r`).
     pub fn page_map(&mut self, p: u8, r: u8, delta: i8) {
         self.write(Loc::Page(p));
-        let page = &mut self.pages[usize::from(p)];
-        page.mapcount = page.mapcount.saturating_add(delta);
-        page.region = r;
-        if usize::from(r) >= MAX_PMDS {
-            self.flag(InvariantId::MODEL, "a page mapped in no modelled region");
-            return;
-        }
-        let shift = 2 * u32::from(r);
-        let now = i16::from(page.maps_in(r)) + i16::from(delta);
-        let count = now.clamp(0, 3) as u16;
-        page.region_maps = (page.region_maps & !(3 << shift)) | count << shift;
-        if now > 3 {
-            self.flag(
-                InvariantId::MODEL,
-                "a page mapped more than three times in one region",
-            );
+        if let Err(what) = self.pages.map(p, r, delta) {
+            self.flag(InvariantId::MODEL, what);
         }
     }
     /// Sets or clears `PageAnonExclusive` of page `p`.
     pub fn page_set_anon_exclusive(&mut self, p: u8, on: bool) {
         self.write(Loc::Page(p));
-        self.pages[usize::from(p)].anon_exclusive = on;
+        self.pages.get_mut(p).anon_exclusive = on;
     }
     /// Takes a page reference (`try_grab_folio`).
     pub fn page_get(&mut self, p: u8) {
         self.write(Loc::Page(p));
-        let page = &mut self.pages[usize::from(p)];
-        page.refcount = page.refcount.saturating_add(1);
+        self.pages.get_ref(p, false);
     }
     /// `try_grab_folio(FOLL_PIN)`: a reference that `folio_maybe_dma_pinned` sees.
     pub fn page_pin(&mut self, p: u8) {
         self.write(Loc::Page(p));
-        let page = &mut self.pages[usize::from(p)];
-        page.refcount = page.refcount.saturating_add(1);
-        page.pincount = page.pincount.saturating_add(1);
+        self.pages.get_ref(p, true);
     }
     /// `gup_put_folio(FOLL_PIN)` / `unpin_user_page`: drops a pin (and, if GUP had handed it
     /// over, its [`Page::pins_kept`] share), flagging INV-MODEL for a page not pinned.
     pub fn page_unpin(&mut self, p: u8, kept: bool) {
         self.write(Loc::Page(p));
-        let page = &mut self.pages[usize::from(p)];
-        let short = page.pincount == 0 || (kept && page.pins_kept == 0);
-        page.refcount = page.refcount.saturating_sub(1);
-        page.pincount = page.pincount.saturating_sub(1);
-        if kept {
-            page.pins_kept = page.pins_kept.saturating_sub(1);
-        }
-        if short {
-            self.flag(InvariantId::MODEL, "unpinned a page that holds no such pin");
+        if let Err(what) = self.pages.unpin(p, kept) {
+            self.flag(InvariantId::MODEL, what);
         }
     }
     /// GUP hands a pin it holds to its caller (ghost: [`Page::pins_kept`]).
     pub fn page_keep_pin(&mut self, p: u8) {
         self.write(Loc::Page(p));
-        let page = &mut self.pages[usize::from(p)];
-        if page.pins_kept >= page.pincount {
-            self.flag(InvariantId::MODEL, "kept a pin GUP did not take");
-            return;
+        if let Err(what) = self.pages.keep_pin(p) {
+            self.flag(InvariantId::MODEL, what);
         }
-        page.pins_kept += 1;
     }
     /// `folio_maybe_dma_pinned` (include/linux/mm.h:1935), a recorded read.
     pub fn page_maybe_dma_pinned(&self, p: u8) -> bool {
@@ -1094,8 +943,7 @@ impl<A: PmdOps> Machine<A> {
     /// Frees a page reference.
     pub fn page_put(&mut self, p: u8) {
         self.write(Loc::Page(p));
-        let page = &mut self.pages[usize::from(p)];
-        page.refcount = page.refcount.saturating_sub(1);
+        self.pages.put(p);
     }
     /// Returns whether thread `t` holds any page lock (recorded reads of every allocated
     /// page): what a lock-order monitor asks before a fault or a blocking allocation.
@@ -1105,15 +953,15 @@ impl<A: PmdOps> Machine<A> {
     /// `trylock_page` / `lock_page`: `false` (no change) when another thread holds it.
     pub fn page_lock(&mut self, p: u8, t: Tid) -> bool {
         self.write(Loc::Page(p));
-        let took = self.pages[usize::from(p)].lock.try_lock(t);
+        let took = self.pages.get_mut(p).lock.try_lock(t);
         self.acquired(LockName::PageLock(p), LockOp::Acquire, took)
     }
     /// Unlocks page `p`, flagging `LockBalance` if `t` did not hold its lock (`unlock_page`).
     pub fn page_unlock(&mut self, p: u8, t: Tid) {
         self.write(Loc::Page(p));
-        let held = self.pages[usize::from(p)].lock.unlock(t);
+        let held = self.pages.get_mut(p).lock.unlock(t);
         // folio_unlock -> folio_wake_bit: every queued waiter is woken.
-        self.page_waiters &= !(WAITERS_MASK << (WAITER_BITS * usize::from(p)));
+        self.pages.wake_all(p);
         self.released(
             LockName::PageLock(p),
             LockOp::Release,
@@ -1128,16 +976,16 @@ impl<A: PmdOps> Machine<A> {
     /// ([`Machine::page_waiting`]), whoever locks the page after.
     pub fn page_wait_enqueue(&mut self, p: u8, t: Tid) -> bool {
         self.write(Loc::Page(p));
-        if self.pages[usize::from(p)].lock.holder().is_none() {
+        if self.pages.get(p).lock.holder().is_none() {
             return false;
         }
-        self.page_waiters |= 1 << (WAITER_BITS * usize::from(p) + usize::from(t.0));
+        self.pages.enqueue(p, t);
         true
     }
     /// Returns the threads queued on page `p`'s `PG_locked` (bit `t`; a recorded read).
     pub fn page_waiters(&self, p: u8) -> u8 {
         self.read(Loc::Page(p));
-        (self.page_waiters >> (WAITER_BITS * usize::from(p)) & WAITERS_MASK) as u8
+        self.pages.waiters(p)
     }
     /// Returns whether thread `t` still waits on page `p`: queued by
     /// [`Machine::page_wait_enqueue`] and not woken by an unlock since (a recorded read).
@@ -1155,19 +1003,18 @@ impl<A: PmdOps> Machine<A> {
     /// the pfn, or `None` (a recorded read of that CPU's TLB).
     pub fn tlb_entry(&self, cpu: u8, r: u8, slot: Option<usize>) -> Option<u64> {
         self.read(Loc::Tlb(cpu));
-        let e = self.tlb[usize::from(cpu)][usize::from(r)][slot.map_or(0, |s| s + 1)];
-        (e != TLB_EMPTY).then_some(e)
+        self.tlb.entry(cpu, r, slot)
     }
     /// A CPU's MMU caching a translation for (region, slot): slot `None` is the huge entry.
     pub fn tlb_fill(&mut self, cpu: u8, r: u8, slot: Option<usize>, pfn: u64) {
         self.write(Loc::Tlb(cpu));
-        self.tlb[usize::from(cpu)][usize::from(r)][slot.map_or(0, |s| s + 1)] = pfn;
+        self.tlb.fill(cpu, r, slot, pfn);
     }
     /// Flushes region `r` from every CPU's TLB (`flush_tlb_range` / `flush_pmd_tlb_range`).
     pub fn tlb_flush_region(&mut self, r: u8) {
         for cpu in 0..MAX_THREADS as u8 {
             self.write(Loc::Tlb(cpu));
-            self.tlb[usize::from(cpu)][usize::from(r)] = [TLB_EMPTY; SLOTS + 1];
+            self.tlb.flush(cpu, r);
         }
     }
     /// Declares `lock` ([`ScenarioBuilder`](super::ScenarioBuilder)'s `spinlock`, `mutex`,
@@ -1397,11 +1244,11 @@ impl<A: PmdOps> Machine<A> {
         use super::program::Wait;
         let bit = |o: Owner| o.holder().map_or(0, |h| h.bit());
         match w {
-            Wait::PmdLock(r) => bit(self.pmd_lock[usize::from(r)]),
-            Wait::Ptl(tab) => bit(self.tables[usize::from(tab)].ptl),
+            Wait::PmdLock(r) => bit(*self.pt.pmd_lock(r)),
+            Wait::Ptl(tab) => bit(self.pt.table(tab).ptl),
             Wait::MmapRead => self.procs.mmap(self.procs.of_thread(t)).read_blockers(t),
             Wait::MmapWrite => self.procs.mmap(self.procs.of_thread(t)).write_blockers(t),
-            Wait::PageLock(p) => bit(self.pages[usize::from(p)].lock),
+            Wait::PageLock(p) => bit(self.pages.get(p).lock),
             Wait::Spinlock(l) => self.declared(l.lock()).map_or(0, |s| bit(s.sem.writer)),
             Wait::Mutex(l) => self.declared(l.lock()).map_or(0, |s| bit(s.sem.writer)),
             Wait::RwsemRead(l) => self
@@ -1444,35 +1291,20 @@ impl<A: PmdOps> Machine<A> {
         let declared = |loc: Loc| fp.writes & loc.bit() != 0;
         let changed = |loc: Loc, differs: bool| (differs && !declared(loc)).then_some(loc);
         let mut found = None;
-        for r in 0..MAX_PMDS {
-            let i = r as u8;
+        for r in 0..MAX_PMDS as u8 {
             found = found
-                .or_else(|| changed(Loc::Pmd(i), self.pmd[r] != before.pmd[r]))
-                .or_else(|| {
-                    changed(
-                        Loc::PmdLock(i),
-                        self.pmd_lock[r] != before.pmd_lock[r]
-                            || self.deposit[r] != before.deposit[r],
-                    )
-                });
+                .or_else(|| changed(Loc::Pmd(r), self.pt.pmd_changed(&before.pt, r)))
+                .or_else(|| changed(Loc::PmdLock(r), self.pt.pmd_lock_changed(&before.pt, r)));
         }
-        for t in 0..MAX_TABLES {
-            found =
-                found.or_else(|| changed(Loc::Table(t as u8), self.tables[t] != before.tables[t]));
+        for t in 0..MAX_TABLES as u8 {
+            found = found.or_else(|| changed(Loc::Table(t), self.pt.table_changed(&before.pt, t)));
         }
-        for p in 0..MAX_PAGES {
-            let waiters = WAITERS_MASK << (WAITER_BITS * p);
-            found = found.or_else(|| {
-                changed(
-                    Loc::Page(p as u8),
-                    self.pages[p] != before.pages[p]
-                        || (self.page_waiters ^ before.page_waiters) & waiters != 0,
-                )
-            });
+        for p in 0..MAX_PAGES as u8 {
+            found = found.or_else(|| changed(Loc::Page(p), self.pages.changed(&before.pages, p)));
         }
         for c in 0..MAX_THREADS {
             found = found
-                .or_else(|| changed(Loc::Tlb(c as u8), self.tlb[c] != before.tlb[c]))
+                .or_else(|| changed(Loc::Tlb(c as u8), self.tlb.changed(&before.tlb, c as u8)))
                 .or_else(|| changed(Loc::Thread(c as u8), self.threads[c] != before.threads[c]));
         }
         found
@@ -1504,7 +1336,7 @@ impl<A: PmdOps> Machine<A> {
             .or_else(|| changed(Loc::Vmas, self.vmas != before.vmas))
             .or_else(|| changed(Loc::PageCache, self.cache != before.cache))
             .or_else(|| {
-                (self.npmds != before.npmds || !self.procs.same_layout(&before.procs))
+                (self.pt.npmds() != before.pt.npmds() || !self.procs.same_layout(&before.procs))
                     .then_some(Loc::Mmap)
             })
     }
@@ -1551,80 +1383,9 @@ impl<A: PmdOps> Machine<A> {
         use core::hash::Hasher;
         let mut h = FingerprintHasher::default();
         match g {
-            FP_TABLES => {
-                for t in self
-                    .tables
-                    .iter()
-                    .take_while(|t| t.state != TableState::Unused)
-                {
-                    // Destructured, so that a field added to `Table` fails to compile here
-                    // until the fingerprint covers it.
-                    let Table {
-                        state,
-                        region,
-                        ptes,
-                        ptl,
-                    } = t;
-                    let tag = match state {
-                        TableState::Unused => 0u64,
-                        TableState::Live => 1,
-                        TableState::Freed => 2,
-                    };
-                    h.write_u64(tag | u64::from(*region) << 8 | u64::from(ptl.raw()) << 16);
-                    for pte in ptes {
-                        h.write_u64(pte.raw_u64());
-                    }
-                }
-            }
-            FP_PAGES => {
-                for p in self.pages.iter().take_while(|p| p.allocated) {
-                    // Destructured, so that a field added to `Page` fails to compile here
-                    // until the fingerprint covers it.
-                    let Page {
-                        allocated: _,
-                        huge,
-                        refcount,
-                        mapcount,
-                        lock,
-                        region,
-                        region_maps,
-                        file,
-                        anon_exclusive,
-                        pincount,
-                        pins_kept,
-                    } = *p;
-                    h.write_u64(
-                        u64::from(huge)
-                            | u64::from(refcount) << 8
-                            | u64::from(mapcount as u8) << 16
-                            | u64::from(lock.raw()) << 24
-                            | u64::from(region) << 32
-                            | u64::from(file) << 40
-                            | u64::from(anon_exclusive) << 41
-                            | u64::from(region_maps) << 42
-                            | u64::from(pincount) << 48
-                            | u64::from(pins_kept) << 56,
-                    );
-                }
-                if self.page_waiters != 0 {
-                    h.write_u64(self.page_waiters);
-                }
-            }
-            FP_TLBS => {
-                // Only the cached entries, each with its place: most TLBs are empty in most
-                // scenarios.
-                let n = usize::from(self.npmds);
-                for (c, cpu) in self.tlb.iter().enumerate() {
-                    for (r, region) in cpu[..n].iter().enumerate() {
-                        for (i, &e) in region.iter().enumerate() {
-                            if e != TLB_EMPTY {
-                                h.write_u64((c << 16 | r << 8 | i) as u64);
-                                h.write_u64(e);
-                            }
-                        }
-                    }
-                }
-            }
+            FP_TABLES => self.pt.fingerprint_tables(&mut h),
+            FP_PAGES => self.pages.fingerprint(&mut h),
+            FP_TLBS => self.tlb.fingerprint(self.pt.npmds(), &mut h),
             _ => {
                 // FP_VMAS_AND_CACHE
                 self.vmas.fingerprint(&mut h);
@@ -1639,15 +1400,10 @@ impl<A: PmdOps> Machine<A> {
         // Destructured, so that a field added to `Machine` fails to compile here until the
         // fingerprint covers it (or says why it is not state).
         let Machine {
-            // Fixed by the scenario.
-            npmds,
-            pmd,
-            pmd_lock,
-            deposit,
-            // Tables, pages, TLBs, VMAs and the page cache: the groups `part` hashes.
-            tables: _,
+            // The pmds in use, their locks and deposits here; the tables, like pages, TLBs,
+            // VMAs and the page cache, in the groups `part` hashes.
+            pt,
             pages: _,
-            page_waiters: _,
             tlb: _,
             vmas: _,
             cache: _,
@@ -1664,11 +1420,7 @@ impl<A: PmdOps> Machine<A> {
             side: _,
         } = self;
         let mut h = FingerprintHasher::default();
-        let n = usize::from(*npmds);
-        for r in 0..n {
-            h.write_u64(pmd[r].raw_u64());
-            h.write_u64(u64::from(pmd_lock[r].raw()) | u64::from(deposit[r]) << 8);
-        }
+        pt.fingerprint_pmds(&mut h);
         for g in 0..FP_GROUPS {
             h.write_u64(part(g));
         }
@@ -1746,7 +1498,7 @@ pub fn huge_hw_valid<A: PmdOps>(pmd: Pmd<A>) -> bool {
 impl<A: PmdOps> core::fmt::Debug for Machine<A> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Machine")
-            .field("pmd", &&self.pmd[..usize::from(self.npmds)])
+            .field("pmd", &self.pt.pmds())
             .field("threads", &self.threads)
             .finish_non_exhaustive()
     }
@@ -1793,7 +1545,7 @@ mod tests {
             "sneaky"
         }
         fn step(&self, m: &mut Machine<X86_64>, t: Tid) -> Step {
-            m.pmd[0] = <X86_64 as PmdOps>::pmd_empty();
+            m.pt.set_pmd(0, <X86_64 as PmdOps>::pmd_empty());
             m.th_mut(t).done = true;
             Step::Ran("write pmd[0] unrecorded")
         }
@@ -1826,7 +1578,7 @@ mod tests {
         assert_eq!(explore(&sc, unaudited).verdict, Verdict::Holds);
         let before = sc.initial.clone();
         let mut after = before.clone();
-        after.pmd[0] = <X86_64 as PmdOps>::pmd_empty();
+        after.pt.set_pmd(0, <X86_64 as PmdOps>::pmd_empty());
         let declared = Footprint {
             reads: 0,
             writes: Loc::Pmd(0).bit(),

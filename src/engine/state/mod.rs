@@ -1,11 +1,16 @@
 //! The machine's state components: each owns its part of the state, its recording accessors'
 //! storage and its share of the fingerprint and of the footprint auditor.
 //!
-//! [`locks`] (declared locks), [`process`] (mms and their `mmap_lock`) and [`vma`] (each mm's
-//! VMA tree) are the first; the page tables, pages, the VMA's protection and kind, TLBs and
-//! ghost state still live in [`super::mm::Machine`].
+//! [`locks`] (declared locks), [`process`] (mms, their `mmap_lock` and `write_protect_seq`),
+//! [`vma`] (each mm's VMA tree), [`page_cache`] (the file's pages by index), [`page_tables`]
+//! (pmds, their locks and deposits, the pte-table arena), [`pages`] (the page arena and its
+//! lock waiters) and [`tlb`] (per-CPU TLBs); the VMA's protection and kind, thread states and
+//! ghost cells still live in [`super::mm::Machine`].
 
 pub mod locks;
 pub mod page_cache;
+pub mod page_tables;
+pub mod pages;
 pub mod process;
+pub mod tlb;
 pub mod vma;
