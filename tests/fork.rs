@@ -13,7 +13,7 @@ use pgtable::engine::{Scenario, ScenarioBuilder, Tid};
 use pgtable::{PmdOps, PteOps};
 
 mod common;
-use common::run_thread;
+use common::{every_search_holds, pin_exclusive_broken, run_thread};
 
 /// Who pins the parent's page at (0, 0).
 #[derive(Clone, Copy, Debug)]
@@ -55,34 +55,6 @@ fn scenario<A: PmdOps>(fork: Fork, pinner: Pinner, write: bool) -> Scenario<A> {
         b
     };
     b.build().expect("builds")
-}
-
-#[track_caller]
-fn every_search_holds<A: PmdOps>(sc: &Scenario<A>) -> u64 {
-    let mut states = None;
-    for opts in common::every_search(2) {
-        let out = explore(sc, opts);
-        assert_eq!(out.verdict, Verdict::Holds, "{} {opts:?}", A::ID);
-        assert!(out.complete);
-        assert_eq!(*states.get_or_insert(out.stats.states), out.stats.states);
-    }
-    states.unwrap()
-}
-
-/// Asserts that every search reports INV-PIN-EXCLUSIVE first.
-#[track_caller]
-fn pin_exclusive_broken<A: PmdOps>(sc: &Scenario<A>) {
-    for opts in common::every_search(2) {
-        let Verdict::Violated(cx) = explore(sc, opts).verdict else {
-            panic!("{}: {opts:?} found nothing", A::ID)
-        };
-        assert_eq!(
-            cx.invariant,
-            InvariantId::PIN_EXCLUSIVE,
-            "{} {opts:?}",
-            A::ID
-        );
-    }
 }
 
 fn fork() -> Fork {

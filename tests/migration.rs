@@ -21,7 +21,7 @@ use pgtable::engine::{Scenario, ScenarioBuilder, ScenarioError};
 use pgtable::{PmdOps, PteOps};
 
 mod common;
-use common::run_thread;
+use common::{every_search_holds, pin_exclusive_broken, run_thread};
 
 /// Ghost cell: the page holding the folio's data, index + 1 (kept by `MovePages`).
 const DATA: usize = 0;
@@ -98,19 +98,6 @@ fn scenario<A: PmdOps>(start: Start, mover: MovePages, gup: bool) -> Scenario<A>
 
 fn mover() -> MovePages {
     MovePages::new(0, 0)
-}
-
-#[track_caller]
-fn every_search_holds<A: PmdOps>(sc: &Scenario<A>) -> u64 {
-    let mut states = None;
-    for opts in common::every_search(2) {
-        let out = explore(sc, opts);
-        assert_eq!(out.verdict, Verdict::Holds, "{} {opts:?}", A::ID);
-        assert!(out.complete);
-        // Sleep sets prune transitions, never states: every search stores the same ones.
-        assert_eq!(*states.get_or_insert(out.stats.states), out.stats.states);
-    }
-    states.unwrap()
 }
 
 // The fault and the move, in every order, on every backend: the fault either runs before
@@ -463,22 +450,6 @@ fn pinning_a_shared_anonymous_page_is_a_scenario_error() {
         .unwrap_err();
     assert_eq!(err, ScenarioError::PinOfSharedPage(0));
     assert!(err.to_string().contains("PageAnonExclusive"), "{err}");
-}
-
-/// Asserts that every search reports INV-PIN-EXCLUSIVE and no other invariant first.
-#[track_caller]
-fn pin_exclusive_broken<A: PmdOps>(sc: &Scenario<A>) {
-    for opts in common::every_search(2) {
-        let Verdict::Violated(cx) = explore(sc, opts).verdict else {
-            panic!("{}: {opts:?} found nothing", A::ID)
-        };
-        assert_eq!(
-            cx.invariant,
-            InvariantId::PIN_EXCLUSIVE,
-            "{} {opts:?}",
-            A::ID
-        );
-    }
 }
 
 // Without the pin check (A2), the move shares a pinned page: every search on every backend

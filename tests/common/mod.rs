@@ -278,3 +278,39 @@ pub fn run_thread<A: pgtable::PmdOps>(
     }
     Ok(None)
 }
+
+/// Asserts that every search (DFS, DFS with sleep sets, BFS on 2 cores, with the footprint
+/// auditor) exhausts `sc` with "holds" and stores the same states; returns that count.
+#[allow(dead_code)]
+#[track_caller]
+pub fn every_search_holds<A: pgtable::PmdOps>(sc: &pgtable::engine::Scenario<A>) -> u64 {
+    use pgtable::engine::explore::{Verdict, explore};
+    let mut states = None;
+    for opts in every_search(2) {
+        let out = explore(sc, opts);
+        assert_eq!(out.verdict, Verdict::Holds, "{} {opts:?}", A::ID);
+        assert!(out.complete);
+        // Sleep sets prune transitions, never states: every search stores the same ones.
+        assert_eq!(*states.get_or_insert(out.stats.states), out.stats.states);
+    }
+    states.unwrap()
+}
+
+/// Asserts that every search reports INV-PIN-EXCLUSIVE first.
+#[allow(dead_code)]
+#[track_caller]
+pub fn pin_exclusive_broken<A: pgtable::PmdOps>(sc: &pgtable::engine::Scenario<A>) {
+    use pgtable::engine::explore::{Verdict, explore};
+    use pgtable::engine::invariant::InvariantId;
+    for opts in every_search(2) {
+        let Verdict::Violated(cx) = explore(sc, opts).verdict else {
+            panic!("{}: {opts:?} found nothing", A::ID)
+        };
+        assert_eq!(
+            cx.invariant,
+            InvariantId::PIN_EXCLUSIVE,
+            "{} {opts:?}",
+            A::ID
+        );
+    }
+}
