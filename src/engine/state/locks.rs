@@ -32,6 +32,7 @@ pub enum LockKind {
 
 impl LockKind {
     /// Returns the kernel's name for the kind: `spinlock`, `mutex`, `rwsem` or `rcu`.
+    #[inline]
     pub const fn name(self) -> &'static str {
         match self {
             LockKind::Spinlock => "spinlock",
@@ -52,18 +53,22 @@ pub struct DeclaredLock {
 
 impl DeclaredLock {
     /// Returns the lock's index among the scenario's declared locks.
+    #[inline]
     pub const fn index(self) -> u8 {
         self.index
     }
     /// Returns the lock's kind.
+    #[inline]
     pub const fn kind(self) -> LockKind {
         self.kind
     }
     /// Returns the lock's name, as traces print it.
+    #[inline]
     pub const fn name(self) -> &'static str {
         self.name
     }
     /// Returns the name traces and wait-for cycles cite.
+    #[inline]
     pub const fn lock_name(self) -> LockName {
         LockName::Declared {
             index: self.index,
@@ -82,14 +87,17 @@ macro_rules! handle {
         impl $id {
             /// The handle of declared lock `index` (below [`MAX_LOCKS`]), named `name` in
             /// traces. Declare it on the scenario before a program uses it.
+            #[inline]
             pub const fn new(index: u8, name: &'static str) -> Self {
                 Self(DeclaredLock { index, kind: $kind, name })
             }
             /// Returns the lock's index, kind and name.
+            #[inline]
             pub const fn lock(self) -> DeclaredLock {
                 self.0
             }
             /// Returns the name traces and wait-for cycles cite.
+            #[inline]
             pub const fn lock_name(self) -> LockName {
                 self.0.lock_name()
             }
@@ -136,6 +144,7 @@ pub struct LockState {
 
 impl LockState {
     /// Packs the state into one word for the fingerprint.
+    #[inline]
     pub(crate) fn pack(&self) -> u64 {
         // Destructured: a field added here fails to compile until the fingerprint has it.
         let LockState {
@@ -152,6 +161,7 @@ impl LockState {
 
     /// `rcu_read_unlock` by `t`: it leaves the read side, and no grace period waits for it
     /// any longer. Returns whether `t` was inside a read-side section.
+    #[inline]
     pub(crate) fn rcu_leave(&mut self, t: Tid) -> bool {
         let held = self.sem.readers & t.bit() != 0;
         self.sem.readers &= !t.bit();
@@ -203,6 +213,7 @@ pub enum LockDeclError {
 
 impl Locks {
     /// Declares `lock`.
+    #[inline]
     pub(crate) fn declare(&mut self, lock: DeclaredLock) -> Result<(), LockDeclError> {
         let i = usize::from(lock.index);
         let slot = self.declared.get_mut(i).ok_or(LockDeclError::Index)?;
@@ -214,22 +225,27 @@ impl Locks {
         Ok(())
     }
     /// Returns whether `lock` is declared, with its kind.
+    #[inline]
     pub(crate) fn is_declared(&self, lock: DeclaredLock) -> bool {
         self.declared.get(usize::from(lock.index)) == Some(&Some(lock.kind))
     }
     /// Returns lock `i`'s state (`i` < [`MAX_LOCKS`]).
+    #[inline]
     pub(crate) fn state(&self, i: u8) -> &LockState {
         &self.states[usize::from(i)]
     }
     /// Returns lock `i`'s state, mutably.
+    #[inline]
     pub(crate) fn state_mut(&mut self, i: u8) -> &mut LockState {
         &mut self.states[usize::from(i)]
     }
     /// Returns the declared prefix's states, for the fingerprint: empty when none is declared.
+    #[inline]
     pub(crate) fn in_use(&self) -> &[LockState] {
         &self.states[..usize::from(self.used)]
     }
     /// Returns the first lock whose state differs from `before`'s (the footprint auditor).
+    #[inline]
     pub(crate) fn first_changed(&self, before: &Self) -> Option<u8> {
         (0..MAX_LOCKS as u8)
             .find(|&i| self.state(i) != before.state(i))
@@ -248,6 +264,7 @@ mod tests {
     // A grace period waits for the readers inside when it began, and only for them: one that
     // enters later does not hold it back, and one that leaves releases it at once.
     #[test]
+    #[inline]
     fn a_grace_period_waits_for_the_readers_it_began_with() {
         let mut s = LockState::default();
         assert_eq!(s.rcu_synchronize(T2), Some(true), "no reader: at once");

@@ -31,6 +31,7 @@ pub enum XaEntry {
 const RETRY: u8 = u8::MAX;
 
 impl XaEntry {
+    #[inline]
     const fn raw(self) -> u8 {
         match self {
             XaEntry::Empty => 0,
@@ -38,6 +39,7 @@ impl XaEntry {
             XaEntry::Retry => RETRY,
         }
     }
+    #[inline]
     const fn from_raw(raw: u8) -> Self {
         match raw {
             0 => XaEntry::Empty,
@@ -46,10 +48,12 @@ impl XaEntry {
         }
     }
     /// Packs the entry for a trace (bit 8: the page is huge).
+    #[inline]
     pub(crate) const fn pack(self, huge: bool) -> u64 {
         self.raw() as u64 | (huge as u64) << 8
     }
     /// Describes a packed entry: `NULL`, `page 3`, `huge page 3`, `XA_RETRY_ENTRY`.
+    #[inline]
     pub fn describe(packed: u64) -> std::string::String {
         match XaEntry::from_raw(packed as u8) {
             XaEntry::Empty => "NULL".into(),
@@ -76,6 +80,7 @@ pub struct PageCache {
 
 impl PageCache {
     /// Returns the page at `index` (`None` for a hole or a retry entry).
+    #[inline]
     pub(crate) fn get(&self, index: usize) -> Option<u8> {
         match self.load(index) {
             XaEntry::Page(p) => Some(p),
@@ -83,12 +88,14 @@ impl PageCache {
         }
     }
     /// Returns the entry at `index` (`Empty` past the modelled indices).
+    #[inline]
     pub(crate) fn load(&self, index: usize) -> XaEntry {
         self.slots
             .get(index)
             .map_or(XaEntry::Empty, |&s| XaEntry::from_raw(s))
     }
     /// Stores `entry` at `index`.
+    #[inline]
     pub(crate) fn store(&mut self, index: usize, entry: XaEntry) {
         if let Some(s) = self.slots.get_mut(index) {
             *s = entry.raw();
@@ -96,28 +103,34 @@ impl PageCache {
         self.used = true;
     }
     /// Returns `mapping->nrpages`.
+    #[inline]
     pub(crate) fn nrpages(&self) -> u8 {
         self.nrpages
     }
     /// `mapping->nrpages += delta`.
+    #[inline]
     pub(crate) fn add_nrpages(&mut self, delta: i8) {
         self.nrpages = self.nrpages.wrapping_add_signed(delta);
         self.used = true;
     }
     /// Returns `i_size` in pages.
+    #[inline]
     pub(crate) fn i_size(&self) -> u8 {
         self.i_size
     }
     /// Sets `i_size` in pages.
+    #[inline]
     pub(crate) fn set_i_size(&mut self, pages: u8) {
         self.i_size = pages;
         self.used = true;
     }
     /// Returns `truncate_count`.
+    #[inline]
     pub(crate) fn truncate_count(&self) -> u8 {
         self.truncate_count
     }
     /// `mapping->truncate_count++`.
+    #[inline]
     pub(crate) fn bump_truncate_count(&mut self) {
         self.truncate_count = self.truncate_count.wrapping_add(1);
         self.used = true;
@@ -148,6 +161,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[inline]
     fn a_page_is_found_at_its_index_until_removed() {
         let mut c = PageCache::default();
         assert_eq!(c.get(0), None);

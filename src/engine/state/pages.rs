@@ -52,6 +52,7 @@ pub struct Page {
 impl Page {
     /// Returns how many of its mappings region `r` holds (a huge mapping counts one, each
     /// pte one).
+    #[inline]
     pub const fn maps_in(&self, r: u8) -> u8 {
         if r as usize >= MAX_PMDS {
             return 0;
@@ -79,6 +80,7 @@ pub struct Pages {
 }
 
 impl Default for Pages {
+    #[inline]
     fn default() -> Self {
         Self {
             pages: [Page::default(); MAX_PAGES],
@@ -89,14 +91,17 @@ impl Default for Pages {
 
 impl Pages {
     /// Returns page `p`.
+    #[inline]
     pub(crate) fn get(&self, p: u8) -> &Page {
         &self.pages[usize::from(p)]
     }
     /// Returns page `p`, mutably.
+    #[inline]
     pub(crate) fn get_mut(&mut self, p: u8) -> &mut Page {
         &mut self.pages[usize::from(p)]
     }
     /// Makes unused page `p` a fresh page with one reference.
+    #[inline]
     pub(crate) fn init(&mut self, p: u8, huge: bool) {
         self.pages[usize::from(p)] = Page {
             allocated: true,
@@ -123,6 +128,7 @@ impl Pages {
         Ok(())
     }
     /// Adds a reference, and with `pin` a `FOLL_PIN` one.
+    #[inline]
     pub(crate) fn get_ref(&mut self, p: u8, pin: bool) {
         let page = &mut self.pages[usize::from(p)];
         page.refcount = page.refcount.saturating_add(1);
@@ -131,11 +137,13 @@ impl Pages {
         }
     }
     /// Drops a reference.
+    #[inline]
     pub(crate) fn put(&mut self, p: u8) {
         let page = &mut self.pages[usize::from(p)];
         page.refcount = page.refcount.saturating_sub(1);
     }
     /// Drops a pin (one handed over if `kept`); `Err` when the page holds no such pin.
+    #[inline]
     pub(crate) fn unpin(&mut self, p: u8, kept: bool) -> Result<(), &'static str> {
         let page = &mut self.pages[usize::from(p)];
         let short = page.pincount == 0 || (kept && page.pins_kept == 0);
@@ -150,6 +158,7 @@ impl Pages {
         Ok(())
     }
     /// Hands a pin over to GUP's caller; `Err` when there is none to hand over.
+    #[inline]
     pub(crate) fn keep_pin(&mut self, p: u8) -> Result<(), &'static str> {
         let page = &mut self.pages[usize::from(p)];
         if page.pins_kept >= page.pincount {
@@ -159,18 +168,22 @@ impl Pages {
         Ok(())
     }
     /// Returns the threads queued on page `p`'s `PG_locked` (bit `t`).
+    #[inline]
     pub(crate) fn waiters(&self, p: u8) -> u8 {
         (self.waiters >> (WAITER_BITS * usize::from(p)) & WAITERS_MASK) as u8
     }
     /// Queues thread `t` on page `p`.
+    #[inline]
     pub(crate) fn enqueue(&mut self, p: u8, t: Tid) {
         self.waiters |= 1 << (WAITER_BITS * usize::from(p) + usize::from(t.0));
     }
     /// Wakes every thread queued on page `p` (`folio_wake_bit`).
+    #[inline]
     pub(crate) fn wake_all(&mut self, p: u8) {
         self.waiters &= !(WAITERS_MASK << (WAITER_BITS * usize::from(p)));
     }
     /// Returns whether page `p` or its waiters differ from `before`'s (the footprint auditor).
+    #[inline]
     pub(crate) fn changed(&self, before: &Self, p: u8) -> bool {
         let waiters = WAITERS_MASK << (WAITER_BITS * usize::from(p));
         self.pages[usize::from(p)] != before.pages[usize::from(p)]

@@ -25,6 +25,7 @@ pub struct Tlbs {
 }
 
 impl Default for Tlbs {
+    #[inline]
     fn default() -> Self {
         Self {
             cpus: [[[TLB_EMPTY; SLOTS + 1]; MAX_PMDS]; MAX_THREADS],
@@ -34,23 +35,28 @@ impl Default for Tlbs {
 
 impl Tlbs {
     /// Returns what `cpu` caches for (region, slot), slot `None` being the huge entry.
+    #[inline]
     pub(crate) fn entry(&self, cpu: u8, r: u8, slot: Option<usize>) -> Option<u64> {
         let e = self.cpus[usize::from(cpu)][usize::from(r)][slot.map_or(0, |s| s + 1)];
         (e != TLB_EMPTY).then_some(e)
     }
     /// `cpu` caches `pfn` for (region, slot).
+    #[inline]
     pub(crate) fn fill(&mut self, cpu: u8, r: u8, slot: Option<usize>, pfn: u64) {
         self.cpus[usize::from(cpu)][usize::from(r)][slot.map_or(0, |s| s + 1)] = pfn;
     }
     /// Drops region `r` from `cpu`'s TLB.
+    #[inline]
     pub(crate) fn flush(&mut self, cpu: u8, r: u8) {
         self.cpus[usize::from(cpu)][usize::from(r)] = [TLB_EMPTY; SLOTS + 1];
     }
     /// Returns whether `cpu`'s TLB differs from `before`'s (the footprint auditor).
+    #[inline]
     pub(crate) fn changed(&self, before: &Self, cpu: u8) -> bool {
         self.cpus[usize::from(cpu)] != before.cpus[usize::from(cpu)]
     }
     /// Feeds the cached entries of the first `npmds` regions, each with its place.
+    #[inline]
     pub(crate) fn fingerprint(&self, npmds: u8, h: &mut impl Hasher) {
         let n = usize::from(npmds);
         for (c, cpu) in self.cpus.iter().enumerate() {

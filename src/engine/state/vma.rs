@@ -54,10 +54,12 @@ pub struct Vma {
 
 impl Vma {
     /// Returns whether it covers region `r`.
+    #[inline]
     pub const fn covers(&self, r: u8) -> bool {
         self.start <= r && r < self.end
     }
     /// Unpacks what [`pack`](Self::pack) made (a trace's before and after).
+    #[inline]
     pub(crate) fn unpack(w: u64) -> Self {
         Self {
             mm: w as u8,
@@ -111,6 +113,7 @@ pub struct Vmas {
 
 impl Vmas {
     /// Returns the VMAs used so far (attached or not), by id.
+    #[inline]
     pub(crate) fn used(&self) -> impl Iterator<Item = (VmaId, &Vma)> + '_ {
         self.v[..usize::from(self.used)]
             .iter()
@@ -118,13 +121,16 @@ impl Vmas {
             .map(|(i, v)| (VmaId(i as u8), v))
     }
     /// Returns VMA `id`.
+    #[inline]
     pub(crate) fn get(&self, id: VmaId) -> Option<&Vma> {
         self.v[..usize::from(self.used)].get(usize::from(id.0))
     }
+    #[inline]
     pub(crate) fn get_mut(&mut self, id: VmaId) -> Option<&mut Vma> {
         self.v[..usize::from(self.used)].get_mut(usize::from(id.0))
     }
     /// Adds a VMA (attached as given); `None` when every slot is used.
+    #[inline]
     pub(crate) fn add(&mut self, vma: Vma) -> Option<VmaId> {
         let i = usize::from(self.used);
         if i >= MAX_VMAS {
@@ -136,6 +142,7 @@ impl Vmas {
     }
     /// `find_vma`: the attached VMA of `mm` with the lowest start among those ending above
     /// region `r`.
+    #[inline]
     pub(crate) fn find(&self, mm: u8, r: u8) -> Option<VmaId> {
         self.used()
             .filter(|(_, v)| v.attached && v.mm == mm && v.end > r)
@@ -143,6 +150,7 @@ impl Vmas {
             .map(|(id, _)| id)
     }
     /// The attached VMA of `mm` just below region `r` (`vma_prev`/`find_vma_prev`).
+    #[inline]
     pub(crate) fn prev(&self, mm: u8, r: u8) -> Option<VmaId> {
         self.used()
             .filter(|(_, v)| v.attached && v.mm == mm && v.end <= r)
@@ -150,12 +158,14 @@ impl Vmas {
             .map(|(id, _)| id)
     }
     /// Returns whether an attached VMA of `mm` other than `except` overlaps `[start, end)`.
+    #[inline]
     pub(crate) fn overlaps(&self, mm: u8, start: u8, end: u8, except: Option<VmaId>) -> bool {
         self.used().any(|(id, v)| {
             Some(id) != except && v.attached && v.mm == mm && v.start < end && start < v.end
         })
     }
     /// Feeds the used slots to a fingerprint.
+    #[inline]
     pub(crate) fn fingerprint(&self, h: &mut impl core::hash::Hasher) {
         for (_, v) in self.used() {
             h.write_u64(v.pack());
@@ -167,6 +177,7 @@ impl Vmas {
 mod tests {
     use super::*;
 
+    #[inline]
     fn vma(start: u8, end: u8) -> Vma {
         Vma {
             mm: 0,
@@ -194,6 +205,7 @@ mod tests {
     }
 
     #[test]
+    #[inline]
     fn slots_run_out_and_are_never_reused() {
         let mut t = Vmas::default();
         for i in 0..MAX_VMAS as u8 {
