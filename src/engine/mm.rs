@@ -25,7 +25,6 @@ pub use super::state::page_tables::{MAX_PMDS, MAX_TABLES, NO_TABLE, SLOTS, Table
 use super::state::pages::Pages;
 pub use super::state::pages::{MAX_PAGES, Page};
 use super::state::process::{MAX_MMS, Processes};
-pub use super::state::tlb::TLB_EMPTY;
 use super::state::tlb::Tlbs;
 use super::state::vma::{VmFlags, Vma, VmaId, Vmas};
 
@@ -1008,7 +1007,9 @@ impl<A: PmdOps> Machine<A> {
     /// A CPU's MMU caching a translation for (region, slot): slot `None` is the huge entry.
     pub fn tlb_fill(&mut self, cpu: u8, r: u8, slot: Option<usize>, pfn: u64) {
         self.write(Loc::Tlb(cpu));
-        self.tlb.fill(cpu, r, slot, pfn);
+        if let Err(what) = self.tlb.fill(cpu, r, slot, pfn) {
+            self.flag(InvariantId::MODEL, what);
+        }
     }
     /// Flushes region `r` from every CPU's TLB (`flush_tlb_range` / `flush_pmd_tlb_range`).
     pub fn tlb_flush_region(&mut self, r: u8) {
@@ -1588,5 +1589,24 @@ mod tests {
             after.undeclared_write(&before, &Footprint::default()),
             Some(Loc::Pmd(0))
         );
+    }
+
+    #[test]
+    fn a_tlb_entry_holds_a_32_bit_pfn_and_refuses_a_wider_one() {
+        let mut m = Machine::<X86_64>::new(1);
+        let pfn = Machine::<X86_64>::huge_zero_pfn();
+        m.begin_step(false);
+        m.tlb_fill(1, 0, Some(1), pfn);
+        assert!(m.end_step().raised.is_empty());
+        assert_eq!(m.tlb_entry(1, 0, Some(1)), Some(pfn));
+        assert_eq!(m.tlb_entry(1, 0, None), None);
+        for wide in [u64::from(u32::MAX), 1 << 40] {
+            m.begin_step(false);
+            m.tlb_fill(0, 0, None, wide);
+            let raised = m.end_step().raised;
+            assert_eq!(raised.len(), 1);
+            assert_eq!(raised[0].id, InvariantId::MODEL);
+            assert_eq!(m.tlb_entry(0, 0, None), None, "nothing cached");
+        }
     }
 }

@@ -12,11 +12,13 @@ use core::hash::Hasher;
 
 use crate::engine::mm::{MAX_PMDS, MAX_THREADS, SLOTS};
 
-/// A TLB entry slot value: nothing cached.
-pub const TLB_EMPTY: u64 = u64::MAX;
+/// A TLB entry slot's value when nothing is cached.
+const EMPTY: u32 = u32::MAX;
 
-/// One CPU's TLB: per region, the huge entry, then one entry per slot.
-type CpuTlb = [[u64; SLOTS + 1]; MAX_PMDS];
+/// One CPU's TLB: per region, the huge entry, then one entry per slot. A pfn is held in 32
+/// bits (every pfn the machine hands out is below 2^20), which halves the largest array the
+/// explorer copies on every transition; a wider one is refused ([`Tlbs::fill`]).
+type CpuTlb = [[u32; SLOTS + 1]; MAX_PMDS];
 
 /// The TLBs component.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -28,7 +30,7 @@ impl Default for Tlbs {
     #[inline]
     fn default() -> Self {
         Self {
-            cpus: [[[TLB_EMPTY; SLOTS + 1]; MAX_PMDS]; MAX_THREADS],
+            cpus: [[[EMPTY; SLOTS + 1]; MAX_PMDS]; MAX_THREADS],
         }
     }
 }
@@ -38,17 +40,29 @@ impl Tlbs {
     #[inline]
     pub(crate) fn entry(&self, cpu: u8, r: u8, slot: Option<usize>) -> Option<u64> {
         let e = self.cpus[usize::from(cpu)][usize::from(r)][slot.map_or(0, |s| s + 1)];
-        (e != TLB_EMPTY).then_some(e)
+        (e != EMPTY).then_some(u64::from(e))
     }
-    /// `cpu` caches `pfn` for (region, slot).
+    /// `cpu` caches `pfn` for (region, slot); a pfn of 32 bits or more is refused, with
+    /// nothing cached.
     #[inline]
-    pub(crate) fn fill(&mut self, cpu: u8, r: u8, slot: Option<usize>, pfn: u64) {
+    pub(crate) fn fill(
+        &mut self,
+        cpu: u8,
+        r: u8,
+        slot: Option<usize>,
+        pfn: u64,
+    ) -> Result<(), &'static str> {
+        let pfn = u32::try_from(pfn)
+            .ok()
+            .filter(|&p| p != EMPTY)
+            .ok_or("tlb_fill: a pfn wider than a TLB entry holds (32 bits)")?;
         self.cpus[usize::from(cpu)][usize::from(r)][slot.map_or(0, |s| s + 1)] = pfn;
+        Ok(())
     }
     /// Drops region `r` from `cpu`'s TLB.
     #[inline]
     pub(crate) fn flush(&mut self, cpu: u8, r: u8) {
-        self.cpus[usize::from(cpu)][usize::from(r)] = [TLB_EMPTY; SLOTS + 1];
+        self.cpus[usize::from(cpu)][usize::from(r)] = [EMPTY; SLOTS + 1];
     }
     /// Returns whether `cpu`'s TLB differs from `before`'s (the footprint auditor).
     #[inline]
@@ -62,9 +76,9 @@ impl Tlbs {
         for (c, cpu) in self.cpus.iter().enumerate() {
             for (r, region) in cpu[..n].iter().enumerate() {
                 for (i, &e) in region.iter().enumerate() {
-                    if e != TLB_EMPTY {
+                    if e != EMPTY {
                         h.write_u64((c << 16 | r << 8 | i) as u64);
-                        h.write_u64(e);
+                        h.write_u64(u64::from(e));
                     }
                 }
             }
