@@ -13,7 +13,7 @@ use std::vec::Vec;
 
 use crate::entry::PmdOps;
 
-use super::mm::{Flagged, MAX_THREADS, Machine, SLOTS};
+use super::mm::{Flagged, HELD_SLOTS, MAX_THREADS, Machine, SLOTS};
 
 /// The rank of an invariant declared outside the crate: after every built-in one.
 const DECLARED: u32 = u32::MAX;
@@ -304,6 +304,54 @@ pub fn check_step_with<A: PmdOps>(
         .map(|f| (f.id, f.what))
         .or_else(|| check(m, set))
         .or_else(|| check_declared(m, declared))
+}
+
+/// [`check_step_with`] as the explorer runs it on the state a step of `writes` reached: a
+/// built-in predicate that held on the state stepped from and read nothing the step wrote
+/// is not judged again ([`Machine::held_still`]). With `audit` (the footprint auditor's
+/// option) every predicate is judged all the same, and one that breaks where the cache said
+/// it held is INV-FOOTPRINT: a predicate read a location the accessors did not record.
+pub(crate) fn check_step_cached<A: PmdOps>(
+    m: &mut Machine<A>,
+    raised: &[Flagged],
+    set: InvariantSet,
+    declared: &[Declared<A>],
+    writes: u64,
+    audit: bool,
+) -> Option<(InvariantId, &'static str)> {
+    if let Some(f) = raised.iter().find(|f| counts(f.id, set, declared)) {
+        m.held_forget_from(0);
+        return Some((f.id, f.what));
+    }
+    // The order of `check` (and of `builtin_checks`).
+    let predicates: [(InvariantId, StateCheck<A>); HELD_SLOTS] = [
+        (InvariantId::NEVER_NONE, never_none::<A>),
+        (InvariantId::DONTNEED, dontneed::<A>),
+        (InvariantId::TLB_SMALL_HUGE, tlb_small_huge::<A>),
+        (InvariantId::PIN_EXCLUSIVE, pin_exclusive::<A>),
+    ];
+    for (i, (id, check)) in predicates.into_iter().enumerate() {
+        // A predicate outside the set keeps no cached verdict: the set is the scenario's,
+        // the same on every state, so a stale bit is never consulted.
+        if !set.contains(id) {
+            continue;
+        }
+        if m.held_still(i, writes) {
+            if audit && m.held_after(i, check).is_some() {
+                m.held_forget_from(0);
+                return Some((
+                    InvariantId::FOOTPRINT,
+                    "a state invariant broke although the step wrote nothing it had read",
+                ));
+            }
+            continue;
+        }
+        if let Some(what) = m.held_after(i, check) {
+            m.held_forget_from(i + 1);
+            return Some((id, what));
+        }
+    }
+    check_declared(m, declared)
 }
 
 /// Calls `found` for every invariant one step breaks (see [`check_step`]), each once.

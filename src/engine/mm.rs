@@ -169,7 +169,34 @@ pub struct Machine<A: PmdOps> {
     cache: PageCache,
     /// The fingerprint's shares of the components a step seldom writes.
     fp_parts: FpParts,
+    /// The built-in state invariants that held, with the locations each read.
+    held: HeldInvariants,
     side: Side,
+}
+
+/// Which built-in state invariants ([`crate::engine::invariant::check_step_with`]) held on
+/// this state, and the locations each predicate read when it was judged: a step that writes
+/// none of them leaves the predicate's inputs, hence its verdict, as they were, so the
+/// explorer does not judge it again ([`Machine::held_still`]). The read sets are the ones the
+/// accessors record for partial-order reduction, so a predicate is skipped on exactly the
+/// evidence a step is commuted on. Not part of the state, like [`FpParts`].
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct HeldInvariants {
+    /// Bit `i`: built-in predicate `i` held, having read `reads[i]`.
+    valid: u8,
+    reads: [u64; HELD_SLOTS],
+}
+/// Built-in state predicates the cache can hold.
+pub(crate) const HELD_SLOTS: usize = 4;
+const _: () = assert!(HELD_SLOTS <= u8::BITS as usize);
+impl PartialEq for HeldInvariants {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for HeldInvariants {}
+impl core::hash::Hash for HeldInvariants {
+    fn hash<H: core::hash::Hasher>(&self, _: &mut H) {}
 }
 
 /// Cached fingerprint shares of the arenas most steps leave alone (tables, pages, TLBs, VMAs
@@ -282,6 +309,7 @@ impl<A: PmdOps> Machine<A> {
             vmas: Vmas::default(),
             cache: PageCache::default(),
             fp_parts: FpParts::default(),
+            held: HeldInvariants::default(),
             side: Side::default(),
         }
     }
@@ -349,6 +377,7 @@ impl<A: PmdOps> Machine<A> {
             vmas,
             cache,
             fp_parts,
+            held,
             side: _,
         } = src;
         self.pt = *pt;
@@ -365,6 +394,7 @@ impl<A: PmdOps> Machine<A> {
         self.vmas = *vmas;
         self.cache = *cache;
         self.fp_parts = *fp_parts;
+        self.held = *held;
     }
 
     /// Starts a step: clears the footprint and the raised violations; `log` keeps a list of
@@ -1379,6 +1409,36 @@ impl<A: PmdOps> Machine<A> {
         self.fp_parts.valid = (1 << FP_GROUPS) - 1;
     }
 
+    /// Returns whether built-in predicate `i` held on the state this one was stepped from
+    /// and the step (which wrote `writes`) left every location it read alone: then it holds
+    /// here too, unjudged. Between a step and its [`Machine::held_after`] calls only.
+    pub(crate) fn held_still(&self, i: usize, writes: u64) -> bool {
+        self.held.valid & (1 << i) != 0 && self.held.reads[i] & writes == 0
+    }
+    /// Judges built-in predicate `i` with `check`, recording the locations it reads: the
+    /// reads recorded so far must be none (the step's footprint was taken). Caches a verdict
+    /// of "holds" for [`Machine::held_still`], forgets any earlier one otherwise.
+    pub(crate) fn held_after<R>(
+        &mut self,
+        i: usize,
+        check: impl FnOnce(&Self) -> Option<R>,
+    ) -> Option<R> {
+        *self.side.reads.get_mut() = 0;
+        let broke = check(self);
+        let reads = core::mem::take(self.side.reads.get_mut());
+        if broke.is_none() {
+            self.held.valid |= 1 << i;
+            self.held.reads[i] = reads;
+        } else {
+            self.held.valid &= !(1 << i);
+        }
+        broke
+    }
+    /// Forgets every cached verdict from `i` on (predicates a check did not reach).
+    pub(crate) fn held_forget_from(&mut self, i: usize) {
+        self.held.valid &= (1u8 << i).wrapping_sub(1);
+    }
+
     /// Group `g`'s share of the fingerprint.
     fn fp_part(&self, g: usize) -> u64 {
         use core::hash::Hasher;
@@ -1418,6 +1478,7 @@ impl<A: PmdOps> Machine<A> {
             locks,
             // Not state: the cached group shares and the step's side records.
             fp_parts: _,
+            held: _,
             side: _,
         } = self;
         let mut h = FingerprintHasher::default();
@@ -1608,5 +1669,50 @@ mod tests {
             assert_eq!(raised[0].id, InvariantId::MODEL);
             assert_eq!(m.tlb_entry(0, 0, None), None, "nothing cached");
         }
+    }
+
+    /// The explorer's cache of built-in verdicts: kept while a step writes nothing the
+    /// predicate read, dropped when it does, and checked against a fresh verdict under the
+    /// footprint auditor.
+    #[test]
+    fn a_cached_verdict_is_kept_only_while_its_reads_are_untouched() {
+        use crate::engine::invariant::check_step_cached;
+        let sc = ScenarioBuilder::<X86_64>::new("held", 1)
+            .huge(0)
+            .unwrap()
+            .thread("sneaky", Sneaky)
+            .build()
+            .unwrap();
+        let set = InvariantSet::none().with(InvariantId::NEVER_NONE);
+        let mut m = sc.initial.clone();
+        assert_eq!(check_step_cached(&mut m, &[], set, &[], 0, false), None);
+        // NEVER_NONE read pmd[0] only (the pages matter once it is none): a step must write
+        // it to have the predicate judged again.
+        assert!(m.held_still(0, Loc::Mmap.bit()));
+        assert!(m.held_still(0, Loc::Tlb(0).bit() | Loc::Page(0).bit()));
+        assert!(!m.held_still(0, Loc::Pmd(0).bit() | Loc::Mmap.bit()));
+        // A write behind the accessors' back (no step can) empties the pmd: the cache,
+        // consulted with the step's declared writes, still says "holds"...
+        m.pt.set_pmd(0, <X86_64 as PmdOps>::pmd_empty());
+        let mut stale = m.clone();
+        assert_eq!(check_step_cached(&mut stale, &[], set, &[], 0, false), None);
+        // ...which the auditor's fresh verdict exposes,
+        let mut audited = m.clone();
+        let broke = check_step_cached(&mut audited, &[], set, &[], 0, true);
+        assert_eq!(broke.map(|b| b.0), Some(InvariantId::FOOTPRINT));
+        // and a declared write of the pmd re-judges it.
+        let broke = check_step_cached(&mut m, &[], set, &[], Loc::Pmd(0).bit(), false);
+        assert_eq!(broke.map(|b| b.0), Some(InvariantId::NEVER_NONE));
+        assert!(!m.held_still(0, 0), "a broken verdict is not cached");
+        // A raised violation ends the check before any predicate: nothing stays cached.
+        let mut raised = sc.initial.clone();
+        check_step_cached(&mut raised, &[], set, &[], 0, false);
+        let flag = Flagged {
+            id: InvariantId::MODEL,
+            what: "test",
+        };
+        let broke = check_step_cached(&mut raised, &[flag], set, &[], 0, false);
+        assert_eq!(broke.map(|b| b.0), Some(InvariantId::MODEL));
+        assert!(!raised.held_still(0, 0));
     }
 }

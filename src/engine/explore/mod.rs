@@ -242,11 +242,20 @@ fn step_into<A: PmdOps>(
             let mut all = Broken::default();
             let mut broke = None;
             if opts.stop_at_first {
-                broke = invariant::check_step_with(next, &fx.raised, sc.invariants, &sc.declared);
+                broke = invariant::check_step_cached(
+                    next,
+                    &fx.raised,
+                    sc.invariants,
+                    &sc.declared,
+                    fx.footprint.writes,
+                    opts.audit_footprints,
+                );
                 if let Some((id, _)) = broke {
                     all.add(id);
                 }
             } else {
+                // Judged afresh: the verdicts cached from `s` do not cover this step's writes.
+                next.held_forget_from(0);
                 invariant::each_violation_with(
                     next,
                     &fx.raised,
