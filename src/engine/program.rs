@@ -389,6 +389,32 @@ pub trait TypedProgram<A: PmdOps>: Send + Sync {
 #[derive(Clone, Copy, Debug)]
 pub struct Typed<P>(pub P);
 
+/// `impl Program<A> for $ty` through [`Typed`], for a `Copy` [`TypedProgram`] that also runs
+/// where a plain [`Program`] is asked for (the catalogue's threads, a user's scenario).
+macro_rules! program_through_typed {
+    ($ty:ty) => {
+        impl<A: $crate::entry::PmdOps> $crate::engine::program::Program<A> for $ty {
+            fn name(&self) -> &'static str {
+                $crate::engine::program::TypedProgram::<A>::name(self)
+            }
+            fn check(
+                &self,
+                limits: &$crate::engine::program::Limits,
+            ) -> Result<(), $crate::engine::program::ProgramError> {
+                $crate::engine::program::TypedProgram::<A>::check(self, limits)
+            }
+            fn step(
+                &self,
+                m: &mut $crate::engine::mm::Machine<A>,
+                t: $crate::engine::Tid,
+            ) -> $crate::engine::program::Step {
+                $crate::engine::program::Program::step(&$crate::engine::program::Typed(*self), m, t)
+            }
+        }
+    };
+}
+pub(crate) use program_through_typed;
+
 impl<A: PmdOps, P: TypedProgram<A>> Program<A> for Typed<P> {
     fn name(&self) -> &'static str {
         self.0.name()

@@ -36,7 +36,7 @@ use super::super::super::Tid;
 use super::super::super::invariant::InvariantId;
 use super::super::super::mm::Machine;
 use super::super::super::program::{
-    Limits, Locals, Program, ProgramError, Step, Typed, TypedProgram, Wait, Word,
+    Limits, Locals, ProgramError, Step, TypedProgram, Wait, Word, program_through_typed,
 };
 use super::super::finish;
 use super::{mk_pte_private, pmd_install_locked, pte_offset_map};
@@ -130,19 +130,7 @@ const FLUSH: u8 = 18;
 const UNLOCK_MMAP: u8 = 19;
 
 // Run as is (a `Program`), through its typed locals.
-impl<A: PmdOps> Program<A> for Fork {
-    fn name(&self) -> &'static str {
-        TypedProgram::<A>::name(self)
-    }
-
-    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
-        TypedProgram::<A>::check(self, limits)
-    }
-
-    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
-        Typed(*self).step(m, t)
-    }
-}
+program_through_typed!(Fork);
 
 /// A table fork mapped but lost: the model's error.
 fn lost<A: PmdOps>(m: &mut Machine<A>, t: Tid, table: Option<u8>) -> Option<u8> {

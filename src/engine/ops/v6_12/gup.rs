@@ -41,7 +41,7 @@ use super::super::super::Tid;
 use super::super::super::invariant::InvariantId;
 use super::super::super::mm::Machine;
 use super::super::super::program::{
-    Limits, Locals, Program, ProgramError, Step, Typed, TypedProgram, Word,
+    Limits, Locals, ProgramError, Step, TypedProgram, Word, program_through_typed,
 };
 use super::super::finish;
 use super::{gup_must_unshare, in_huge_zero_folio, pte_offset_map};
@@ -141,19 +141,7 @@ const SEQ_RETRY: u8 = 8;
 const WALK: u8 = 9;
 
 // Run as is (a `Program`), through its typed locals.
-impl<A: PmdOps> Program<A> for GupFast {
-    fn name(&self) -> &'static str {
-        TypedProgram::<A>::name(self)
-    }
-
-    fn check(&self, limits: &Limits) -> Result<(), ProgramError> {
-        TypedProgram::<A>::check(self, limits)
-    }
-
-    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
-        Typed(*self).step(m, t)
-    }
-}
+program_through_typed!(GupFast);
 
 impl<A: PmdOps> TypedProgram<A> for GupFast {
     type Locals = GupFastLocals;
