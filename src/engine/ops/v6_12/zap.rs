@@ -21,9 +21,11 @@ use crate::entry::PmdOps;
 use super::super::super::Tid;
 use super::super::super::invariant::InvariantId;
 use super::super::super::mm::{Machine, SLOTS};
-use super::super::super::program::{Limits, Program, ProgramError, Step, Wait};
+use super::super::super::program::{
+    Limits, Locals, ProgramError, Step, TypedProgram, Wait, program_through_typed,
+};
 use super::super::{finish, is_swap_pmd};
-use super::{InRegs, PteOffsetMapLock, is_huge_zero_pmd, zap_deposited_table};
+use super::{MapLockSaved, PteOffsetMapLock, is_huge_zero_pmd, zap_deposited_table};
 
 /// `madvise(MADV_DONTNEED)` of whole regions `first..first + count`, v6.12.
 #[derive(Clone, Copy, Debug)]
@@ -48,11 +50,29 @@ impl MadvDontneed {
     }
 }
 
-/// The pmd value `pte_offset_map_lock` mapped (rechecked with `pmd_same` under the lock).
-const PMDVAL: usize = 0;
-const TABLE: usize = 1;
-/// Which region of the range the zap is at.
-const CUR: usize = 2;
+/// What the zap keeps between its steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ZapLocals {
+    /// What `pte_offset_map_lock` mapped: the pmd value (rechecked with `pmd_same` under the
+    /// lock) and its table. Kept, as the kernel's stack frame keeps it, past the pmd it was
+    /// for.
+    pub map: MapLockSaved,
+    /// Which region of the range the zap is at (from `first`).
+    pub cur: u8,
+}
+
+impl Locals for ZapLocals {
+    fn to_regs(self) -> [u64; 4] {
+        let [pmdval, table, ..] = self.map.to_regs();
+        [pmdval, table, u64::from(self.cur), 0]
+    }
+    fn from_regs(regs: [u64; 4]) -> Self {
+        Self {
+            map: MapLockSaved::from_regs([regs[0], regs[1], 0, 0]),
+            cur: regs[2] as u8,
+        }
+    }
+}
 
 const LOCK_MMAP: u8 = 0;
 const HUGE_CHECK: u8 = 1;
@@ -81,7 +101,11 @@ const ZAP_PTE_MAP_LOCK: PteOffsetMapLock = PteOffsetMapLock {
     none: HUGE_CHECK,
 };
 
-impl<A: PmdOps> Program<A> for MadvDontneed {
+program_through_typed!(MadvDontneed);
+
+impl<A: PmdOps> TypedProgram<A> for MadvDontneed {
+    type Locals = ZapLocals;
+
     fn name(&self) -> &'static str {
         "madvise(MADV_DONTNEED) (v6.12)"
     }
@@ -90,8 +114,8 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
         limits.regions_range(u64::from(self.first), u64::from(self.count))
     }
 
-    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
-        let r = self.first + m.th(t).regs[CUR] as u8;
+    fn step(&self, m: &mut Machine<A>, t: Tid, l: &mut ZapLocals) -> Step {
+        let r = self.first + l.cur;
         let pc = m.th(t).pc;
         match pc {
             LOCK_MMAP => {
@@ -174,22 +198,22 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
             }
             HUGE_UNLOCK => {
                 m.pmd_unlock(r, t);
-                self.next_pmd(m, t, "zap_huge_pmd: spin_unlock, next pmd")
+                self.next_pmd(m, t, l, "zap_huge_pmd: spin_unlock, next pmd")
             }
             NONE_CHECK => {
                 let pmd = m.pmd_get(r);
                 if A::pmd_none(pmd) {
-                    return self.next_pmd(m, t, "zap_pmd_range: pmd_none, skip the range");
+                    return self.next_pmd(m, t, l, "zap_pmd_range: pmd_none, skip the range");
                 }
                 m.goto(t, PTE_MAP);
                 Step::Ran("zap_pmd_range: !pmd_none, zap_pte_range")
             }
-            PTE_MAP..=PTE_RETRY_UNLOCK => {
-                ZAP_PTE_MAP_LOCK.step::<A, InRegs<PMDVAL, TABLE>>(m, t, r)
-            }
+            PTE_MAP..=PTE_RETRY_UNLOCK => ZAP_PTE_MAP_LOCK.step_with(m, t, r, &mut l.map),
             pc if pc < PTE_UNLOCK => {
                 let slot = usize::from(pc - PTE_CLEAR);
-                let table = m.th(t).regs[TABLE] as u8;
+                let Some(table) = self.table(m, t, l) else {
+                    return Step::Ran("zap_pte_range: no table kept");
+                };
                 let pte = m.pte_get(table, slot);
                 if !A::pte_none(pte) {
                     m.pte_set(table, slot, A::pte_empty(Machine::<A>::slot_addr(r, slot)));
@@ -203,9 +227,11 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
                 Step::Ran("zap_pte_range: ptep_get, zap_present_ptes / clear_not_present_full_ptes")
             }
             PTE_UNLOCK => {
-                let table = m.th(t).regs[TABLE] as u8;
+                let Some(table) = self.table(m, t, l) else {
+                    return Step::Ran("zap_pte_range: no table kept");
+                };
                 m.ptl_unlock(table, t);
-                self.next_pmd(m, t, "zap_pte_range: pte_unmap_unlock, next pmd")
+                self.next_pmd(m, t, l, "zap_pte_range: pte_unmap_unlock, next pmd")
             }
             FINISH_MMU => {
                 for i in 0..self.count {
@@ -229,14 +255,29 @@ impl<A: PmdOps> Program<A> for MadvDontneed {
 
 impl MadvDontneed {
     /// `addr = next`: on to the next pmd of the range, or to the gather's flush.
-    fn next_pmd<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, label: &'static str) -> Step {
-        let cur = m.th(t).regs[CUR] + 1;
-        if cur < u64::from(self.count) {
-            m.th_mut(t).regs[CUR] = cur;
+    fn next_pmd<A: PmdOps>(
+        &self,
+        m: &mut Machine<A>,
+        t: Tid,
+        l: &mut ZapLocals,
+        label: &'static str,
+    ) -> Step {
+        if l.cur + 1 < self.count {
+            l.cur += 1;
             m.goto(t, HUGE_CHECK);
         } else {
             m.goto(t, FINISH_MMU);
         }
         Step::Ran(label)
+    }
+
+    /// The table `pte_offset_map_lock` mapped and locked; a lost one is INV-MODEL (and ends
+    /// the thread).
+    fn table<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, l: &ZapLocals) -> Option<u8> {
+        if l.map.table.is_none() {
+            m.flag(InvariantId::MODEL, "zap_pte_range lost the table it locked");
+            finish(m, t);
+        }
+        l.map.table
     }
 }
