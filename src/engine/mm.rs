@@ -79,23 +79,54 @@ pub enum Loc {
     PageCache,
 }
 
+/// The footprint's layout: where each kind of location starts in a [`Footprint`] set, one
+/// bit per instance, sized from its component's capacity, so that raising a capacity moves
+/// the kinds after it instead of letting two locations share a bit.
+mod layout {
+    use super::{MAX_LOCKS, MAX_MMS, MAX_PAGES, MAX_PMDS, MAX_TABLES, MAX_THREADS};
+
+    pub(super) const PMD: u32 = 0;
+    pub(super) const PMD_LOCK: u32 = PMD + MAX_PMDS as u32;
+    pub(super) const TABLE: u32 = PMD_LOCK + MAX_PMDS as u32;
+    pub(super) const PAGE: u32 = TABLE + MAX_TABLES as u32;
+    pub(super) const TLB: u32 = PAGE + MAX_PAGES as u32;
+    /// `OtherMm(i)` for mm `i` ≥ 1 at `OTHER_MM + i - 1` (mm 0's lock is part of `Mmap`).
+    pub(super) const OTHER_MM: u32 = TLB + MAX_THREADS as u32;
+    pub(super) const MMAP: u32 = OTHER_MM + MAX_MMS as u32 - 1;
+    pub(super) const GHOST: u32 = MMAP + 1;
+    pub(super) const THREAD: u32 = GHOST + 1;
+    pub(super) const LOCK: u32 = THREAD + MAX_THREADS as u32;
+    pub(super) const VMAS: u32 = LOCK + MAX_LOCKS as u32;
+    pub(super) const PAGE_CACHE: u32 = VMAS + 1;
+    /// Bits in use.
+    pub(super) const BITS: u32 = PAGE_CACHE + 1;
+    const _: () = assert!(BITS <= u64::BITS && MAX_MMS >= 1);
+
+    /// `n` bits from `first`.
+    pub(super) const fn run(first: u32, n: usize) -> u64 {
+        ((1u64 << n) - 1) << first
+    }
+}
+
 impl Loc {
-    /// Returns the location's bit in a [`Footprint`] set.
+    /// Returns the location's bit in a [`Footprint`] set (an index past its kind's
+    /// capacity is a model error, and the accessors never pass one).
     pub const fn bit(self) -> u64 {
-        match self {
-            Loc::Pmd(i) => 1 << i,
-            Loc::PmdLock(i) => 1 << (8 + i),
-            Loc::Table(i) => 1 << (16 + i),
-            Loc::Page(i) => 1 << (28 + i),
-            Loc::Tlb(i) => 1 << (40 + i),
-            Loc::Mmap => 1 << 48,
-            Loc::Ghost => 1 << 49,
-            Loc::Thread(i) => 1 << (50 + i),
-            Loc::Lock(i) => 1 << (54 + i),
-            Loc::OtherMm(i) => 1 << (44 + i),
-            Loc::Vmas => 1 << 58,
-            Loc::PageCache => 1 << 59,
-        }
+        let at = match self {
+            Loc::Pmd(i) => layout::PMD + i as u32,
+            Loc::PmdLock(i) => layout::PMD_LOCK + i as u32,
+            Loc::Table(i) => layout::TABLE + i as u32,
+            Loc::Page(i) => layout::PAGE + i as u32,
+            Loc::Tlb(i) => layout::TLB + i as u32,
+            Loc::Mmap | Loc::OtherMm(0) => layout::MMAP,
+            Loc::Ghost => layout::GHOST,
+            Loc::Thread(i) => layout::THREAD + i as u32,
+            Loc::Lock(i) => layout::LOCK + i as u32,
+            Loc::OtherMm(i) => layout::OTHER_MM + i as u32 - 1,
+            Loc::Vmas => layout::VMAS,
+            Loc::PageCache => layout::PAGE_CACHE,
+        };
+        1 << at
     }
 }
 
@@ -228,19 +259,12 @@ const FP_VMAS_AND_CACHE: usize = 3;
 const FP_GROUPS: usize = 4;
 const FP_GROUP_WRITES: [u64; FP_GROUPS] = {
     let mut w = [0; FP_GROUPS];
-    w[FP_TABLES] = 0xfff << 16;
-    w[FP_PAGES] = 0xfff << 28;
-    w[FP_TLBS] = 0xf << 40;
-    w[FP_VMAS_AND_CACHE] = (1 << 58) | (1 << 59);
+    w[FP_TABLES] = layout::run(layout::TABLE, MAX_TABLES);
+    w[FP_PAGES] = layout::run(layout::PAGE, MAX_PAGES);
+    w[FP_TLBS] = layout::run(layout::TLB, MAX_THREADS);
+    w[FP_VMAS_AND_CACHE] = layout::run(layout::VMAS, 1) | layout::run(layout::PAGE_CACHE, 1);
     w
 };
-const _: () = assert!(MAX_TABLES <= 12 && MAX_PAGES <= 12 && MAX_THREADS <= 4);
-
-// The footprint's bits: TLBs from 40, other mms' locks from 45, threads end at bit 53,
-// declared locks take the next MAX_LOCKS.
-const _: () = assert!(
-    54 + MAX_LOCKS <= 58 && 50 + MAX_THREADS <= 54 && 40 + MAX_THREADS <= 45 && 44 + MAX_MMS <= 48
-);
 
 /// What a step leaves beside the state: its footprint, the violations it raised and, when
 /// replaying, the entries it touched. Equal and hashed as nothing, so it is never part of a
@@ -1714,5 +1738,51 @@ mod tests {
         let broke = check_step_cached(&mut raised, &[flag], set, &[], 0, false);
         assert_eq!(broke.map(|b| b.0), Some(InvariantId::MODEL));
         assert!(!raised.held_still(0, 0));
+    }
+
+    /// Every location a footprint can name has a bit of its own, and each cached
+    /// fingerprint group is invalidated by exactly its component's locations.
+    #[test]
+    fn every_location_has_its_own_footprint_bit() {
+        let n = |c: usize| 0..c as u8;
+        let mut all: Vec<Loc> = Vec::new();
+        all.extend(n(MAX_PMDS).map(Loc::Pmd));
+        all.extend(n(MAX_PMDS).map(Loc::PmdLock));
+        all.extend(n(MAX_TABLES).map(Loc::Table));
+        all.extend(n(MAX_PAGES).map(Loc::Page));
+        all.extend(n(MAX_THREADS).map(Loc::Tlb));
+        all.extend((1..MAX_MMS as u8).map(Loc::OtherMm));
+        all.extend([Loc::Mmap, Loc::Ghost, Loc::Vmas, Loc::PageCache]);
+        all.extend(n(MAX_THREADS).map(Loc::Thread));
+        all.extend(n(MAX_LOCKS).map(Loc::Lock));
+        let mut union = 0u64;
+        for loc in &all {
+            assert_eq!(loc.bit().count_ones(), 1, "{loc:?}");
+            assert_eq!(union & loc.bit(), 0, "{loc:?} shares a bit");
+            union |= loc.bit();
+        }
+        assert_eq!(union.count_ones(), layout::BITS);
+        assert_eq!(
+            Loc::OtherMm(0).bit(),
+            Loc::Mmap.bit(),
+            "mm 0's lock is Mmap"
+        );
+        let group = |locs: &mut dyn Iterator<Item = Loc>| locs.fold(0, |w, l| w | l.bit());
+        assert_eq!(
+            FP_GROUP_WRITES[FP_TABLES],
+            group(&mut n(MAX_TABLES).map(Loc::Table))
+        );
+        assert_eq!(
+            FP_GROUP_WRITES[FP_PAGES],
+            group(&mut n(MAX_PAGES).map(Loc::Page))
+        );
+        assert_eq!(
+            FP_GROUP_WRITES[FP_TLBS],
+            group(&mut n(MAX_THREADS).map(Loc::Tlb))
+        );
+        assert_eq!(
+            FP_GROUP_WRITES[FP_VMAS_AND_CACHE],
+            Loc::Vmas.bit() | Loc::PageCache.bit()
+        );
     }
 }
