@@ -205,6 +205,23 @@ pub struct Machine<A: PmdOps> {
     side: Side,
 }
 
+/// Equal to any other and hashed as nothing: for the parts of a [`Machine`] that are not state
+/// (caches and what a step records beside it), so the derived `PartialEq` and `Hash` of the
+/// machine see only its state.
+macro_rules! not_state {
+    ($ty:ty) => {
+        impl PartialEq for $ty {
+            fn eq(&self, _: &Self) -> bool {
+                true
+            }
+        }
+        impl Eq for $ty {}
+        impl core::hash::Hash for $ty {
+            fn hash<H: core::hash::Hasher>(&self, _: &mut H) {}
+        }
+    };
+}
+
 /// Which built-in state invariants ([`crate::engine::invariant::check_step_with`]) held on
 /// this state, and the locations each predicate read when it was judged: a step that writes
 /// none of them leaves the predicate's inputs, hence its verdict, as they were, so the
@@ -220,15 +237,7 @@ pub(crate) struct HeldInvariants {
 /// Built-in state predicates the cache can hold.
 pub(crate) const HELD_SLOTS: usize = 4;
 const _: () = assert!(HELD_SLOTS <= u8::BITS as usize);
-impl PartialEq for HeldInvariants {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl Eq for HeldInvariants {}
-impl core::hash::Hash for HeldInvariants {
-    fn hash<H: core::hash::Hasher>(&self, _: &mut H) {}
-}
+not_state!(HeldInvariants);
 
 /// Cached fingerprint shares of the arenas most steps leave alone (tables, pages, TLBs, VMAs
 /// and page cache): the explorer refreshes the ones a step's footprint wrote (or never
@@ -241,15 +250,7 @@ struct FpParts {
     valid: u8,
     parts: [u64; FP_GROUPS],
 }
-impl PartialEq for FpParts {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl Eq for FpParts {}
-impl core::hash::Hash for FpParts {
-    fn hash<H: core::hash::Hasher>(&self, _: &mut H) {}
-}
+not_state!(FpParts);
 
 /// The cached groups, each with the footprint bits ([`Loc::bit`]) that invalidate it.
 const FP_TABLES: usize = 0;
@@ -288,15 +289,7 @@ impl Clone for Side {
         Self::default()
     }
 }
-impl PartialEq for Side {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl Eq for Side {}
-impl core::hash::Hash for Side {
-    fn hash<H: core::hash::Hasher>(&self, _: &mut H) {}
-}
+not_state!(Side);
 
 /// What one step did besides changing the state: what it touched and what it broke.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
