@@ -28,18 +28,10 @@ use super::state::process::{MAX_MMS, Processes};
 use super::state::tlb::Tlbs;
 use super::state::vma::{VmFlags, Vma, VmaId, Vmas};
 
-/// Most threads in one scenario.
-pub const MAX_THREADS: usize = 4;
-/// A thread's program state.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ThreadState {
-    /// Program counter: which step runs next.
-    pub pc: u8,
-    /// Finished.
-    pub done: bool,
-    /// Registers: values read earlier (orig_pte, the table found, an allocated page ...).
-    pub regs: [u64; 4],
-}
+pub use super::state::ghost::GHOST_CELLS;
+use super::state::ghost::Ghost;
+use super::state::threads::Threads;
+pub use super::state::threads::{MAX_THREADS, ThreadState};
 
 /// Set after a step that breaks an invariant the accessors can see on their own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -171,10 +163,6 @@ pub enum TouchLoc {
     PageCache(u8),
 }
 
-/// Most user ghost cells ([`Machine::ghost_get`]): words of monitor state a scenario keeps
-/// beside the machine (counters, "this event happened" bits).
-pub const GHOST_CELLS: usize = 4;
-
 /// The modelled machine.
 ///
 /// Its fields are private: a step reads and changes the state only through the accessors
@@ -189,10 +177,8 @@ pub struct Machine<A: PmdOps> {
     /// Per CPU: per region, the cached huge translation's pfn, then one per slot.
     tlb: Tlbs,
     procs: Processes,
-    threads: [ThreadState; MAX_THREADS],
-    dontneed_done: u8,
-    dontneed_pages: u16,
-    ghost: [u64; GHOST_CELLS],
+    threads: Threads,
+    ghost: Ghost,
     prot: Protection,
     vma_file: bool,
     locks: Locks,
@@ -316,10 +302,8 @@ impl<A: PmdOps> Machine<A> {
             pages: Pages::default(),
             tlb: Tlbs::default(),
             procs: Processes::default(),
-            threads: [ThreadState::default(); MAX_THREADS],
-            dontneed_done: 0,
-            dontneed_pages: 0,
-            ghost: [0; GHOST_CELLS],
+            threads: Threads::default(),
+            ghost: Ghost::default(),
             prot: Protection::ReadWrite,
             vma_file: false,
             locks: Locks::default(),
@@ -385,8 +369,6 @@ impl<A: PmdOps> Machine<A> {
             tlb,
             procs,
             threads,
-            dontneed_done,
-            dontneed_pages,
             ghost,
             prot,
             vma_file,
@@ -402,8 +384,6 @@ impl<A: PmdOps> Machine<A> {
         self.tlb = *tlb;
         self.procs = *procs;
         self.threads = *threads;
-        self.dontneed_done = *dontneed_done;
-        self.dontneed_pages = *dontneed_pages;
         self.ghost = *ghost;
         self.prot = *prot;
         self.vma_file = *vma_file;
@@ -1240,43 +1220,43 @@ impl<A: PmdOps> Machine<A> {
     /// Returns user ghost cell `i` (< [`GHOST_CELLS`]; a recorded read).
     pub fn ghost_get(&self, i: usize) -> u64 {
         self.read(Loc::Ghost);
-        self.ghost[i]
+        self.ghost.cell(i)
     }
     /// Sets user ghost cell `i` (< [`GHOST_CELLS`]).
     pub fn ghost_set(&mut self, i: usize, v: u64) {
         self.write(Loc::Ghost);
-        self.ghost[i] = v;
+        self.ghost.set_cell(i, v);
     }
     /// Returns the regions a MADV_DONTNEED has returned for, as a bitmask (a ghost read).
     pub fn dontneed_done(&self) -> u8 {
         self.read(Loc::Ghost);
-        self.dontneed_done
+        self.ghost.dontneed_done()
     }
     /// Returns the pages mapped in a MADV_DONTNEED's range when it began (bitmask over the
     /// page arena; a ghost read).
     pub fn dontneed_pages(&self) -> u16 {
         self.read(Loc::Ghost);
-        self.dontneed_pages
+        self.ghost.dontneed_pages()
     }
     /// Records that MADV_DONTNEED returned for region `r` (`r` < [`MAX_PMDS`]).
     pub fn dontneed_mark_done(&mut self, r: u8) {
         self.write(Loc::Ghost);
-        self.dontneed_done |= 1 << (r % MAX_PMDS as u8);
+        self.ghost.mark_dontneed_done(r);
     }
     /// Adds pages (bitmask over the page arena) to those MADV_DONTNEED must unmap.
     pub fn dontneed_add_pages(&mut self, pages: u16) {
         self.write(Loc::Ghost);
-        self.dontneed_pages |= pages;
+        self.ghost.add_dontneed_pages(pages);
     }
     /// Returns a thread's state (a recorded read of it).
     pub fn th(&self, t: Tid) -> &ThreadState {
         self.read(Loc::Thread(t.0));
-        &self.threads[usize::from(t.0)]
+        self.threads.get(t)
     }
     /// Returns a thread's state, mutably (a recorded write of it).
     pub fn th_mut(&mut self, t: Tid) -> &mut ThreadState {
         self.write(Loc::Thread(t.0));
-        &mut self.threads[usize::from(t.0)]
+        self.threads.get_mut(t)
     }
     /// Moves thread `t` to step `pc`.
     pub fn goto(&mut self, t: Tid, pc: u8) {
@@ -1284,7 +1264,7 @@ impl<A: PmdOps> Machine<A> {
     }
     /// Returns whether thread `t` has finished (for the explorer: not a recorded read).
     pub(crate) fn done(&self, t: u8) -> bool {
-        self.threads[usize::from(t)].done
+        self.threads.get(Tid(t)).done
     }
     /// Returns the holders of what a blocked thread waits for, as a thread mask (for the
     /// explorer's wait-for graph: not a recorded read).
@@ -1353,7 +1333,12 @@ impl<A: PmdOps> Machine<A> {
         for c in 0..MAX_THREADS {
             found = found
                 .or_else(|| changed(Loc::Tlb(c as u8), self.tlb.changed(&before.tlb, c as u8)))
-                .or_else(|| changed(Loc::Thread(c as u8), self.threads[c] != before.threads[c]));
+                .or_else(|| {
+                    changed(
+                        Loc::Thread(c as u8),
+                        self.threads.changed(&before.threads, c as u8),
+                    )
+                });
         }
         found
             .or_else(|| {
@@ -1369,14 +1354,7 @@ impl<A: PmdOps> Machine<A> {
                     changed(Loc::OtherMm(mm), self.procs.mm_changed(&before.procs, mm))
                 })
             })
-            .or_else(|| {
-                changed(
-                    Loc::Ghost,
-                    self.dontneed_done != before.dontneed_done
-                        || self.dontneed_pages != before.dontneed_pages
-                        || self.ghost != before.ghost,
-                )
-            })
+            .or_else(|| changed(Loc::Ghost, self.ghost != before.ghost))
             .or_else(|| {
                 let i = self.locks.first_changed(&before.locks)?;
                 changed(Loc::Lock(i), true)
@@ -1487,8 +1465,6 @@ impl<A: PmdOps> Machine<A> {
             cache: _,
             procs,
             threads,
-            dontneed_done,
-            dontneed_pages,
             ghost,
             prot,
             vma_file,
@@ -1505,12 +1481,10 @@ impl<A: PmdOps> Machine<A> {
         }
         h.write_u64(
             procs.mmap(0).pack()
-                | u64::from(*dontneed_done) << 32
-                | u64::from(*dontneed_pages) << 40,
+                | u64::from(ghost.dontneed_done()) << 32
+                | u64::from(ghost.dontneed_pages()) << 40,
         );
-        for &g in ghost {
-            h.write_u64(g);
-        }
+        ghost.fingerprint_cells(&mut h);
         h.write_u64(*prot as u64 | u64::from(*vma_file) << 8);
         for l in locks.in_use() {
             h.write_u64(l.pack());
@@ -1523,16 +1497,7 @@ impl<A: PmdOps> Machine<A> {
                 h.write_u64(u64::from(seq) | 1 << 32);
             }
         }
-        // A thread's registers only where it has any (most programs keep none).
-        for (i, th) in threads.iter().enumerate() {
-            let ThreadState { pc, done, regs } = *th;
-            h.write_u64(u64::from(pc) | u64::from(done) << 8 | (i as u64) << 16);
-            if regs != [0; 4] {
-                for r in regs {
-                    h.write_u64(r);
-                }
-            }
-        }
+        threads.fingerprint(&mut h);
         h.finish()
     }
 }
@@ -1578,7 +1543,7 @@ impl<A: PmdOps> core::fmt::Debug for Machine<A> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Machine")
             .field("pmd", &self.pt.pmds())
-            .field("threads", &self.threads)
+            .field("threads", self.threads.all())
             .finish_non_exhaustive()
     }
 }
