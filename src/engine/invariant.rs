@@ -323,19 +323,15 @@ pub(crate) fn check_step_cached<A: PmdOps>(
         m.held_forget_from(0);
         return Some((f.id, f.what));
     }
-    // The order of `check` (and of `builtin_checks`).
-    let predicates: [(InvariantId, StateCheck<A>); HELD_SLOTS] = [
-        (InvariantId::NEVER_NONE, never_none::<A>),
-        (InvariantId::DONTNEED, dontneed::<A>),
-        (InvariantId::TLB_SMALL_HUGE, tlb_small_huge::<A>),
-        (InvariantId::PIN_EXCLUSIVE, pin_exclusive::<A>),
-    ];
-    for (i, (id, check)) in predicates.into_iter().enumerate() {
+    // One cache slot per built-in predicate: a new one must widen the cache to compile.
+    let builtins: [Declared<A>; HELD_SLOTS] = builtin_checks::<A>();
+    for (i, k) in builtins.into_iter().enumerate() {
+        let id = k.id();
         // A predicate outside the set keeps no cached verdict: the set is the scenario's,
         // the same on every state, so a stale bit is never consulted.
-        if !set.contains(id) {
+        let Some(check) = k.check.filter(|_| set.contains(id)) else {
             continue;
-        }
+        };
         if m.held_still(i, writes) {
             if audit && m.held_after(i, check).is_some() {
                 m.held_forget_from(0);

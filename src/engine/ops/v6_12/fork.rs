@@ -39,7 +39,7 @@ use super::super::super::program::{
     Limits, Locals, ProgramError, Step, TypedProgram, Wait, Word, program_through_typed,
 };
 use super::super::finish;
-use super::{mk_pte_private, pmd_install_locked, pte_offset_map};
+use super::{mk_pte_private, pmd_install_locked, pte_offset_map, table_kept};
 
 /// `fork(2)` of the thread's mm, copying the pte at (`region`, `slot`) into (`child`,
 /// `slot`), a region of the child's mm that has no table yet (see the module's comment).
@@ -132,13 +132,9 @@ const UNLOCK_MMAP: u8 = 19;
 // Run as is (a `Program`), through its typed locals.
 program_through_typed!(Fork);
 
-/// A table fork mapped but lost: the model's error.
+/// A table fork mapped, or INV-MODEL if it lost it.
 fn lost<A: PmdOps>(m: &mut Machine<A>, t: Tid, table: Option<u8>) -> Option<u8> {
-    if table.is_none() {
-        m.flag(InvariantId::MODEL, "fork lost a table it mapped");
-        finish(m, t);
-    }
-    table
+    table_kept(m, t, table, "fork lost a table it mapped")
 }
 
 impl<A: PmdOps> TypedProgram<A> for Fork {

@@ -222,6 +222,21 @@ impl PteOffsetMapLock {
     }
 }
 
+/// The table a program kept between its steps; `None` (the model lost it) is INV-MODEL,
+/// flagged with `what`, and ends the thread.
+pub(crate) fn table_kept<A: PmdOps>(
+    m: &mut Machine<A>,
+    t: Tid,
+    table: Option<u8>,
+    what: &'static str,
+) -> Option<u8> {
+    if table.is_none() {
+        m.flag(super::super::invariant::InvariantId::MODEL, what);
+        super::finish(m, t);
+    }
+    table
+}
+
 /// The migration entry a pte holds (`is_swap_pte`, `is_migration_entry`): its kind and
 /// the pfn it names (`swp_offset_pfn`); `None` for any other pte.
 pub(crate) fn migration_entry<A: PmdOps>(pte: Pte<A>) -> Option<(MigrationKind, u64)> {

@@ -25,7 +25,7 @@ use super::super::super::program::{
     Limits, Locals, ProgramError, Step, TypedProgram, Wait, program_through_typed,
 };
 use super::super::{finish, is_swap_pmd};
-use super::{MapLockSaved, PteOffsetMapLock, is_huge_zero_pmd, zap_deposited_table};
+use super::{MapLockSaved, PteOffsetMapLock, is_huge_zero_pmd, table_kept, zap_deposited_table};
 
 /// `madvise(MADV_DONTNEED)` of whole regions `first..first + count`, v6.12.
 #[derive(Clone, Copy, Debug)]
@@ -271,13 +271,8 @@ impl MadvDontneed {
         Step::Ran(label)
     }
 
-    /// The table `pte_offset_map_lock` mapped and locked; a lost one is INV-MODEL (and ends
-    /// the thread).
+    /// The table `pte_offset_map_lock` mapped and locked, or INV-MODEL if it was lost.
     fn table<A: PmdOps>(&self, m: &mut Machine<A>, t: Tid, l: &ZapLocals) -> Option<u8> {
-        if l.map.table.is_none() {
-            m.flag(InvariantId::MODEL, "zap_pte_range lost the table it locked");
-            finish(m, t);
-        }
-        l.map.table
+        table_kept(m, t, l.map.table, "zap_pte_range lost the table it locked")
     }
 }
