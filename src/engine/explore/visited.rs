@@ -8,14 +8,8 @@
 //! memory access for its key and its sleep set together (a general map pads each entry to 16
 //! bytes and reads a control byte first: two lines, ~38 bytes per state). 64 bytes per seven
 //! slots: 9.1 bytes a slot.
-//!
-//! The table lives in an anonymous mapping rather than a `Vec`: it starts zero-filled (every
-//! bucket empty, no page touched until used), and on Linux it asks for transparent huge pages
-//! (`MADV_HUGEPAGE`), because a lookup lands on a random line of a table that reaches
-//! gigabytes, and with 4 KiB pages nearly every one also misses the TLB (M1 with 4 threads
-//! and 8 pmds: 1 GiB of table, about 12% of the search's time).
 
-use memmap2::MmapMut;
+use std::vec::Vec;
 
 /// Marks an empty slot; a fingerprint of 0 is stored as [`ZERO`] (the two then count as
 /// one state: a collision like any other, with the same 2^-64 odds).
@@ -28,30 +22,20 @@ const INITIAL_BITS: u32 = 7;
 /// Slots per bucket: seven keys and their sleep sets fill one cache line.
 const WAYS: usize = 7;
 
-/// One cache line: seven fingerprints, then a word holding their sleep sets, one byte each
-/// (the eighth unused). A plain array of words, so that the zeroed mapping is a table of
-/// empty buckets with no `unsafe` cast (`bytemuck` checks size and alignment).
-type Bucket = [u64; WAYS + 1];
+/// One cache line: seven fingerprints, then their sleep sets (the eighth byte unused).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Bucket {
+    keys: [u64; WAYS],
+    sleep: [u8; WAYS + 1],
+}
 
 const _: () = assert!(core::mem::size_of::<Bucket>() == 64);
 
-/// The sleep set of way `w` in `bucket`.
-#[inline]
-fn sleep_of(bucket: &mut Bucket, w: usize) -> &mut u8 {
-    &mut bytemuck::bytes_of_mut(&mut bucket[WAYS])[w]
-}
-
-/// `buckets` empty buckets in a fresh anonymous mapping, advised to use huge pages.
-fn table(buckets: usize) -> MmapMut {
-    let bytes = buckets * core::mem::size_of::<Bucket>();
-    let map = MmapMut::map_anon(bytes).unwrap_or_else(|e| {
-        panic!("the visited-state table could not map {bytes} bytes: {e} (see --max-memory)")
-    });
-    // Only a hint: a kernel without THP, or with it disabled, keeps 4 KiB pages.
-    #[cfg(target_os = "linux")]
-    let _ = map.advise(memmap2::Advice::HugePage);
-    map
-}
+const EMPTY_BUCKET: Bucket = Bucket {
+    keys: [EMPTY; WAYS],
+    sleep: [0; WAYS + 1],
+};
 
 /// A bucket's index in a table of `1 << bits` buckets: the top bits of a multiplicative
 /// mix, so that a fingerprint whose low bits vary little still spreads.
@@ -61,10 +45,7 @@ fn home(key: u64, shift: u32) -> usize {
 }
 
 pub(crate) struct Visited {
-    /// The buckets, as bytes: [`Visited::buckets`] views them.
-    map: MmapMut,
-    /// The number of buckets, a power of two.
-    nbuckets: usize,
+    buckets: Vec<Bucket>,
     len: usize,
     /// `64 - log2(buckets)`.
     shift: u32,
@@ -84,21 +65,10 @@ impl Visited {
     /// An empty set with 128 buckets (896 slots).
     pub(crate) fn new() -> Self {
         Self {
-            map: table(1 << INITIAL_BITS),
-            nbuckets: 1 << INITIAL_BITS,
+            buckets: std::vec![EMPTY_BUCKET; 1 << INITIAL_BITS],
             len: 0,
             shift: 64 - INITIAL_BITS,
         }
-    }
-
-    #[inline]
-    fn buckets(&self) -> &[Bucket] {
-        bytemuck::cast_slice(&self.map[..])
-    }
-
-    #[inline]
-    fn buckets_mut(&mut self) -> &mut [Bucket] {
-        bytemuck::cast_slice_mut(&mut self.map[..])
     }
 
     #[inline]
@@ -111,19 +81,18 @@ impl Visited {
     #[inline]
     pub(crate) fn touch(&self, fp: u64) {
         let b = home(Self::key(fp), self.shift);
-        core::hint::black_box(self.buckets()[b][0]);
+        core::hint::black_box(self.buckets[b].keys[0]);
     }
 
     /// Finds `fp`, or the slot it would be inserted in.
     #[inline]
     pub(crate) fn find(&self, fp: u64) -> Slot {
         let key = Self::key(fp);
-        let mask = self.nbuckets - 1;
-        let buckets = self.buckets();
+        let mask = self.buckets.len() - 1;
         let mut b = home(key, self.shift);
         loop {
-            let bucket = &buckets[b];
-            for (w, &k) in bucket[..WAYS].iter().enumerate() {
+            let bucket = &self.buckets[b];
+            for (w, &k) in bucket.keys.iter().enumerate() {
                 if k == key {
                     return Slot::Found(b * STRIDE + w);
                 }
@@ -138,7 +107,7 @@ impl Visited {
     /// The sleep set stored with the fingerprint at `slot` (from [`find`](Self::find)).
     #[inline]
     pub(crate) fn sleep_mut(&mut self, slot: usize) -> &mut u8 {
-        sleep_of(&mut self.buckets_mut()[slot / STRIDE], slot % STRIDE)
+        &mut self.buckets[slot / STRIDE].sleep[slot % STRIDE]
     }
 
     /// Stores `fp` with `sleep` in the vacant `slot` [`find`](Self::find) gave (nothing
@@ -166,14 +135,14 @@ impl Visited {
 
     /// Writes a stored key and its sleep set into the empty `slot`.
     fn put(&mut self, slot: usize, key: u64, sleep: u8) {
-        let bucket = &mut self.buckets_mut()[slot / STRIDE];
-        debug_assert_eq!(bucket[slot % STRIDE], EMPTY);
-        bucket[slot % STRIDE] = key;
-        *sleep_of(bucket, slot % STRIDE) = sleep;
+        let bucket = &mut self.buckets[slot / STRIDE];
+        debug_assert_eq!(bucket.keys[slot % STRIDE], EMPTY);
+        bucket.keys[slot % STRIDE] = key;
+        bucket.sleep[slot % STRIDE] = sleep;
     }
 
     fn slots(&self) -> usize {
-        self.nbuckets * WAYS
+        self.buckets.len() * WAYS
     }
 
     /// Whether `len` fingerprints pass the table's load limit.
@@ -182,12 +151,11 @@ impl Visited {
     }
 
     fn grow(&mut self) {
-        self.nbuckets *= 2;
-        let old = core::mem::replace(&mut self.map, table(self.nbuckets));
+        let cap = self.buckets.len() * 2;
+        let old = core::mem::replace(&mut self.buckets, std::vec![EMPTY_BUCKET; cap]);
         self.shift -= 1;
-        for bucket in bytemuck::cast_slice::<u8, Bucket>(&old[..]) {
-            let sleep = bytemuck::bytes_of(&bucket[WAYS]);
-            for (&k, &s) in bucket[..WAYS].iter().zip(sleep) {
+        for bucket in old {
+            for (&k, &s) in bucket.keys.iter().zip(&bucket.sleep) {
                 if k != EMPTY {
                     let Slot::Vacant(slot) = self.find(k) else {
                         unreachable!("a fingerprint is stored once")
@@ -206,7 +174,7 @@ impl Visited {
 
     /// The heap the table holds now.
     pub(crate) fn bytes(&self) -> u64 {
-        (self.nbuckets * core::mem::size_of::<Bucket>()) as u64
+        (self.buckets.len() * core::mem::size_of::<Bucket>()) as u64
     }
 
     /// The most heap the table held: while it last doubled, the old and the new table.
@@ -232,7 +200,6 @@ impl Visited {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::vec::Vec;
 
     #[test]
     fn finds_what_it_stored_across_growth_and_counts_each_once() {
@@ -255,8 +222,7 @@ mod tests {
         }
         assert!(matches!(v.find(12345), Slot::Vacant(_)));
         assert!(!v.full(v.len()));
-        assert_eq!(v.bytes(), v.buckets().len() as u64 * 64);
-        assert_eq!(v.buckets().len(), v.nbuckets);
+        assert_eq!(v.bytes(), v.buckets.len() as u64 * 64);
     }
 
     #[test]
@@ -296,8 +262,8 @@ mod tests {
             v.insert(i, 0);
         }
         let longest = v
-            .buckets()
-            .split(|b| b[..WAYS].contains(&EMPTY))
+            .buckets
+            .split(|b| b.keys.contains(&EMPTY))
             .map(<[Bucket]>::len)
             .max()
             .unwrap_or(0);
