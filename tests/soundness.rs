@@ -468,6 +468,11 @@ enum Op {
     XaRetry(u8),
     /// `nrpages` plus or minus one.
     NrPages(bool),
+    /// While another thread holds pmd 1's lock: takes a reference on page 0 (0), writes
+    /// `table1.pte[0]` (1) or caches a translation of region 1 (2), then blocks on that lock,
+    /// which drops the write; with the lock free, runs and writes nothing. A search must not
+    /// let a blocked step's write reach a machine it builds later.
+    WriteThenWait(u8),
 }
 
 const SPIN: SpinlockId = SpinlockId::new(0, "oracle spinlock");
@@ -609,6 +614,19 @@ impl Scripted {
                 m.tlb_fill(t.0, 1, slot.map(usize::from), pfn);
             }
             Op::TlbFlush => m.tlb_flush_region(1),
+            Op::WriteThenWait(kind) => {
+                if m.pmd_lock_holder(1).is_some_and(|h| h != t) {
+                    match kind {
+                        0 => m.page_get(0),
+                        1 => {
+                            let pfn = Machine::<A>::page_pfn(1);
+                            m.pte_set(1, 0, A::pfn_pte(pfn, A::pte_pgprot(m.prot())).unwrap());
+                        }
+                        _ => m.tlb_fill(t.0, 1, None, Machine::<A>::page_pfn(1)),
+                    }
+                    return Step::Blocked(Wait::PmdLock(1));
+                }
+            }
             Op::FlagIf(i, k) => {
                 let r = *reg;
                 if (r ^ r >> 12 ^ r >> 40) % 3 == u64::from(k) {
@@ -787,6 +805,7 @@ fn op(threads: u8) -> impl Strategy<Value = Op> {
         1 => (0..threads).prop_map(Op::ReadThread),
         3 => prop_oneof![Just(None), (0..2u8).prop_map(Some)].prop_map(Op::TlbFill),
         1 => Just(Op::TlbFlush),
+        1 => (0..3u8).prop_map(Op::WriteThenWait),
         1 => (0..INVS.len() as u8, 0..3u8).prop_map(|(i, k)| Op::FlagIf(i, k)),
         1 => (0..INVS.len() as u8, 0..INVS.len() as u8).prop_map(|(i, j)| Op::FlagTwo(i, j)),
         1 => any::<bool>().prop_map(Op::SetProt),
@@ -1137,6 +1156,24 @@ fn a_page_waiter_sleeps_until_the_next_unlock_under_every_search() {
         found.iter().all(|&id| id == InvariantId::DEADLOCK),
         "{found:?}"
     );
+}
+
+// A blocked step's writes are dropped: the depth-first search copies into its pool machines
+// only the groups of state (tables, pages, TLBs) some step has written, and a step that wrote
+// and then blocked counts; a later step that runs in the same pool machine must not see what
+// the blocked one wrote (read back by `ReadPage`, `ReadPte` and the TLB's invariants).
+#[test]
+fn a_blocked_steps_writes_reach_no_later_machine_under_every_search() {
+    use Op::*;
+    for (kind, read) in [(0, ReadPage(0)), (1, ReadPte(0)), (2, ReadPte(1))] {
+        let programs = [
+            vec![WriteThenWait(kind), read],
+            vec![LockPmd(1), GhostInc(0), UnlockPmd(1)],
+            vec![GhostInc(1), WriteThenWait(kind), read],
+        ];
+        agree(&programs, 0).unwrap();
+        agree(&programs, STATE_BIT).unwrap();
+    }
 }
 
 // `write_protect_seq` is per mm and part of the state: a reader in the writer's mm sees each

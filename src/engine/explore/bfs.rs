@@ -239,7 +239,9 @@ impl<A: PmdOps> Bfs<'_, A> {
                 }
                 alive = true;
                 let next = scratch.get_or_insert_with(|| s.clone());
-                let Ok(st) = step_into(self.sc, &self.opts, s, next, t) else {
+                // Copied whole: the tasks of a level share no record of what was written.
+                let mut whole = u64::MAX;
+                let Ok(st) = step_into(self.sc, &self.opts, s, next, t, &mut whole) else {
                     continue;
                 };
                 enabled |= 1 << t;

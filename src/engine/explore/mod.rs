@@ -229,10 +229,13 @@ fn step_into<A: PmdOps>(
     s: &Machine<A>,
     next: &mut Machine<A>,
     t: u8,
+    written: &mut u64,
 ) -> Result<Stepped, Wait> {
-    next.copy_from(s);
+    next.copy_from_written(s, *written);
     next.begin_step(false);
-    match sc.threads[usize::from(t)].program.step(next, Tid(t)) {
+    let step = sc.threads[usize::from(t)].program.step(next, Tid(t));
+    *written |= next.step_writes();
+    match step {
         Step::Ran(_) => {
             let mut fx = next.end_step();
             next.refresh_fingerprint(fx.footprint.writes);
@@ -291,7 +294,8 @@ fn wait_cycle<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>) -> (Vec<u8>, Vec<Lock
         if s.done(t) {
             continue;
         }
-        if let Err(w) = step_into(sc, &opts, s, &mut s.clone(), t) {
+        let mut whole = u64::MAX;
+        if let Err(w) = step_into(sc, &opts, s, &mut s.clone(), t, &mut whole) {
             waits_on[usize::from(t)] = w.holders(s, Tid(t));
             waits_for[usize::from(t)] = Some(w.lock(s, Tid(t)));
         }
@@ -360,6 +364,10 @@ struct Dfs<'a, A: PmdOps> {
     /// Per depth, the machines its successors are built in (reused: a copy in place costs
     /// less than a clone moved into place).
     pool: Vec<Vec<Machine<A>>>,
+    /// Every location a step of this search has written, blocked steps' included: the
+    /// groups of state outside it are the initial state's in every machine of the search, so
+    /// a copy into a pool machine skips them ([`Machine::copy_from_written`]).
+    written: u64,
     visited: Visited,
     path: Vec<u8>,
     stats: Stats,
@@ -425,7 +433,8 @@ impl<A: PmdOps> Dfs<'_, A> {
                 enabled |= 1 << t;
                 continue;
             }
-            if let Ok(st) = step_into(self.sc, &self.opts, s, &mut bufs[usize::from(t)], t) {
+            let next = &mut bufs[usize::from(t)];
+            if let Ok(st) = step_into(self.sc, &self.opts, s, next, t, &mut self.written) {
                 enabled |= 1 << t;
                 succs[usize::from(t)] = Some(st);
             }
@@ -578,6 +587,7 @@ fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Sta
         sc,
         opts,
         pool: Vec::new(),
+        written: 0,
         visited: Visited::new(),
         path: Vec::new(),
         stats: Stats::default(),

@@ -137,6 +137,24 @@ impl<A: PmdOps> PageTables<A> {
     pub(crate) fn table_changed(&self, before: &Self, t: u8) -> bool {
         self.tables[usize::from(t)] != before.tables[usize::from(t)]
     }
+    /// Makes this the copy of `src` but for the table arena, which is left as it is: what
+    /// [`Machine::copy_from_written`](crate::engine::mm::Machine) does for a search none of
+    /// whose steps has written a table yet.
+    #[inline]
+    pub(crate) fn copy_pmds_from(&mut self, src: &Self) {
+        // Destructured, so a new field is a compile error here until it is copied.
+        let Self {
+            npmds,
+            pmd,
+            pmd_lock,
+            deposit,
+            tables: _,
+        } = src;
+        self.npmds = *npmds;
+        self.pmd = *pmd;
+        self.pmd_lock = *pmd_lock;
+        self.deposit = *deposit;
+    }
     /// Feeds the pmds in use, each with its lock and deposit: a word each, two words a pmd.
     pub(crate) fn fingerprint_pmds(&self, h: &mut impl Hasher) {
         let n = usize::from(self.npmds);
