@@ -167,8 +167,6 @@ struct Expanded<A: PmdOps> {
     /// Per state, the threads whose step ran.
     enabled: Vec<u8>,
     events: Vec<Event>,
-    /// What the steps before this level wrote, and every location this task's steps wrote.
-    written: u64,
 }
 
 /// A level's states: the previous level's candidates in frontier order, in place (moving a
@@ -212,16 +210,14 @@ impl<A: PmdOps> Bfs<'_, A> {
         self.shards.iter().map(Shard::bytes).sum()
     }
 
-    /// Phase 1 on `states`; `written` holds every location the steps of earlier levels wrote
-    /// (the groups outside it are the initial state's in every state of this level).
-    fn expand(&self, states: &[Cand<A>], budget: &Budget, written: u64) -> Expanded<A> {
+    /// Phase 1 on `states`.
+    fn expand(&self, states: &[Cand<A>], budget: &Budget) -> Expanded<A> {
         let n = self.sc.threads.len() as u8;
         let mut out = Expanded {
             cands: Vec::new(),
             buckets: (0..SHARDS).map(|_| Vec::new()).collect(),
             enabled: Vec::with_capacity(states.len()),
             events: Vec::new(),
-            written,
         };
         let mut local: HashSet<u64, Fx> = HashSet::default();
         // Each step runs in one scratch machine; only a possibly-new successor is copied out.
@@ -243,9 +239,9 @@ impl<A: PmdOps> Bfs<'_, A> {
                 }
                 alive = true;
                 let next = scratch.get_or_insert_with(|| s.clone());
-                // The scratch machine, a clone of this task's first state, differs from the
-                // initial state only where this task's steps or an earlier level's wrote.
-                let Ok(st) = step_into(self.sc, &self.opts, s, next, t, &mut out.written) else {
+                // Copied whole: the tasks of a level share no record of what was written.
+                let mut whole = u64::MAX;
+                let Ok(st) = step_into(self.sc, &self.opts, s, next, t, &mut whole) else {
                     continue;
                 };
                 enabled |= 1 << t;
@@ -379,8 +375,6 @@ pub(super) fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<
     let mut live = 1u64;
     let mut incomplete = None;
     let mut depth = 0u32;
-    // Every location a step of a finished level wrote (see `Machine::copy_from_written`).
-    let mut written = 0u64;
     'search: while live > 0 {
         stats.max_depth = depth;
         let len: usize = frontier.iter().map(Vec::len).sum();
@@ -399,8 +393,7 @@ pub(super) fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<
             incomplete = Some(Bound::Memory);
             break;
         }
-        let expanded = map(pool, &slices, |s| b.expand(s, &budget, written));
-        written |= expanded.iter().fold(0, |w, ex| w | ex.written);
+        let expanded = map(pool, &slices, |s| b.expand(s, &budget));
         stats.peak_bytes = stats
             .peak_bytes
             .max(budget.held + budget.used.load(Ordering::Relaxed));
