@@ -244,10 +244,6 @@ const FP_PAGES: usize = 1;
 const FP_TLBS: usize = 2;
 const FP_VMAS_AND_CACHE: usize = 3;
 const FP_GROUPS: usize = 4;
-/// The groups [`Machine::copy_from_written`] may leave uncopied: the table arena, the pages
-/// and the TLBs.
-const SKIPPABLE: u64 =
-    FP_GROUP_WRITES[FP_TABLES] | FP_GROUP_WRITES[FP_PAGES] | FP_GROUP_WRITES[FP_TLBS];
 const FP_GROUP_WRITES: [u64; FP_GROUPS] = {
     let mut w = [0; FP_GROUPS];
     w[FP_TABLES] = layout::run(layout::TABLE, MAX_TABLES);
@@ -392,24 +388,6 @@ impl<A: PmdOps> Machine<A> {
             held,
             side: _,
         } = src;
-        if written & SKIPPABLE == SKIPPABLE {
-            // Everything, in one straight run of copies with no test between them: what a
-            // search that has written all three groups does on every step.
-            self.pt = *pt;
-            self.pages = *pages;
-            self.tlb = *tlb;
-            self.procs = *procs;
-            self.threads = *threads;
-            self.ghost = *ghost;
-            self.prot = *prot;
-            self.vma_file = *vma_file;
-            self.locks = *locks;
-            self.vmas = *vmas;
-            self.cache = *cache;
-            self.fp_parts = *fp_parts;
-            self.held = *held;
-            return;
-        }
         if written & FP_GROUP_WRITES[FP_TABLES] != 0 {
             self.pt = *pt;
         } else {
