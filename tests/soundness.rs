@@ -29,7 +29,7 @@ use proptest::test_runner::{Config, TestRunner};
 type A = X86_64;
 
 /// Every search the checker offers, named.
-fn searches() -> [(&'static str, Options); 6] {
+fn searches() -> [(&'static str, Options); 8] {
     let base = Options {
         stop_at_first: true,
         audit_footprints: true,
@@ -49,6 +49,25 @@ fn searches() -> [(&'static str, Options); 6] {
             Options {
                 search: Search::DepthFirst,
                 por: true,
+                ..base
+            },
+        ),
+        (
+            // Workers sharing one visited set: the same states and verdict as one worker.
+            "dfs+por on 2 workers",
+            Options {
+                search: Search::DepthFirst,
+                por: true,
+                jobs: 2,
+                ..base
+            },
+        ),
+        (
+            "dfs on 3 workers",
+            Options {
+                search: Search::DepthFirst,
+                por: false,
+                jobs: 3,
                 ..base
             },
         ),

@@ -331,10 +331,7 @@ pub(super) fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<
         first: None,
         all: Broken::default(),
     };
-    let jobs = match opts.jobs {
-        0 => std::thread::available_parallelism().map_or(1, usize::from),
-        j => j,
-    };
+    let jobs = super::jobs(&opts);
     // A pool that cannot be built (no threads left) leaves the search on this thread.
     let pool = (jobs > 1)
         .then(|| {

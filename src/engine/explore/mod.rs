@@ -5,14 +5,16 @@
 //! - Partial-order reduction with sleep sets over step footprints: a step independent of one
 //!   already explored from the same state is not re-explored after it. Sleep sets prune
 //!   transitions, never states, so every reachable state is still checked.
-//! - Optional preemption bound; breadth-first mode for a shortest counterexample, on as many
-//!   cores as [`Options::jobs`] gives it, with the same answer on any number.
+//! - Optional preemption bound; breadth-first mode for a shortest counterexample. Both
+//!   searches run on as many cores as [`Options::jobs`] gives them, with the same states and
+//!   verdict on any number (depth-first: workers sharing one visited set).
 //! - Deterministic: threads are tried in order and the hash has no random seed, so the same
 //!   scenario gives the same counts and the same first trace.
 //! - Deadlock: a state where threads remain and none can run, reported with its wait-for
 //!   cycle.
 
 mod bfs;
+mod parallel;
 mod visited;
 
 use std::time::{Duration, Instant};
@@ -62,8 +64,12 @@ pub struct Options {
     /// the step's footprint and report an undeclared write as `INV-FOOTPRINT`. On by default
     /// in debug builds (tests); it costs a state comparison per step.
     pub audit_footprints: bool,
-    /// Worker threads of a breadth-first search (1: the caller's thread alone; 0: one per
-    /// core). Every count gives the same states, transitions, verdict and counterexample.
+    /// Worker threads (1: the caller's thread alone; 0: one per core). Breadth-first: every
+    /// count gives the same states, transitions, verdict and counterexample. Depth-first:
+    /// the workers share one visited set; every count gives the same states and verdict,
+    /// and a violation is reported with one worker's counterexample and counts (found again
+    /// on one worker), while a search that holds counts its workers' transitions, which vary
+    /// from run to run with what each sleep set pruned.
     pub jobs: usize,
 }
 
@@ -358,7 +364,88 @@ fn deadlock_cx<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>, schedule: Vec<u8>) -
     }
 }
 
-struct Dfs<'a, A: PmdOps> {
+/// What a depth-first search does with a successor's fingerprint.
+enum Claim {
+    /// Stored now: explore it.
+    New,
+    /// Stored before with a sleep set holding threads the new one lacks: explore it again.
+    Again,
+    /// Stored before and explored under at most this sleep set: skip it.
+    Seen,
+    /// Storing it would pass a bound.
+    Bound(Bound),
+}
+
+/// A depth-first search's visited set: one worker's own table, or the table its workers share
+/// ([`parallel`]). Each is a type parameter of [`Dfs`], so the one-worker search pays for no
+/// lock.
+trait VisitedSet {
+    /// Loads the cache line `key`'s lookup will read (see [`Visited::touch`]).
+    fn touch(&self, key: u64);
+    /// Stores `key` with `sleep`, or meets the sleep set stored with it (see [`Claim`]).
+    fn claim(&mut self, key: u64, sleep: u8, opts: &Options) -> Claim;
+    /// Whether another worker has ended the search.
+    fn stopped(&self) -> bool;
+    /// Ends the search for every worker.
+    fn stop(&self);
+    /// `key`'s exploration has ended.
+    #[inline]
+    fn finished(&mut self, _key: u64) {}
+}
+
+impl VisitedSet for Visited {
+    #[inline]
+    fn touch(&self, key: u64) {
+        Visited::touch(self, key);
+    }
+
+    // Always inlined: one search's only lookup, called once per transition.
+    #[inline(always)]
+    fn claim(&mut self, key: u64, sleep: u8, opts: &Options) -> Claim {
+        match self.find(key) {
+            Slot::Vacant(slot) => {
+                if let Some(b) = dfs_bound_reached(opts, self.len() as u64, self) {
+                    return Claim::Bound(b);
+                }
+                self.insert_at(slot, key, sleep);
+                Claim::New
+            }
+            Slot::Found(slot) => meet_sleep(self.sleep_mut(slot), sleep),
+        }
+    }
+
+    #[inline]
+    fn stopped(&self) -> bool {
+        false
+    }
+
+    #[inline]
+    fn stop(&self) {}
+}
+
+/// A state reached again: its stored sleep set becomes what both explorations slept on, and
+/// it is explored again when the new sleep set lacks a thread the stored one had.
+#[inline(always)]
+fn meet_sleep(stored: &mut u8, sleep: u8) -> Claim {
+    let again = *stored & !sleep != 0;
+    *stored &= sleep;
+    if again { Claim::Again } else { Claim::Seen }
+}
+
+/// A state's key in the visited set: its fingerprint, with the last thread and the
+/// preemptions so far when a preemption bound makes them part of the state.
+fn state_key<A: PmdOps>(opts: &Options, m: &Machine<A>, last: u8, preempt: u8) -> u64 {
+    let h = fingerprint(m);
+    match opts.preemption_bound {
+        Some(_) => {
+            h ^ (u64::from(last) << 56 | u64::from(preempt) << 48)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        }
+        None => h,
+    }
+}
+
+struct Dfs<'a, A: PmdOps, V: VisitedSet> {
     sc: &'a Scenario<A>,
     opts: Options,
     /// Per depth, the machines its successors are built in (reused: a copy in place costs
@@ -368,23 +455,16 @@ struct Dfs<'a, A: PmdOps> {
     /// groups of state outside it are the initial state's in every machine of the search, so
     /// a copy into a pool machine skips them ([`Machine::copy_from_written`]).
     written: u64,
-    visited: Visited,
+    visited: V,
     path: Vec<u8>,
     stats: Stats,
     found: Found,
     incomplete: Option<Bound>,
 }
 
-impl<A: PmdOps> Dfs<'_, A> {
+impl<A: PmdOps, V: VisitedSet> Dfs<'_, A, V> {
     fn key(&self, m: &Machine<A>, last: u8, preempt: u8) -> u64 {
-        let h = fingerprint(m);
-        match self.opts.preemption_bound {
-            Some(_) => {
-                h ^ (u64::from(last) << 56 | u64::from(preempt) << 48)
-                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            }
-            None => h,
-        }
+        state_key(&self.opts, m, last, preempt)
     }
 
     /// Explores `s`; returns `true` to stop (violation found or bound hit).
@@ -398,7 +478,7 @@ impl<A: PmdOps> Dfs<'_, A> {
     ) -> bool {
         let n = self.sc.threads.len() as u8;
         let depth = self.path.len();
-        if self.pool.len() <= depth {
+        while self.pool.len() <= depth {
             self.pool.push(Vec::new());
         }
         let mut bufs = core::mem::take(&mut self.pool[depth]);
@@ -421,6 +501,9 @@ impl<A: PmdOps> Dfs<'_, A> {
         preempt: u8,
     ) -> bool {
         let n = self.sc.threads.len() as u8;
+        if self.visited.stopped() {
+            return true;
+        }
         let mut succs: [Option<Stepped>; MAX_THREADS] = [None, None, None, None];
         let mut alive = false;
         let mut enabled = 0u8;
@@ -444,7 +527,8 @@ impl<A: PmdOps> Dfs<'_, A> {
             let (sc, path) = (self.sc, &self.path);
             return self
                 .found
-                .record(&self.opts, || deadlock_cx(sc, s, path.clone()), &deadlock);
+                .record(&self.opts, || deadlock_cx(sc, s, path.clone()), &deadlock)
+                && self.halt();
         }
         let last_enabled = last < n && enabled & (1 << last) != 0;
         // Every successor's key first, its bucket loaded: the lookups' cache misses overlap
@@ -484,7 +568,7 @@ impl<A: PmdOps> Dfs<'_, A> {
                     wait_for: Vec::new(),
                 };
                 if self.found.record(&self.opts, cx, &all) {
-                    return true;
+                    return self.halt();
                 }
             }
             let mut child_sleep = 0u8;
@@ -496,27 +580,23 @@ impl<A: PmdOps> Dfs<'_, A> {
                 }
             }
             let key = keys[usize::from(tid)];
-            let explore = match self.visited.find(key) {
-                Slot::Vacant(slot) => {
-                    if let Some(b) = dfs_bound_reached(&self.opts, self.stats.states, &self.visited)
-                    {
-                        self.incomplete = Some(b);
-                        return true;
-                    }
-                    self.visited.insert_at(slot, key, child_sleep);
+            let explore = match self.visited.claim(key, child_sleep, &self.opts) {
+                Claim::New => {
                     self.stats.states += 1;
                     true
                 }
-                Slot::Found(slot) => {
-                    let stored = self.visited.sleep_mut(slot);
-                    // Reached again with a smaller sleep set: explore what was slept on.
-                    let again = *stored & !child_sleep != 0;
-                    *stored &= child_sleep;
-                    again
+                Claim::Again => true,
+                Claim::Seen => false,
+                Claim::Bound(b) => {
+                    self.incomplete = Some(b);
+                    return self.halt();
                 }
             };
-            if explore && self.visit(next, child_sleep, &fps, tid, preempt + cost) {
-                return true;
+            if explore {
+                if self.visit(next, child_sleep, &fps, tid, preempt + cost) {
+                    return true;
+                }
+                self.visited.finished(key);
             }
             self.path.pop();
             done_here |= 1 << tid;
@@ -524,13 +604,22 @@ impl<A: PmdOps> Dfs<'_, A> {
         }
         false
     }
+
+    /// Ends the search for every worker; returns `true` (stop).
+    fn halt(&self) -> bool {
+        self.visited.stop();
+        true
+    }
 }
 
 /// Explores `sc` and returns the verdict with its counts.
 pub fn explore<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> Outcome {
     let start = Instant::now();
     let (found, incomplete, mut stats) = match opts.search {
-        Search::DepthFirst => dfs(sc, opts),
+        Search::DepthFirst => match jobs(&opts) {
+            1 => dfs(sc, opts),
+            j => parallel::dfs(sc, opts, j),
+        },
         Search::BreadthFirst => bfs::bfs(sc, opts),
     };
     stats.elapsed = start.elapsed();
@@ -580,6 +669,14 @@ fn initial_violation<A: PmdOps>(sc: &Scenario<A>) -> Option<(Counterexample, Bro
         },
     );
     first.map(|cx| (cx, all))
+}
+
+/// The worker threads `opts` asks for (0: one per core).
+fn jobs(opts: &Options) -> usize {
+    match opts.jobs {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        j => j,
+    }
 }
 
 fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Stats) {

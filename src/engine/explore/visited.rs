@@ -13,14 +13,14 @@ use std::vec::Vec;
 
 /// Marks an empty slot; a fingerprint of 0 is stored as [`ZERO`] (the two then count as
 /// one state: a collision like any other, with the same 2^-64 odds).
-const EMPTY: u64 = 0;
+pub(super) const EMPTY: u64 = 0;
 const ZERO: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// `log2` of a new table's buckets.
 const INITIAL_BITS: u32 = 7;
 
 /// Slots per bucket: seven keys and their sleep sets fill one cache line.
-const WAYS: usize = 7;
+pub(super) const WAYS: usize = 7;
 
 /// One cache line: seven fingerprints, then their sleep sets (the eighth byte unused).
 #[derive(Clone, Copy)]
@@ -40,7 +40,7 @@ const EMPTY_BUCKET: Bucket = Bucket {
 /// A bucket's index in a table of `1 << bits` buckets: the top bits of a multiplicative
 /// mix, so that a fingerprint whose low bits vary little still spreads.
 #[inline]
-fn home(key: u64, shift: u32) -> usize {
+pub(super) fn home(key: u64, shift: u32) -> usize {
     (key.wrapping_mul(0xff51_afd7_ed55_8ccd) >> shift) as usize
 }
 
@@ -72,7 +72,7 @@ impl Visited {
     }
 
     #[inline]
-    fn key(fp: u64) -> u64 {
+    pub(super) fn key(fp: u64) -> u64 {
         if fp == EMPTY { ZERO } else { fp }
     }
 
@@ -167,7 +167,6 @@ impl Visited {
     }
 
     /// Stored fingerprints.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }

@@ -1,0 +1,541 @@
+//! Depth-first search on several cores. Each worker runs the whole depth-first search from
+//! the initial state, and all of them claim states in one shared visited set: a state one
+//! worker has stored, the others skip (the shared-table multi-core DFS of Laarman et al.,
+//! "Boosting multi-core reachability performance with shared hash tables", FMCAD 2010).
+//!
+//! - Complete: a worker stores a state just before it explores it and explores every state
+//!   it stores, so once every worker's first pass has ended, every reachable state has been
+//!   explored by the one that stored it.
+//! - Balanced: the states on one worker's stack cut the others off from what lies only
+//!   beyond them, so a worker whose pass has ended starts again from the initial state,
+//!   entering states still in progress (not those finished), until every first pass has
+//!   ended. Without this, one worker ran the last third of M1 3/8 alone.
+//! - Sleep sets stay sound: a state's stored sleep set is the meet of every sleep set it was
+//!   explored under, each met by one atomic `fetch_and`, and a worker that shrinks it explores
+//!   the state again, as one worker does. An entry being stored holds every thread (the meet's
+//!   identity), so a worker meeting it then explores the state itself.
+//! - Same answer on any number of workers: the reachable states are one set whoever stores
+//!   them, so `states` and the verdict do not depend on the count. `transitions` and
+//!   `max_depth` do (which worker stores a state first decides what the sleep sets prune),
+//!   and so would the first counterexample: a violated search is run again on one worker,
+//!   whose counterexample and counts are the deterministic ones.
+//! - Bounds are exact: a state is stored only with a unit of the `max_states` quota, which
+//!   workers take in batches and give back when a pass ends; the bound is reached only when
+//!   the quota is spent and every live worker waits for more.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError, RwLock, RwLockReadGuard};
+use std::vec::Vec;
+
+use crate::entry::PmdOps;
+
+use super::super::Scenario;
+use super::super::mm::{Footprint, MAX_THREADS};
+use super::visited::{EMPTY, Visited, WAYS, home};
+use super::{
+    Bound, Broken, Claim, Dfs, Found, Options, Stats, VisitedSet, initial_violation, state_key,
+};
+
+/// A sleep byte's bits: the threads asleep (bits 0-5), and "being explored" (bit 6). An empty
+/// slot's byte is all ones: every thread asleep, which a meet only clears.
+const ASLEEP: u8 = 0x3f;
+const IN_PROGRESS: u8 = 0x40;
+const UNSET: u8 = 0xff;
+const _: () = assert!(MAX_THREADS <= 6, "a sleep byte holds six threads");
+
+/// Inserts a worker makes before it adds them to the table's shared count.
+const FLUSH: u64 = 16;
+
+/// Units of the `max_states` quota a worker takes at once.
+const QUOTA_BATCH: u64 = 256;
+
+/// [`super::visited`]'s bucket with atomic slots: seven keys and their sleep bytes, one line.
+#[repr(C, align(64))]
+struct Bucket {
+    keys: [AtomicU64; WAYS],
+    sleep: [AtomicU8; WAYS + 1],
+}
+
+const _: () = assert!(core::mem::size_of::<Bucket>() == 64);
+
+impl Bucket {
+    fn empty() -> Self {
+        Self {
+            keys: [const { AtomicU64::new(EMPTY) }; WAYS],
+            sleep: [const { AtomicU8::new(UNSET) }; WAYS + 1],
+        }
+    }
+}
+
+/// A value on a cache line of its own, so that writes to its neighbours do not evict it.
+#[repr(align(64))]
+struct Line<T>(T);
+
+/// The shared open-addressing table: keys claimed by compare-and-swap, sleep sets met by
+/// `fetch_and`. It grows with every worker out of it (each holds a read guard while it
+/// searches and gives it up when asked).
+struct Table {
+    buckets: Vec<Bucket>,
+    /// `64 - log2(buckets)`.
+    shift: u32,
+    /// Stored keys the workers have reported (each holds back fewer than [`FLUSH`]).
+    filled: AtomicU64,
+    /// Past this many reported keys the table grows: 7/8 of its slots less what the workers
+    /// may hold back, so that no probe ever meets a full table.
+    limit: u64,
+}
+
+impl Table {
+    fn new(bits: u32, jobs: usize) -> Self {
+        let slots = (WAYS as u64) << bits;
+        Self {
+            buckets: core::iter::repeat_with(Bucket::empty)
+                .take(1 << bits)
+                .collect(),
+            shift: 64 - bits,
+            filled: AtomicU64::new(0),
+            limit: (slots * 7 / 8).saturating_sub(jobs as u64 * FLUSH),
+        }
+    }
+
+    fn bytes(&self) -> u64 {
+        (self.buckets.len() * core::mem::size_of::<Bucket>()) as u64
+    }
+
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        home(key, self.shift)
+    }
+
+    /// The slot holding `key`, or the empty one it is stored in now: `(bucket, way, new)`.
+    #[inline]
+    fn claim(&self, key: u64) -> (usize, usize, bool) {
+        let mask = self.buckets.len() - 1;
+        let mut b = self.home(key);
+        loop {
+            let bucket = &self.buckets[b];
+            for (w, slot) in bucket.keys.iter().enumerate() {
+                let mut k = slot.load(Ordering::Relaxed);
+                if k == EMPTY {
+                    match slot.compare_exchange(EMPTY, key, Ordering::Relaxed, Ordering::Relaxed) {
+                        Ok(_) => return (b, w, true),
+                        Err(now) => k = now,
+                    }
+                }
+                if k == key {
+                    return (b, w, false);
+                }
+            }
+            b = (b + 1) & mask;
+        }
+    }
+
+    /// The slot holding `key`, if it is stored.
+    fn get(&self, key: u64) -> Option<(usize, usize)> {
+        let mask = self.buckets.len() - 1;
+        let mut b = self.home(key);
+        loop {
+            for (w, slot) in self.buckets[b].keys.iter().enumerate() {
+                match slot.load(Ordering::Relaxed) {
+                    k if k == key => return Some((b, w)),
+                    EMPTY => return None,
+                    _ => {}
+                }
+            }
+            b = (b + 1) & mask;
+        }
+    }
+
+    /// The table twice the size with every key and sleep byte moved in (no worker is in it).
+    fn doubled(&mut self, jobs: usize) -> Table {
+        let bits = 64 - self.shift + 1;
+        let mut next = Table::new(bits, jobs);
+        let mut n = 0;
+        for bucket in &mut self.buckets {
+            for w in 0..WAYS {
+                let k = *bucket.keys[w].get_mut();
+                if k != EMPTY {
+                    let (b, v, _) = next.claim(k);
+                    *next.buckets[b].sleep[v].get_mut() = *bucket.sleep[w].get_mut();
+                    n += 1;
+                }
+            }
+        }
+        *next.filled.get_mut() = n;
+        next
+    }
+}
+
+/// The `max_states` quota not yet handed out, and the workers waiting for some.
+struct Quota {
+    left: u64,
+    waiting: usize,
+    live: usize,
+}
+
+/// What the workers share.
+struct Shared {
+    table: RwLock<Table>,
+    /// Set by a worker whose insert passed the table's limit; read at every claim.
+    grow: Line<AtomicBool>,
+    stop: Line<AtomicBool>,
+    quota: Mutex<Quota>,
+    more_quota: Condvar,
+    /// Workers whose first pass has not ended.
+    first_passes: AtomicUsize,
+    /// The most bytes the table held at once (while it doubled, the old and the new).
+    peak: AtomicU64,
+    max_memory: Option<u64>,
+    jobs: usize,
+}
+
+impl Shared {
+    /// Whether a worker waits for quota and none is left.
+    fn starved(&self) -> bool {
+        let q = self.quota.lock().unwrap_or_else(PoisonError::into_inner);
+        q.left == 0 && q.waiting > 0
+    }
+
+    fn halt(&self) {
+        self.stop.0.store(true, Ordering::Relaxed);
+        let _q = self.quota.lock().unwrap_or_else(PoisonError::into_inner);
+        self.more_quota.notify_all();
+    }
+
+    /// Doubles the table if it is still past its limit, unless that passes `max_memory`.
+    fn grow_table(&self) -> Result<(), Bound> {
+        let mut t = self.table.write().unwrap_or_else(PoisonError::into_inner);
+        if self.grow.0.load(Ordering::Relaxed) {
+            if *t.filled.get_mut() > t.limit {
+                let old = t.bytes();
+                if self.max_memory.is_some_and(|max| old * 3 > max) {
+                    return Err(Bound::Memory);
+                }
+                *t = t.doubled(self.jobs);
+                self.peak.fetch_max(old + t.bytes(), Ordering::Relaxed);
+            }
+            self.grow.0.store(false, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// One worker's view of the shared set: its read guard on the table, its quota, and the
+/// inserts it has not reported yet.
+struct Worker<'a> {
+    shared: &'a Shared,
+    table: Option<RwLockReadGuard<'a, Table>>,
+    /// Past the first pass: enter states another worker is still exploring.
+    reenter: bool,
+    quota: u64,
+    unreported: u64,
+}
+
+fn read(shared: &Shared) -> RwLockReadGuard<'_, Table> {
+    shared.table.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Worker<'_> {
+    /// Ends a pass: reports its inserts, gives its guard and its quota back.
+    fn end_pass(&mut self) {
+        if let Some(t) = self.table.take() {
+            t.filled.fetch_add(self.unreported, Ordering::Relaxed);
+        }
+        self.unreported = 0;
+        let mut q = self
+            .shared
+            .quota
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        q.left += core::mem::take(&mut self.quota);
+        self.shared.more_quota.notify_all();
+    }
+
+    /// Takes more of the `max_states` quota, waiting while other workers may give some back;
+    /// `false` when none is left and every live worker waits.
+    fn take_quota(&mut self) -> bool {
+        // Waiting with the guard would keep a growing table waiting on this worker.
+        if let Some(t) = self.table.take() {
+            t.filled
+                .fetch_add(core::mem::take(&mut self.unreported), Ordering::Relaxed);
+        }
+        let shared = self.shared;
+        let mut q = shared.quota.lock().unwrap_or_else(PoisonError::into_inner);
+        q.waiting += 1;
+        let got = loop {
+            if q.left > 0 {
+                let take = q.left.min(QUOTA_BATCH);
+                q.left -= take;
+                self.quota = take;
+                break true;
+            }
+            if q.waiting == q.live || shared.stop.0.load(Ordering::Relaxed) {
+                shared.more_quota.notify_all();
+                break false;
+            }
+            q = shared
+                .more_quota
+                .wait(q)
+                .unwrap_or_else(PoisonError::into_inner);
+        };
+        q.waiting -= 1;
+        got
+    }
+
+    /// Holds the table, after helping it grow if a worker asked for that.
+    fn hold_table(&mut self) -> Result<(), Bound> {
+        if self.shared.grow.0.load(Ordering::Relaxed) {
+            if let Some(t) = self.table.take() {
+                t.filled
+                    .fetch_add(core::mem::take(&mut self.unreported), Ordering::Relaxed);
+            }
+            self.shared.grow_table()?;
+        }
+        if self.table.is_none() {
+            self.table = Some(read(self.shared));
+        }
+        Ok(())
+    }
+}
+
+impl VisitedSet for Worker<'_> {
+    #[inline]
+    fn touch(&self, key: u64) {
+        if let Some(t) = &self.table {
+            let key = Visited::key(key);
+            core::hint::black_box(t.buckets[t.home(key)].keys[0].load(Ordering::Relaxed));
+        }
+    }
+
+    fn claim(&mut self, key: u64, sleep: u8, _opts: &Options) -> Claim {
+        let key = Visited::key(key);
+        if let Err(b) = self.hold_table() {
+            return Claim::Bound(b);
+        }
+        if self.quota == 0 {
+            let stored = self.table.as_ref().and_then(|t| t.get(key));
+            if stored.is_none() && !self.take_quota() {
+                if self.stopped() {
+                    // Another worker's stop ended the wait; its verdict stands.
+                    return Claim::Seen;
+                }
+                // Every other worker waits or has ended, so nothing is stored any more: the
+                // bound is reached unless another worker stored this state meanwhile.
+                if let Err(b) = self.hold_table() {
+                    return Claim::Bound(b);
+                }
+                if self.table.as_ref().and_then(|t| t.get(key)).is_none() {
+                    return Claim::Bound(Bound::States);
+                }
+            }
+            if let Err(b) = self.hold_table() {
+                return Claim::Bound(b);
+            }
+        }
+        let reenter = self.reenter;
+        let Some(t) = &self.table else {
+            unreachable!("held above")
+        };
+        let (b, w, new) = t.claim(key);
+        let old = t.buckets[b].sleep[w].fetch_and(sleep | !ASLEEP, Ordering::Relaxed);
+        if new {
+            debug_assert!(self.quota > 0, "a state stored without quota");
+            self.quota -= 1;
+            self.unreported += 1;
+            if self.unreported == FLUSH {
+                self.unreported = 0;
+                if t.filled.fetch_add(FLUSH, Ordering::Relaxed) + FLUSH > t.limit {
+                    self.shared.grow.0.store(true, Ordering::Relaxed);
+                }
+            }
+            return Claim::New;
+        }
+        if old & !sleep & ASLEEP != 0 || (reenter && old & IN_PROGRESS != 0) {
+            Claim::Again
+        } else {
+            Claim::Seen
+        }
+    }
+
+    #[inline]
+    fn stopped(&self) -> bool {
+        self.shared.stop.0.load(Ordering::Relaxed)
+    }
+
+    fn stop(&self) {
+        self.shared.halt();
+    }
+
+    fn finished(&mut self, key: u64) {
+        let key = Visited::key(key);
+        if self.hold_table().is_ok() {
+            if let Some((b, w)) = self.table.as_ref().and_then(|t| t.get(key)) {
+                self.table
+                    .as_ref()
+                    .map(|t| t.buckets[b].sleep[w].fetch_and(!IN_PROGRESS, Ordering::Relaxed));
+            }
+        }
+    }
+}
+
+/// Explores `sc` depth-first on `jobs` workers sharing one visited set.
+pub(super) fn dfs<A: PmdOps>(
+    sc: &Scenario<A>,
+    opts: Options,
+    jobs: usize,
+) -> (Found, Option<Bound>, Stats) {
+    if initial_violation(sc).is_some() || opts.max_states == 0 {
+        return super::dfs(sc, opts);
+    }
+    // Big enough that what the workers hold back is at most a sixteenth of its slots.
+    let bits = (7..)
+        .find(|b| (WAYS as u64) << b >= jobs as u64 * FLUSH * 16)
+        .unwrap_or(7);
+    let table = Table::new(bits, jobs);
+    let bytes = table.bytes();
+    let shared = Shared {
+        table: RwLock::new(table),
+        grow: Line(AtomicBool::new(false)),
+        stop: Line(AtomicBool::new(false)),
+        quota: Mutex::new(Quota {
+            left: opts.max_states,
+            waiting: 0,
+            live: jobs,
+        }),
+        more_quota: Condvar::new(),
+        first_passes: AtomicUsize::new(jobs),
+        peak: AtomicU64::new(bytes),
+        max_memory: opts.max_memory,
+        jobs,
+    };
+    if opts.max_memory.is_some_and(|max| bytes > max) {
+        return (
+            Found {
+                first: None,
+                all: Broken::default(),
+            },
+            Some(Bound::Memory),
+            Stats {
+                states: 0,
+                ..Stats::default()
+            },
+        );
+    }
+    let init = &sc.initial;
+    let mut root = Worker {
+        shared: &shared,
+        table: None,
+        reenter: false,
+        quota: 0,
+        unreported: 0,
+    };
+    let key = state_key(&opts, init, u8::MAX, 0);
+    let _ = root.claim(key, 0, &opts);
+    root.end_pass();
+    drop(root);
+    let fresh = || Found {
+        first: None,
+        all: Broken::default(),
+    };
+    let workers: Vec<(Found, Option<Bound>, Stats)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|_| {
+                let shared = &shared;
+                scope.spawn(move || {
+                    let mut d = Dfs {
+                        sc,
+                        opts,
+                        pool: Vec::new(),
+                        written: 0,
+                        visited: Worker {
+                            shared,
+                            table: None,
+                            reenter: false,
+                            quota: 0,
+                            unreported: 0,
+                        },
+                        path: Vec::new(),
+                        stats: Stats::default(),
+                        found: fresh(),
+                        incomplete: None,
+                    };
+                    let roots = [Footprint::default(); MAX_THREADS];
+                    let stopped = d.visit(init, 0, &roots, u8::MAX, 0);
+                    d.visited.end_pass();
+                    shared.first_passes.fetch_sub(1, Ordering::Relaxed);
+                    if !stopped {
+                        d.visited.reenter = true;
+                        while shared.first_passes.load(Ordering::Relaxed) > 0 {
+                            let before = d.stats.states;
+                            let stopped = d.visit(init, 0, &roots, u8::MAX, 0);
+                            d.visited.end_pass();
+                            if stopped || shared.starved() {
+                                // A worker waiting for quota there is none of waits for this
+                                // one to wait or end: it ends.
+                                break;
+                            }
+                            if d.stats.states == before {
+                                std::thread::yield_now();
+                            }
+                        }
+                    }
+                    let mut q = shared.quota.lock().unwrap_or_else(PoisonError::into_inner);
+                    q.live -= 1;
+                    shared.more_quota.notify_all();
+                    drop(q);
+                    (d.found, d.incomplete, d.stats)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    if workers.iter().any(|(f, _, _)| f.first.is_some()) {
+        // Which violation a worker meets first depends on timing: one worker's search gives
+        // the deterministic counterexample. A search through every state keeps its own
+        // counts and the invariants its workers found (the same set, whoever found them).
+        let (mut one, bound, one_stats) = super::dfs(sc, opts);
+        if opts.stop_at_first || bound.is_some() {
+            return (one, bound, one_stats);
+        }
+        one.all = Broken::default();
+        for (f, _, _) in &workers {
+            one.all.merge(&f.all);
+        }
+        let (_, bound, stats) = counts(shared, &workers);
+        return (one, bound, stats);
+    }
+    let (found, incomplete, stats) = counts(shared, &workers);
+    (found, incomplete, stats)
+}
+
+/// The search's counts from its workers', and the first bound one of them met.
+fn counts(
+    shared: Shared,
+    workers: &[(Found, Option<Bound>, Stats)],
+) -> (Found, Option<Bound>, Stats) {
+    let table = shared
+        .table
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    let mut stats = Stats {
+        states: 1,
+        visited_bytes: table.bytes(),
+        peak_bytes: shared.peak.load(Ordering::Relaxed),
+        ..Stats::default()
+    };
+    let mut incomplete = None;
+    for (_, bound, s) in workers {
+        stats.states += s.states;
+        stats.transitions += s.transitions;
+        stats.max_depth = stats.max_depth.max(s.max_depth);
+        incomplete = incomplete.or(*bound);
+    }
+    let found = Found {
+        first: None,
+        all: Broken::default(),
+    };
+    (found, incomplete, stats)
+}
