@@ -327,10 +327,7 @@ fn map<T: Sync, R: Send>(
 
 pub(super) fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Stats) {
     let mut stats = Stats::default();
-    let mut found = Found {
-        first: None,
-        all: Broken::default(),
-    };
+    let mut found = Found::default();
     let jobs = super::jobs(&opts);
     // A pool that cannot be built (no threads left) leaves the search on this thread.
     let pool = (jobs > 1)

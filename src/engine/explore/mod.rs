@@ -331,6 +331,7 @@ fn wait_cycle<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>) -> (Vec<u8>, Vec<Lock
 }
 
 /// What a search has found so far.
+#[derive(Default)]
 struct Found {
     first: Option<Counterexample>,
     all: Broken,
@@ -462,7 +463,22 @@ struct Dfs<'a, A: PmdOps, V: VisitedSet> {
     incomplete: Option<Bound>,
 }
 
-impl<A: PmdOps, V: VisitedSet> Dfs<'_, A, V> {
+impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
+    /// A search of `sc` that has stored nothing in `visited` yet.
+    fn new(sc: &'a Scenario<A>, opts: Options, visited: V) -> Self {
+        Self {
+            sc,
+            opts,
+            pool: Vec::new(),
+            written: 0,
+            visited,
+            path: Vec::new(),
+            stats: Stats::default(),
+            found: Found::default(),
+            incomplete: None,
+        }
+    }
+
     fn key(&self, m: &Machine<A>, last: u8, preempt: u8) -> u64 {
         state_key(&self.opts, m, last, preempt)
     }
@@ -680,20 +696,7 @@ fn jobs(opts: &Options) -> usize {
 }
 
 fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Stats) {
-    let mut d = Dfs {
-        sc,
-        opts,
-        pool: Vec::new(),
-        written: 0,
-        visited: Visited::new(),
-        path: Vec::new(),
-        stats: Stats::default(),
-        found: Found {
-            first: None,
-            all: Broken::default(),
-        },
-        incomplete: None,
-    };
+    let mut d = Dfs::new(sc, opts, Visited::new());
     let init = &sc.initial;
     if let Some((cx, all)) = initial_violation(sc) {
         if d.found.record(&opts, || cx, &all) {

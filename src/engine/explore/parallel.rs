@@ -235,7 +235,17 @@ fn read(shared: &Shared) -> RwLockReadGuard<'_, Table> {
     shared.table.read().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Worker<'_> {
+impl<'a> Worker<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        Self {
+            shared,
+            table: None,
+            reenter: false,
+            quota: 0,
+            unreported: 0,
+        }
+    }
+
     /// Ends a pass: reports its inserts, gives its guard and its quota back.
     fn end_pass(&mut self) {
         if let Some(t) = self.table.take() {
@@ -368,11 +378,12 @@ impl VisitedSet for Worker<'_> {
 
     fn finished(&mut self, key: u64) {
         let key = Visited::key(key);
-        if self.hold_table().is_ok() {
-            if let Some((b, w)) = self.table.as_ref().and_then(|t| t.get(key)) {
-                self.table
-                    .as_ref()
-                    .map(|t| t.buckets[b].sleep[w].fetch_and(!IN_PROGRESS, Ordering::Relaxed));
+        if self.hold_table().is_err() {
+            return;
+        }
+        if let Some(t) = &self.table {
+            if let Some((b, w)) = t.get(key) {
+                t.buckets[b].sleep[w].fetch_and(!IN_PROGRESS, Ordering::Relaxed);
             }
         }
     }
@@ -409,56 +420,20 @@ pub(super) fn dfs<A: PmdOps>(
         jobs,
     };
     if opts.max_memory.is_some_and(|max| bytes > max) {
-        return (
-            Found {
-                first: None,
-                all: Broken::default(),
-            },
-            Some(Bound::Memory),
-            Stats {
-                states: 0,
-                ..Stats::default()
-            },
-        );
+        return (Found::default(), Some(Bound::Memory), Stats::default());
     }
     let init = &sc.initial;
-    let mut root = Worker {
-        shared: &shared,
-        table: None,
-        reenter: false,
-        quota: 0,
-        unreported: 0,
-    };
+    let mut root = Worker::new(&shared);
     let key = state_key(&opts, init, u8::MAX, 0);
     let _ = root.claim(key, 0, &opts);
     root.end_pass();
     drop(root);
-    let fresh = || Found {
-        first: None,
-        all: Broken::default(),
-    };
     let workers: Vec<(Found, Option<Bound>, Stats)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..jobs)
             .map(|_| {
                 let shared = &shared;
                 scope.spawn(move || {
-                    let mut d = Dfs {
-                        sc,
-                        opts,
-                        pool: Vec::new(),
-                        written: 0,
-                        visited: Worker {
-                            shared,
-                            table: None,
-                            reenter: false,
-                            quota: 0,
-                            unreported: 0,
-                        },
-                        path: Vec::new(),
-                        stats: Stats::default(),
-                        found: fresh(),
-                        incomplete: None,
-                    };
+                    let mut d = Dfs::new(sc, opts, Worker::new(shared));
                     let roots = [Footprint::default(); MAX_THREADS];
                     let stopped = d.visit(init, 0, &roots, u8::MAX, 0);
                     d.visited.end_pass();
@@ -533,9 +508,5 @@ fn counts(
         stats.max_depth = stats.max_depth.max(s.max_depth);
         incomplete = incomplete.or(*bound);
     }
-    let found = Found {
-        first: None,
-        all: Broken::default(),
-    };
-    (found, incomplete, stats)
+    (Found::default(), incomplete, stats)
 }
