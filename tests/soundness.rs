@@ -493,6 +493,9 @@ enum Op {
     /// it would have written into register 0. A search must not let a blocked step's write
     /// reach a machine it builds later: the read in the same machine would see it.
     WriteThenWait(u8),
+    /// Back to the first op if `pmd[r]` is none: a retry loop, which makes the state graph
+    /// cyclic (only in [`looping_program_set`], whose ops set values rather than add to them).
+    Retry(u8),
 }
 
 const SPIN: SpinlockId = SpinlockId::new(0, "oracle spinlock");
@@ -576,6 +579,12 @@ impl Scripted {
             },
             Op::MmapWriteUnlock => m.mmap_write_unlock(t),
             Op::MmapDowngrade => m.mmap_downgrade(t),
+            Op::Retry(r) => {
+                if A::pmd_none(m.pmd_get(r)) {
+                    m.goto(t, 0);
+                    return Step::Ran("retry");
+                }
+            }
             Op::ReadPmd(r) => {
                 let v = m.pmd_get(r).raw_u64();
                 *reg = v;
@@ -901,6 +910,48 @@ fn program_set() -> impl Strategy<Value = (Vec<Vec<Op>>, u32)> {
     })
 }
 
+/// Ops that set a value rather than add to one: a program of them that starts over reaches
+/// no new value, so its retry loops close cycles and its states stay finite.
+fn looping_op(threads: u8) -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => (0..2u8).prop_map(Op::Retry),
+        1 => (0..2u8).prop_map(Op::LockPmd),
+        1 => (0..2u8).prop_map(Op::UnlockPmd),
+        2 => (0..2u8).prop_map(Op::ReadPmd),
+        2 => (0..2u8, any::<bool>()).prop_map(|(r, h)| Op::WritePmd(r, h)),
+        1 => (0..2u8).prop_map(Op::WriteZeroPmd),
+        1 => (0..2u8).prop_map(Op::ReadPte),
+        1 => (0..2u8, any::<bool>()).prop_map(|(s, p)| Op::WritePte(s, p)),
+        1 => (0..threads).prop_map(Op::ReadThread),
+        1 => prop_oneof![Just(None), (0..2u8).prop_map(Some)].prop_map(Op::TlbFill),
+        1 => Just(Op::TlbFlush),
+        1 => (0..INVS.len() as u8, 0..3u8).prop_map(|(i, k)| Op::FlagIf(i, k)),
+        1 => Just(Op::FlagUser),
+        1 => any::<bool>().prop_map(Op::SetProt),
+        1 => (0..3u8, any::<bool>()).prop_map(|(p, f)| Op::SetPageFile(p, f)),
+        1 => prop_oneof![
+            Just(Op::SpinLock),
+            Just(Op::SpinUnlock),
+            Just(Op::MutexLock),
+            Just(Op::MutexUnlock),
+            (0..4u8).prop_map(Op::ReadLock),
+        ],
+    ]
+}
+
+/// Random programs with retry loops: 2 to 4 threads of 1 to 5 ops.
+fn looping_program_set() -> impl Strategy<Value = (Vec<Vec<Op>>, u32)> {
+    (2..=4u8).prop_flat_map(|n| {
+        (
+            proptest::collection::vec(
+                proptest::collection::vec(looping_op(n), 1..=5),
+                usize::from(n),
+            ),
+            any::<u32>(),
+        )
+    })
+}
+
 /// A declared invariant the oracle's programs raise ([`Op::FlagUser`]); declared when bit 30
 /// of the scenario's bits is set.
 static ORACLE_RAISED: Invariant = Invariant::new("INV-ORACLE-RAISED", "No program raises it.");
@@ -1159,6 +1210,23 @@ fn every_search_agrees_on_random_programs() {
     });
     runner
         .run(&program_set(), |(programs, set_bits)| {
+            agree(&programs, set_bits)
+        })
+        .unwrap();
+}
+
+// The programs above run straight through, so their state graphs have no cycle; kernel
+// code retries (`goto again`, a fault's retry), and a depth-first search meets a state still
+// on its stack only then. The same agreement over programs that loop.
+#[test]
+fn every_search_agrees_on_random_programs_that_loop() {
+    let mut runner = TestRunner::new(Config {
+        cases: cases() / 5,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&looping_program_set(), |(programs, set_bits)| {
             agree(&programs, set_bits)
         })
         .unwrap();

@@ -711,3 +711,35 @@ fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Sta
     d.stats.peak_bytes = d.visited.peak_bytes();
     (d.found, d.incomplete, d.stats)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sleep sets one state is met under, in order, and what each meeting must answer: a
+    /// set lacking a thread the stored one holds explores the state again (state caching
+    /// with sleep sets: Godefroid, "Partial-Order Methods for the Verification of Concurrent
+    /// Systems", 1996), and the stored set becomes the meet.
+    pub(super) const SLEEPS: [u8; 7] = [0b011, 0b111, 0b011, 0b001, 0b101, 0b000, 0b000];
+    pub(super) const EXPECTED: [&str; 7] =
+        ["new", "seen", "seen", "again", "seen", "again", "seen"];
+
+    /// What `v` answers for `key` under each of `sleeps`.
+    pub(super) fn claims(v: &mut impl VisitedSet, key: u64, sleeps: &[u8]) -> Vec<&'static str> {
+        let opts = Options::default();
+        sleeps
+            .iter()
+            .map(|&sleep| match v.claim(key, sleep, &opts) {
+                Claim::New => "new",
+                Claim::Again => "again",
+                Claim::Seen => "seen",
+                Claim::Bound(_) => "bound",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_state_is_explored_again_when_its_sleep_set_lacks_a_stored_thread() {
+        assert_eq!(claims(&mut Visited::new(), 7, &SLEEPS), EXPECTED);
+    }
+}

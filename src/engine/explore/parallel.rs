@@ -8,8 +8,9 @@
 //!   explored by the one that stored it.
 //! - Balanced: the states on one worker's stack cut the others off from what lies only
 //!   beyond them, so a worker whose pass has ended starts again from the initial state,
-//!   entering states still in progress (not those finished), until every first pass has
-//!   ended. Without this, one worker ran the last third of M1 3/8 alone.
+//!   entering states still in progress (not those finished; each once a pass, since one may
+//!   lie on a cycle back to itself), until every first pass has ended. Without this, one
+//!   worker ran the last third of M1 3/8 alone.
 //! - Sleep sets stay sound: a state's stored sleep set is the meet of every sleep set it was
 //!   explored under, each met by one atomic `fetch_and`, and a worker that shrinks it explores
 //!   the state again, as one worker does. An entry being stored holds every thread (the meet's
@@ -23,6 +24,7 @@
 //!   workers take in batches and give back when a pass ends; the bound is reached only when
 //!   the quota is spent and every live worker waits for more.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError, RwLock, RwLockReadGuard};
 use std::vec::Vec;
@@ -190,6 +192,27 @@ struct Shared {
 }
 
 impl Shared {
+    /// What `jobs` workers share, with a table of `2^bits` buckets.
+    fn new(opts: &Options, jobs: usize, bits: u32) -> Self {
+        let table = Table::new(bits, jobs);
+        let bytes = table.bytes();
+        Self {
+            table: RwLock::new(table),
+            grow: Line(AtomicBool::new(false)),
+            stop: Line(AtomicBool::new(false)),
+            quota: Mutex::new(Quota {
+                left: opts.max_states,
+                waiting: 0,
+                live: jobs,
+            }),
+            more_quota: Condvar::new(),
+            first_passes: AtomicUsize::new(jobs),
+            peak: AtomicU64::new(bytes),
+            max_memory: opts.max_memory,
+            jobs,
+        }
+    }
+
     /// Whether a worker waits for quota and none is left.
     fn starved(&self) -> bool {
         let q = self.quota.lock().unwrap_or_else(PoisonError::into_inner);
@@ -227,6 +250,9 @@ struct Worker<'a> {
     table: Option<RwLockReadGuard<'a, Table>>,
     /// Past the first pass: enter states another worker is still exploring.
     reenter: bool,
+    /// The states this pass entered for that reason: each once, since a state still in
+    /// progress may lie on a cycle back to itself.
+    entered: HashSet<u64>,
     quota: u64,
     unreported: u64,
 }
@@ -241,6 +267,7 @@ impl<'a> Worker<'a> {
             shared,
             table: None,
             reenter: false,
+            entered: HashSet::new(),
             quota: 0,
             unreported: 0,
         }
@@ -252,6 +279,7 @@ impl<'a> Worker<'a> {
             t.filled.fetch_add(self.unreported, Ordering::Relaxed);
         }
         self.unreported = 0;
+        self.entered.clear();
         let mut q = self
             .shared
             .quota
@@ -343,7 +371,7 @@ impl VisitedSet for Worker<'_> {
             }
         }
         let reenter = self.reenter;
-        let Some(t) = &self.table else {
+        let Some(t) = self.table.as_ref() else {
             unreachable!("held above")
         };
         let (b, w, new) = t.claim(key);
@@ -360,7 +388,9 @@ impl VisitedSet for Worker<'_> {
             }
             return Claim::New;
         }
-        if old & !sleep & ASLEEP != 0 || (reenter && old & IN_PROGRESS != 0) {
+        if old & !sleep & ASLEEP != 0
+            || (reenter && old & IN_PROGRESS != 0 && self.entered.insert(key))
+        {
             Claim::Again
         } else {
             Claim::Seen
@@ -402,23 +432,8 @@ pub(super) fn dfs<A: PmdOps>(
     let bits = (7..)
         .find(|b| (WAYS as u64) << b >= jobs as u64 * FLUSH * 16)
         .unwrap_or(7);
-    let table = Table::new(bits, jobs);
-    let bytes = table.bytes();
-    let shared = Shared {
-        table: RwLock::new(table),
-        grow: Line(AtomicBool::new(false)),
-        stop: Line(AtomicBool::new(false)),
-        quota: Mutex::new(Quota {
-            left: opts.max_states,
-            waiting: 0,
-            live: jobs,
-        }),
-        more_quota: Condvar::new(),
-        first_passes: AtomicUsize::new(jobs),
-        peak: AtomicU64::new(bytes),
-        max_memory: opts.max_memory,
-        jobs,
-    };
+    let shared = Shared::new(&opts, jobs, bits);
+    let bytes = shared.peak.load(Ordering::Relaxed);
     if opts.max_memory.is_some_and(|max| bytes > max) {
         return (Found::default(), Some(Bound::Memory), Stats::default());
     }
@@ -509,4 +524,35 @@ fn counts(
         incomplete = incomplete.or(*bound);
     }
     (Found::default(), incomplete, stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{SLEEPS, claims};
+    use super::*;
+
+    #[test]
+    fn a_worker_explores_again_when_its_sleep_set_lacks_a_stored_thread() {
+        let opts = Options::default();
+        let shared = Shared::new(&opts, 1, 7);
+        let mut w = Worker::new(&shared);
+        assert_eq!(claims(&mut w, 7, &SLEEPS), super::super::tests::EXPECTED);
+    }
+
+    #[test]
+    fn a_later_pass_enters_a_state_only_while_it_is_in_progress() {
+        let opts = Options::default();
+        let shared = Shared::new(&opts, 1, 7);
+        let mut w = Worker::new(&shared);
+        assert_eq!(claims(&mut w, 9, &[0b11]), ["new"]);
+        assert_eq!(claims(&mut w, 9, &[0b11]), ["seen"]);
+        w.reenter = true;
+        // Once a pass: a state in progress may lie on a cycle back to itself.
+        assert_eq!(claims(&mut w, 9, &[0b11, 0b11]), ["again", "seen"]);
+        w.end_pass();
+        assert_eq!(claims(&mut w, 9, &[0b11]), ["again"]);
+        w.finished(9);
+        assert_eq!(claims(&mut w, 9, &[0b11]), ["seen"]);
+        assert_eq!(claims(&mut w, 9, &[0b01]), ["again"]);
+    }
 }
