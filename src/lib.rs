@@ -57,7 +57,9 @@
 #![no_std]
 // docs.rs (nightly) marks each feature-gated item with the feature it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![forbid(unsafe_code)]
+// Denied, not forbidden: the explorer's cache prefetch is the one allowed exception
+// (`engine::explore::visited::prefetch`, which says why it is sound).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 #[cfg(feature = "std")]

@@ -33,7 +33,7 @@ use crate::entry::PmdOps;
 
 use super::super::Scenario;
 use super::super::mm::{Footprint, MAX_THREADS};
-use super::visited::{EMPTY, Visited, WAYS, home};
+use super::visited::{EMPTY, Visited, WAYS, home, prefetch};
 use super::{
     Bound, Broken, Claim, Dfs, Found, Options, Stats, VisitedSet, initial_violation, state_key,
 };
@@ -341,7 +341,9 @@ impl VisitedSet for Worker<'_> {
     fn touch(&self, key: u64) {
         if let Some(t) = &self.table {
             let key = Visited::key(key);
-            core::hint::black_box(t.buckets[t.home(key)].keys[0].load(Ordering::Relaxed));
+            prefetch(&t.buckets[t.home(key)], |b| {
+                b.keys[0].load(Ordering::Relaxed)
+            });
         }
     }
 

@@ -81,7 +81,7 @@ impl Visited {
     #[inline]
     pub(crate) fn touch(&self, fp: u64) {
         let b = home(Self::key(fp), self.shift);
-        core::hint::black_box(self.buckets[b].keys[0]);
+        prefetch(&self.buckets[b], |b| b.keys[0]);
     }
 
     /// Finds `fp`, or the slot it would be inserted in.
@@ -194,6 +194,26 @@ impl Visited {
             self.bytes()
         }
     }
+}
+
+/// Asks the cache for the line `at` lies on, without waiting for it: a load would hold up
+/// every later instruction's retirement until it arrived (M1 4/6: 23% of one worker's time).
+/// Where no prefetch is written, `load` reads a word of it instead.
+#[inline(always)]
+#[cfg_attr(target_arch = "x86_64", allow(unused_variables))]
+pub(crate) fn prefetch<T>(at: &T, load: impl FnOnce(&T) -> u64) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `prefetcht0` reads nothing into the program and cannot fault, whatever the
+    // address (Intel SDM, PREFETCHh); this one is a live reference besides. SSE is part of
+    // every x86_64 target.
+    #[allow(unsafe_code)]
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+            core::ptr::from_ref(at).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    core::hint::black_box(load(at));
 }
 
 #[cfg(test)]
