@@ -12,9 +12,10 @@
 //!   lie on a cycle back to itself), until every first pass has ended. Without this, one
 //!   worker ran the last third of M1 3/8 alone.
 //! - Sleep sets stay sound: a state's stored sleep set is the meet of every sleep set it was
-//!   explored under, each met by one atomic `fetch_and`, and a worker that shrinks it explores
-//!   the state again, as one worker does. An entry being stored holds every thread (the meet's
-//!   identity), so a worker meeting it then explores the state itself.
+//!   explored under, each met by an atomic `fetch_and` (where it clears a bit; bits are only
+//!   ever cleared, so a load that finds none to clear is the same meet), and a worker that
+//!   shrinks it explores the state again, as one worker does. An entry being stored holds
+//!   every thread (the meet's identity), so a worker meeting it then explores the state itself.
 //! - Same answer on any number of workers: the reachable states are one set whoever stores
 //!   them, so `states` and the verdict do not depend on the count. `transitions` and
 //!   `max_depth` do (which worker stores a state first decides what the sleep sets prune),
@@ -377,7 +378,14 @@ impl VisitedSet for Worker<'_> {
             unreachable!("held above")
         };
         let (b, w, new) = t.claim(key);
-        let old = t.buckets[b].sleep[w].fetch_and(sleep | !ASLEEP, Ordering::Relaxed);
+        // A meet writes only if it clears a bit: a state met again usually clears none, and a
+        // load keeps its line shared where a `fetch_and` would pull it from the other cores.
+        // Bits are only ever cleared, so a load that finds none to clear stays true.
+        let byte = &t.buckets[b].sleep[w];
+        let mut old = byte.load(Ordering::Relaxed);
+        if old & !sleep & ASLEEP != 0 {
+            old = byte.fetch_and(sleep | !ASLEEP, Ordering::Relaxed);
+        }
         if new {
             debug_assert!(self.quota > 0, "a state stored without quota");
             self.quota -= 1;
