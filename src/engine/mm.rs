@@ -225,20 +225,31 @@ pub(crate) const HELD_SLOTS: usize = 4;
 const _: () = assert!(HELD_SLOTS <= u8::BITS as usize);
 not_state!(HeldInvariants);
 
-/// Cached fingerprint shares of the arenas most steps leave alone (tables, pages, TLBs, VMAs
-/// and page cache): the explorer refreshes the ones a step's footprint wrote (or never
-/// computed) right after the step, so a step that writes only pmds, locks and its own
-/// registers hashes a few words instead of the whole machine. Not part of the state: equal
-/// and hashed as nothing, like [`Side`].
+/// The fingerprint's shares, cached: the explorer refreshes the ones a step's footprint wrote
+/// (or never computed) right after the step, so a step pays for the pmds, threads and groups
+/// it wrote and a few additions, whatever the number of regions it left alone. Not part of
+/// the state: equal and hashed as nothing, like [`Side`].
+///
+/// A state's fingerprint is the wrapping sum of its shares, each a hash of one part of the
+/// state (a pmd with its lock and deposit, a thread, an arena, the rest) finished with its
+/// own tag and a full avalanche: two states collide only when their sums of independent
+/// 64-bit values do (the incremental hashing of Bellare and Micciancio, "A New Paradigm for
+/// Collision-Free Hashing", 1997), the same 2^-64 odds a pair of states had with one hash
+/// over the whole state.
 #[derive(Clone, Copy, Debug, Default)]
 struct FpParts {
-    /// Bit `g`: `parts[g]` is the current share of group `g`.
+    /// Bit `k`: the shares of kind `k` (`FP_TABLES` to `FP_MISC`) are current.
     valid: u8,
-    parts: [u64; FP_GROUPS],
+    groups: [u64; FP_GROUPS],
+    pmds: [u64; MAX_PMDS],
+    threads: [u64; MAX_THREADS],
+    misc: u64,
+    /// The regions in use when the pmd shares were computed.
+    npmds: u8,
 }
 not_state!(FpParts);
 
-/// The cached groups, each with the footprint bits ([`Loc::bit`]) that invalidate it.
+/// The cached arena groups, each with the footprint bits ([`Loc::bit`]) that invalidate it.
 const FP_TABLES: usize = 0;
 const FP_PAGES: usize = 1;
 const FP_TLBS: usize = 2;
@@ -252,6 +263,36 @@ const FP_GROUP_WRITES: [u64; FP_GROUPS] = {
     w[FP_VMAS_AND_CACHE] = layout::run(layout::VMAS, 1) | layout::run(layout::PAGE_CACHE, 1);
     w
 };
+/// [`FpParts::valid`]'s bits for the per-pmd shares, the per-thread shares and the rest.
+const FP_PMDS: usize = FP_GROUPS;
+const FP_THREADS: usize = FP_GROUPS + 1;
+const FP_MISC: usize = FP_GROUPS + 2;
+const FP_ALL: u8 = (1 << (FP_MISC + 1)) - 1;
+/// What the misc share covers: mm 0 (its `mmap_lock`, protection and file flag), the other
+/// mms, ghost state and the declared locks.
+const FP_MISC_WRITES: u64 = layout::run(layout::MMAP, 1)
+    | layout::run(layout::OTHER_MM, MAX_MMS - 1)
+    | layout::run(layout::GHOST, 1)
+    | layout::run(layout::LOCK, MAX_LOCKS);
+/// Each share's tag: the pmds', then the threads', the groups' and the misc one.
+const FP_TAG_PMD: u64 = 1;
+const FP_TAG_THREAD: u64 = FP_TAG_PMD + MAX_PMDS as u64;
+const FP_TAG_GROUP: u64 = FP_TAG_THREAD + MAX_THREADS as u64;
+const FP_TAG_MISC: u64 = FP_TAG_GROUP + FP_GROUPS as u64;
+
+/// One share of the fingerprint: the hash of its part, bound to its tag and avalanched
+/// (murmur3's 64-bit finalizer), so that shares are independent values and the same part
+/// in two places (two idle threads) adds two different shares.
+#[inline]
+fn fp_share(tag: u64, h: FingerprintHasher) -> u64 {
+    use core::hash::Hasher;
+    let mut x = h.finish() ^ tag.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ x >> 33
+}
 
 /// What a step leaves beside the state: its footprint, the violations it raised and, when
 /// replaying, the entries it touched. Equal and hashed as nothing, so it is never part of a
@@ -1393,39 +1434,60 @@ impl<A: PmdOps> Machine<A> {
 }
 
 impl<A: PmdOps> Machine<A> {
-    /// Returns the state's 64-bit fingerprint for the visited set.
+    /// Returns the state's 64-bit fingerprint for the visited set: the sum of its shares
+    /// ([`FpParts`]), the cached ones where they are current.
     ///
     /// Hand-packed instead of derived: it feeds only the regions in use and the allocated
     /// prefix of the table and page arenas (allocation always takes the first unused slot,
     /// so the rest is default), a few words each, which is several times cheaper than
-    /// hashing every field of the fixed-capacity arrays. The arenas most steps leave alone
-    /// come as one word each, cached after every explored step.
+    /// hashing every field of the fixed-capacity arrays.
     pub fn fingerprint(&self) -> u64 {
-        self.fingerprint_with(|g| {
-            if self.fp_parts.valid & (1 << g) != 0 {
-                self.fp_parts.parts[g]
-            } else {
-                self.fp_part(g)
-            }
-        })
+        self.fingerprint_with(true)
     }
 
     /// The fingerprint computed from scratch, no cached share trusted (the footprint audit
     /// compares the two).
     pub(crate) fn fingerprint_uncached(&self) -> u64 {
-        self.fingerprint_with(|g| self.fp_part(g))
+        self.fingerprint_with(false)
     }
 
-    /// Recomputes the cached shares of the groups `writes` (a step's footprint) touched,
-    /// and of any not computed yet. Every change of a cached group is a recorded write (the
-    /// footprint audit checks both that and the result), so the others are still current.
+    /// Recomputes the cached shares `writes` (a step's footprint) touched, and any not
+    /// computed yet. Every change of a part is a recorded write of a location its share
+    /// covers (the footprint audit checks both that and the result), so the others are
+    /// still current.
+    #[inline]
     pub(crate) fn refresh_fingerprint(&mut self, writes: u64) {
+        let n = self.pt.npmds();
+        let stale = !self.fp_parts.valid;
         for (g, group) in FP_GROUP_WRITES.iter().enumerate() {
-            if writes & group != 0 || self.fp_parts.valid & (1 << g) == 0 {
-                self.fp_parts.parts[g] = self.fp_part(g);
+            if writes & group != 0 || stale & (1 << g) != 0 {
+                self.fp_parts.groups[g] = self.group_share(g);
             }
         }
-        self.fp_parts.valid = (1 << FP_GROUPS) - 1;
+        let in_use = (1u64 << n) - 1;
+        let mut pmds = (writes >> layout::PMD | writes >> layout::PMD_LOCK) & in_use;
+        if stale & (1 << FP_PMDS) != 0 || self.fp_parts.npmds != n {
+            pmds = in_use;
+            self.fp_parts.npmds = n;
+        }
+        while pmds != 0 {
+            let r = pmds.trailing_zeros() as u8;
+            self.fp_parts.pmds[usize::from(r)] = self.pmd_share(r);
+            pmds &= pmds - 1;
+        }
+        let mut threads = writes >> layout::THREAD & ((1 << MAX_THREADS) - 1);
+        if stale & (1 << FP_THREADS) != 0 {
+            threads = (1 << MAX_THREADS) - 1;
+        }
+        while threads != 0 {
+            let t = threads.trailing_zeros() as u8;
+            self.fp_parts.threads[usize::from(t)] = self.thread_share(t);
+            threads &= threads - 1;
+        }
+        if writes & FP_MISC_WRITES != 0 || stale & (1 << FP_MISC) != 0 {
+            self.fp_parts.misc = self.misc_share();
+        }
+        self.fp_parts.valid = FP_ALL;
     }
 
     /// Returns whether built-in predicate `i` held on the state this one was stepped from
@@ -1459,8 +1521,7 @@ impl<A: PmdOps> Machine<A> {
     }
 
     /// Group `g`'s share of the fingerprint.
-    fn fp_part(&self, g: usize) -> u64 {
-        use core::hash::Hasher;
+    fn group_share(&self, g: usize) -> u64 {
         let mut h = FingerprintHasher::default();
         match g {
             FP_TABLES => self.pt.fingerprint_tables(&mut h),
@@ -1472,37 +1533,50 @@ impl<A: PmdOps> Machine<A> {
                 self.cache.fingerprint(&mut h);
             }
         }
-        h.finish()
+        fp_share(FP_TAG_GROUP + g as u64, h)
     }
 
-    fn fingerprint_with(&self, part: impl Fn(usize) -> u64) -> u64 {
+    /// Region `r`'s share: its pmd, lock and deposit.
+    #[inline]
+    fn pmd_share(&self, r: u8) -> u64 {
+        let mut h = FingerprintHasher::default();
+        self.pt.fingerprint_pmd(r, &mut h);
+        fp_share(FP_TAG_PMD + u64::from(r), h)
+    }
+
+    /// Thread `t`'s share.
+    #[inline]
+    fn thread_share(&self, t: u8) -> u64 {
+        let mut h = FingerprintHasher::default();
+        self.threads.fingerprint_thread(t, &mut h);
+        fp_share(FP_TAG_THREAD + u64::from(t), h)
+    }
+
+    /// The share of everything no other share covers.
+    fn misc_share(&self) -> u64 {
         use core::hash::Hasher;
         // Destructured, so that a field added to `Machine` fails to compile here until the
         // fingerprint covers it (or says why it is not state).
         let Machine {
-            // The pmds in use, their locks and deposits here; the tables, like pages, TLBs,
-            // VMAs and the page cache, in the groups `part` hashes.
-            pt,
+            // In shares of their own: each pmd in use with its lock and deposit, each
+            // thread, and the groups (tables, pages, TLBs, VMAs and page cache).
+            pt: _,
+            threads: _,
             pages: _,
             tlb: _,
             vmas: _,
             cache: _,
             procs,
-            threads,
             ghost,
             prot,
             vma_file,
             locks,
-            // Not state: the cached group shares and the step's side records.
+            // Not state: the cached shares and the step's side records.
             fp_parts: _,
             held: _,
             side: _,
         } = self;
         let mut h = FingerprintHasher::default();
-        pt.fingerprint_pmds(&mut h);
-        for g in 0..FP_GROUPS {
-            h.write_u64(part(g));
-        }
         h.write_u64(
             procs.mmap(0).pack()
                 | u64::from(ghost.dontneed_done()) << 32
@@ -1521,8 +1595,42 @@ impl<A: PmdOps> Machine<A> {
                 h.write_u64(u64::from(seq) | 1 << 32);
             }
         }
-        threads.fingerprint(&mut h);
-        h.finish()
+        fp_share(FP_TAG_MISC, h)
+    }
+
+    /// The sum of the shares: the cached ones that are current when `cached`, the others
+    /// computed now.
+    fn fingerprint_with(&self, cached: bool) -> u64 {
+        let p = &self.fp_parts;
+        let current = |k: usize| cached && p.valid & (1 << k) != 0;
+        let n = self.pt.npmds();
+        let mut sum = 0u64;
+        for g in 0..FP_GROUPS {
+            let share = if current(g) {
+                p.groups[g]
+            } else {
+                self.group_share(g)
+            };
+            sum = sum.wrapping_add(share);
+        }
+        if current(FP_PMDS) && p.npmds == n {
+            sum = p.pmds[..usize::from(n)]
+                .iter()
+                .fold(sum, |s, &x| s.wrapping_add(x));
+        } else {
+            sum = (0..n).fold(sum, |s, r| s.wrapping_add(self.pmd_share(r)));
+        }
+        if current(FP_THREADS) {
+            sum = p.threads.iter().fold(sum, |s, &x| s.wrapping_add(x));
+        } else {
+            sum = (0..MAX_THREADS as u8).fold(sum, |s, t| s.wrapping_add(self.thread_share(t)));
+        }
+        let misc = if current(FP_MISC) {
+            p.misc
+        } else {
+            self.misc_share()
+        };
+        sum.wrapping_add(misc)
     }
 }
 
@@ -1658,6 +1766,66 @@ mod tests {
         );
     }
 
+    /// A huge pmd, as the builder maps one.
+    fn huge_pmd() -> Pmd<X86_64> {
+        ScenarioBuilder::<X86_64>::new("huge", 1)
+            .huge(0)
+            .unwrap()
+            .thread("sneaky", Sneaky)
+            .build()
+            .unwrap()
+            .initial
+            .pt
+            .pmd(0)
+    }
+
+    #[test]
+    fn the_fingerprint_tells_a_part_from_the_same_part_elsewhere() {
+        let huge = huge_pmd();
+        let at = |r: u8| {
+            let mut m = Machine::<X86_64>::new(2);
+            m.pt.set_pmd(r, huge);
+            m
+        };
+        assert_ne!(at(0).fingerprint(), at(1).fingerprint());
+        let ran = |t: u8| {
+            let mut m = Machine::<X86_64>::new(2);
+            m.threads.get_mut(Tid(t)).pc = 1;
+            m
+        };
+        assert_ne!(ran(0).fingerprint(), ran(1).fingerprint());
+        // Both changes at once: the shares must not cancel out.
+        let mut both = at(0);
+        both.threads.get_mut(Tid(1)).pc = 1;
+        assert_ne!(both.fingerprint(), at(0).fingerprint());
+        assert_ne!(both.fingerprint(), ran(1).fingerprint());
+    }
+
+    #[test]
+    fn a_refresh_recomputes_the_shares_written_and_trusts_the_rest() {
+        let mut m = Machine::<X86_64>::new(4);
+        m.refresh_fingerprint(0);
+        let empty = m.fingerprint();
+        assert_eq!(empty, m.fingerprint_uncached());
+        let huge = huge_pmd();
+        m.pt.set_pmd(3, huge);
+        m.threads.get_mut(Tid(2)).pc = 4;
+        // Unrecorded: the cached shares stand, so the fingerprint is the old one.
+        m.refresh_fingerprint(0);
+        assert_eq!(m.fingerprint(), empty);
+        m.refresh_fingerprint(Loc::Pmd(3).bit());
+        assert_ne!(m.fingerprint(), empty);
+        assert_ne!(m.fingerprint(), m.fingerprint_uncached());
+        m.refresh_fingerprint(Loc::Thread(2).bit());
+        assert_eq!(m.fingerprint(), m.fingerprint_uncached());
+        // A pmd's lock is part of its share.
+        let mut locked = m.clone();
+        assert!(locked.pt.pmd_lock_mut(3).try_lock(Tid(0)));
+        locked.refresh_fingerprint(Loc::PmdLock(3).bit());
+        assert_eq!(locked.fingerprint(), locked.fingerprint_uncached());
+        assert_ne!(locked.fingerprint(), m.fingerprint());
+    }
+
     #[test]
     fn a_tlb_entry_holds_a_32_bit_pfn_and_refuses_a_wider_one() {
         let mut m = Machine::<X86_64>::new(1);
@@ -1765,6 +1933,13 @@ mod tests {
         assert_eq!(
             FP_GROUP_WRITES[FP_VMAS_AND_CACHE],
             Loc::Vmas.bit() | Loc::PageCache.bit()
+        );
+        assert_eq!(
+            FP_MISC_WRITES,
+            Loc::Mmap.bit()
+                | Loc::Ghost.bit()
+                | group(&mut (1..MAX_MMS as u8).map(Loc::OtherMm))
+                | group(&mut n(MAX_LOCKS).map(Loc::Lock))
         );
     }
 }

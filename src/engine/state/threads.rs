@@ -3,7 +3,8 @@
 //!
 //! The machine's accessors ([`crate::engine::mm::Machine::th`], `th_mut`, `goto`) record the
 //! thread's footprint location (`Loc::Thread`); the fingerprint feeds each thread's counter
-//! and flag, and its registers only where it has any (most programs keep none).
+//! and flag, and its registers only where it has any (most programs keep none), one
+//! share of the fingerprint per thread.
 
 use core::hash::Hasher;
 
@@ -50,17 +51,15 @@ impl Threads {
     pub(crate) fn changed(&self, before: &Self, t: u8) -> bool {
         self.states[usize::from(t)] != before.states[usize::from(t)]
     }
-    /// Feeds every thread's counter and flag with its index, and its registers where it
-    /// has any.
+    /// Feeds thread `t`'s counter and flag with its index, and its registers where it has
+    /// any (the machine hashes each thread as a share of its own).
     #[inline]
-    pub(crate) fn fingerprint(&self, h: &mut impl Hasher) {
-        for (i, th) in self.states.iter().enumerate() {
-            let ThreadState { pc, done, regs } = *th;
-            h.write_u64(u64::from(pc) | u64::from(done) << 8 | (i as u64) << 16);
-            if regs != [0; 4] {
-                for r in regs {
-                    h.write_u64(r);
-                }
+    pub(crate) fn fingerprint_thread(&self, t: u8, h: &mut impl Hasher) {
+        let ThreadState { pc, done, regs } = self.states[usize::from(t)];
+        h.write_u64(u64::from(pc) | u64::from(done) << 8 | u64::from(t) << 16);
+        if regs != [0; 4] {
+            for r in regs {
+                h.write_u64(r);
             }
         }
     }
