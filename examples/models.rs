@@ -10,6 +10,8 @@
 //!
 //! `--sync false` builds M3's buggy variant (a table freed without a grace period); M1 and M2
 //! have no such choice (their bug is the backend's: `--backend arm-lpae-v4.5`).
+//! `--helpers-after N`: with `--jobs` above 1, depth-first search starts its other workers
+//! once it has stored N states (`Options::helpers_after`; 0: at once).
 
 use std::process::ExitCode;
 
@@ -27,6 +29,7 @@ struct Args {
     search: Search,
     por: bool,
     jobs: usize,
+    helpers_after: u64,
     max_states: u64,
     max_memory: u64,
 }
@@ -41,6 +44,7 @@ fn parse() -> Result<Args, String> {
         search: Search::BreadthFirst,
         por: false,
         jobs: 1,
+        helpers_after: pgtable::engine::explore::HELPERS_AFTER,
         max_states: 200_000_000,
         // A bound, not an out-of-memory kill, on this 24 GiB machine.
         max_memory: 12 << 30,
@@ -78,6 +82,7 @@ fn parse() -> Result<Args, String> {
                 }
             }
             "--jobs" => a.jobs = usize::try_from(num(&v)?).map_err(|e| e.to_string())?,
+            "--helpers-after" => a.helpers_after = num(&v)?,
             "--max-states" => a.max_states = num(&v)?,
             "--max-memory-mib" => a.max_memory = num(&v)? << 20,
             _ => return Err(format!("unknown argument '{k}'")),
@@ -107,6 +112,7 @@ impl ArchVisitor for Run<'_> {
                         search: a.search,
                         por: a.por,
                         jobs: a.jobs,
+                        helpers_after: a.helpers_after,
                         max_states: a.max_states,
                         max_memory: Some(a.max_memory),
                         audit_footprints: false,

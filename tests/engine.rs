@@ -459,6 +459,8 @@ fn max_states_equal_to_the_reachable_count_completes() {
         let opts = Options {
             search,
             jobs,
+            // Every worker from the start: the search is smaller than the default wait.
+            helpers_after: 0,
             ..Options::default()
         };
         let full = explore(&sc, opts);
@@ -522,6 +524,7 @@ fn max_memory_ends_a_search_larger_than_the_bound() {
         let opts = Options {
             search,
             jobs,
+            helpers_after: 0,
             ..Options::default()
         };
         let full = explore(&sc, opts);
@@ -648,6 +651,10 @@ fn every_search_answers_the_same_on_any_number_of_workers() {
                         Options {
                             search,
                             jobs,
+                            // Two workers from the start; three, the others once the
+                            // first has stored 100 states (most scenarios here are smaller
+                            // than the default wait).
+                            helpers_after: if jobs == 3 { 100 } else { 0 },
                             ..Options::default()
                         },
                     )

@@ -59,15 +59,18 @@ fn searches() -> [(&'static str, Options); 8] {
                 search: Search::DepthFirst,
                 por: true,
                 jobs: 2,
+                helpers_after: 0,
                 ..base
             },
         ),
         (
-            "dfs on 3 workers",
+            // The other two start once the first has stored two states.
+            "dfs on 3 workers, started late",
             Options {
                 search: Search::DepthFirst,
                 por: false,
                 jobs: 3,
+                helpers_after: 2,
                 ..base
             },
         ),

@@ -64,13 +64,18 @@ pub struct Options {
     /// the step's footprint and report an undeclared write as `INV-FOOTPRINT`. On by default
     /// in debug builds (tests); it costs a state comparison per step.
     pub audit_footprints: bool,
-    /// Worker threads (1: the caller's thread alone; 0: one per core). Breadth-first: every
+    /// Worker threads (1: the caller's thread alone; 0: one per core; depth-first starts all
+    /// but the caller's after [`helpers_after`](Self::helpers_after) states). Breadth-first: every
     /// count gives the same states, transitions, verdict and counterexample. Depth-first:
     /// the workers share one visited set; every count gives the same states and verdict,
     /// and a violation is reported with one worker's counterexample and counts (found again
     /// on one worker), while a search that holds counts its workers' transitions, which vary
     /// from run to run with what each sleep set pruned.
     pub jobs: usize,
+    /// Depth-first on several workers: worker 0 runs on the caller's thread, and the others
+    /// start once it has stored this many states (0: at once), so that a search too small to
+    /// gain from them never pays for starting them. Breadth-first ignores it.
+    pub helpers_after: u64,
 }
 
 impl Default for Options {
@@ -84,9 +89,14 @@ impl Default for Options {
             stop_at_first: true,
             audit_footprints: cfg!(debug_assertions),
             jobs: 1,
+            helpers_after: HELPERS_AFTER,
         }
     }
 }
+
+/// [`Options::helpers_after`]'s default: about a millisecond of one worker's search here, more
+/// than starting a thread and waking a core costs.
+pub const HELPERS_AFTER: u64 = 4096;
 
 /// Counts from one exploration.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
