@@ -569,6 +569,36 @@ fn max_memory_ends_a_search_larger_than_the_bound() {
     }
 }
 
+/// A memory bound below even an empty visited table stops every depth-first search alike: the
+/// initial state stored, nothing more, on one worker or several.
+#[test]
+fn a_memory_bound_below_the_empty_table_gives_the_same_answer_on_any_number_of_workers() {
+    use pgtable::engine::explore::Bound;
+    let sc = race_002_with_three_extra_regions();
+    let run = |jobs| {
+        explore(
+            &sc,
+            Options {
+                jobs,
+                helpers_after: 0,
+                max_memory: Some(1024),
+                ..Options::default()
+            },
+        )
+    };
+    let one = run(1);
+    assert_eq!(one.bound, Some(Bound::Memory));
+    assert_eq!(one.stats.states, 1);
+    for jobs in [2, 3, 5] {
+        let many = run(jobs);
+        assert_eq!(
+            (&many.verdict, many.bound, many.stats.states),
+            (&one.verdict, one.bound, one.stats.states),
+            "{jobs} workers"
+        );
+    }
+}
+
 /// [`Stats::peak_bytes`] is what a search needed under `max_memory`: a bound of exactly that
 /// completes with the same counts, one byte less ends with the memory bound without holding
 /// more than it allows, and breadth-first counts the same bytes on any number of workers.

@@ -470,7 +470,9 @@ pub(super) fn dfs<A: PmdOps>(
     let shared = Shared::new(&opts, jobs, bits);
     let bytes = shared.peak.load(Ordering::Relaxed);
     if opts.max_memory.is_some_and(|max| bytes > max) {
-        return (Found::default(), Some(Bound::Memory), Stats::default());
+        // Not even the workers' empty table fits: one worker's search gives the answer (the
+        // initial state, stored before any bound is checked, and the bound).
+        return super::dfs(sc, opts);
     }
     let init = &sc.initial;
     let mut root = Worker::new(&shared);
