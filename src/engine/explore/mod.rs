@@ -306,12 +306,14 @@ fn wait_cycle<A: PmdOps>(sc: &Scenario<A>, s: &Machine<A>) -> (Vec<u8>, Vec<Lock
         audit_footprints: false,
         ..Options::default()
     };
+    // One scratch machine, copied over whole before each thread's step.
+    let mut scratch = s.clone();
     for t in 0..n {
         if s.done(t) {
             continue;
         }
         let mut whole = u64::MAX;
-        if let Err(w) = step_into(sc, &opts, s, &mut s.clone(), t, &mut whole) {
+        if let Err(w) = step_into(sc, &opts, s, &mut scratch, t, &mut whole) {
             waits_on[usize::from(t)] = w.holders(s, Tid(t));
             waits_for[usize::from(t)] = Some(w.lock(s, Tid(t)));
         }
