@@ -1435,7 +1435,8 @@ impl<A: PmdOps> Machine<A> {
 
 impl<A: PmdOps> Machine<A> {
     /// Returns the state's 64-bit fingerprint for the visited set: the sum of its shares
-    /// ([`FpParts`]), the cached ones where they are current.
+    /// (`FpParts`: one per pmd in use, per thread, per arena and one for the rest), the cached
+    /// ones where they are current.
     ///
     /// Hand-packed instead of derived: it feeds only the regions in use and the allocated
     /// prefix of the table and page arenas (allocation always takes the first unused slot,
