@@ -268,7 +268,8 @@ struct Worker<'a> {
     entered: HashSet<u64>,
     quota: u64,
     unreported: u64,
-    /// Worker 0's: starts the other workers, once it has stored `spawn_after` states.
+    /// Worker 0's, until it calls it: starts the other workers, once it has stored
+    /// `spawn_after` states (`stored` counts them meanwhile).
     spawn: Option<&'a (dyn Fn() + Sync)>,
     spawn_after: u64,
     stored: u64,
@@ -408,9 +409,10 @@ impl VisitedSet for Worker<'_> {
         if new {
             debug_assert!(self.quota > 0, "a state stored without quota");
             self.quota -= 1;
-            self.stored += 1;
-            if self.stored >= self.spawn_after {
-                if let Some(spawn) = self.spawn.take() {
+            if let Some(spawn) = self.spawn {
+                self.stored += 1;
+                if self.stored >= self.spawn_after {
+                    self.spawn = None;
                     spawn();
                 }
             }
@@ -543,7 +545,6 @@ fn run_worker<A: PmdOps>(
     let roots = [Footprint::default(); MAX_THREADS];
     let stopped = d.visit(init, 0, &roots, u8::MAX, 0);
     d.visited.end_pass();
-    d.visited.spawn = None;
     shared.first_passes.fetch_sub(1, Ordering::Relaxed);
     if !stopped {
         d.visited.reenter = true;
