@@ -709,3 +709,78 @@ fn every_search_answers_the_same_on_any_number_of_workers() {
         assert!(cells >= 20, "only {cells} cells built");
     }
 }
+
+// --- A search deeper than any thread stack holds. ---
+
+/// Counts user ghost cell 0 up by one a step, `to` steps in all.
+struct Counter {
+    to: u64,
+}
+
+impl Program<A> for Counter {
+    fn name(&self) -> &'static str {
+        "counter"
+    }
+    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
+        let c = m.ghost_get(0) + 1;
+        m.ghost_set(0, c);
+        if c == self.to {
+            m.th_mut(t).done = true;
+        }
+        Step::Ran("count")
+    }
+}
+
+static BELOW_LIMIT: pgtable::engine::invariant::Invariant =
+    pgtable::engine::invariant::Invariant::new(
+        "INV-USER-BELOW-LIMIT",
+        "The counter stays below the limit in ghost cell 1 (0: no limit).",
+    );
+
+fn below_limit(m: &Machine<A>) -> Option<&'static str> {
+    let limit = m.ghost_get(1);
+    (limit != 0 && m.ghost_get(0) >= limit).then_some("the counter reached its limit")
+}
+
+/// A path of `DEEP` states, searched on a thread whose stack holds a few hundred bytes a
+/// level at most: every search keeps its path off the call stack, and a counterexample at
+/// the bottom comes back whole.
+#[test]
+fn a_path_deeper_than_the_thread_stack_is_searched_by_every_search() {
+    const DEEP: u64 = 5_000;
+    let run = || {
+        let sc = |limit| {
+            ScenarioBuilder::<A>::new("deep counter", 1)
+                .ghost(1, limit)
+                .state_invariant(&BELOW_LIMIT, below_limit)
+                .thread("counter", Counter { to: DEEP })
+                .build()
+                .unwrap()
+        };
+        let mut searches = common::every_search(2).to_vec();
+        searches.push(Options {
+            jobs: 2,
+            helpers_after: 0,
+            ..searches[0]
+        });
+        for opts in searches {
+            let out = explore(&sc(0), opts);
+            assert_eq!(out.verdict, Verdict::Holds, "{opts:?}");
+            assert_eq!(out.stats.states, DEEP + 1, "{opts:?}");
+            if opts.search == Search::DepthFirst {
+                assert_eq!(u64::from(out.stats.max_depth), DEEP, "{opts:?}");
+            }
+            let Verdict::Violated(cx) = explore(&sc(DEEP), opts).verdict else {
+                panic!("{opts:?}: the limit is reached at the bottom");
+            };
+            assert_eq!(cx.invariant, BELOW_LIMIT.id(), "{opts:?}");
+            assert_eq!(cx.schedule.len() as u64, DEEP, "{opts:?}");
+        }
+    };
+    std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .unwrap();
+}

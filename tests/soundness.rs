@@ -1223,32 +1223,18 @@ fn every_search_agrees_on_random_programs() {
 // The programs above run straight through, so their state graphs have no cycle; kernel
 // code retries (`goto again`, a fault's retry), and a depth-first search meets a state still
 // on its stack only then. The same agreement over programs that loop.
-//
-// On a thread of its own with a 64 MiB stack: the depth-first search recurses once per step
-// of its path, and a looping program explored again under shrinking sleep sets makes that
-// path long. Under the test profile (opt-level 1) a rare program overflowed the test
-// thread's 2 MiB (CI, 2026-12-07; `RUST_MIN_STACK=262144` makes it happen every run).
 #[test]
 fn every_search_agrees_on_random_programs_that_loop() {
-    let oracle = std::thread::Builder::new()
-        .name("looping oracle".into())
-        .stack_size(64 << 20)
-        .spawn(|| {
-            let mut runner = TestRunner::new(Config {
-                cases: cases() / 5,
-                failure_persistence: None,
-                ..Config::default()
-            });
-            runner
-                .run(&looping_program_set(), |(programs, set_bits)| {
-                    agree(&programs, set_bits)
-                })
-                .unwrap();
+    let mut runner = TestRunner::new(Config {
+        cases: cases() / 5,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&looping_program_set(), |(programs, set_bits)| {
+            agree(&programs, set_bits)
         })
         .unwrap();
-    oracle
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p));
 }
 
 // A thread queued on a page's PG_locked sleeps until the next unlock wakes it, whoever locks

@@ -29,9 +29,6 @@ use super::{
     VerdictRecord, Witness, meta,
 };
 
-/// Stack size of a worker: the depth-first search recurses once per step.
-const WORKER_STACK: usize = 64 << 20;
-
 /// Progress of a run, given to the callback after each task.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress<'a> {
@@ -105,7 +102,6 @@ pub fn run(plan: &Plan, jobs: usize, progress: &(dyn Fn(Progress<'_>) + Sync)) -
         for _ in 0..jobs {
             let ok = std::thread::Builder::new()
                 .name("pgtable-audit".into())
-                .stack_size(WORKER_STACK)
                 .spawn_scoped(s, worker)
                 .is_ok();
             spawned += usize::from(ok);

@@ -458,12 +458,54 @@ fn state_key<A: PmdOps>(opts: &Options, m: &Machine<A>, last: u8, preempt: u8) -
     }
 }
 
+/// One state on the depth-first path: its successors, and how far the loop over them has
+/// got. The path is a stack of these rather than of calls, so its depth is bounded by memory
+/// and not by the caller's thread stack.
+struct Frame {
+    succs: [Option<Stepped>; MAX_THREADS],
+    keys: [u64; MAX_THREADS],
+    /// The footprints of the steps the successors' sleep sets are judged against.
+    fps: [Footprint; MAX_THREADS],
+    sleep: u8,
+    last: u8,
+    last_enabled: bool,
+    preempt: u8,
+    /// The threads whose successors are fully explored.
+    done_here: u8,
+    /// The next thread to consider.
+    next: u8,
+    /// The thread whose successor is being explored above this frame, and its footprint.
+    below: u8,
+    below_fp: Footprint,
+}
+
+impl Frame {
+    fn new(sleep: u8, sleep_fps: &[Footprint; MAX_THREADS], last: u8, preempt: u8) -> Self {
+        Self {
+            succs: [None, None, None, None],
+            keys: [0; MAX_THREADS],
+            fps: *sleep_fps,
+            sleep,
+            last,
+            last_enabled: false,
+            preempt,
+            done_here: 0,
+            next: 0,
+            below: 0,
+            below_fp: Footprint::default(),
+        }
+    }
+}
+
 struct Dfs<'a, A: PmdOps, V: VisitedSet> {
     sc: &'a Scenario<A>,
     opts: Options,
     /// Per depth, the machines its successors are built in (reused: a copy in place costs
     /// less than a clone moved into place).
     pool: Vec<Vec<Machine<A>>>,
+    /// The path's frames, `frames[d]` for the state at depth `d` (kept between searches for
+    /// its allocation).
+    frames: Vec<Frame>,
     /// Every location a step of this search has written, blocked steps' included: the
     /// groups of state outside it are the initial state's in every machine of the search, so
     /// a copy into a pool machine skips them ([`Machine::copy_from_written`]).
@@ -482,6 +524,7 @@ impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
             sc,
             opts,
             pool: Vec::new(),
+            frames: Vec::new(),
             written: 0,
             visited,
             path: Vec::new(),
@@ -495,44 +538,137 @@ impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
         state_key(&self.opts, m, last, preempt)
     }
 
-    /// Explores `s`; returns `true` to stop (violation found or bound hit).
+    /// Explores `root` (already claimed) and every state reachable from it; returns `true`
+    /// to stop (violation found or bound hit).
     fn visit(
         &mut self,
-        s: &Machine<A>,
+        root: &Machine<A>,
         sleep: u8,
         sleep_fps: &[Footprint; MAX_THREADS],
         last: u8,
         preempt: u8,
     ) -> bool {
+        let mut pool = core::mem::take(&mut self.pool);
+        let mut frames = core::mem::take(&mut self.frames);
+        frames.clear();
+        frames.push(Frame::new(sleep, sleep_fps, last, preempt));
+        if pool.is_empty() {
+            pool.push(Vec::new());
+        }
         let n = self.sc.threads.len() as u8;
-        let depth = self.path.len();
-        while self.pool.len() <= depth {
-            self.pool.push(Vec::new());
-        }
-        let mut bufs = core::mem::take(&mut self.pool[depth]);
-        while bufs.len() < usize::from(n) {
-            bufs.push(s.clone());
-        }
-        let stop = self.visit_from(s, &mut bufs, sleep, sleep_fps, last, preempt);
-        self.pool[depth] = bufs;
+        let stop = self.expand(root, buffers(&mut pool[0], root, n), &mut frames[0])
+            || self.descend(&mut pool, &mut frames);
+        self.pool = pool;
+        self.frames = frames;
         stop
     }
 
-    /// [`visit`](Self::visit) with the successors built in `bufs`.
-    fn visit_from(
-        &mut self,
-        s: &Machine<A>,
-        bufs: &mut [Machine<A>],
-        sleep: u8,
-        sleep_fps: &[Footprint; MAX_THREADS],
-        last: u8,
-        preempt: u8,
-    ) -> bool {
+    /// Runs the search from the frames on the path until they are all explored.
+    fn descend(&mut self, pool: &mut Vec<Vec<Machine<A>>>, frames: &mut Vec<Frame>) -> bool {
+        let n = self.sc.threads.len() as u8;
+        loop {
+            let depth = frames.len() - 1;
+            let f = &mut frames[depth];
+            let mut child = None;
+            while f.next < n {
+                let tid = f.next;
+                f.next += 1;
+                let Some(Stepped { fp, broke, all }) = f.succs[usize::from(tid)].take() else {
+                    continue;
+                };
+                let cost = u8::from(f.last_enabled && tid != f.last);
+                if let Some(bound) = self.opts.preemption_bound {
+                    if f.preempt + cost > bound {
+                        continue;
+                    }
+                }
+                self.stats.transitions += 1;
+                self.path.push(tid);
+                self.stats.max_depth = self.stats.max_depth.max(self.path.len() as u32);
+                if let Some((invariant, what)) = broke {
+                    let path = &self.path;
+                    let cx = || Counterexample {
+                        invariant,
+                        what,
+                        schedule: path.clone(),
+                        wait_cycle: Vec::new(),
+                        wait_for: Vec::new(),
+                    };
+                    if self.found.record(&self.opts, cx, &all) {
+                        return self.halt();
+                    }
+                }
+                let mut child_sleep = 0u8;
+                if self.opts.por {
+                    for u in 0..n {
+                        if (f.sleep | f.done_here) & (1 << u) != 0
+                            && f.fps[usize::from(u)].independent(&fp)
+                        {
+                            child_sleep |= 1 << u;
+                        }
+                    }
+                }
+                let explore =
+                    match self
+                        .visited
+                        .claim(f.keys[usize::from(tid)], child_sleep, &self.opts)
+                    {
+                        Claim::New => {
+                            self.stats.states += 1;
+                            true
+                        }
+                        Claim::Again => true,
+                        Claim::Seen => false,
+                        Claim::Bound(b) => {
+                            self.incomplete = Some(b);
+                            return self.halt();
+                        }
+                    };
+                if explore {
+                    f.below = tid;
+                    f.below_fp = fp;
+                    child = Some(Frame::new(child_sleep, &f.fps, tid, f.preempt + cost));
+                    break;
+                }
+                self.path.pop();
+                f.done_here |= 1 << tid;
+                f.fps[usize::from(tid)] = fp;
+            }
+            let Some(child) = child else {
+                frames.pop();
+                let Some(parent) = frames.last_mut() else {
+                    return false;
+                };
+                // The state above `parent` is fully explored.
+                self.visited
+                    .finished(parent.keys[usize::from(parent.below)]);
+                self.path.pop();
+                parent.done_here |= 1 << parent.below;
+                parent.fps[usize::from(parent.below)] = parent.below_fp;
+                continue;
+            };
+            let tid = usize::from(f.below);
+            frames.push(child);
+            if pool.len() == depth + 1 {
+                pool.push(Vec::new());
+            }
+            let (states, above) = pool.split_at_mut(depth + 1);
+            let s = &states[depth][tid];
+            let bufs = buffers(&mut above[0], s, n);
+            if self.expand(s, bufs, &mut frames[depth + 1]) {
+                return true;
+            }
+        }
+    }
+
+    /// Runs every thread's next step from `s` into `bufs` and fills `f` with the
+    /// successors; returns `true` to stop (a deadlock ended the search, or another worker
+    /// did).
+    fn expand(&mut self, s: &Machine<A>, bufs: &mut [Machine<A>], f: &mut Frame) -> bool {
         let n = self.sc.threads.len() as u8;
         if self.visited.stopped() {
             return true;
         }
-        let mut succs: [Option<Stepped>; MAX_THREADS] = [None, None, None, None];
         let mut alive = false;
         let mut enabled = 0u8;
         for t in 0..n {
@@ -540,14 +676,14 @@ impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
                 continue;
             }
             alive = true;
-            if sleep & (1 << t) != 0 {
+            if f.sleep & (1 << t) != 0 {
                 enabled |= 1 << t;
                 continue;
             }
             let next = &mut bufs[usize::from(t)];
             if let Ok(st) = step_into(self.sc, &self.opts, s, next, t, &mut self.written) {
                 enabled |= 1 << t;
-                succs[usize::from(t)] = Some(st);
+                f.succs[usize::from(t)] = Some(st);
             }
         }
         if alive && enabled == 0 {
@@ -558,77 +694,16 @@ impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
                 .record(&self.opts, || deadlock_cx(sc, s, path.clone()), &deadlock)
                 && self.halt();
         }
-        let last_enabled = last < n && enabled & (1 << last) != 0;
+        f.last_enabled = f.last < n && enabled & (1 << f.last) != 0;
         // Every successor's key first, its bucket loaded: the lookups' cache misses overlap
         // instead of each waiting behind the previous successor's whole subtree.
-        let mut keys = [0u64; MAX_THREADS];
         for tid in 0..n {
-            if succs[usize::from(tid)].is_some() {
-                let cost = u8::from(last_enabled && tid != last);
-                let key = self.key(&bufs[usize::from(tid)], tid, preempt + cost);
+            if f.succs[usize::from(tid)].is_some() {
+                let cost = u8::from(f.last_enabled && tid != f.last);
+                let key = self.key(&bufs[usize::from(tid)], tid, f.preempt + cost);
                 self.visited.touch(key);
-                keys[usize::from(tid)] = key;
+                f.keys[usize::from(tid)] = key;
             }
-        }
-        let mut done_here = 0u8;
-        let mut fps = *sleep_fps;
-        for tid in 0..n {
-            let Some(Stepped { fp, broke, all }) = succs[usize::from(tid)].take() else {
-                continue;
-            };
-            let next = &bufs[usize::from(tid)];
-            let cost = u8::from(last_enabled && tid != last);
-            if let Some(bound) = self.opts.preemption_bound {
-                if preempt + cost > bound {
-                    continue;
-                }
-            }
-            self.stats.transitions += 1;
-            self.path.push(tid);
-            self.stats.max_depth = self.stats.max_depth.max(self.path.len() as u32);
-            if let Some((invariant, what)) = broke {
-                let path = &self.path;
-                let cx = || Counterexample {
-                    invariant,
-                    what,
-                    schedule: path.clone(),
-                    wait_cycle: Vec::new(),
-                    wait_for: Vec::new(),
-                };
-                if self.found.record(&self.opts, cx, &all) {
-                    return self.halt();
-                }
-            }
-            let mut child_sleep = 0u8;
-            if self.opts.por {
-                for u in 0..n {
-                    if (sleep | done_here) & (1 << u) != 0 && fps[usize::from(u)].independent(&fp) {
-                        child_sleep |= 1 << u;
-                    }
-                }
-            }
-            let key = keys[usize::from(tid)];
-            let explore = match self.visited.claim(key, child_sleep, &self.opts) {
-                Claim::New => {
-                    self.stats.states += 1;
-                    true
-                }
-                Claim::Again => true,
-                Claim::Seen => false,
-                Claim::Bound(b) => {
-                    self.incomplete = Some(b);
-                    return self.halt();
-                }
-            };
-            if explore {
-                if self.visit(next, child_sleep, &fps, tid, preempt + cost) {
-                    return true;
-                }
-                self.visited.finished(key);
-            }
-            self.path.pop();
-            done_here |= 1 << tid;
-            fps[usize::from(tid)] = fp;
         }
         false
     }
@@ -638,6 +713,19 @@ impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
         self.visited.stop();
         true
     }
+}
+
+/// `bufs` with a machine per thread to build successors in (cloned from `s` the first time
+/// the search gets this deep).
+fn buffers<'p, A: PmdOps>(
+    bufs: &'p mut Vec<Machine<A>>,
+    s: &Machine<A>,
+    threads: u8,
+) -> &'p mut [Machine<A>] {
+    while bufs.len() < usize::from(threads) {
+        bufs.push(s.clone());
+    }
+    bufs
 }
 
 /// Explores `sc` and returns the verdict with its counts.
