@@ -742,6 +742,15 @@ fn below_limit(m: &Machine<A>) -> Option<&'static str> {
     (limit != 0 && m.ghost_get(0) >= limit).then_some("the counter reached its limit")
 }
 
+fn deep_counter(steps: u64, limit: u64) -> Scenario<A> {
+    ScenarioBuilder::<A>::new("deep counter", 1)
+        .ghost(1, limit)
+        .state_invariant(&BELOW_LIMIT, below_limit)
+        .thread("counter", Counter { to: steps })
+        .build()
+        .unwrap()
+}
+
 /// A path of `DEEP` states, searched on a thread whose stack holds a few hundred bytes a
 /// level at most: every search keeps its path off the call stack, and a counterexample at
 /// the bottom comes back whole.
@@ -749,14 +758,7 @@ fn below_limit(m: &Machine<A>) -> Option<&'static str> {
 fn a_path_deeper_than_the_thread_stack_is_searched_by_every_search() {
     const DEEP: u64 = 5_000;
     let run = || {
-        let sc = |limit| {
-            ScenarioBuilder::<A>::new("deep counter", 1)
-                .ghost(1, limit)
-                .state_invariant(&BELOW_LIMIT, below_limit)
-                .thread("counter", Counter { to: DEEP })
-                .build()
-                .unwrap()
-        };
+        let sc = |limit| deep_counter(DEEP, limit);
         let mut searches = common::every_search(2).to_vec();
         searches.push(Options {
             jobs: 2,
@@ -783,4 +785,62 @@ fn a_path_deeper_than_the_thread_stack_is_searched_by_every_search() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+/// `max_memory` counts the depth-first path: 5,000 states in a line need a small visited set
+/// but a machine and a frame per depth, so a 1 MiB bound ends the search on one worker or
+/// two, where breadth-first, which holds one level, completes. On one worker the path's
+/// bytes are in [`Stats::peak_bytes`]: a bound of exactly that completes, one byte less
+/// stops.
+#[test]
+fn a_memory_bound_stops_a_path_deeper_than_it_allows() {
+    use pgtable::engine::explore::Bound;
+    let sc = deep_counter(5_000, 0);
+    let bounded = |search, jobs| Options {
+        search,
+        jobs,
+        helpers_after: 0,
+        max_memory: Some(1 << 20),
+        ..Options::default()
+    };
+    for jobs in [1, 2] {
+        let out = explore(&sc, bounded(Search::DepthFirst, jobs));
+        assert_eq!(
+            (out.verdict, out.bound),
+            (Verdict::Incomplete, Some(Bound::Memory)),
+            "{jobs} workers"
+        );
+        assert!(out.stats.peak_bytes <= 1 << 20, "{}", out.stats.peak_bytes);
+        assert!(out.stats.max_depth < 1_000, "{}", out.stats.max_depth);
+    }
+    let bfs = explore(&sc, bounded(Search::BreadthFirst, 1));
+    assert_eq!((bfs.verdict, bfs.stats.states), (Verdict::Holds, 5_001));
+
+    let full = explore(&sc, Options::default());
+    let peak = full.stats.peak_bytes;
+    let path = 5_000 * std::mem::size_of::<Machine<A>>() as u64;
+    assert!(
+        peak > path,
+        "{peak} holds the path's {path} bytes of machines"
+    );
+    let exact = explore(
+        &sc,
+        Options {
+            max_memory: Some(peak),
+            ..Options::default()
+        },
+    );
+    assert_eq!(
+        (exact.verdict, exact.stats.peak_bytes),
+        (Verdict::Holds, peak)
+    );
+    let less = explore(
+        &sc,
+        Options {
+            max_memory: Some(peak - 1),
+            ..Options::default()
+        },
+    );
+    assert_eq!(less.bound, Some(Bound::Memory));
+    assert!(less.stats.peak_bytes < peak);
 }

@@ -53,7 +53,8 @@ pub struct Options {
     /// Stop with [`Verdict::Incomplete`] rather than store more than this many states.
     pub max_states: u64,
     /// Stop with [`Verdict::Incomplete`] rather than let the search's stored states (the
-    /// visited set, and breadth-first's queue of machines) grow past this many bytes;
+    /// visited set, breadth-first's queue of machines, depth-first's path of machines and
+    /// frames) grow past this many bytes;
     /// `None`: no bound. A table that would double past it counts as past it; what a search
     /// needed is [`Stats::peak_bytes`].
     pub max_memory: Option<u64>,
@@ -112,7 +113,8 @@ pub struct Stats {
     /// Bytes the visited set holds (table capacity times entry size plus control bytes).
     pub visited_bytes: u64,
     /// The most bytes the search held at once, as [`Options::max_memory`] counts them: the
-    /// visited set (depth-first: while it doubles, the old and the new table), and for
+    /// visited set (depth-first: while it doubles, the old and the new table) and, for
+    /// depth-first, its path (per depth, a machine per thread and a frame); for
     /// breadth-first also the queued machines of a level and the next and room for the
     /// store's tables to grow. A run with `max_memory` of at least this completes; one below
     /// it ends with [`Bound::Memory`].
@@ -401,6 +403,9 @@ trait VisitedSet {
     fn stopped(&self) -> bool;
     /// Ends the search for every worker.
     fn stop(&self);
+    /// The search's path now holds `bytes` (machines and frames; it only grows), unless that
+    /// passes [`Options::max_memory`].
+    fn hold_path(&mut self, bytes: u64, opts: &Options) -> Result<(), Bound>;
     /// `key`'s exploration has ended.
     #[inline]
     fn finished(&mut self, _key: u64) {}
@@ -425,6 +430,17 @@ impl VisitedSet for Visited {
             }
             Slot::Found(slot) => meet_sleep(self.sleep_mut(slot), sleep),
         }
+    }
+
+    fn hold_path(&mut self, bytes: u64, opts: &Options) -> Result<(), Bound> {
+        if opts
+            .max_memory
+            .is_some_and(|max| self.bytes() + bytes > max)
+        {
+            return Err(Bound::Memory);
+        }
+        self.set_path(bytes);
+        Ok(())
     }
 
     #[inline]
@@ -538,6 +554,13 @@ impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
         state_key(&self.opts, m, last, preempt)
     }
 
+    /// What a path `levels` deep holds: per depth, a machine per thread and a frame.
+    fn path_bytes(&self, levels: usize) -> u64 {
+        let level = self.sc.threads.len() * core::mem::size_of::<Machine<A>>()
+            + core::mem::size_of::<Frame>();
+        (levels * level) as u64
+    }
+
     /// Explores `root` (already claimed) and every state reachable from it; returns `true`
     /// to stop (violation found or bound hit).
     fn visit(
@@ -552,10 +575,15 @@ impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
         let mut frames = core::mem::take(&mut self.frames);
         frames.clear();
         frames.push(Frame::new(sleep, sleep_fps, last, preempt));
+        let n = self.sc.threads.len() as u8;
         if pool.is_empty() {
+            if let Err(b) = self.visited.hold_path(self.path_bytes(1), &self.opts) {
+                self.incomplete = Some(b);
+                self.frames = frames;
+                return self.halt();
+            }
             pool.push(Vec::new());
         }
-        let n = self.sc.threads.len() as u8;
         let stop = self.expand(root, buffers(&mut pool[0], root, n), &mut frames[0])
             || self.descend(&mut pool, &mut frames);
         self.pool = pool;
@@ -650,6 +678,13 @@ impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
             let tid = usize::from(f.below);
             frames.push(child);
             if pool.len() == depth + 1 {
+                if let Err(b) = self
+                    .visited
+                    .hold_path(self.path_bytes(depth + 2), &self.opts)
+                {
+                    self.incomplete = Some(b);
+                    return self.halt();
+                }
                 pool.push(Vec::new());
             }
             let (states, above) = pool.split_at_mut(depth + 1);
@@ -755,13 +790,13 @@ pub fn explore<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> Outcome {
 }
 
 /// The depth-first search's bounds: `max_states`, and `max_memory` counting the visited set
-/// at its peak during the next insert.
+/// at its peak during the next insert beside the path.
 fn dfs_bound_reached(opts: &Options, states: u64, visited: &Visited) -> Option<Bound> {
     if states >= opts.max_states {
         return Some(Bound::States);
     }
     let max = opts.max_memory?;
-    (visited.bytes_with_one_more() > max).then_some(Bound::Memory)
+    (visited.bytes_with_one_more() + visited.path() > max).then_some(Bound::Memory)
 }
 
 /// Checks the initial state's predicates (no step has run, so nothing was raised).

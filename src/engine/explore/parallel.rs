@@ -191,7 +191,10 @@ struct Shared {
     more_quota: Condvar,
     /// Workers whose first pass has not ended (worker 0 alone until the others start).
     first_passes: AtomicUsize,
-    /// The most bytes the table held at once (while it doubled, the old and the new).
+    /// What the workers' paths hold together (see [`VisitedSet::hold_path`]).
+    paths: AtomicU64,
+    /// The most bytes the table and the paths held at once (while the table doubled, the
+    /// old and the new).
     peak: AtomicU64,
     max_memory: Option<u64>,
     jobs: usize,
@@ -213,6 +216,7 @@ impl Shared {
             }),
             more_quota: Condvar::new(),
             first_passes: AtomicUsize::new(1),
+            paths: AtomicU64::new(0),
             peak: AtomicU64::new(bytes),
             max_memory: opts.max_memory,
             jobs,
@@ -244,11 +248,13 @@ impl Shared {
         if self.grow.0.load(Ordering::Relaxed) {
             if *t.filled.get_mut() > t.limit {
                 let old = t.bytes();
-                if self.max_memory.is_some_and(|max| old * 3 > max) {
+                let paths = self.paths.load(Ordering::Relaxed);
+                if self.max_memory.is_some_and(|max| old * 3 + paths > max) {
                     return Err(Bound::Memory);
                 }
                 *t = t.doubled(self.jobs);
-                self.peak.fetch_max(old + t.bytes(), Ordering::Relaxed);
+                self.peak
+                    .fetch_max(old + t.bytes() + paths, Ordering::Relaxed);
             }
             self.grow.0.store(false, Ordering::Relaxed);
         }
@@ -273,6 +279,8 @@ struct Worker<'a> {
     spawn: Option<&'a (dyn Fn() + Sync)>,
     spawn_after: u64,
     stored: u64,
+    /// What this worker's path holds (its share of [`Shared::paths`]).
+    path: u64,
 }
 
 fn read(shared: &Shared) -> RwLockReadGuard<'_, Table> {
@@ -291,6 +299,7 @@ impl<'a> Worker<'a> {
             spawn: None,
             spawn_after: 0,
             stored: 0,
+            path: 0,
         }
     }
 
@@ -441,6 +450,24 @@ impl VisitedSet for Worker<'_> {
 
     fn stop(&self) {
         self.shared.halt();
+    }
+
+    fn hold_path(&mut self, bytes: u64, _opts: &Options) -> Result<(), Bound> {
+        self.hold_table()?;
+        let more = bytes - self.path;
+        let paths = self.shared.paths.fetch_add(more, Ordering::Relaxed) + more;
+        let table = self.table.as_ref().map_or(0, |t| t.bytes());
+        if self
+            .shared
+            .max_memory
+            .is_some_and(|max| table + paths > max)
+        {
+            self.shared.paths.fetch_sub(more, Ordering::Relaxed);
+            return Err(Bound::Memory);
+        }
+        self.path = bytes;
+        self.shared.peak.fetch_max(table + paths, Ordering::Relaxed);
+        Ok(())
     }
 
     fn finished(&mut self, key: u64) {

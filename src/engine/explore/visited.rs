@@ -49,6 +49,10 @@ pub(crate) struct Visited {
     len: usize,
     /// `64 - log2(buckets)`.
     shift: u32,
+    /// What a depth-first search's path holds beside the table (it only grows), and what it
+    /// held when the table last doubled: the peak counts both.
+    path: u64,
+    path_at_grow: u64,
 }
 
 /// A slot's number: `bucket * STRIDE + way`.
@@ -68,6 +72,8 @@ impl Visited {
             buckets: std::vec![EMPTY_BUCKET; 1 << INITIAL_BITS],
             len: 0,
             shift: 64 - INITIAL_BITS,
+            path: 0,
+            path_at_grow: 0,
         }
     }
 
@@ -152,6 +158,7 @@ impl Visited {
 
     fn grow(&mut self) {
         let cap = self.buckets.len() * 2;
+        self.path_at_grow = self.path;
         let old = core::mem::replace(&mut self.buckets, std::vec![EMPTY_BUCKET; cap]);
         self.shift -= 1;
         for bucket in old {
@@ -176,13 +183,26 @@ impl Visited {
         (self.buckets.len() * core::mem::size_of::<Bucket>()) as u64
     }
 
-    /// The most heap the table held: while it last doubled, the old and the new table.
+    /// The most heap the table and the path held at once: while the table last doubled, the
+    /// old and the new table beside the path then; or the table now beside the path now
+    /// (both only grow between doublings).
     pub(crate) fn peak_bytes(&self) -> u64 {
+        let now = self.bytes() + self.path;
         if self.shift < 64 - INITIAL_BITS {
-            self.bytes() / 2 * 3
+            now.max(self.bytes() / 2 * 3 + self.path_at_grow)
         } else {
-            self.bytes()
+            now
         }
+    }
+
+    /// What the depth-first path holds beside the table.
+    pub(crate) fn path(&self) -> u64 {
+        self.path
+    }
+
+    /// The depth-first path now holds `bytes`.
+    pub(crate) fn set_path(&mut self, bytes: u64) {
+        self.path = bytes;
     }
 
     /// The most heap the table holds while inserting one more fingerprint: the old and the
