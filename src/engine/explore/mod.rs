@@ -554,11 +554,24 @@ impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
         state_key(&self.opts, m, last, preempt)
     }
 
-    /// What a path `levels` deep holds: per depth, a machine per thread and a frame.
-    fn path_bytes(&self, levels: usize) -> u64 {
+    /// Gives `pool` a level for depth `depth` the first time the search gets there, unless
+    /// the path it makes passes [`Options::max_memory`]; returns `true` to stop (bound hit).
+    /// A level holds a machine per thread and stands for the frame beside it.
+    fn reach_depth(&mut self, pool: &mut Vec<Vec<Machine<A>>>, depth: usize) -> bool {
+        if pool.len() > depth {
+            return false;
+        }
         let level = self.sc.threads.len() * core::mem::size_of::<Machine<A>>()
             + core::mem::size_of::<Frame>();
-        (levels * level) as u64
+        if let Err(b) = self
+            .visited
+            .hold_path(((depth + 1) * level) as u64, &self.opts)
+        {
+            self.incomplete = Some(b);
+            return self.halt();
+        }
+        pool.push(Vec::new());
+        false
     }
 
     /// Explores `root` (already claimed) and every state reachable from it; returns `true`
@@ -576,13 +589,9 @@ impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
         frames.clear();
         frames.push(Frame::new(sleep, sleep_fps, last, preempt));
         let n = self.sc.threads.len() as u8;
-        if pool.is_empty() {
-            if let Err(b) = self.visited.hold_path(self.path_bytes(1), &self.opts) {
-                self.incomplete = Some(b);
-                self.frames = frames;
-                return self.halt();
-            }
-            pool.push(Vec::new());
+        if self.reach_depth(&mut pool, 0) {
+            self.frames = frames;
+            return true;
         }
         let stop = self.expand(root, buffers(&mut pool[0], root, n), &mut frames[0])
             || self.descend(&mut pool, &mut frames);
@@ -677,15 +686,8 @@ impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
             };
             let tid = usize::from(f.below);
             frames.push(child);
-            if pool.len() == depth + 1 {
-                if let Err(b) = self
-                    .visited
-                    .hold_path(self.path_bytes(depth + 2), &self.opts)
-                {
-                    self.incomplete = Some(b);
-                    return self.halt();
-                }
-                pool.push(Vec::new());
+            if self.reach_depth(pool, depth + 1) {
+                return true;
             }
             let (states, above) = pool.split_at_mut(depth + 1);
             let s = &states[depth][tid];
