@@ -569,35 +569,79 @@ fn max_memory_ends_a_search_larger_than_the_bound() {
     }
 }
 
-/// A memory bound below even an empty visited table stops every depth-first search alike: the
-/// initial state stored, nothing more, on one worker or several.
+/// A bound with no room for the initial state (`max_states` 0, or `max_memory` below what
+/// storing it takes: an empty visited table, or breadth-first's first level) stops every
+/// search before it stores anything: no state counted, no byte held, on any number of
+/// workers. The initial state is still judged (that needs no storage): a violation there is
+/// the answer.
 #[test]
-fn a_memory_bound_below_the_empty_table_gives_the_same_answer_on_any_number_of_workers() {
+fn a_bound_with_no_room_for_the_initial_state_stores_nothing_under_every_search() {
     use pgtable::engine::explore::Bound;
     let sc = race_002_with_three_extra_regions();
-    let run = |jobs| {
-        explore(
-            &sc,
-            Options {
-                jobs,
-                helpers_after: 0,
-                max_memory: Some(1024),
-                ..Options::default()
-            },
-        )
-    };
-    let one = run(1);
-    assert_eq!(one.bound, Some(Bound::Memory));
-    assert_eq!(one.stats.states, 1);
-    for jobs in [2, 3, 5] {
-        let many = run(jobs);
-        assert_eq!(
-            (&many.verdict, many.bound, many.stats.states),
-            (&one.verdict, one.bound, one.stats.states),
-            "{jobs} workers"
-        );
+    let broken = ScenarioBuilder::<A>::new("broken from the start", 1)
+        .state_invariant(&ALWAYS_BROKEN, |_| Some("always"))
+        .thread("counter", Counter { to: 3 })
+        .build()
+        .unwrap();
+    let mut searches = common::every_search(3).to_vec();
+    searches.push(Options {
+        jobs: 2,
+        helpers_after: 0,
+        ..searches[0]
+    });
+    for opts in searches {
+        for (bounded, bound) in [
+            (
+                Options {
+                    max_memory: Some(1024),
+                    ..opts
+                },
+                Bound::Memory,
+            ),
+            (
+                Options {
+                    max_memory: Some(0),
+                    ..opts
+                },
+                Bound::Memory,
+            ),
+            (
+                Options {
+                    max_states: 0,
+                    ..opts
+                },
+                Bound::States,
+            ),
+        ] {
+            let out = explore(&sc, bounded);
+            assert_eq!(
+                (
+                    out.verdict,
+                    out.bound,
+                    out.stats.states,
+                    out.stats.peak_bytes
+                ),
+                (Verdict::Incomplete, Some(bound), 0, 0),
+                "{bounded:?}"
+            );
+            let out = explore(&broken, bounded);
+            let Verdict::Violated(cx) = out.verdict else {
+                panic!("{bounded:?}: {:?}", out.verdict);
+            };
+            assert_eq!(
+                (cx.invariant, cx.schedule.len(), out.stats.states),
+                (ALWAYS_BROKEN.id(), 0, 0),
+                "{bounded:?}"
+            );
+        }
     }
 }
+
+static ALWAYS_BROKEN: pgtable::engine::invariant::Invariant =
+    pgtable::engine::invariant::Invariant::new(
+        "INV-USER-ALWAYS-BROKEN",
+        "Broken in every state, the initial one included.",
+    );
 
 /// [`Stats::peak_bytes`] is what a search needed under `max_memory`: a bound of exactly that
 /// completes with the same counts, one byte less ends with the memory bound without holding

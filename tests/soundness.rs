@@ -10,7 +10,7 @@
 #![cfg(feature = "engine")]
 
 use pgtable::arch::X86_64;
-use pgtable::engine::explore::{Options, Outcome, Search, Verdict, explore};
+use pgtable::engine::explore::{Bound, Options, Outcome, Search, Verdict, explore};
 use std::collections::{HashSet, VecDeque};
 
 use pgtable::engine::invariant::{self, ALWAYS, Invariant, InvariantId, InvariantSet};
@@ -1234,6 +1234,201 @@ fn every_search_agrees_on_random_programs_that_loop() {
         .run(&looping_program_set(), |(programs, set_bits)| {
             agree(&programs, set_bits)
         })
+        .unwrap();
+}
+
+/// Checks one random scenario under `max_states` and `max_memory`, on every search: a bound
+/// of exactly what the unbounded run needed completes with the reference's answer, one less
+/// stops with that bound, and a bound of `permille` thousandths of the need either completes
+/// with the reference's answer or stops, with that bound, having held no more than it allows
+/// and found nothing the reference does not find; in first-violation mode such a run never
+/// says "holds" on a reachable violation. `Err` says which search and which bound.
+fn agree_under_bounds(
+    programs: &[Vec<Op>],
+    set_bits: u32,
+    permille: u64,
+) -> Result<(), TestCaseError> {
+    let sc = scenario(programs, set_bits);
+    let truth = reference(&sc);
+    let holds = truth.violated == InvariantSet::default() && truth.custom.is_empty();
+    let within = |a: &Answer| {
+        a.custom.is_subset(&truth.custom) && a.violated.ids().all(|id| truth.violated.contains(id))
+    };
+    for (name, opts) in searches() {
+        let opts = Options {
+            stop_at_first: false,
+            ..opts
+        };
+        // A preemption-bounded search counts (state, last thread, preemptions) keys.
+        let exact_states = opts.preemption_bound.is_none();
+        let agrees = |out: &Outcome| {
+            let mut a = answer(out);
+            if !exact_states {
+                a.states = truth.states;
+            }
+            a == truth
+        };
+        let full = explore(&sc, opts);
+        prop_assert!(
+            full.complete && agrees(&full),
+            "{} unbounded: {:?}",
+            name,
+            answer(&full)
+        );
+        let (states, peak) = (full.stats.states, full.stats.peak_bytes);
+
+        let at = explore(
+            &sc,
+            Options {
+                max_states: states,
+                ..opts
+            },
+        );
+        prop_assert!(
+            at.complete && at.bound.is_none() && agrees(&at),
+            "{} with max_states {} = its states: {:?} {:?}",
+            name,
+            states,
+            at.bound,
+            answer(&at)
+        );
+        if states > 1 {
+            let below = explore(
+                &sc,
+                Options {
+                    max_states: states - 1,
+                    ..opts
+                },
+            );
+            // The verdict is the first violation found before the bound, if any.
+            prop_assert_eq!(
+                (below.complete, below.bound),
+                (false, Some(Bound::States)),
+                "{} with max_states {}",
+                name,
+                states - 1
+            );
+            prop_assert!(below.verdict != Verdict::Holds, "{}", name);
+            prop_assert!(below.stats.states < states, "{}", name);
+            prop_assert!(
+                within(&answer(&below)),
+                "{} below: {:?}",
+                name,
+                answer(&below)
+            );
+        }
+
+        // Depth-first workers' peak depends on their timing; one worker's, and breadth-first's
+        // on any number, does not.
+        if opts.jobs == 1 || opts.search == Search::BreadthFirst {
+            let exact = explore(
+                &sc,
+                Options {
+                    max_memory: Some(peak),
+                    ..opts
+                },
+            );
+            prop_assert!(
+                exact.complete && agrees(&exact) && exact.stats.peak_bytes == peak,
+                "{} with max_memory {} = its peak: {:?} {:?} peak {}",
+                name,
+                peak,
+                exact.bound,
+                answer(&exact),
+                exact.stats.peak_bytes
+            );
+            let less = explore(
+                &sc,
+                Options {
+                    max_memory: Some(peak - 1),
+                    ..opts
+                },
+            );
+            prop_assert_eq!(
+                (less.complete, less.bound),
+                (false, Some(Bound::Memory)),
+                "{} with max_memory {}",
+                name,
+                peak - 1
+            );
+            prop_assert!(less.stats.peak_bytes < peak, "{}", name);
+            prop_assert!(within(&answer(&less)), "{} less: {:?}", name, answer(&less));
+        }
+
+        let bound = peak * permille / 1000;
+        for stop_at_first in [false, true] {
+            let out = explore(
+                &sc,
+                Options {
+                    max_memory: Some(bound),
+                    stop_at_first,
+                    ..opts
+                },
+            );
+            let what = format!("{name} with max_memory {bound} of {peak}, first {stop_at_first}");
+            // Whatever ended it, it never held more than it was allowed.
+            prop_assert!(
+                out.stats.peak_bytes <= bound,
+                "{}: {}",
+                what,
+                out.stats.peak_bytes
+            );
+            prop_assert!(
+                out.bound.is_none() || out.bound == Some(Bound::Memory),
+                "{}: {:?}",
+                what,
+                out.bound
+            );
+            prop_assert!(out.bound.is_none() || !out.complete, "{}", what);
+            if out.verdict == Verdict::Incomplete {
+                prop_assert_eq!(out.bound, Some(Bound::Memory), "{}", what);
+            }
+            prop_assert!(within(&answer(&out)), "{}: {:?}", what, answer(&out));
+            match &out.verdict {
+                Verdict::Holds => prop_assert!(out.complete && holds, "{}: holds", what),
+                Verdict::Violated(cx) => {
+                    let trace = replay(&sc, &cx.schedule)
+                        .map_err(|e| TestCaseError::fail(format!("{what}: {e}")))?;
+                    if cx.invariant != InvariantId::DEADLOCK {
+                        prop_assert_eq!(trace.violation().map(|v| v.0), Some(cx.invariant));
+                    }
+                }
+                Verdict::Incomplete => {}
+            }
+            if out.complete && !stop_at_first {
+                prop_assert!(agrees(&out), "{}: {:?}", what, answer(&out));
+            }
+        }
+    }
+    Ok(())
+}
+
+// Bounds are where a search stops early, and stopping early is where a checker can say
+// "holds" on what it never reached: the same oracle with every search under `max_states`
+// and `max_memory`, at, just below and well below what it needed.
+#[test]
+fn every_search_agrees_with_the_reference_under_bounds() {
+    let mut runner = TestRunner::new(Config {
+        cases: cases() / 10,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(
+            &(program_set(), 0u64..=1000),
+            |((programs, set_bits), permille)| agree_under_bounds(&programs, set_bits, permille),
+        )
+        .unwrap();
+    let mut runner = TestRunner::new(Config {
+        cases: cases() / 50,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(
+            &(looping_program_set(), 0u64..=1000),
+            |((programs, set_bits), permille)| agree_under_bounds(&programs, set_bits, permille),
+        )
         .unwrap();
 }
 

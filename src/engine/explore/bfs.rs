@@ -345,6 +345,15 @@ pub(super) fn bfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<
         shards: (0..SHARDS).map(|_| Shard::default()).collect(),
     };
     let init_fp = sc.initial.fingerprint();
+    // Its first level holds the initial state's shard (room to grow included) and machine.
+    let first_level = {
+        let mut shard = Shard::default();
+        shard.insert(init_fp, 0, ROOT);
+        shard.bytes() * 3 / 2 + core::mem::size_of::<Cand<A>>() as u64
+    };
+    if let Some(bound) = super::no_room(&opts, first_level) {
+        return super::initial_only(sc, &opts, bound);
+    }
     let init_shard = shard_of(init_fp);
     let Some(Ok(local)) = b.shards[init_shard].insert(init_fp, 0, ROOT) else {
         unreachable!("an empty store takes the initial state")

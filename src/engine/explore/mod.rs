@@ -50,13 +50,15 @@ pub struct Options {
     pub por: bool,
     /// At most this many preemptions (switching away from a thread that could go on).
     pub preemption_bound: Option<u8>,
-    /// Stop with [`Verdict::Incomplete`] rather than store more than this many states.
+    /// Stop with [`Verdict::Incomplete`] rather than store more than this many states (0:
+    /// the initial state alone is judged, nothing stored).
     pub max_states: u64,
     /// Stop with [`Verdict::Incomplete`] rather than let the search's stored states (the
     /// visited set, breadth-first's queue of machines, depth-first's path of machines and
     /// frames) grow past this many bytes;
     /// `None`: no bound. A table that would double past it counts as past it; what a search
-    /// needed is [`Stats::peak_bytes`].
+    /// needed is [`Stats::peak_bytes`]. A bound with no room for the initial state (below an
+    /// empty visited table, 8 KiB) stores nothing: the initial state alone is judged.
     pub max_memory: Option<u64>,
     /// Stop at the first violation (the default). When `false` the search goes on through
     /// every reachable state and [`Outcome::violated`] lists every invariant broken.
@@ -832,7 +834,38 @@ fn jobs(opts: &Options) -> usize {
     }
 }
 
+/// The bound that leaves no room for the initial state: `max_states` of 0, or `max_memory`
+/// below `bytes`, what storing it takes.
+fn no_room(opts: &Options, bytes: u64) -> Option<Bound> {
+    if opts.max_states == 0 {
+        Some(Bound::States)
+    } else {
+        opts.max_memory
+            .is_some_and(|max| bytes > max)
+            .then_some(Bound::Memory)
+    }
+}
+
+/// A search that stops at `bound` before storing anything: it judges the initial state
+/// alone (that needs no storage) and counts no state.
+fn initial_only<A: PmdOps>(
+    sc: &Scenario<A>,
+    opts: &Options,
+    bound: Bound,
+) -> (Found, Option<Bound>, Stats) {
+    let mut found = Found::default();
+    if let Some((cx, all)) = initial_violation(sc) {
+        if found.record(opts, || cx, &all) {
+            return (found, None, Stats::default());
+        }
+    }
+    (found, Some(bound), Stats::default())
+}
+
 fn dfs<A: PmdOps>(sc: &Scenario<A>, opts: Options) -> (Found, Option<Bound>, Stats) {
+    if let Some(bound) = no_room(&opts, Visited::EMPTY_BYTES) {
+        return initial_only(sc, &opts, bound);
+    }
     let mut d = Dfs::new(sc, opts, Visited::new());
     let init = &sc.initial;
     if let Some((cx, all)) = initial_violation(sc) {

@@ -66,6 +66,9 @@ pub(crate) enum Slot {
 }
 
 impl Visited {
+    /// What an empty set holds: 128 buckets of 64 bytes.
+    pub(crate) const EMPTY_BYTES: u64 = (core::mem::size_of::<Bucket>() << INITIAL_BITS) as u64;
+
     /// An empty set with 128 buckets (896 slots).
     pub(crate) fn new() -> Self {
         Self {
