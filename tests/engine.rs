@@ -17,6 +17,7 @@ use pgtable::scenario::{Knobs, build};
 use pgtable::{PmdOps, PteOps};
 
 mod common;
+use common::Counter;
 
 type A = X86_64;
 
@@ -755,25 +756,6 @@ fn every_search_answers_the_same_on_any_number_of_workers() {
 }
 
 // --- A search deeper than any thread stack holds. ---
-
-/// Counts user ghost cell 0 up by one a step, `to` steps in all.
-struct Counter {
-    to: u64,
-}
-
-impl Program<A> for Counter {
-    fn name(&self) -> &'static str {
-        "counter"
-    }
-    fn step(&self, m: &mut Machine<A>, t: Tid) -> Step {
-        let c = m.ghost_get(0) + 1;
-        m.ghost_set(0, c);
-        if c == self.to {
-            m.th_mut(t).done = true;
-        }
-        Step::Ran("count")
-    }
-}
 
 static BELOW_LIMIT: pgtable::engine::invariant::Invariant =
     pgtable::engine::invariant::Invariant::new(

@@ -1408,28 +1408,24 @@ fn agree_under_bounds(
 // and `max_memory`, at, just below and well below what it needed.
 #[test]
 fn every_search_agrees_with_the_reference_under_bounds() {
-    let mut runner = TestRunner::new(Config {
-        cases: cases() / 10,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    runner
-        .run(
-            &(program_set(), 0u64..=1000),
-            |((programs, set_bits), permille)| agree_under_bounds(&programs, set_bits, permille),
-        )
-        .unwrap();
-    let mut runner = TestRunner::new(Config {
-        cases: cases() / 50,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    runner
-        .run(
-            &(looping_program_set(), 0u64..=1000),
-            |((programs, set_bits), permille)| agree_under_bounds(&programs, set_bits, permille),
-        )
-        .unwrap();
+    for (programs, cases) in [
+        (program_set().boxed(), cases() / 10),
+        (looping_program_set().boxed(), cases() / 50),
+    ] {
+        let mut runner = TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(
+                &(programs, 0u64..=1000),
+                |((programs, set_bits), permille)| {
+                    agree_under_bounds(&programs, set_bits, permille)
+                },
+            )
+            .unwrap();
+    }
 }
 
 // A thread queued on a page's PG_locked sleeps until the next unlock wakes it, whoever locks

@@ -314,3 +314,28 @@ pub fn pin_exclusive_broken<A: pgtable::PmdOps>(sc: &pgtable::engine::Scenario<A
         );
     }
 }
+
+/// Counts user ghost cell 0 up by one a step, `to` steps in all: a line of `to + 1` states,
+/// as deep as it is long.
+#[allow(dead_code)]
+pub struct Counter {
+    pub to: u64,
+}
+
+impl<A: pgtable::PmdOps> pgtable::engine::program::Program<A> for Counter {
+    fn name(&self) -> &'static str {
+        "counter"
+    }
+    fn step(
+        &self,
+        m: &mut pgtable::engine::mm::Machine<A>,
+        t: pgtable::engine::Tid,
+    ) -> pgtable::engine::program::Step {
+        let c = m.ghost_get(0) + 1;
+        m.ghost_set(0, c);
+        if c == self.to {
+            m.th_mut(t).done = true;
+        }
+        pgtable::engine::program::Step::Ran("count")
+    }
+}

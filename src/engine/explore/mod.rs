@@ -116,10 +116,13 @@ pub struct Stats {
     pub visited_bytes: u64,
     /// The most bytes the search held at once, as [`Options::max_memory`] counts them: the
     /// visited set (depth-first: while it doubles, the old and the new table) and, for
-    /// depth-first, its path (per depth, a machine per thread and a frame); for
-    /// breadth-first also the queued machines of a level and the next and room for the
-    /// store's tables to grow. A run with `max_memory` of at least this completes; one below
-    /// it ends with [`Bound::Memory`].
+    /// depth-first, its path (per depth, a machine per thread and a frame; the path's
+    /// vectors with their spare room, and their old block while one moves) and, on several
+    /// workers, each worker's set of re-entered states; for breadth-first also the queued
+    /// machines of a level and the next and room for the store's tables to grow. A run with
+    /// `max_memory` of at least this completes; one below it ends with [`Bound::Memory`]
+    /// (depth-first on several workers: the peak depends on their timing).
+    /// `tests/memory_bound.rs` checks it against the heap the search really took.
     pub peak_bytes: u64,
 }
 
@@ -405,9 +408,13 @@ trait VisitedSet {
     fn stopped(&self) -> bool;
     /// Ends the search for every worker.
     fn stop(&self);
-    /// The search's path now holds `bytes` (machines and frames; it only grows), unless that
-    /// passes [`Options::max_memory`].
-    fn hold_path(&mut self, bytes: u64, opts: &Options) -> Result<(), Bound>;
+    /// The search's path now holds `bytes` (machines and frames; it only grows), and held
+    /// `moving` more on the way there (a vector's old block while it moves to a bigger one),
+    /// unless that passes [`Options::max_memory`].
+    fn hold_path(&mut self, bytes: u64, moving: u64, opts: &Options) -> Result<(), Bound>;
+    /// The vectors [`hold_path`](Self::hold_path) said were moving have moved.
+    #[inline]
+    fn moved(&mut self, _moving: u64) {}
     /// `key`'s exploration has ended.
     #[inline]
     fn finished(&mut self, _key: u64) {}
@@ -434,14 +441,14 @@ impl VisitedSet for Visited {
         }
     }
 
-    fn hold_path(&mut self, bytes: u64, opts: &Options) -> Result<(), Bound> {
+    fn hold_path(&mut self, bytes: u64, moving: u64, opts: &Options) -> Result<(), Bound> {
         if opts
             .max_memory
-            .is_some_and(|max| self.bytes() + bytes > max)
+            .is_some_and(|max| self.bytes() + bytes + moving > max)
         {
             return Err(Bound::Memory);
         }
-        self.set_path(bytes);
+        self.set_path(bytes, moving);
         Ok(())
     }
 
@@ -558,21 +565,59 @@ impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
 
     /// Gives `pool` a level for depth `depth` the first time the search gets there, unless
     /// the path it makes passes [`Options::max_memory`]; returns `true` to stop (bound hit).
-    /// A level holds a machine per thread and stands for the frame beside it.
-    fn reach_depth(&mut self, pool: &mut Vec<Vec<Machine<A>>>, depth: usize) -> bool {
+    /// The path's bytes are its levels' machines (one per thread) and its vectors of
+    /// levels, frames and schedule at the capacity they grow to here, spare room included:
+    /// they grow only here, by doubling, one after another, so while one moves the most
+    /// held beside them is that one's old block.
+    fn reach_depth(
+        &mut self,
+        pool: &mut Vec<Vec<Machine<A>>>,
+        frames: &mut Vec<Frame>,
+        depth: usize,
+    ) -> bool {
         if pool.len() > depth {
             return false;
         }
-        let level = self.sc.threads.len() * core::mem::size_of::<Machine<A>>()
-            + core::mem::size_of::<Frame>();
+        let grown = |cap: usize| {
+            if depth < cap {
+                cap
+            } else {
+                (2 * cap).max(depth + 1).max(4)
+            }
+        };
+        let (levels, frames_cap, path_cap) = (
+            grown(pool.capacity()),
+            grown(frames.capacity()),
+            grown(self.path.capacity()),
+        );
+        let bytes = (depth + 1) * self.sc.threads.len() * core::mem::size_of::<Machine<A>>()
+            + levels * core::mem::size_of::<Vec<Machine<A>>>()
+            + frames_cap * core::mem::size_of::<Frame>()
+            + path_cap;
+        let old = |cap: usize, new: usize, size: usize| if new > cap { cap * size } else { 0 };
+        let moving = old(
+            pool.capacity(),
+            levels,
+            core::mem::size_of::<Vec<Machine<A>>>(),
+        )
+        .max(old(
+            frames.capacity(),
+            frames_cap,
+            core::mem::size_of::<Frame>(),
+        ))
+        .max(old(self.path.capacity(), path_cap, 1));
         if let Err(b) = self
             .visited
-            .hold_path(((depth + 1) * level) as u64, &self.opts)
+            .hold_path(bytes as u64, moving as u64, &self.opts)
         {
             self.incomplete = Some(b);
             return self.halt();
         }
-        pool.push(Vec::new());
+        pool.reserve_exact(levels - pool.len());
+        frames.reserve_exact(frames_cap - frames.len());
+        self.path.reserve_exact(path_cap - self.path.len());
+        self.visited.moved(moving as u64);
+        pool.push(Vec::with_capacity(self.sc.threads.len()));
         false
     }
 
@@ -589,12 +634,12 @@ impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
         let mut pool = core::mem::take(&mut self.pool);
         let mut frames = core::mem::take(&mut self.frames);
         frames.clear();
-        frames.push(Frame::new(sleep, sleep_fps, last, preempt));
         let n = self.sc.threads.len() as u8;
-        if self.reach_depth(&mut pool, 0) {
+        if self.reach_depth(&mut pool, &mut frames, 0) {
             self.frames = frames;
             return true;
         }
+        frames.push(Frame::new(sleep, sleep_fps, last, preempt));
         let stop = self.expand(root, buffers(&mut pool[0], root, n), &mut frames[0])
             || self.descend(&mut pool, &mut frames);
         self.pool = pool;
@@ -687,10 +732,10 @@ impl<'a, A: PmdOps, V: VisitedSet> Dfs<'a, A, V> {
                 continue;
             };
             let tid = usize::from(f.below);
-            frames.push(child);
-            if self.reach_depth(pool, depth + 1) {
+            if self.reach_depth(pool, frames, depth + 1) {
                 return true;
             }
+            frames.push(child);
             let (states, above) = pool.split_at_mut(depth + 1);
             let s = &states[depth][tid];
             let bufs = buffers(&mut above[0], s, n);

@@ -30,7 +30,6 @@
 //!   workers take in batches and give back when a pass ends; the bound is reached only when
 //!   the quota is spent and every live worker waits for more.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError, RwLock, RwLockReadGuard};
 use std::vec::Vec;
@@ -39,7 +38,7 @@ use crate::entry::PmdOps;
 
 use super::super::Scenario;
 use super::super::mm::{Footprint, MAX_THREADS};
-use super::visited::{EMPTY, Visited, WAYS, home, prefetch};
+use super::visited::{EMPTY, Slot, Visited, WAYS, home, prefetch};
 use super::{
     Bound, Broken, Claim, Dfs, Found, Options, Stats, VisitedSet, initial_violation, state_key,
 };
@@ -270,8 +269,9 @@ struct Worker<'a> {
     /// Past the first pass: enter states another worker is still exploring.
     reenter: bool,
     /// The states this pass entered for that reason: each once, since a state still in
-    /// progress may lie on a cycle back to itself.
-    entered: HashSet<u64>,
+    /// progress may lie on a cycle back to itself. A table like the visited set's, so that
+    /// its bytes are known before it grows ([`Worker::enter`]); made at the first entry.
+    entered: Option<Visited>,
     quota: u64,
     unreported: u64,
     /// Worker 0's, until it calls it: starts the other workers, once it has stored
@@ -279,8 +279,10 @@ struct Worker<'a> {
     spawn: Option<&'a (dyn Fn() + Sync)>,
     spawn_after: u64,
     stored: u64,
-    /// What this worker's path holds (its share of [`Shared::paths`]).
+    /// What this worker's path and its `entered` set hold (its share of
+    /// [`Shared::paths`]).
     path: u64,
+    entered_bytes: u64,
 }
 
 fn read(shared: &Shared) -> RwLockReadGuard<'_, Table> {
@@ -293,14 +295,62 @@ impl<'a> Worker<'a> {
             shared,
             table: None,
             reenter: false,
-            entered: HashSet::new(),
+            entered: None,
             quota: 0,
             unreported: 0,
             spawn: None,
             spawn_after: 0,
             stored: 0,
             path: 0,
+            entered_bytes: 0,
         }
+    }
+
+    /// This worker now holds `path` bytes of path and `entered` of its `entered` set, and
+    /// holds `moving` more until it calls [`moved`](VisitedSet::moved) (a vector's old block
+    /// while it moves to a bigger one), unless that passes [`Options::max_memory`]. The
+    /// moving bytes join [`Shared::paths`] meanwhile, so two workers' moves at once add up.
+    fn hold(&mut self, path: u64, entered: u64, moving: u64) -> Result<(), Bound> {
+        self.hold_table()?;
+        let more = path + entered - (self.path + self.entered_bytes) + moving;
+        let paths = self.shared.paths.fetch_add(more, Ordering::Relaxed) + more;
+        let table = self.table.as_ref().map_or(0, |t| t.bytes());
+        if self
+            .shared
+            .max_memory
+            .is_some_and(|max| table + paths > max)
+        {
+            self.shared.paths.fetch_sub(more, Ordering::Relaxed);
+            return Err(Bound::Memory);
+        }
+        (self.path, self.entered_bytes) = (path, entered);
+        self.shared.peak.fetch_max(table + paths, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Records that this pass entered `key`; returns whether it had not before, or the bound
+    /// that growing the set would pass.
+    fn enter(&mut self, key: u64) -> Result<bool, Bound> {
+        if self.entered.is_none() {
+            self.hold(self.path, Visited::EMPTY_BYTES, 0)?;
+        }
+        let set = self.entered.get_or_insert_with(Visited::new);
+        let Slot::Vacant(slot) = set.find(key) else {
+            return Ok(false);
+        };
+        let (now, during) = (set.bytes(), set.bytes_with_one_more());
+        if during > now {
+            // This insert doubles it: the old table beside the new one while it moves.
+            self.hold(self.path, 2 * now, now)?;
+        }
+        let Some(set) = self.entered.as_mut() else {
+            unreachable!("made above")
+        };
+        set.insert_at(slot, key, 0);
+        if during > now {
+            self.moved(now);
+        }
+        Ok(true)
     }
 
     /// Ends a pass: reports its inserts, gives its guard and its quota back.
@@ -309,7 +359,9 @@ impl<'a> Worker<'a> {
             t.filled.fetch_add(self.unreported, Ordering::Relaxed);
         }
         self.unreported = 0;
-        self.entered.clear();
+        if let Some(set) = &mut self.entered {
+            set.clear();
+        }
         let mut q = self
             .shared
             .quota
@@ -434,10 +486,14 @@ impl VisitedSet for Worker<'_> {
             }
             return Claim::New;
         }
-        if old & !sleep & ASLEEP != 0
-            || (reenter && old & IN_PROGRESS != 0 && self.entered.insert(key))
-        {
+        if old & !sleep & ASLEEP != 0 {
             Claim::Again
+        } else if reenter && old & IN_PROGRESS != 0 {
+            match self.enter(key) {
+                Ok(true) => Claim::Again,
+                Ok(false) => Claim::Seen,
+                Err(b) => Claim::Bound(b),
+            }
         } else {
             Claim::Seen
         }
@@ -452,22 +508,12 @@ impl VisitedSet for Worker<'_> {
         self.shared.halt();
     }
 
-    fn hold_path(&mut self, bytes: u64, _opts: &Options) -> Result<(), Bound> {
-        self.hold_table()?;
-        let more = bytes - self.path;
-        let paths = self.shared.paths.fetch_add(more, Ordering::Relaxed) + more;
-        let table = self.table.as_ref().map_or(0, |t| t.bytes());
-        if self
-            .shared
-            .max_memory
-            .is_some_and(|max| table + paths > max)
-        {
-            self.shared.paths.fetch_sub(more, Ordering::Relaxed);
-            return Err(Bound::Memory);
-        }
-        self.path = bytes;
-        self.shared.peak.fetch_max(table + paths, Ordering::Relaxed);
-        Ok(())
+    fn hold_path(&mut self, bytes: u64, moving: u64, _opts: &Options) -> Result<(), Bound> {
+        self.hold(bytes, self.entered_bytes, moving)
+    }
+
+    fn moved(&mut self, moving: u64) {
+        self.shared.paths.fetch_sub(moving, Ordering::Relaxed);
     }
 
     fn finished(&mut self, key: u64) {

@@ -53,6 +53,8 @@ pub(crate) struct Visited {
     /// held when the table last doubled: the peak counts both.
     path: u64,
     path_at_grow: u64,
+    /// The most the table and the path held while the path's vectors moved.
+    moving_peak: u64,
 }
 
 /// A slot's number: `bucket * STRIDE + way`.
@@ -77,6 +79,7 @@ impl Visited {
             shift: 64 - INITIAL_BITS,
             path: 0,
             path_at_grow: 0,
+            moving_peak: 0,
         }
     }
 
@@ -128,6 +131,14 @@ impl Visited {
         self.len += 1;
         if self.full(self.len) {
             self.grow();
+        }
+    }
+
+    /// Empties the set, keeping its buckets.
+    pub(crate) fn clear(&mut self) {
+        if self.len > 0 {
+            self.buckets.fill(EMPTY_BUCKET);
+            self.len = 0;
         }
     }
 
@@ -187,10 +198,10 @@ impl Visited {
     }
 
     /// The most heap the table and the path held at once: while the table last doubled, the
-    /// old and the new table beside the path then; or the table now beside the path now
-    /// (both only grow between doublings).
+    /// old and the new table beside the path then; while the path's vectors last moved; or
+    /// the table now beside the path now (both only grow between doublings).
     pub(crate) fn peak_bytes(&self) -> u64 {
-        let now = self.bytes() + self.path;
+        let now = (self.bytes() + self.path).max(self.moving_peak);
         if self.shift < 64 - INITIAL_BITS {
             now.max(self.bytes() / 2 * 3 + self.path_at_grow)
         } else {
@@ -203,9 +214,12 @@ impl Visited {
         self.path
     }
 
-    /// The depth-first path now holds `bytes`.
-    pub(crate) fn set_path(&mut self, bytes: u64) {
+    /// The depth-first path now holds `bytes`, and held `moving` more on the way there.
+    pub(crate) fn set_path(&mut self, bytes: u64, moving: u64) {
         self.path = bytes;
+        if moving > 0 {
+            self.moving_peak = self.moving_peak.max(self.bytes() + bytes + moving);
+        }
     }
 
     /// The most heap the table holds while inserting one more fingerprint: the old and the
